@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/policy"
+)
+
+func runCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check-config", stderr)
+	file := fs.String("config", "", "configuration `file` to check (required)")
+	dsn := fs.String("dsn", "", "also check the schema of this database (postgres:// URL)")
+	if status, ok := parseFlags(fs, args); !ok {
+		return status
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "softfk check-config: --config FILE is required")
+		return exitUsage
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	if *dsn != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		problems, err := checkSchema(ctx, *dsn, cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "softfk check-config: %v\n", err)
+			return exitUsage
+		}
+		failed := false
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+			failed = failed || !p.warning
+		}
+		if failed {
+			return exitUsage
+		}
+	}
+	fmt.Fprintf(stdout, "%s: valid, %d relationship(s)\n", *file, len(cfg.Relationships))
+	return 0
+}
+
+// schemaProblem is a Problem located in the configuration file.
+type schemaProblem struct {
+	file    string
+	line    int
+	field   string
+	msg     string
+	warning bool
+}
+
+func (p schemaProblem) String() string {
+	kind := "error"
+	if p.warning {
+		kind = "warning"
+	}
+	return fmt.Sprintf("%s:%d: %s: %s: %s", p.file, p.line, kind, p.field, p.msg)
+}
+
+// checkSchema checks every relationship against the database at dsn: the
+// tables and columns exist, key types are comparable, referenced columns
+// are unique, referencing columns are indexed (a warning).
+func checkSchema(ctx context.Context, dsn string, cfg *config.Config) ([]schemaProblem, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	cat, err := loadCatalog(ctx, conn, cfg.Relationships)
+	if err != nil {
+		return nil, err
+	}
+	var out []schemaProblem
+	for i, r := range cfg.Relationships {
+		field := func(f string) string { return fmt.Sprintf("relationships[%d].%s", i, f) }
+		probs := cat.Check(r)
+		if len(probs) == 0 {
+			probs = comparableTypes(ctx, conn, cat, r)
+		}
+		for _, p := range probs {
+			out = append(out, schemaProblem{file: cfg.Source, line: r.LineOf(p.Field), field: field(p.Field), msg: p.Msg, warning: p.Warning})
+		}
+	}
+	return out, nil
+}
+
+// loadCatalog reads the catalog entries of every table the relationships name.
+func loadCatalog(ctx context.Context, conn *pgx.Conn, rels []config.Relationship) (*policy.Catalog, error) {
+	rows, err := conn.Query(ctx, policy.CatalogQuery(policy.TablesOf(rels)), pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return nil, err
+	}
+	text, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]string, error) {
+		vals := make([]string, len(row.RawValues()))
+		for i, v := range row.RawValues() {
+			vals[i] = string(v)
+		}
+		return vals, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policy.ParseCatalog(text)
+}
+
+// comparableTypes asks the server whether each column pair can be compared
+// with =, as a FOREIGN KEY needs.
+func comparableTypes(ctx context.Context, conn *pgx.Conn, cat *policy.Catalog, r config.Relationship) []policy.Problem {
+	var probs []policy.Problem
+	for i := range r.Columns {
+		ct := cat.Tables[r.Table].Columns[r.Columns[i]].Type
+		pt := cat.Tables[r.RefTable].Columns[r.RefColumns[i]].Type
+		_, err := conn.Exec(ctx, fmt.Sprintf("SELECT NULL::%s = NULL::%s", ct, pt), pgx.QueryExecModeSimpleProtocol)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			probs = append(probs, policy.Problem{Field: "columns", Msg: fmt.Sprintf(
+				"%s (%s) cannot be compared with %s.%s (%s): %s", r.Columns[i], ct, r.RefTable, r.RefColumns[i], pt, pe.Message)})
+		} else if err != nil {
+			probs = append(probs, policy.Problem{Field: "columns", Msg: err.Error()})
+		}
+	}
+	return probs
+}

@@ -1,0 +1,238 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+)
+
+// Table is what softfk needs to know about one configured table.
+type Table struct {
+	Name    config.TableName
+	OID     uint32
+	Kind    byte // pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, ...
+	Columns map[string]Column
+	// UniqueKeys are the column sets of valid, non-partial unique indexes
+	// without expressions: what a FOREIGN KEY may reference.
+	UniqueKeys [][]string
+	// IndexPrefixes are, for every index, its leading plain columns.
+	IndexPrefixes [][]string
+	// BeforeRowTriggers says which events have BEFORE ROW triggers that
+	// may change the values a statement writes.
+	BeforeInsertTrigger, BeforeUpdateTrigger bool
+	HasRules                                 bool
+}
+
+// Column is one column of a configured table.
+type Column struct {
+	Num       int
+	TypeOID   uint32
+	Type      string // format_type with typmod, usable in a cast
+	NotNull   bool
+	Default   bool // has a default (or is an identity or generated column)
+	Generated bool // GENERATED ALWAYS AS (...) STORED
+}
+
+// Catalog holds the configured tables of one database.
+type Catalog struct {
+	Tables map[config.TableName]*Table
+}
+
+// catalogColumns are the columns of the catalog query, in order.
+const catalogColumns = 14
+
+// CatalogQuery returns the SQL that reads everything softfk needs about
+// tables (as text, one row per column of each table). Table names travel as
+// literals so the query runs over the simple protocol.
+func CatalogQuery(tables []config.TableName) string {
+	var vals strings.Builder
+	for i, t := range tables {
+		if i > 0 {
+			vals.WriteString(", ")
+		}
+		fmt.Fprintf(&vals, "(%s, %s)", QuoteLiteral(t.Schema), QuoteLiteral(t.Name))
+	}
+	if vals.Len() == 0 {
+		vals.WriteString("(NULL::text, NULL::text)")
+	}
+	return `SELECT n.nspname, c.relname, c.oid::text, c.relkind::text,
+  a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
+  a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, (a.attgenerated <> '')::text,
+  coalesce((SELECT string_agg(i.indisunique::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
+            FROM pg_catalog.pg_index i
+            WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), ''),
+  coalesce((SELECT string_agg(DISTINCT CASE WHEN t.tgtype & 4 <> 0 THEN 'insert' ELSE '' END ||
+                                       CASE WHEN t.tgtype & 16 <> 0 THEN ' update' ELSE '' END, ' ')
+            FROM pg_catalog.pg_trigger t
+            WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+              AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2), ''),
+  c.relhasrules::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE (n.nspname, c.relname) IN (VALUES ` + vals.String() + `)
+ORDER BY 1, 2, a.attnum`
+}
+
+// ParseCatalog builds a Catalog from the rows of CatalogQuery.
+func ParseCatalog(rows [][]string) (*Catalog, error) {
+	cat := &Catalog{Tables: map[config.TableName]*Table{}}
+	byNum := map[*Table]map[int]string{}
+	indexes := map[*Table]string{}
+	for _, r := range rows {
+		if len(r) != catalogColumns {
+			return nil, fmt.Errorf("catalog row has %d columns, want %d", len(r), catalogColumns)
+		}
+		name := config.TableName{Schema: r[0], Name: r[1]}
+		t := cat.Tables[name]
+		if t == nil {
+			oid, _ := strconv.ParseUint(r[2], 10, 32)
+			t = &Table{Name: name, OID: uint32(oid), Columns: map[string]Column{}, HasRules: r[13] == "true"}
+			if r[3] != "" {
+				t.Kind = r[3][0]
+			}
+			t.BeforeInsertTrigger = strings.Contains(r[12], "insert")
+			t.BeforeUpdateTrigger = strings.Contains(r[12], "update")
+			cat.Tables[name] = t
+			byNum[t] = map[int]string{}
+		}
+		num, _ := strconv.Atoi(r[4])
+		typOID, _ := strconv.ParseUint(r[6], 10, 32)
+		t.Columns[r[5]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[7], NotNull: r[8] == "true",
+			Default: r[9] == "true", Generated: r[10] == "true"}
+		byNum[t][num] = r[5]
+		if r[11] != "" {
+			indexes[t] = r[11]
+		}
+	}
+	for t, spec := range indexes {
+		for _, idx := range strings.Split(spec, ";") {
+			unique, keys, _ := strings.Cut(idx, ":")
+			var cols []string
+			for _, k := range strings.Fields(keys) {
+				n, _ := strconv.Atoi(k)
+				name, ok := byNum[t][n]
+				if !ok {
+					break // an expression column ends the usable prefix
+				}
+				cols = append(cols, name)
+			}
+			if len(cols) == 0 {
+				continue
+			}
+			t.IndexPrefixes = append(t.IndexPrefixes, cols)
+			if unique == "true" && len(cols) == len(strings.Fields(keys)) {
+				t.UniqueKeys = append(t.UniqueKeys, cols)
+			}
+		}
+	}
+	return cat, nil
+}
+
+// Problem is something wrong (or worth a warning) about a relationship
+// against a real schema.
+type Problem struct {
+	Warning bool
+	Field   string // the config field it concerns, e.g. "references.columns"
+	Msg     string
+}
+
+// Check validates a relationship against the catalog: tables and columns
+// exist, referenced columns carry a unique index, and (as a warning) the
+// referencing columns are indexed.
+func (c *Catalog) Check(r config.Relationship) []Problem {
+	var probs []Problem
+	child, parent := c.Tables[r.Table], c.Tables[r.RefTable]
+	if child == nil {
+		probs = append(probs, Problem{Field: "table", Msg: fmt.Sprintf("table %s does not exist", r.Table)})
+	}
+	if parent == nil {
+		probs = append(probs, Problem{Field: "references.table", Msg: fmt.Sprintf("table %s does not exist", r.RefTable)})
+	}
+	for _, t := range []*Table{child, parent} {
+		if t != nil && t.Kind != 'r' && t.Kind != 'p' {
+			field := "table"
+			if t == parent {
+				field = "references.table"
+			}
+			probs = append(probs, Problem{Field: field, Msg: fmt.Sprintf("%s is not a table (relkind %q)", t.Name, t.Kind)})
+		}
+	}
+	if len(probs) > 0 {
+		return probs
+	}
+	probs = append(probs, missingColumns(child, r.Columns, "columns")...)
+	probs = append(probs, missingColumns(parent, r.RefColumns, "references.columns")...)
+	if len(probs) > 0 {
+		return probs
+	}
+	if !hasKey(parent.UniqueKeys, r.RefColumns, true) {
+		probs = append(probs, Problem{Field: "references.columns", Msg: fmt.Sprintf(
+			"there is no unique index on %s (%s): without one, a key may match several parent rows (Postgres requires it for a real FOREIGN KEY)",
+			parent.Name, strings.Join(r.RefColumns, ", "))})
+	}
+	if r.Match == config.MatchSimple || r.Match == config.MatchFull {
+		if !hasKey(child.IndexPrefixes, r.Columns, false) {
+			probs = append(probs, Problem{Warning: true, Field: "columns", Msg: fmt.Sprintf(
+				"no index on %s (%s): deleting or changing a referenced key must scan the whole table",
+				child.Name, strings.Join(r.Columns, ", "))})
+		}
+	}
+	return probs
+}
+
+func missingColumns(t *Table, cols []string, field string) []Problem {
+	var probs []Problem
+	for _, col := range cols {
+		if _, ok := t.Columns[col]; !ok {
+			probs = append(probs, Problem{Field: field, Msg: fmt.Sprintf("column %q does not exist in %s", col, t.Name)})
+		}
+	}
+	return probs
+}
+
+// hasKey reports whether some index's columns match cols: exactly (as a set)
+// when exact, or as a leading prefix (in any order) otherwise.
+func hasKey(indexes [][]string, cols []string, exact bool) bool {
+	want := append([]string(nil), cols...)
+	sort.Strings(want)
+	for _, idx := range indexes {
+		if exact && len(idx) != len(cols) || len(idx) < len(cols) {
+			continue
+		}
+		got := append([]string(nil), idx[:len(cols)]...)
+		sort.Strings(got)
+		if strings.Join(got, "\x00") == strings.Join(want, "\x00") {
+			return true
+		}
+	}
+	return false
+}
+
+// QuoteLiteral renders s as an SQL string literal that means the same
+// whatever standard_conforming_strings says (an E” literal with quotes
+// and backslashes doubled).
+func QuoteLiteral(s string) string {
+	if !strings.ContainsAny(s, `'\`) {
+		return "'" + s + "'"
+	}
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// TablesOf lists each table the relationships name, once, in order.
+func TablesOf(rels []config.Relationship) []config.TableName {
+	seen := map[config.TableName]bool{}
+	var out []config.TableName
+	for _, r := range rels {
+		for _, t := range []config.TableName{r.Table, r.RefTable} {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}

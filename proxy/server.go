@@ -1,0 +1,166 @@
+// Package proxy is softfk's PostgreSQL wire-protocol server: it accepts
+// client connections, relays startup and authentication to the upstream
+// Postgres, and pumps every message between the two, routing each server
+// response to whoever asked for it (the client, or softfk's own checks).
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/softfk/softfk/config"
+)
+
+// Server accepts client connections and runs one session per connection.
+type Server struct {
+	cfg       *config.Config
+	log       *zap.Logger
+	dialer    *upstreamDialer
+	clientTLS *tls.Config // nil: clients are told TLS is unavailable
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closing  bool
+	wg       sync.WaitGroup
+	ln       net.Listener
+}
+
+// New prepares a server for cfg; it does not listen yet.
+func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
+	dialer, err := newUpstreamDialer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}}
+	if cfg.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.clientTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
+}
+
+// Listen opens the configured listen address.
+func (s *Server) Listen() (net.Listener, error) {
+	return net.Listen("tcp", s.cfg.Listen)
+}
+
+// Serve accepts connections on ln until Shutdown is called; it then returns
+// nil once every session has ended.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	ctx := context.Background()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				s.wg.Wait()
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			tcp.SetNoDelay(true)
+			tcp.SetKeepAlive(true)
+		}
+		sess := newSession(s, conn)
+		if !s.track(sess) {
+			conn.Close()
+			continue
+		}
+		go sess.run(ctx)
+	}
+}
+
+// Shutdown stops accepting connections, closes idle sessions, lets sessions
+// inside a transaction finish until ctx ends, then closes the rest. It
+// returns once every session is gone.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	ln := s.ln
+	all := s.snapshotLocked()
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	for _, sess := range all {
+		sess.startDraining()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		rest := s.snapshotLocked()
+		s.mu.Unlock()
+		s.log.Warn("shutdown grace period over, closing sessions still in a transaction", zap.Int("sessions", len(rest)))
+		for _, sess := range rest {
+			sess.failSession(codeAdminShutdown, "terminating connection because softfk's shutdown grace period is over")
+		}
+		<-done
+	}
+}
+
+func (s *Server) snapshotLocked() []*session {
+	all := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		all = append(all, sess)
+	}
+	return all
+}
+
+// track registers a new session unless the server is shutting down.
+func (s *Server) track(sess *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+// forget unregisters an ended session.
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[sess]; ok {
+		delete(s.sessions, sess)
+		s.wg.Done()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// forwardCancel passes a CancelRequest to the upstream. The request carries
+// the backend's own process id and key, which softfk relays unchanged, so
+// the upstream finds the right backend itself.
+func (s *Server) forwardCancel(packet []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.dialer.forwardCancel(ctx, packet); err != nil {
+		s.log.Warn("could not forward cancel request", zap.Error(err))
+	}
+}

@@ -1,0 +1,353 @@
+package proxy
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// errAuthFailed ends a session whose authentication the server refused (the
+// client already has the server's error).
+var errAuthFailed = errors.New("authentication refused by upstream")
+
+// session is one client connection and the upstream connection that serves
+// it for its whole life: no pooling, so every session property (prepared
+// statements, SET, temp tables, locks) behaves as with a direct connection.
+type session struct {
+	srv        *Server
+	client     net.Conn
+	clientTLS  bool
+	upstream   net.Conn
+	clientIn   *frameReader
+	upstreamIn *frameReader
+	router     *router
+	handler    *frontend
+	log        *zap.Logger
+
+	params          map[string]string // startup parameters (user, database, ...)
+	backendPID      uint32
+	cancelKey       []byte      // BackendKeyData body: process id and secret
+	standardStrings atomic.Bool // standard_conforming_strings is on
+	started         time.Time
+
+	clientWriteMu sync.Mutex // serialises writes to the client
+	bytesToClient int64
+	bytesUpstream int64
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	draining  atomic.Bool // the server is shutting down: close when idle
+}
+
+func newSession(srv *Server, conn net.Conn) *session {
+	s := &session{
+		srv:     srv,
+		client:  conn,
+		log:     srv.log,
+		started: time.Now(),
+	}
+	s.router = newRouter(s.noteParameterStatus)
+	s.standardStrings.Store(true)
+	return s
+}
+
+// run is the whole life of a session: startup, authentication relayed to
+// the upstream, then the message pumps until either side ends.
+func (s *session) run(ctx context.Context) {
+	defer s.close()
+	startup, err := s.readStartup()
+	if err != nil {
+		if err != errCancelHandled && !isDisconnect(err) {
+			s.log.Debug("startup failed", zap.String("client", s.client.RemoteAddr().String()), zap.Error(err))
+		}
+		return
+	}
+	s.params = startup.params
+	s.log = s.log.With(
+		zap.String("client", s.client.RemoteAddr().String()),
+		zap.String("user", s.params["user"]),
+		zap.String("database", s.database()),
+		zap.String("application_name", s.params["application_name"]),
+	)
+	s.clientIn = newFrameReader(s.client, s.srv.cfg.MaxMessageBytes)
+	if err := s.connectUpstream(ctx); err != nil {
+		s.log.Warn("cannot reach upstream", zap.Error(err))
+		s.writeClient(appendError(nil, fatalError(codeCannotConnect,
+			"softfk could not connect to the upstream database: "+err.Error(),
+			"Check that PostgreSQL is running at "+s.srv.cfg.Upstream+" and that softfk's upstream setting is right.")))
+		return
+	}
+	if err := s.relayAuthentication(startup); err != nil {
+		if err != errAuthFailed && !isDisconnect(err) {
+			s.log.Info("authentication did not complete", zap.Error(err))
+		}
+		return
+	}
+	s.log.Info("session started", zap.Uint32("backend_pid", s.backendPID))
+	err = s.serve()
+	s.log.Info("session ended",
+		zap.Duration("duration", time.Since(s.started)),
+		zap.Int64("bytes_from_client", s.clientIn.bytesRead),
+		zap.Int64("bytes_to_client", s.bytesToClient),
+		zap.Int64("bytes_from_upstream", s.upstreamIn.bytesRead),
+		zap.Int64("bytes_to_upstream", s.bytesUpstream),
+		zap.NamedError("reason", quietError(err)),
+	)
+}
+
+// database is the session's database name (defaults to the user name, as in
+// Postgres).
+func (s *session) database() string {
+	if db := s.params["database"]; db != "" {
+		return db
+	}
+	return s.params["user"]
+}
+
+// connectUpstream dials the real Postgres for this session.
+func (s *session) connectUpstream(ctx context.Context) error {
+	conn, err := s.srv.dialer.dial(ctx)
+	if err != nil {
+		return err
+	}
+	s.upstream = conn
+	// Server messages are not limited by max_message_bytes (it protects
+	// softfk from clients); the protocol's own 1 GB ceiling applies.
+	s.upstreamIn = newFrameReader(conn, 1<<30)
+	return nil
+}
+
+// serve runs the two pumps until one side closes or fails.
+func (s *session) serve() error {
+	if isReplication(s.params) {
+		return s.relayRaw()
+	}
+	s.handler = newFrontend(s)
+	errc := make(chan error, 2)
+	go func() { errc <- s.pumpUpstream() }()
+	go func() { errc <- s.pumpClient() }()
+	err := <-errc
+	s.close()
+	<-errc
+	return err
+}
+
+// pumpClient reads client messages, lets the frontend handler decide what
+// to send upstream, and flushes when the client has nothing more buffered.
+func (s *session) pumpClient() error {
+	for {
+		typ, body, err := s.clientIn.next()
+		if err != nil {
+			return s.clientReadFailed(err)
+		}
+		if s.draining.Load() && s.drainIfIdle() {
+			return errDraining
+		}
+		if err := s.handler.handle(typ, body); err != nil {
+			return err
+		}
+		if !s.clientIn.buffered() {
+			if err := s.handler.flush(); err != nil {
+				return err
+			}
+		}
+		if typ == 'X' {
+			return nil
+		}
+	}
+}
+
+// pumpUpstream reads server messages, routes them, and flushes to the client
+// when the server has nothing more buffered.
+func (s *session) pumpUpstream() error {
+	for {
+		typ, body, err := s.upstreamIn.next()
+		if err != nil {
+			return s.upstreamReadFailed(err)
+		}
+		s.router.route(typ, body)
+		if !s.upstreamIn.buffered() || len(s.router.out) >= writeFlushThreshold {
+			if err := s.flushClient(); err != nil {
+				return err
+			}
+			if typ == 'Z' && s.draining.Load() && s.drainIfIdle() {
+				return errDraining
+			}
+		}
+	}
+}
+
+// writeFlushThreshold bounds how much output is gathered before writing.
+const writeFlushThreshold = 64 << 10
+
+// flushClient writes the router's pending output to the client.
+func (s *session) flushClient() error {
+	if len(s.router.out) == 0 {
+		return nil
+	}
+	err := s.writeClient(s.router.out)
+	if cap(s.router.out) > writeFlushThreshold {
+		s.router.out = nil
+	} else {
+		s.router.out = s.router.out[:0]
+	}
+	return err
+}
+
+// writeClient writes bytes to the client.
+func (s *session) writeClient(b []byte) error {
+	s.clientWriteMu.Lock()
+	defer s.clientWriteMu.Unlock()
+	n, err := s.client.Write(b)
+	s.bytesToClient += int64(n)
+	return err
+}
+
+// writeUpstream writes bytes to the upstream.
+func (s *session) writeUpstream(b []byte) error {
+	n, err := s.upstream.Write(b)
+	s.bytesUpstream += int64(n)
+	return err
+}
+
+// clientReadFailed turns a client read error into the session's end: a
+// vanished client just ends it (the upstream connection is closed, so
+// Postgres rolls back any open transaction); a bad message gets an error.
+func (s *session) clientReadFailed(err error) error {
+	var tooLong *errMessageTooLong
+	var malformed *errMalformedLength
+	switch {
+	case errors.As(err, &tooLong):
+		return s.failSession(codeProtocolViolation, "softfk: "+tooLong.Error())
+	case errors.As(err, &malformed):
+		return s.failSession(codeProtocolViolation, "softfk: invalid frontend message: "+malformed.Error())
+	}
+	if !s.router.idle() {
+		// The client left with a statement running: cancel it, so the
+		// backend does not work on for nobody before noticing.
+		s.cancelBackend()
+	}
+	return fmt.Errorf("client: %w", err)
+}
+
+// upstreamReadFailed tells the client the server connection is gone.
+func (s *session) upstreamReadFailed(err error) error {
+	s.flushClient()
+	if s.closed.Load() || s.router.fatal {
+		// We closed it, or the server said why it was closing.
+		s.close()
+		return err
+	}
+	s.failSession(codeConnectionFailure, "softfk: lost connection to the upstream database: "+err.Error())
+	return fmt.Errorf("upstream: %w", err)
+}
+
+// cancelBackend asks the upstream to cancel this session's running
+// statement, as a client's own CancelRequest would.
+func (s *session) cancelBackend() {
+	if len(s.cancelKey) < 8 {
+		return
+	}
+	packet := make([]byte, 8, 8+len(s.cancelKey))
+	binary.BigEndian.PutUint32(packet, uint32(8+len(s.cancelKey)))
+	binary.BigEndian.PutUint32(packet[4:], codeCancelRequest)
+	s.srv.forwardCancel(append(packet, s.cancelKey...))
+}
+
+// failSession sends a FATAL error to the client, then ends the session.
+func (s *session) failSession(code, msg string) error {
+	s.log.Warn("closing session", zap.String("sqlstate", code), zap.String("error", msg))
+	s.writeClient(appendError(nil, fatalError(code, msg, "")))
+	s.close()
+	return errors.New(msg)
+}
+
+// close ends both connections once; Postgres rolls back whatever the session
+// left open when its connection goes.
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.upstream != nil {
+			// A polite Terminate lets the backend exit without logging an
+			// unexpected EOF.
+			s.upstream.SetWriteDeadline(time.Now().Add(time.Second))
+			s.upstream.Write([]byte{'X', 0, 0, 0, 4})
+			s.upstream.Close()
+		}
+		s.client.Close()
+		s.srv.forget(s)
+	})
+}
+
+// errDraining ends a session closed by the server's shutdown.
+var errDraining = errors.New("server shutting down")
+
+// drainIfIdle closes the session when the server is shutting down and the
+// session has no transaction open and nothing in flight.
+func (s *session) drainIfIdle() bool {
+	if !s.draining.Load() || !s.router.idle() || s.router.status() != 'I' {
+		return false
+	}
+	s.writeClient(appendError(nil, fatalError(codeAdminShutdown,
+		"terminating connection because softfk is shutting down", "Reconnect to continue.")))
+	s.close()
+	return true
+}
+
+// startDraining marks the session for closing at its next idle moment and
+// closes it now if it is idle already.
+func (s *session) startDraining() {
+	s.draining.Store(true)
+	s.drainIfIdle()
+}
+
+// relayRaw copies bytes both ways, for replication connections whose
+// CopyBoth stream softfk does not interpret.
+func (s *session) relayRaw() error {
+	errc := make(chan error, 2)
+	go func() {
+		_, err := io.Copy(s.upstream, io.MultiReader(s.clientIn.remaining(), s.client))
+		errc <- err
+	}()
+	go func() {
+		_, err := io.Copy(s.client, io.MultiReader(s.upstreamIn.remaining(), s.upstream))
+		errc <- err
+	}()
+	err := <-errc
+	s.close()
+	<-errc
+	return err
+}
+
+// isReplication reports whether the startup asked for a replication
+// connection.
+func isReplication(params map[string]string) bool {
+	switch strings.ToLower(params["replication"]) {
+	case "", "false", "off", "no", "0":
+		return false
+	}
+	return true
+}
+
+// isDisconnect reports errors that just mean the peer went away.
+func isDisconnect(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// quietError hides the ordinary end of a session (a Terminate or a closed
+// connection) from the log.
+func quietError(err error) error {
+	if err == nil || isDisconnect(err) {
+		return nil
+	}
+	return err
+}
