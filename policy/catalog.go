@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
 )
 
 // Table is what softfk needs to know about one configured table.
@@ -53,7 +54,7 @@ func CatalogQuery(tables []config.TableName) string {
 		if i > 0 {
 			vals.WriteString(", ")
 		}
-		fmt.Fprintf(&vals, "(%s, %s)", QuoteLiteral(t.Schema), QuoteLiteral(t.Name))
+		fmt.Fprintf(&vals, "(%s, %s)", parser.QuoteLiteral(t.Schema), parser.QuoteLiteral(t.Name))
 	}
 	if vals.Len() == 0 {
 		vals.WriteString("(NULL::text, NULL::text)")
@@ -210,16 +211,6 @@ func hasKey(indexes [][]string, cols []string, exact bool) bool {
 		}
 	}
 	return false
-}
-
-// QuoteLiteral renders s as an SQL string literal that means the same
-// whatever standard_conforming_strings says (an E” literal with quotes
-// and backslashes doubled).
-func QuoteLiteral(s string) string {
-	if !strings.ContainsAny(s, `'\`) {
-		return "'" + s + "'"
-	}
-	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
 }
 
 // TablesOf lists each table the relationships name, once, in order.

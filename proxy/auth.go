@@ -78,7 +78,11 @@ func (s *session) relayAuthentication(startup *startupPacket) error {
 			if len(body) > 0 {
 				s.router.setStatus(body[0])
 			}
-			return s.writeClient(appendMessage(toClient, typ, body))
+			ready := appendMessage(toClient, typ, body)
+			if err := s.loadCatalog(); err != nil {
+				return err
+			}
+			return s.writeClient(ready)
 		default:
 			// NoticeResponse, NegotiateProtocolVersion and anything newer.
 			toClient = appendMessage(toClient, typ, body)

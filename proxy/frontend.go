@@ -3,18 +3,35 @@ package proxy
 import (
 	"bytes"
 	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/parser"
+	"github.com/softfk/softfk/policy"
 )
 
 // frontend handles the messages a client sends: it decides what goes
 // upstream and queues, for each request, who will receive its answers.
+// Statements that touch no relationship pass through untouched; the others
+// get softfk's checks around them (see enforce.go).
 type frontend struct {
 	s       *session
 	out     *[]byte   // bytes for upstream, written by flush
 	pending []pending // requests in out, queued in the router by flush
+
+	// The client's prepared statements and portals that touch a
+	// relationship (others are not tracked).
+	stmts   map[string]*preparedStmt
+	portals map[string]*boundPortal
+	// sqlPrepared are SQL-level PREPAREd statements softfk cannot verify
+	// when they are EXECUTEd.
+	sqlPrepared map[string]*policy.Plan
+	own         ownStatements
 }
 
 func newFrontend(s *session) *frontend {
-	return &frontend{s: s}
+	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
+		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}}
 }
 
 // outPool recycles upstream write buffers so an idle session holds none.
@@ -24,17 +41,17 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func (f *frontend) handle(typ byte, body []byte) error {
 	switch typ {
 	case 'Q':
-		f.forward(reqQuery, typ, body)
+		return f.query(body)
 	case 'P':
-		f.forward(reqParse, typ, body)
+		f.parse(body)
 	case 'B':
-		f.forward(reqBind, typ, body)
+		f.bind(body)
 	case 'D':
-		f.forward(reqDescribe, typ, body)
+		f.describe(body)
 	case 'E':
-		f.forward(reqExecute, typ, body)
+		return f.execute(body)
 	case 'C':
-		f.forward(reqClose, typ, body)
+		f.close(body)
 	case 'S':
 		f.forward(reqSync, typ, body)
 	case 'F':
@@ -49,7 +66,12 @@ func (f *frontend) handle(typ byte, body []byte) error {
 
 // forward sends a client message whose answers go to the client.
 func (f *frontend) forward(kind requestKind, typ byte, body []byte) {
-	f.pending = append(f.pending, pending{kind: kind})
+	f.forwardPart(kind, typ, body, part{})
+}
+
+// forwardPart sends a client message whose answers are handled as p says.
+func (f *frontend) forwardPart(kind requestKind, typ byte, body []byte, p part) {
+	f.pending = append(f.pending, pending{kind: kind, part: p})
 	f.send(typ, body)
 }
 
@@ -59,6 +81,16 @@ func (f *frontend) send(typ byte, body []byte) {
 		f.out = outPool.Get().(*[]byte)
 	}
 	*f.out = appendMessage(*f.out, typ, body)
+}
+
+// sendMsg encodes and appends a message for upstream.
+func (f *frontend) sendMsg(m pgproto3.FrontendMessage) {
+	if f.out == nil {
+		f.out = outPool.Get().(*[]byte)
+	}
+	if b, err := m.Encode(*f.out); err == nil {
+		*f.out = b
+	}
 }
 
 // flush queues the pending requests in the router and writes the bytes.
@@ -78,6 +110,210 @@ func (f *frontend) flush() error {
 	}
 	f.out = nil
 	return err
+}
+
+// preparedStmt is a client statement (named or unnamed) that touches a
+// relationship.
+type preparedStmt struct {
+	stmt       parser.Statement
+	paramTypes []uint32
+	plan       *policy.Plan // as planned at Parse; re-planned per Execute when it has a continuation
+	hidden     int          // columns softfk appended to its RETURNING
+}
+
+// boundPortal is a portal of such a statement, with the parameters bound.
+type boundPortal struct {
+	stmt    *preparedStmt
+	formats []int16
+	values  [][]byte
+}
+
+// param returns the client's value and format of parameter n (1-based).
+func (b *boundPortal) param(n int) ([]byte, int16) {
+	var format int16
+	switch {
+	case len(b.formats) == 1:
+		format = b.formats[0]
+	case n <= len(b.formats):
+		format = b.formats[n-1]
+	}
+	if n > len(b.values) {
+		return nil, 0
+	}
+	return b.values[n-1], format
+}
+
+// parse handles a Parse message.
+func (f *frontend) parse(body []byte) {
+	name, rest, ok := cutNul(body)
+	if !ok {
+		f.forward(reqParse, 'P', body)
+		return
+	}
+	delete(f.stmts, string(name))
+	sql, _, _ := cutNul(rest)
+	if !f.relevant(sql) {
+		f.forward(reqParse, 'P', body)
+		return
+	}
+	var msg pgproto3.Parse
+	if err := msg.Decode(body); err != nil {
+		f.forward(reqParse, 'P', body)
+		return
+	}
+	ps := f.prepare(msg.Query, msg.ParameterOIDs)
+	if ps == nil {
+		f.forward(reqParse, 'P', body)
+		return
+	}
+	f.stmts[msg.Name] = ps
+	if ps.hidden > 0 {
+		msg.Query = withHiddenReturning(msg.Query, &ps.stmt, ps.plan.Hidden)
+	}
+	f.pending = append(f.pending, pending{kind: reqParse})
+	f.sendMsg(&msg)
+}
+
+// relevant is the cheap test that keeps statements away from the parser:
+// some relationship applies to this database, and the text has a write
+// keyword and names a guarded table.
+func (f *frontend) relevant(sql []byte) bool {
+	db := f.s.db
+	if db == nil || !db.Active() {
+		return false
+	}
+	text := unsafeString(sql)
+	return parser.MayWrite(text) && parser.MentionsAny(text, db.TableNames())
+}
+
+// prepare analyses and plans a statement of the extended protocol; nil when
+// it touches no relationship.
+func (f *frontend) prepare(sql string, paramTypes []uint32) *preparedStmt {
+	res, err := f.s.srv.parser.Analyze(sql)
+	if err != nil || len(res.Statements) != 1 {
+		return nil // the server will reject it itself
+	}
+	st := res.Statements[0]
+	f.sessionEffects(&st)
+	plan := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
+	if plan == nil {
+		return nil
+	}
+	return &preparedStmt{stmt: st, paramTypes: paramTypes, plan: plan, hidden: len(plan.Hidden)}
+}
+
+// plan plans one statement, including SQL-level EXECUTE of a prepared
+// statement softfk could not verify.
+func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
+	if st.Kind == parser.Execute {
+		return f.sqlPrepared[st.Name]
+	}
+	env.StandardStrings = f.s.standardStrings.Load()
+	return f.s.db.Plan(st, env)
+}
+
+// sessionEffects tracks what a statement does to the session's prepared
+// statements (SQL-level PREPARE/DEALLOCATE, DISCARD ALL).
+func (f *frontend) sessionEffects(st *parser.Statement) {
+	switch st.Kind {
+	case parser.Prepare:
+		delete(f.sqlPrepared, st.Name)
+		if plan := f.s.db.Plan(st.Inner, policy.Env{StandardStrings: f.s.standardStrings.Load()}); plan != nil {
+			// EXECUTE runs it with values softfk cannot see reliably.
+			f.sqlPrepared[st.Name] = &policy.Plan{Unverifiable: unverifiableOf(plan, "EXECUTE of a prepared "+st.Inner.Kind.String())}
+		}
+	case parser.Deallocate:
+		if st.Name == "" {
+			clear(f.sqlPrepared)
+			f.own.reset() // DISCARD ALL / DEALLOCATE ALL dropped softfk's too
+		} else {
+			delete(f.sqlPrepared, st.Name)
+		}
+	}
+}
+
+// unverifiableOf describes a write as unverifiable for reason, naming the
+// relationship the plan concerns.
+func unverifiableOf(p *policy.Plan, reason string) *policy.Unverifiable {
+	if p.Unverifiable != nil {
+		return p.Unverifiable
+	}
+	return &policy.Unverifiable{Reason: reason, Rel: p.FirstRel()}
+}
+
+// bind handles a Bind message.
+func (f *frontend) bind(body []byte) {
+	portal, rest, _ := cutNul(body)
+	stmtName, _, _ := cutNul(rest)
+	delete(f.portals, string(portal))
+	ps := f.stmts[string(stmtName)]
+	if ps == nil {
+		f.forward(reqBind, 'B', body)
+		return
+	}
+	var msg pgproto3.Bind
+	if err := msg.Decode(body); err != nil {
+		f.forward(reqBind, 'B', body)
+		return
+	}
+	bp := &boundPortal{stmt: ps, formats: append([]int16(nil), msg.ParameterFormatCodes...)}
+	for _, v := range msg.Parameters {
+		if v == nil {
+			bp.values = append(bp.values, nil)
+		} else {
+			bp.values = append(bp.values, append([]byte{}, v...))
+		}
+	}
+	f.portals[msg.DestinationPortal] = bp
+	if ps.hidden > 0 && len(msg.ResultFormatCodes) > 1 {
+		// One format per column: the hidden (text) columns need theirs.
+		for i := 0; i < ps.hidden; i++ {
+			msg.ResultFormatCodes = append(msg.ResultFormatCodes, 0)
+		}
+		f.pending = append(f.pending, pending{kind: reqBind})
+		f.sendMsg(&msg)
+		return
+	}
+	f.forward(reqBind, 'B', body)
+}
+
+// describe handles a Describe message: the descriptions of a statement
+// with hidden columns lose them.
+func (f *frontend) describe(body []byte) {
+	if len(body) < 2 {
+		f.forward(reqDescribe, 'D', body)
+		return
+	}
+	name, _, _ := cutNul(body[1:])
+	var ps *preparedStmt
+	if body[0] == 'S' {
+		ps = f.stmts[string(name)]
+	} else if bp := f.portals[string(name)]; bp != nil {
+		ps = bp.stmt
+	}
+	f.forwardPart(reqDescribe, 'D', body, ps.resultPart())
+}
+
+// resultPart describes how the results of a statement with hidden columns
+// are cut down for the client.
+func (ps *preparedStmt) resultPart() part {
+	if ps == nil || ps.hidden == 0 {
+		return part{}
+	}
+	return part{hidden: ps.hidden, noRows: !ps.stmt.Returns()}
+}
+
+// close handles a Close message.
+func (f *frontend) close(body []byte) {
+	if len(body) >= 2 {
+		name, _, _ := cutNul(body[1:])
+		if body[0] == 'S' {
+			delete(f.stmts, string(name))
+		} else {
+			delete(f.portals, string(name))
+		}
+	}
+	f.forward(reqClose, 'C', body)
 }
 
 // noteParameterStatus records the server parameters the session relies on.

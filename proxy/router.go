@@ -40,11 +40,68 @@ type responder interface {
 }
 
 // A hold keeps a client request's responses back until the proxy's checks
-// have given their verdict: released, they reach the client in order;
-// dropped, the client sees the check's error instead.
+// have given their verdict: released (by every check that guards it),
+// they reach the client in order; dropped, the client sees the check's
+// error instead.
 type hold struct {
-	buf    []byte
-	closed bool
+	buf     []byte
+	closed  bool
+	waiting int // verdicts still to come
+}
+
+// round tracks the requests of one batch the proxy waits on: it ends when
+// all have completed or one has failed.
+type round struct {
+	mu        sync.Mutex
+	remaining int
+	failed    bool
+	done      chan struct{}
+}
+
+func newRound(n int) *round {
+	r := &round{remaining: n, done: make(chan struct{})}
+	if n == 0 {
+		close(r.done)
+	}
+	return r
+}
+
+// complete records one request's success.
+func (rd *round) complete() {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if rd.remaining > 0 {
+		rd.remaining--
+		if rd.remaining == 0 && !rd.failed {
+			close(rd.done)
+		}
+	}
+}
+
+// fail records a failure: the round is over.
+func (rd *round) fail() {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if !rd.failed && rd.remaining > 0 {
+		rd.failed = true
+		close(rd.done)
+	}
+}
+
+// wait blocks until the round is over and reports whether all succeeded.
+func (rd *round) wait() bool {
+	<-rd.done
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return !rd.failed
+}
+
+// watch follows a client request the proxy depends on: it collects the
+// hidden columns of its rows and reports its end to a round.
+type watch struct {
+	hidden int         // trailing columns to collect
+	rows   [][]*string // their values, as text (nil is NULL)
+	round  *round
 }
 
 // part is one statement of a simple Query (or the whole of an extended
@@ -57,6 +114,7 @@ type part struct {
 	// posShift is subtracted from error positions: the number of characters
 	// the proxy inserted before this statement in the query text.
 	posShift int
+	watch    *watch // non-nil: the proxy waits on this client request
 }
 
 // pending is one request sent upstream whose responses have not all arrived.
@@ -64,6 +122,11 @@ type pending struct {
 	kind  requestKind
 	part  part   // for extended-protocol requests and one-statement queries
 	parts []part // for a rewritten simple Query: one per statement
+	// For Query, Sync and FunctionCall: hideReady keeps the ReadyForQuery
+	// from the client (the proxy's own, or not the last of a split query),
+	// and ready is told the transaction status it carries.
+	hideReady bool
+	ready     func(status byte)
 }
 
 // router delivers each server response to the owner of the request it
@@ -71,17 +134,21 @@ type pending struct {
 // queued by the goroutine that sends them, and answered in order by the
 // server, so the queue tells the router who owns each response.
 type router struct {
-	mu    sync.Mutex
-	queue []pending
-	head  int
+	mu     sync.Mutex
+	queue  []pending
+	head   int
+	idleCh chan struct{} // closed when the queue empties; see whenIdle
 
 	// Owned by the goroutine reading the server:
-	out      []byte            // bytes for the client, flushed by the caller
-	partIdx  int               // current statement within the head Query
-	skipping bool              // after an extended-protocol error: skip requests until Sync
-	txStatus byte              // status of the last ReadyForQuery (guarded by mu)
-	onParam  func(body []byte) // sees every ParameterStatus
-	fatal    bool              // the server sent a FATAL error: it is closing the connection
+	out     []byte // bytes for the client, flushed by the caller
+	partIdx int    // current statement within the head Query
+	// After an extended-protocol error the server skips every message up
+	// to the next Sync. skipping is set until that Sync is answered;
+	// syncQueued says the Sync is already in the queue (guarded by mu).
+	skipping, syncQueued bool
+	txStatus             byte              // status of the last ReadyForQuery (guarded by mu)
+	onParam              func(body []byte) // sees every ParameterStatus
+	fatal                bool              // the server sent a FATAL error: it is closing the connection
 }
 
 func newRouter(onParam func(body []byte)) *router {
@@ -90,10 +157,21 @@ func newRouter(onParam func(body []byte)) *router {
 
 // push queues requests about to be sent upstream, in sending order. It must
 // be called before the bytes are written so the answers always find them.
+// Requests the server is going to skip (an error came back and no Sync has
+// been queued since) are settled at once: nobody must wait for them.
 func (r *router) push(reqs ...pending) {
 	r.mu.Lock()
-	r.queue = append(r.queue, reqs...)
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	for i := range reqs {
+		if r.skipping && !r.syncQueued {
+			if reqs[i].kind != reqSync {
+				r.skipRequest(&reqs[i])
+				continue
+			}
+			r.syncQueued = true
+		}
+		r.queue = append(r.queue, reqs[i])
+	}
 }
 
 // current returns the oldest unanswered request, if any.
@@ -114,6 +192,7 @@ func (r *router) pop() {
 	if r.head == len(r.queue) {
 		r.head = 0
 		r.queue = r.queue[:0]
+		r.signalIdle()
 	}
 	r.mu.Unlock()
 	r.partIdx = 0
@@ -132,6 +211,29 @@ func (r *router) status() byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.txStatus
+}
+
+// signalIdle wakes whoever waits for an empty queue (mu held).
+func (r *router) signalIdle() {
+	if r.idleCh != nil {
+		close(r.idleCh)
+		r.idleCh = nil
+	}
+}
+
+// whenIdle returns a channel closed once no request waits for an answer.
+func (r *router) whenIdle() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.head == len(r.queue) {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	if r.idleCh == nil {
+		r.idleCh = make(chan struct{})
+	}
+	return r.idleCh
 }
 
 // idle reports whether no request is waiting for an answer.
@@ -168,6 +270,17 @@ func (r *router) release(h *hold) {
 	}
 	r.out = append(r.out, h.buf...)
 	h.buf, h.closed = nil, true
+}
+
+// verdict records one check's success on a hold and releases it when no
+// verdict is still to come.
+func (r *router) verdict(h *hold) {
+	if h == nil {
+		return
+	}
+	if h.waiting--; h.waiting <= 0 {
+		r.release(h)
+	}
 }
 
 // drop discards a hold's responses.
@@ -223,7 +336,12 @@ func (r *router) route(typ byte, body []byte) {
 		}
 		r.finishRemainingParts(req)
 		if req.kind == reqQuery || req.kind == reqSync || req.kind == reqFunctionCall {
-			r.out = appendMessage(r.out, typ, body)
+			if !req.hideReady {
+				r.out = appendMessage(r.out, typ, body)
+			}
+			if req.ready != nil && len(body) > 0 {
+				req.ready(body[0])
+			}
 			r.pop()
 			return
 		}
@@ -246,6 +364,9 @@ func (r *router) route(typ byte, body []byte) {
 		if p.proxy != nil {
 			p.proxy.row(body)
 			return
+		}
+		if p.watch != nil && p.watch.hidden > 0 {
+			p.watch.rows = append(p.watch.rows, lastValues(body, p.watch.hidden))
 		}
 		if !p.noRows {
 			r.toClient(p, typ, stripColumns(body, p.hidden))
@@ -289,6 +410,9 @@ func (r *router) rowDescription(req *pending, p *part, body []byte) {
 func (r *router) complete(req *pending, p *part, typ byte, body []byte) {
 	if p.proxy == nil {
 		r.toClient(p, typ, body)
+		if p.watch != nil && typ != 'n' && typ != 'T' {
+			p.watch.round.complete()
+		}
 	} else {
 		p.proxy.succeeded(r)
 	}
@@ -316,6 +440,9 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 			body = shiftErrorPosition(body, p.posShift)
 		}
 		r.out = appendMessage(r.out, 'E', body)
+		if p.watch != nil {
+			p.watch.round.fail()
+		}
 	}
 	switch req.kind {
 	case reqQuery:
@@ -326,38 +453,72 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		// ReadyForQuery follows and answers this request.
 	default:
 		r.pop()
-		r.skipping = true
+		r.startSkipping()
 	}
+}
+
+// startSkipping settles at once every queued request the server will now
+// skip, up to the next Sync, so whoever waits on one learns it now rather
+// than when the client finally sends its Sync.
+func (r *router) startSkipping() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipping, r.syncQueued = true, false
+	for r.head < len(r.queue) {
+		req := &r.queue[r.head]
+		if req.kind == reqSync {
+			r.syncQueued = true
+			return
+		}
+		r.skipRequest(req)
+		r.queue[r.head] = pending{}
+		r.head++
+	}
+	r.head, r.queue = 0, r.queue[:0]
+	r.signalIdle()
 }
 
 // finishRemainingParts tells the proxy statements of a Query that ended early
 // (after an error) that they were skipped.
 func (r *router) finishRemainingParts(req *pending) {
 	for r.partIdx < len(req.parts) {
-		p := &req.parts[r.partIdx]
-		if p.proxy != nil {
-			p.proxy.skipped(r)
-		}
+		r.skipPart(&req.parts[r.partIdx])
 		r.partIdx++
 	}
 }
 
-// skipSkipped drops the extended-protocol requests the server skips after an
-// error, up to the next Sync.
+// skipSkipped ends the skipping once its Sync reaches the head of the
+// queue (the requests before it were settled when they were skipped).
 func (r *router) skipSkipped() {
-	for r.skipping {
-		req, ok := r.current()
-		if !ok {
-			return
-		}
-		if req.kind == reqSync {
-			r.skipping = false
-			return
-		}
-		if req.part.proxy != nil {
-			req.part.proxy.skipped(r)
-		}
-		r.pop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.skipping && r.head < len(r.queue) && r.queue[r.head].kind == reqSync {
+		r.skipping, r.syncQueued = false, false
+	}
+}
+
+// skipRequest settles a request the server skipped: every statement of it,
+// and whoever waits for its ReadyForQuery.
+func (r *router) skipRequest(req *pending) {
+	r.skipPart(&req.part)
+	for i := range req.parts {
+		r.skipPart(&req.parts[i])
+	}
+	if req.ready != nil {
+		req.ready('E')
+	}
+}
+
+// skipPart tells whoever waits on a request the server skipped.
+func (r *router) skipPart(p *part) {
+	switch {
+	case p.proxy != nil:
+		p.proxy.skipped(r)
+	case p.watch != nil:
+		p.watch.round.fail()
+	}
+	if p.hold != nil {
+		r.drop(p.hold)
 	}
 }
 
@@ -369,15 +530,38 @@ func (r *router) popUntilSync() {
 			return
 		}
 		kind := req.kind
-		if req.part.proxy != nil && kind != reqSync {
-			req.part.proxy.skipped(r)
+		if kind != reqSync {
+			r.skipRequest(req)
 		}
 		r.pop()
 		if kind == reqSync {
-			r.skipping = false
+			r.mu.Lock()
+			r.skipping, r.syncQueued = false, false
+			r.mu.Unlock()
 			return
 		}
 	}
+}
+
+// lastValues decodes the last n values of a DataRow body as text.
+func lastValues(body []byte, n int) []*string {
+	total := columnCount(body)
+	vals := make([]*string, 0, n)
+	pos := 2
+	for i := 0; i < total && pos+4 <= len(body); i++ {
+		size := int(int32(binary.BigEndian.Uint32(body[pos:])))
+		pos += 4
+		var v *string
+		if size >= 0 && pos+size <= len(body) {
+			s := string(body[pos : pos+size])
+			v = &s
+			pos += size
+		}
+		if i >= total-n {
+			vals = append(vals, v)
+		}
+	}
+	return vals
 }
 
 // isFatal reports whether an ErrorResponse body has severity FATAL or PANIC

@@ -10,11 +10,14 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+	"github.com/softfk/softfk/policy"
 )
 
 // Server accepts client connections and runs one session per connection.
@@ -23,6 +26,9 @@ type Server struct {
 	log       *zap.Logger
 	dialer    *upstreamDialer
 	clientTLS *tls.Config // nil: clients are told TLS is unavailable
+
+	parser *parser.Cache
+	rules  atomic.Pointer[policy.Policy]
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -37,7 +43,8 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}}
+	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}, parser: parser.NewCache(4096)}
+	s.rules.Store(policy.New(cfg))
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -47,6 +54,9 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 	}
 	return s, nil
 }
+
+// policy returns the relationships in force.
+func (s *Server) policy() *policy.Policy { return s.rules.Load() }
 
 // Listen opens the configured listen address.
 func (s *Server) Listen() (net.Listener, error) {

@@ -13,11 +13,16 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/softfk/softfk/policy"
 )
 
 // errAuthFailed ends a session whose authentication the server refused (the
 // client already has the server's error).
 var errAuthFailed = errors.New("authentication refused by upstream")
+
+// errSessionClosed stops work waiting on a session that has ended.
+var errSessionClosed = errors.New("session closed")
 
 // session is one client connection and the upstream connection that serves
 // it for its whole life: no pooling, so every session property (prepared
@@ -45,7 +50,9 @@ type session struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
-	draining  atomic.Bool // the server is shutting down: close when idle
+	done      chan struct{} // closed when the session ends
+	db        *policy.DB    // the relationships of the session's database
+	draining  atomic.Bool   // the server is shutting down: close when idle
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -54,6 +61,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 		client:  conn,
 		log:     srv.log,
 		started: time.Now(),
+		done:    make(chan struct{}),
 	}
 	s.router = newRouter(s.noteParameterStatus)
 	s.standardStrings.Store(true)
@@ -72,6 +80,7 @@ func (s *session) run(ctx context.Context) {
 		return
 	}
 	s.params = startup.params
+	s.db = s.srv.policy().Database(s.database())
 	s.log = s.log.With(
 		zap.String("client", s.client.RemoteAddr().String()),
 		zap.String("user", s.params["user"]),
@@ -276,6 +285,7 @@ func (s *session) failSession(code, msg string) error {
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		close(s.done)
 		if s.upstream != nil {
 			// A polite Terminate lets the backend exit without logging an
 			// unexpected EOF.

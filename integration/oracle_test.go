@@ -1,0 +1,326 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/softfk/softfk/config"
+)
+
+// Differential oracle tests: every scenario runs twice, once directly
+// against Postgres with real FOREIGN KEY constraints and once through
+// softfk against the same schema without them, over each client protocol.
+// Every step's outcome (tag and rows, or the error with its SQLSTATE,
+// message, DETAIL, schema, table, constraint and position) and the final
+// contents of every table must be identical.
+
+// scenario is one differential test.
+type scenario struct {
+	name string
+	// schema creates the tables, without foreign keys.
+	schema string
+	// fks declares the relationships both ways: as ALTER TABLE ... ADD
+	// FOREIGN KEY for the oracle and as softfk configuration.
+	fks []fk
+	// steps run in order; each is one statement (or, in simple mode, a
+	// query string with several).
+	steps []step
+	// modes restricts the scenario to some protocols (all when empty).
+	modes []string
+}
+
+// fk is one relationship, written once for both sides.
+type fk struct {
+	name, table, cols, refTable, refCols string
+	onDelete, onUpdate, match            string
+}
+
+func (f fk) sql() string {
+	s := fmt.Sprintf("ALTER TABLE %s ADD", f.table)
+	if f.name != "" {
+		s += " CONSTRAINT " + f.name
+	}
+	s += fmt.Sprintf(" FOREIGN KEY (%s) REFERENCES %s (%s)", f.cols, f.refTable, f.refCols)
+	if f.match != "" {
+		s += " MATCH " + f.match
+	}
+	if f.onDelete != "" {
+		s += " ON DELETE " + f.onDelete
+	}
+	if f.onUpdate != "" {
+		s += " ON UPDATE " + f.onUpdate
+	}
+	return s
+}
+
+func (f fk) yaml(schema string) string {
+	var b strings.Builder
+	b.WriteString("  - ")
+	if f.name != "" {
+		fmt.Fprintf(&b, "name: %s\n    ", f.name)
+	}
+	fmt.Fprintf(&b, "table: '%s.%s'\n    columns: [%s]\n    references: {table: '%s.%s', columns: [%s]}\n",
+		schema, f.table, yamlList(f.cols), schema, f.refTable, yamlList(f.refCols))
+	for k, v := range map[string]string{"on_delete": f.onDelete, "on_update": f.onUpdate, "match": f.match} {
+		if v != "" {
+			fmt.Fprintf(&b, "    %s: %s\n", k, strings.ToLower(v))
+		}
+	}
+	return b.String()
+}
+
+// yamlList quotes each comma-separated SQL name for a YAML flow list.
+func yamlList(cols string) string {
+	var out []string
+	for _, c := range strings.Split(cols, ",") {
+		out = append(out, "'"+strings.TrimSpace(c)+"'")
+	}
+	return strings.Join(out, ", ")
+}
+
+// step is one statement with optional parameters.
+type step struct {
+	sql  string
+	args []any
+}
+
+// s builds a step.
+func s(sql string, args ...any) step { return step{sql: sql, args: args} }
+
+// oracleModes are the client protocols every scenario runs over.
+var oracleModes = []string{"simple", "extended", "exec", "pipeline"}
+
+// oracleDBs are the two databases the scenarios share (each run gets its
+// own schema): one for the real-FK oracle, one behind softfk.
+var oracleDBs struct {
+	once         sync.Once
+	direct, soft string
+	err          error
+}
+
+var schemaCounter atomic.Int64
+
+func runScenarios(t *testing.T, scenarios []scenario) {
+	oracleDBs.once.Do(func() {
+		ctx := context.Background()
+		oracleDBs.direct, oracleDBs.soft = "oracle_direct", "oracle_soft"
+		for _, db := range []string{oracleDBs.direct, oracleDBs.soft} {
+			if err := cluster.CreateDatabase(ctx, db); err != nil {
+				oracleDBs.err = err
+			}
+		}
+	})
+	if oracleDBs.err != nil {
+		t.Fatal(oracleDBs.err)
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			modes := sc.modes
+			if len(modes) == 0 {
+				modes = oracleModes
+			}
+			for _, mode := range modes {
+				t.Run(mode, func(t *testing.T) { runScenario(t, sc, mode) })
+			}
+		})
+	}
+}
+
+// runScenario runs one scenario over one protocol on both sides.
+func runScenario(t *testing.T, sc scenario, mode string) {
+	schema := fmt.Sprintf("sc%d", schemaCounter.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The oracle: real foreign keys, direct connection.
+	setup(t, ctx, cluster.DSN(oracleDBs.direct), schema, sc.schema, sc.fks, true)
+	direct := transcript(t, ctx, cluster.DSN(oracleDBs.direct), schema, mode, sc.steps)
+
+	// softfk: no constraints, the relationships in its configuration.
+	setup(t, ctx, cluster.DSN(oracleDBs.soft), schema, sc.schema, sc.fks, false)
+	var yaml strings.Builder
+	yaml.WriteString("relationships:\n")
+	for _, f := range sc.fks {
+		yaml.WriteString(f.yaml(schema))
+	}
+	cfg, err := config.Parse([]byte(yaml.String()))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, yaml.String())
+	}
+	base := proxyConfig()
+	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
+	p := startProxy(t, cfg)
+	soft := transcript(t, ctx, p.DSN(oracleDBs.soft), schema, mode, sc.steps)
+
+	if !reflect.DeepEqual(direct, soft) {
+		var diff strings.Builder
+		for i := 0; i < len(direct) || i < len(soft); i++ {
+			d, s := at(direct, i), at(soft, i)
+			mark := "  "
+			if d != s {
+				mark = "≠ "
+			}
+			fmt.Fprintf(&diff, "%s%s\n    real FK: %s\n    softfk:  %s\n", mark, stepName(sc.steps, i), d, s)
+		}
+		t.Fatalf("softfk differs from real foreign keys (%s protocol):\n%s", mode, diff.String())
+	}
+}
+
+func at(list []string, i int) string {
+	if i < len(list) {
+		return list[i]
+	}
+	return "(missing)"
+}
+
+func stepName(steps []step, i int) string {
+	if i < len(steps) {
+		return steps[i].sql
+	}
+	return "final contents"
+}
+
+// setup creates the scenario's schema and tables (and, for the oracle, the
+// foreign keys).
+func setup(t *testing.T, ctx context.Context, dsn, schema, ddl string, fks []fk, constraints bool) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	stmts := []string{"CREATE SCHEMA " + schema, "SET search_path = " + schema, ddl}
+	if constraints {
+		for _, f := range fks {
+			stmts = append(stmts, f.sql())
+		}
+	}
+	for _, st := range stmts {
+		if _, err := conn.Exec(ctx, st, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("setup %q: %v", st, err)
+		}
+	}
+}
+
+// transcript runs the steps over one protocol and records what the client
+// sees, then the final contents of every table of the schema.
+func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, steps []step) []string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["search_path"] = schema
+	switch mode {
+	case "simple":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	case "extended", "pipeline":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	case "exec":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var out []string
+	if mode == "pipeline" {
+		out = pipelineTranscript(ctx, conn, steps)
+	} else {
+		for _, st := range steps {
+			if len(st.args) == 0 && mode == "simple" {
+				out = append(out, multiResult(ctx, conn, st.sql))
+				continue
+			}
+			out = append(out, queryAll(ctx, conn, st.sql, st.args...))
+		}
+	}
+	return append(out, tableContents(t, ctx, conn, schema)...)
+}
+
+// multiResult runs a (possibly multi-statement) query string with the
+// simple protocol and renders every statement's result.
+func multiResult(ctx context.Context, conn *pgx.Conn, sql string) string {
+	results, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	var parts []string
+	for _, r := range results {
+		if r.Err != nil {
+			continue
+		}
+		var rows []string
+		for _, row := range r.Rows {
+			var vals []string
+			for _, v := range row {
+				if v == nil {
+					vals = append(vals, "NULL")
+				} else {
+					vals = append(vals, string(v))
+				}
+			}
+			rows = append(rows, strings.Join(vals, "|"))
+		}
+		parts = append(parts, fmt.Sprintf("%s %v", r.CommandTag, rows))
+	}
+	if err != nil {
+		parts = append(parts, describeErr(err))
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf(" [tx %c]", conn.PgConn().TxStatus())
+}
+
+// pipelineTranscript sends all steps as one pgx Batch (one pipeline, one
+// implicit transaction) and renders each result.
+func pipelineTranscript(ctx context.Context, conn *pgx.Conn, steps []step) []string {
+	b := &pgx.Batch{}
+	for _, st := range steps {
+		b.Queue(st.sql, st.args...)
+	}
+	br := conn.SendBatch(ctx, b)
+	var out []string
+	for range steps {
+		rows, err := br.Query()
+		if err != nil {
+			out = append(out, describeErr(err))
+			continue
+		}
+		var all [][]any
+		for rows.Next() {
+			vals, _ := rows.Values()
+			all = append(all, vals)
+		}
+		out = append(out, describe(rows.CommandTag(), all, rows.Err()))
+	}
+	out = append(out, "close: "+describeErrOrNil(br.Close()))
+	return out
+}
+
+// tableContents renders every table of the schema, sorted.
+func tableContents(t *testing.T, ctx context.Context, conn *pgx.Conn, schema string) []string {
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1", schema)
+	if err != nil {
+		return []string{describeErr(err)}
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return []string{describeErr(err)}
+	}
+	var out []string
+	for _, tbl := range tables {
+		var text string
+		err := conn.QueryRow(ctx, fmt.Sprintf(
+			"SELECT coalesce(string_agg(t::text, ' ' ORDER BY t::text), '') FROM %s.%s t", schema, pgx.Identifier{tbl}.Sanitize())).Scan(&text)
+		if err != nil {
+			text = describeErr(err)
+		}
+		out = append(out, tbl+": "+text)
+	}
+	return out
+}

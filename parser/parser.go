@@ -1,0 +1,290 @@
+// Package parser turns SQL text into softfk's own small description of what
+// each statement writes: its kind, target tables, the key values it carries
+// when they are literals or parameters, and enough of its text to build
+// companion statements. It is the only package that touches pg_query; no
+// pg_query node leaves it.
+package parser
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Kind classifies a statement by what softfk has to do about it.
+type Kind uint8
+
+// The statement kinds.
+const (
+	Other       Kind = iota // reads, DDL, session commands: nothing to check
+	Insert                  // INSERT
+	Update                  // UPDATE
+	Delete                  // DELETE
+	Merge                   // MERGE
+	Truncate                // TRUNCATE
+	CopyFrom                // COPY ... FROM
+	Prepare                 // SQL-level PREPARE name AS statement
+	Execute                 // SQL-level EXECUTE name(...)
+	Deallocate              // DEALLOCATE name | ALL, DISCARD ALL
+	Transaction             // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...
+)
+
+var kindNames = [...]string{"other", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Relation names a table as a statement wrote it.
+type Relation struct {
+	Schema string // empty when unqualified (resolved by search_path)
+	Name   string
+	Inh    bool   // false for ONLY t
+	Alias  string // the name the statement refers to it by, if aliased
+}
+
+// RefName is how the statement's own expressions refer to the table.
+func (r Relation) RefName() string {
+	if r.Alias != "" {
+		return r.Alias
+	}
+	return r.Name
+}
+
+// Statement is one statement of a query string.
+type Statement struct {
+	Kind Kind
+	// Start and End delimit the statement's text (End excludes the ';'
+	// separating it from the next one).
+	Start, End int
+	// TokenEnd is the end of the statement's last token: where a clause can
+	// be appended without landing inside a trailing comment.
+	TokenEnd int
+	// Targets are the tables the statement writes, each with what softfk
+	// knows about the write.
+	Targets []Target
+	// Name is the prepared statement name of PREPARE, EXECUTE, DEALLOCATE
+	// ("" with DEALLOCATE ALL / DISCARD ALL).
+	Name string
+	// Inner is the statement a PREPARE prepares.
+	Inner *Statement
+	// Text is the statement's own SQL.
+	Text string
+}
+
+// Main returns the statement's own INSERT, UPDATE or DELETE (not one in a
+// WITH query), or nil.
+func (st *Statement) Main() *Write {
+	switch st.Kind {
+	case Insert, Update, Delete:
+		if n := len(st.Targets); n > 0 {
+			return st.Targets[n-1].Write
+		}
+	}
+	return nil
+}
+
+// Returns reports whether the statement's own write has a RETURNING list.
+func (st *Statement) Returns() bool {
+	w := st.Main()
+	return w != nil && w.Returning
+}
+
+// Target is one table a statement writes.
+type Target struct {
+	Kind     Kind // Insert, Update, Delete, Merge, Truncate, CopyFrom
+	Relation Relation
+	// Write describes an INSERT, UPDATE or DELETE softfk can plan checks
+	// for; nil otherwise.
+	Write *Write
+	// Unsupported says why the write cannot be verified ("" if it can).
+	Unsupported string
+	// Cascade is TRUNCATE ... CASCADE.
+	Cascade bool
+}
+
+// Result is the analysis of a whole query string.
+type Result struct {
+	Statements []Statement
+}
+
+// Analyze parses sql and describes each statement. A parse error is
+// returned as is: the server will report its own syntax error.
+func Analyze(sql string) (*Result, error) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	for _, raw := range tree.Stmts {
+		start := int(raw.StmtLocation)
+		end := len(sql)
+		if raw.StmtLen > 0 {
+			end = start + int(raw.StmtLen)
+		}
+		st := analyzeStatement(raw.Stmt, sql[start:end], start)
+		st.Start, st.End = start, end
+		st.TokenEnd = start + lastTokenEnd(sql[start:end])
+		res.Statements = append(res.Statements, st)
+	}
+	return res, nil
+}
+
+// lastTokenEnd returns the offset just after the last token of text that is
+// not a comment.
+func lastTokenEnd(text string) int {
+	scan, err := pg_query.Scan(text)
+	if err != nil {
+		return len(strings.TrimRight(text, " \t\r\n"))
+	}
+	for i := len(scan.Tokens) - 1; i >= 0; i-- {
+		switch scan.Tokens[i].Token {
+		case pg_query.Token_SQL_COMMENT, pg_query.Token_C_COMMENT:
+			continue
+		}
+		return int(scan.Tokens[i].End)
+	}
+	return 0
+}
+
+// analyzeStatement describes one parsed statement; text is its SQL and base
+// its offset in the query string (node locations are relative to the whole
+// string).
+func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
+	st := Statement{Kind: Other, Text: text}
+	a := analyzer{base: base, text: text}
+	switch {
+	case n.GetInsertStmt() != nil:
+		st.Kind = Insert
+		st.Targets = a.insert(n.GetInsertStmt())
+	case n.GetUpdateStmt() != nil:
+		st.Kind = Update
+		st.Targets = a.update(n.GetUpdateStmt())
+	case n.GetDeleteStmt() != nil:
+		st.Kind = Delete
+		st.Targets = a.delete(n.GetDeleteStmt())
+	case n.GetMergeStmt() != nil:
+		st.Kind = Merge
+		m := n.GetMergeStmt()
+		st.Targets = append(a.withTargets(m.WithClause), Target{Kind: Merge, Relation: relation(m.Relation), Unsupported: "MERGE"})
+	case n.GetTruncateStmt() != nil:
+		st.Kind = Truncate
+		t := n.GetTruncateStmt()
+		for _, r := range t.Relations {
+			st.Targets = append(st.Targets, Target{Kind: Truncate, Relation: relation(r.GetRangeVar()),
+				Cascade: t.Behavior == pg_query.DropBehavior_DROP_CASCADE, Unsupported: "TRUNCATE"})
+		}
+	case n.GetCopyStmt() != nil:
+		c := n.GetCopyStmt()
+		if c.IsFrom && c.Relation != nil {
+			st.Kind = CopyFrom
+			st.Targets = []Target{{Kind: CopyFrom, Relation: relation(c.Relation), Unsupported: "COPY FROM"}}
+		}
+	case n.GetSelectStmt() != nil:
+		st.Targets = a.withTargets(n.GetSelectStmt().WithClause)
+	case n.GetExplainStmt() != nil:
+		st.Targets = a.explain(n.GetExplainStmt())
+	case n.GetPrepareStmt() != nil:
+		p := n.GetPrepareStmt()
+		st.Kind, st.Name = Prepare, p.Name
+		inner := analyzeStatement(p.Query, text, base)
+		st.Inner = &inner
+	case n.GetExecuteStmt() != nil:
+		st.Kind, st.Name = Execute, n.GetExecuteStmt().Name
+	case n.GetDeallocateStmt() != nil:
+		st.Kind, st.Name = Deallocate, n.GetDeallocateStmt().Name
+	case n.GetDiscardStmt() != nil:
+		if n.GetDiscardStmt().Target == pg_query.DiscardMode_DISCARD_ALL {
+			st.Kind = Deallocate
+		}
+	case n.GetTransactionStmt() != nil:
+		st.Kind = Transaction
+	case n.GetCreateTableAsStmt() != nil:
+		// CREATE TABLE AS / SELECT INTO write a new table; a WITH inside
+		// may still write existing ones.
+		if q := n.GetCreateTableAsStmt().Query; q != nil && q.GetSelectStmt() != nil {
+			st.Targets = a.withTargets(q.GetSelectStmt().WithClause)
+		}
+	}
+	return st
+}
+
+// explain reports the writes of EXPLAIN ANALYZE, which really runs its
+// statement; plain EXPLAIN writes nothing.
+func (a *analyzer) explain(e *pg_query.ExplainStmt) []Target {
+	analyze := false
+	for _, o := range e.Options {
+		if d := o.GetDefElem(); d != nil && d.Defname == "analyze" {
+			analyze = d.Arg == nil || defElemTrue(d.Arg)
+		}
+	}
+	if !analyze {
+		return nil
+	}
+	inner := analyzeStatement(e.Query, a.text, a.base)
+	targets := inner.Targets
+	for i := range targets {
+		if targets[i].Unsupported == "" {
+			targets[i].Unsupported = "EXPLAIN ANALYZE of " + targets[i].Kind.String()
+		}
+	}
+	return targets
+}
+
+// defElemTrue reads a boolean EXPLAIN option value.
+func defElemTrue(n *pg_query.Node) bool {
+	switch {
+	case n.GetBoolean() != nil:
+		return n.GetBoolean().Boolval
+	case n.GetString_() != nil:
+		v := strings.ToLower(n.GetString_().Sval)
+		return v == "true" || v == "on" || v == "yes" || v == "1"
+	case n.GetInteger() != nil:
+		return n.GetInteger().Ival != 0
+	}
+	return true
+}
+
+// withTargets reports the writes of data-modifying WITH queries.
+func (a *analyzer) withTargets(w *pg_query.WithClause) []Target {
+	if w == nil {
+		return nil
+	}
+	var out []Target
+	for _, cte := range w.Ctes {
+		c := cte.GetCommonTableExpr()
+		if c == nil {
+			continue
+		}
+		inner := analyzeStatement(c.Ctequery, a.text, a.base)
+		for _, t := range inner.Targets {
+			if t.Unsupported == "" {
+				t.Unsupported = fmt.Sprintf("%s inside WITH", t.Kind)
+			}
+			t.Write = nil
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// relation converts a RangeVar.
+func relation(rv *pg_query.RangeVar) Relation {
+	if rv == nil {
+		return Relation{}
+	}
+	r := Relation{Schema: rv.Schemaname, Name: rv.Relname, Inh: rv.Inh}
+	if rv.Alias != nil {
+		r.Alias = rv.Alias.Aliasname
+	}
+	return r
+}
+
+// Fingerprint identifies a statement's shape regardless of its constant
+// values (pg_query's fingerprint), for logs; "" if it cannot be computed.
+func Fingerprint(sql string) string {
+	fp, err := pg_query.Fingerprint(sql)
+	if err != nil {
+		return ""
+	}
+	return fp
+}

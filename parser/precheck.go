@@ -1,0 +1,84 @@
+package parser
+
+// writeKeywords are the words without which a statement can write no table
+// softfk guards: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, and
+// SQL-level PREPARE/EXECUTE of such statements.
+var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "execute"}
+
+// MayWrite is the cheap pre-check that keeps most statements out of the
+// parser: it reports whether sql contains one of the write keywords as a
+// word (in any case). False positives (a keyword in a string or comment)
+// only cost a parse.
+func MayWrite(sql string) bool {
+	for i := 0; i < len(sql); i++ {
+		c := sql[i] | 0x20
+		if c < 'c' || c > 'u' || (i > 0 && isWordByte(sql[i-1])) {
+			continue
+		}
+		for _, kw := range writeKeywords {
+			if kw[0] == c && hasWordAt(sql, i, kw) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// MentionsAny reports whether sql contains any of the names (compared
+// without regard to ASCII case). Statements that mention no guarded table
+// cannot write one directly.
+func MentionsAny(sql string, names []string) bool {
+	for _, name := range names {
+		if containsFold(sql, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasWordAt reports whether kw (lower case) appears at sql[i:] as a whole
+// word.
+func hasWordAt(sql string, i int, kw string) bool {
+	if len(sql)-i < len(kw) {
+		return false
+	}
+	for j := 0; j < len(kw); j++ {
+		if sql[i+j]|0x20 != kw[j] {
+			return false
+		}
+	}
+	return i+len(kw) == len(sql) || !isWordByte(sql[i+len(kw)])
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
+}
+
+// containsFold reports whether s contains sub, ignoring ASCII case.
+func containsFold(s, sub string) bool {
+	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	first := lower(sub[0])
+	for i := 0; i+n <= len(s); i++ {
+		if lower(s[i]) != first {
+			continue
+		}
+		j := 1
+		for j < n && lower(s[i+j]) == lower(sub[j]) {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,413 @@
+package parser
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/softfk/softfk/config"
+)
+
+// ValueKind says what a statement writes into a column.
+type ValueKind uint8
+
+// The value kinds.
+const (
+	Computed ValueKind = iota // an expression only the server can evaluate
+	Const                     // a literal
+	Param                     // a bound parameter $n
+	Null                      // NULL
+	Default                   // DEFAULT (or a column the statement leaves out)
+)
+
+// Value is what a statement writes into one column.
+type Value struct {
+	Kind ValueKind
+	// Literal is, for Const, SQL that denotes the same value whatever the
+	// session's standard_conforming_strings.
+	Literal string
+	// Param is, for Param, the n of $n.
+	Param int
+	// Cast is the type the statement casts a Const or Param to ("" none).
+	Cast string
+	node *pg_query.Node
+}
+
+// SQL renders the value's expression as SQL text.
+func (v Value) SQL() (string, error) {
+	switch v.Kind {
+	case Null:
+		return "NULL", nil
+	case Default:
+		return "DEFAULT", nil
+	}
+	if v.node == nil {
+		return "", fmt.Errorf("no expression")
+	}
+	return deparseExpr(v.node)
+}
+
+// Conflict is the ON CONFLICT action of an INSERT.
+type Conflict uint8
+
+// The ON CONFLICT actions.
+const (
+	NoConflictClause Conflict = iota
+	DoNothing
+	DoUpdate
+)
+
+// Assignment is one column an UPDATE (or ON CONFLICT DO UPDATE) sets.
+type Assignment struct {
+	Column string
+	Value  Value
+}
+
+// Write describes an INSERT, UPDATE or DELETE on one table.
+type Write struct {
+	Kind  Kind
+	Table Relation
+
+	// Columns are an INSERT's target columns; nil when it names none (all
+	// columns, in table order).
+	Columns []string
+	// Rows are an INSERT's VALUES rows; nil when its source is a query or
+	// DEFAULT VALUES.
+	Rows          [][]Value
+	DefaultValues bool
+	OnConflict    Conflict
+	// Set are the assignments of an UPDATE, or of ON CONFLICT DO UPDATE.
+	Set []Assignment
+
+	CurrentOf bool // WHERE CURRENT OF cursor
+	Returning bool // has a RETURNING list
+	With      bool // has a (read-only) WITH clause
+
+	from  []*pg_query.Node // UPDATE ... FROM / DELETE ... USING
+	where *pg_query.Node
+	rel   *pg_query.RangeVar
+}
+
+// SetValue returns the value an UPDATE assigns to column, if it does.
+func (w *Write) SetValue(column string) (Value, bool) {
+	for _, a := range w.Set {
+		if a.Column == column {
+			return a.Value, true
+		}
+	}
+	return Value{}, false
+}
+
+// FromWhere renders "FROM <target> [, <from list>] [WHERE <condition>]": the
+// rows an UPDATE or DELETE reaches, for a companion SELECT.
+func (w *Write) FromWhere() (string, error) {
+	sel := &pg_query.SelectStmt{
+		FromClause:  append([]*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: w.rel}}}, w.from...),
+		WhereClause: w.where,
+	}
+	out, err := deparseSelect(sel)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(out, "SELECT "), nil
+}
+
+// analyzer holds the query string being analysed.
+type analyzer struct {
+	base int
+	text string
+}
+
+// insert describes an INSERT.
+func (a *analyzer) insert(s *pg_query.InsertStmt) []Target {
+	w := &Write{Kind: Insert, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0, rel: s.Relation}
+	targets := a.withTargets(s.WithClause)
+	w.With = s.WithClause != nil
+	for _, c := range s.Cols {
+		rt := c.GetResTarget()
+		if len(rt.Indirection) > 0 {
+			return append(targets, Target{Kind: Insert, Relation: w.Table, Unsupported: "INSERT into a subfield or array element"})
+		}
+		w.Columns = append(w.Columns, rt.Name)
+	}
+	switch sel := s.SelectStmt.GetSelectStmt(); {
+	case s.SelectStmt == nil:
+		w.DefaultValues = true
+	case isPlainValues(sel):
+		for _, list := range sel.ValuesLists {
+			var row []Value
+			for _, item := range list.GetList().Items {
+				row = append(row, valueOf(item))
+			}
+			w.Rows = append(w.Rows, row)
+		}
+	}
+	if oc := s.OnConflictClause; oc != nil {
+		w.OnConflict = DoNothing
+		if oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
+			w.OnConflict = DoUpdate
+			w.Set = assignments(oc.TargetList)
+		}
+	}
+	return append(targets, Target{Kind: Insert, Relation: w.Table, Write: w})
+}
+
+// isPlainValues reports a bare VALUES list (no ORDER BY, LIMIT, WITH).
+func isPlainValues(sel *pg_query.SelectStmt) bool {
+	return sel != nil && len(sel.ValuesLists) > 0 && len(sel.SortClause) == 0 &&
+		sel.LimitCount == nil && sel.LimitOffset == nil && sel.WithClause == nil && sel.Op == pg_query.SetOperation_SETOP_NONE
+}
+
+// update describes an UPDATE.
+func (a *analyzer) update(s *pg_query.UpdateStmt) []Target {
+	w := &Write{Kind: Update, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0,
+		Set: assignments(s.TargetList), from: s.FromClause, where: s.WhereClause, rel: s.Relation, With: s.WithClause != nil}
+	w.CurrentOf = s.WhereClause.GetCurrentOfExpr() != nil
+	return append(a.withTargets(s.WithClause), Target{Kind: Update, Relation: w.Table, Write: w})
+}
+
+// delete describes a DELETE.
+func (a *analyzer) delete(s *pg_query.DeleteStmt) []Target {
+	w := &Write{Kind: Delete, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0,
+		from: s.UsingClause, where: s.WhereClause, rel: s.Relation, With: s.WithClause != nil}
+	w.CurrentOf = s.WhereClause.GetCurrentOfExpr() != nil
+	return append(a.withTargets(s.WithClause), Target{Kind: Delete, Relation: w.Table, Write: w})
+}
+
+// assignments reads SET targets. A column assigned through a subscript or
+// field, or as part of (a, b) = (...), counts as computed.
+func assignments(list []*pg_query.Node) []Assignment {
+	var out []Assignment
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil {
+			continue
+		}
+		v := valueOf(rt.Val)
+		if len(rt.Indirection) > 0 || rt.Val.GetMultiAssignRef() != nil {
+			v = Value{Kind: Computed, node: rt.Val}
+		}
+		out = append(out, Assignment{Column: rt.Name, Value: v})
+	}
+	return out
+}
+
+// valueOf classifies an expression written into a column.
+func valueOf(n *pg_query.Node) Value {
+	switch {
+	case n == nil:
+		return Value{Kind: Default}
+	case n.GetSetToDefault() != nil:
+		return Value{Kind: Default, node: n}
+	case n.GetParamRef() != nil:
+		return Value{Kind: Param, Param: int(n.GetParamRef().Number), node: n}
+	case n.GetAConst() != nil:
+		c := n.GetAConst()
+		if c.Isnull {
+			return Value{Kind: Null, node: n}
+		}
+		if lit, ok := constLiteral(c); ok {
+			return Value{Kind: Const, Literal: lit, node: n}
+		}
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		inner := valueOf(tc.Arg)
+		typ, ok := typeNameSQL(tc.TypeName)
+		if ok && (inner.Kind == Const || inner.Kind == Param) && inner.Cast == "" {
+			inner.Cast, inner.node = typ, n
+			return inner
+		}
+		if ok && inner.Kind == Null {
+			return Value{Kind: Null, node: n}
+		}
+	}
+	return Value{Kind: Computed, node: n}
+}
+
+// constLiteral renders a constant as SQL.
+func constLiteral(c *pg_query.A_Const) (string, bool) {
+	switch v := c.Val.(type) {
+	case *pg_query.A_Const_Ival:
+		return strconv.Itoa(int(v.Ival.Ival)), true
+	case *pg_query.A_Const_Fval:
+		return v.Fval.Fval, true
+	case *pg_query.A_Const_Boolval:
+		return strconv.FormatBool(v.Boolval.Boolval), true
+	case *pg_query.A_Const_Sval:
+		return QuoteLiteral(v.Sval.Sval), true
+	case *pg_query.A_Const_Bsval:
+		s := v.Bsval.Bsval
+		if len(s) > 0 && (s[0] == 'b' || s[0] == 'x') {
+			return strings.ToUpper(s[:1]) + "'" + s[1:] + "'", true
+		}
+	}
+	return "", false
+}
+
+// typeNameSQL renders a plain type name (qualified names, constant type
+// modifiers, array bounds); anything fancier is not rendered.
+func typeNameSQL(t *pg_query.TypeName) (string, bool) {
+	if t == nil || t.Setof || t.PctType || len(t.Names) == 0 {
+		return "", false
+	}
+	var parts []string
+	for _, n := range t.Names {
+		s := n.GetString_()
+		if s == nil {
+			return "", false
+		}
+		parts = append(parts, config.QuoteIdent(s.Sval))
+	}
+	out := strings.Join(parts, ".")
+	if len(t.Typmods) > 0 {
+		var mods []string
+		for _, m := range t.Typmods {
+			c := m.GetAConst()
+			if c == nil {
+				return "", false
+			}
+			lit, ok := constLiteral(c)
+			if !ok {
+				return "", false
+			}
+			mods = append(mods, lit)
+		}
+		out += "(" + strings.Join(mods, ",") + ")"
+	}
+	for range t.ArrayBounds {
+		out += "[]"
+	}
+	return out, true
+}
+
+// QuoteLiteral renders s as a string literal that means the same whatever
+// standard_conforming_strings says.
+func QuoteLiteral(s string) string {
+	if !strings.ContainsAny(s, `'\`) {
+		return "'" + s + "'"
+	}
+	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// treeVersion is the parse tree version of the linked libpg_query, which
+// the deparser requires on the trees it is given.
+var treeVersion = func() int32 {
+	tree, err := pg_query.Parse("SELECT")
+	if err != nil {
+		return 0
+	}
+	return tree.Version
+}()
+
+// deparseSelect renders a SELECT statement built from parsed pieces.
+func deparseSelect(sel *pg_query.SelectStmt) (string, error) {
+	sel.LimitOption = pg_query.LimitOption_LIMIT_OPTION_DEFAULT
+	sel.Op = pg_query.SetOperation_SETOP_NONE
+	tree := &pg_query.ParseResult{Version: treeVersion, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: sel}}}}}
+	return pg_query.Deparse(tree)
+}
+
+// deparseExpr renders one expression.
+func deparseExpr(n *pg_query.Node) (string, error) {
+	out, err := deparseSelect(&pg_query.SelectStmt{TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}}})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(out, "SELECT "), nil
+}
+
+// Deterministic reports whether evaluating the value twice surely gives the
+// same result: constants, parameters, column references, operators and a
+// few well-known immutable functions. softfk re-evaluates such values in
+// its own companion statements; anything else it must not.
+func (v Value) Deterministic() bool {
+	switch v.Kind {
+	case Const, Param, Null:
+		return true
+	case Default:
+		return false
+	}
+	return deterministic(v.node)
+}
+
+// immutableFuncs are functions softfk may evaluate again on its own.
+var immutableFuncs = map[string]bool{
+	"lower": true, "upper": true, "btrim": true, "ltrim": true, "rtrim": true, "concat": true,
+	"nullif": true, "abs": true, "substr": true, "substring": true, "replace": true, "left": true,
+	"right": true, "md5": true, "lpad": true, "rpad": true, "round": true, "trunc": true,
+}
+
+func deterministic(n *pg_query.Node) bool {
+	switch {
+	case n == nil:
+		return true
+	case n.GetAConst() != nil, n.GetParamRef() != nil, n.GetColumnRef() != nil:
+		return true
+	case n.GetTypeCast() != nil:
+		return deterministic(n.GetTypeCast().Arg)
+	case n.GetAExpr() != nil:
+		e := n.GetAExpr()
+		return deterministic(e.Lexpr) && deterministic(e.Rexpr)
+	case n.GetBoolExpr() != nil:
+		return allDeterministic(n.GetBoolExpr().Args)
+	case n.GetNullTest() != nil:
+		return deterministic(n.GetNullTest().Arg)
+	case n.GetCoalesceExpr() != nil:
+		return allDeterministic(n.GetCoalesceExpr().Args)
+	case n.GetCaseExpr() != nil:
+		c := n.GetCaseExpr()
+		return deterministic(c.Arg) && deterministic(c.Defresult) && allDeterministic(c.Args)
+	case n.GetCaseWhen() != nil:
+		return deterministic(n.GetCaseWhen().Expr) && deterministic(n.GetCaseWhen().Result)
+	case n.GetList() != nil:
+		return allDeterministic(n.GetList().Items)
+	case n.GetFuncCall() != nil:
+		f := n.GetFuncCall()
+		name := f.Funcname[len(f.Funcname)-1].GetString_()
+		return name != nil && immutableFuncs[name.Sval] && !f.AggStar && f.Over == nil && allDeterministic(f.Args)
+	}
+	return false
+}
+
+func allDeterministic(ns []*pg_query.Node) bool {
+	for _, n := range ns {
+		if !deterministic(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParamsUsed lists the parameter numbers an SQL text references.
+func ParamsUsed(sql string) ([]int, error) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int]bool{}
+	var out []int
+	var visit func(m protoreflect.Message)
+	visit = func(m protoreflect.Message) {
+		if p, ok := m.Interface().(*pg_query.ParamRef); ok && !seen[int(p.Number)] {
+			seen[int(p.Number)] = true
+			out = append(out, int(p.Number))
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			switch {
+			case fd.Kind() != protoreflect.MessageKind:
+			case fd.IsList():
+				for i := 0; i < v.List().Len(); i++ {
+					visit(v.List().Get(i).Message())
+				}
+			case !fd.IsMap():
+				visit(v.Message())
+			}
+			return true
+		})
+	}
+	visit(tree.ProtoReflect())
+	return out, nil
+}

@@ -1,0 +1,538 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// Arg is the value of one parameter of a proxy statement: one of the
+// client's bound parameters, or a text value of softfk's own.
+type Arg struct {
+	ClientParam int // n of the client's $n; 0 when Text is used
+	Text        string
+	Null        bool
+}
+
+// Step is one statement softfk runs on the session's own connection.
+type Step struct {
+	SQL   string
+	Args  []Arg    // values of $1..$n
+	Types []uint32 // parameter types to declare (0: inferred by the server)
+	// Check, when set, makes the step a check: on violation an enforced
+	// check raises the signal error, a shadow check returns rows.
+	Check *Check
+	// Collect says the step's rows feed the plan's continuation.
+	Collect bool
+}
+
+// Check identifies the relationships a check step covers, to turn its
+// signal back into Postgres's error.
+type Check struct {
+	rels   map[int]*Rel
+	Shadow bool
+	Side   Side
+}
+
+// Side is which end of a relationship a check guards.
+type Side uint8
+
+// The sides.
+const (
+	ChildSide  Side = iota // a referencing key was written
+	ParentSide             // a referenced key was deleted or changed
+)
+
+// Unverifiable describes a write softfk cannot check.
+type Unverifiable struct {
+	Reason string
+	Rel    *Rel
+}
+
+// Plan is what softfk runs around one client statement.
+type Plan struct {
+	// Unverifiable, when set, means the statement writes a guarded table in
+	// a way softfk cannot check.
+	Unverifiable *Unverifiable
+	// Before are steps run just before the statement (their rows are
+	// collected).
+	Before []*Step
+	// After are checks run right after the statement, in the same batch:
+	// they need nothing from the statement's results.
+	After []*Step
+	// Hidden are expressions softfk appends to the statement's RETURNING
+	// list; their values are collected and the client never sees them.
+	Hidden []string
+	// Continue, when set, produces further steps from the collected rows.
+	Continue Continuation
+}
+
+// FirstRel returns a relationship the plan concerns, for messages.
+func (p *Plan) FirstRel() *Rel {
+	if p.Unverifiable != nil && p.Unverifiable.Rel != nil {
+		return p.Unverifiable.Rel
+	}
+	for _, steps := range [][]*Step{p.After, p.Before} {
+		for _, s := range steps {
+			if s.Check != nil {
+				for _, r := range s.Check.rels {
+					return r
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Empty reports whether the plan asks for nothing.
+func (p *Plan) Empty() bool {
+	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 && p.Continue == nil
+}
+
+// Collected holds the rows gathered in one round: the hidden RETURNING
+// values of the client's statement and the rows of each collecting step,
+// in the order the steps were given. A nil value is SQL NULL.
+type Collected struct {
+	Hidden [][]*string
+	Steps  [][][]*string
+}
+
+// Continuation produces the next round of steps from what the last round
+// collected; an empty result ends the plan.
+type Continuation interface {
+	Next(c Collected) []*Step
+}
+
+// Env describes the session a statement runs in.
+type Env struct {
+	// Extended is true for the extended protocol, where values may be
+	// bound parameters whose declared types are ParamTypes.
+	Extended   bool
+	ParamTypes []uint32
+	// StandardStrings mirrors standard_conforming_strings: off, string
+	// literals may not mean what the parser read, so softfk does not reuse
+	// them.
+	StandardStrings bool
+}
+
+// Plan decides what softfk must run around one statement, or returns nil
+// when the statement touches no relationship.
+func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
+	rels := db.relationships()
+	if len(rels) == 0 || len(st.Targets) == 0 {
+		return nil
+	}
+	b := &planBuilder{db: db, rels: rels, env: env, plan: &Plan{}}
+	for i := range st.Targets {
+		b.target(&st.Targets[i])
+		if b.plan.Unverifiable != nil {
+			return b.plan
+		}
+	}
+	b.finish()
+	if b.plan.Empty() {
+		return nil
+	}
+	return b.plan
+}
+
+// UnverifiablePolicy says whether unverifiable writes are rejected.
+func (db *DB) UnverifiablePolicy() config.Unverifiable { return db.unverifiable }
+
+// planBuilder accumulates the plan of one statement.
+type planBuilder struct {
+	db   *DB
+	rels []*Rel
+	env  Env
+	plan *Plan
+
+	childChecks []childCheck // known-key checks, combined into After
+	work        *parentWork  // parent-side work from collected rows
+	hiddenUse   []hiddenUse  // who reads which hidden columns
+}
+
+// childCheck is one relationship to check over VALUES rows.
+type childCheck struct {
+	rel    *Rel
+	values [][]string
+	guard  string
+}
+
+// hiddenUse is a consumer of hidden columns [from, from+n).
+type hiddenUse struct {
+	from, n int
+	apply   func(rows [][]*string)
+}
+
+// target plans the checks for one table a statement writes.
+func (b *planBuilder) target(t *parser.Target) {
+	var asChild, asParent []*Rel
+	for _, r := range b.rels {
+		if !r.usable() {
+			continue
+		}
+		if matches(t.Relation, r.Table) {
+			asChild = append(asChild, r)
+		}
+		if matches(t.Relation, r.RefTable) {
+			asParent = append(asParent, r)
+		}
+	}
+	if len(asChild) == 0 && len(asParent) == 0 {
+		return
+	}
+	if t.Kind == parser.Truncate && len(asParent) == 0 {
+		return // truncating only a referencing table breaks nothing
+	}
+	if t.Unsupported != "" || t.Write == nil {
+		rel := firstOf(asChild, asParent)
+		b.plan.Unverifiable = &Unverifiable{Reason: t.Unsupported, Rel: rel}
+		return
+	}
+	w := t.Write
+	if w.CurrentOf && (w.Kind == parser.Delete && len(asParent) > 0 || w.Kind == parser.Update) {
+		b.plan.Unverifiable = &Unverifiable{Reason: "WHERE CURRENT OF", Rel: firstOf(asChild, asParent)}
+		return
+	}
+	switch w.Kind {
+	case parser.Insert:
+		b.insert(w, asChild)
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, refColumnsOf(asParent)) {
+			b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key", Rel: asParent[0]}
+		}
+	case parser.Update:
+		b.updateChild(w, asChild)
+		b.updateParent(w, asParent)
+	case parser.Delete:
+		b.deleteParent(w, asParent)
+	}
+}
+
+func firstOf(a, b []*Rel) *Rel {
+	if len(a) > 0 {
+		return a[0]
+	}
+	return b[0]
+}
+
+// insert plans the child side of an INSERT: known keys are checked in the
+// same batch; anything the server computes comes back through RETURNING.
+func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
+	if len(rels) == 0 {
+		return
+	}
+	child := rels[0].Child
+	if rows, ok := b.knownRows(w, child, unionColumns(rels, func(r *Rel) []string { return r.Columns })); ok {
+		for _, r := range rels {
+			cc := childCheck{rel: r, guard: guard(w.Table, r.Child)}
+			for _, row := range rows {
+				var vals []string
+				for _, col := range r.Columns {
+					vals = append(vals, row[col])
+				}
+				cc.values = append(cc.values, vals)
+			}
+			b.childChecks = append(b.childChecks, cc)
+		}
+		return
+	}
+	b.childFromReturning(w, rels)
+}
+
+// knownRows renders each VALUES row's value for the needed columns as SQL,
+// when all of them are known without running the statement.
+func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]map[string]string, bool) {
+	if w.OnConflict != parser.NoConflictClause || t.BeforeInsertTrigger || t.HasRules || (w.Rows == nil && !w.DefaultValues) {
+		return nil, false
+	}
+	cols := w.Columns
+	if cols == nil {
+		cols = columnsInOrder(t)
+	}
+	rows := w.Rows
+	if w.DefaultValues {
+		rows = [][]parser.Value{nil}
+	}
+	var out []map[string]string
+	for _, row := range rows {
+		vals := map[string]string{}
+		for _, name := range needed {
+			c := t.Columns[name]
+			v := parser.Value{Kind: parser.Default}
+			for i, col := range cols {
+				if col == name && i < len(row) {
+					v = row[i]
+				}
+			}
+			if c.Generated || (v.Kind == parser.Const && !b.env.StandardStrings && strings.Contains(v.Literal, "'")) {
+				return nil, false
+			}
+			sql, ok := literalValue(v, c, b.paramRef)
+			if !ok {
+				return nil, false
+			}
+			vals[name] = sql
+		}
+		out = append(out, vals)
+	}
+	return out, true
+}
+
+// columnsInOrder lists a table's columns by position.
+func columnsInOrder(t *Table) []string {
+	names := make([]string, 0, len(t.Columns))
+	for name := range t.Columns {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return t.Columns[names[i]].Num < t.Columns[names[j]].Num })
+	return names
+}
+
+// paramRef maps a client parameter into the check's own parameter list.
+func (b *planBuilder) paramRef(n int) string {
+	return "$" + strconv.Itoa(n)
+}
+
+// childFromReturning plans the general child-side path: the statement
+// returns the new key values of every row it wrote (hidden), and a check
+// runs on them after it.
+func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
+	from, cols := b.hide(w, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
+	colIdx := indexOf(cols)
+	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
+		b.work.childRows(rels, w.Table, cols, colIdx, rows)
+	}})
+}
+
+// hide appends hidden RETURNING columns (each value as text) for the
+// target's columns and returns where they start.
+func (b *planBuilder) hide(w *parser.Write, cols []string) (int, []string) {
+	from := len(b.plan.Hidden)
+	for _, c := range cols {
+		b.plan.Hidden = append(b.plan.Hidden, fmt.Sprintf("(%s.%s)::text", config.QuoteIdent(w.Table.RefName()), config.QuoteIdent(c)))
+	}
+	b.ensureWork()
+	return from, cols
+}
+
+func (b *planBuilder) ensureWork() {
+	if b.work == nil {
+		b.work = &parentWork{db: b.db, rels: b.rels}
+	}
+}
+
+// updateChild plans an UPDATE that assigns referencing columns: the new
+// values come back through RETURNING and are checked.
+func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
+	var touched []*Rel
+	for _, r := range rels {
+		if setsAny(w, r.Columns) {
+			touched = append(touched, r)
+		}
+	}
+	if len(touched) > 0 {
+		b.childFromReturning(w, touched)
+	}
+}
+
+// deleteParent plans a DELETE of referenced rows: the deleted keys come
+// back through RETURNING, then each relationship's action runs.
+func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
+	if len(rels) == 0 {
+		return
+	}
+	from, cols := b.hide(w, refColumnsOf(rels))
+	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
+		b.work.deleted(rels[0].Parent, w.Table, cols, rows)
+	}})
+}
+
+// updateParent plans an UPDATE that may change referenced keys: a locking
+// query captures each row's old key and the key it is about to get, the
+// statement runs, then each relationship's ON UPDATE action runs.
+func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
+	var touched []*Rel
+	for _, r := range rels {
+		if setsAny(w, r.RefColumns) {
+			touched = append(touched, r)
+		}
+	}
+	if len(touched) == 0 {
+		return
+	}
+	cols := refColumnsOf(touched)
+	ref := config.QuoteIdent(w.Table.RefName())
+	var sel []string
+	for _, c := range cols {
+		sel = append(sel, fmt.Sprintf("(%s.%s)::text", ref, config.QuoteIdent(c)))
+	}
+	for _, c := range cols {
+		expr := ref + "." + config.QuoteIdent(c)
+		if v, ok := w.SetValue(c); ok {
+			if !v.Deterministic() && needsNewKey(touched) {
+				b.plan.Unverifiable = &Unverifiable{Reason: "ON UPDATE action on a key set by a non-deterministic expression", Rel: touched[0]}
+				return
+			}
+			sql, err := v.SQL()
+			if err != nil || v.Kind == parser.Default {
+				b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE of a referenced key softfk cannot evaluate", Rel: touched[0]}
+				return
+			}
+			// Assigned to the column, as the UPDATE does: a bare parameter
+			// gets the column's type in both statements.
+			expr = castTo("("+sql+")", touched[0].Parent.Columns[c].Type)
+		}
+		sel = append(sel, "("+expr+")::text")
+	}
+	fromWhere, err := w.FromWhere()
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse", Rel: touched[0]}
+		return
+	}
+	step := &Step{SQL: "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + ref, Collect: true}
+	if b.env.Extended {
+		b.bindClientParams(step)
+	}
+	b.plan.Before = append(b.plan.Before, step)
+	b.ensureWork()
+	stepIdx := len(b.plan.Before) - 1
+	b.work.pendingUpdate = append(b.work.pendingUpdate, pendingUpdate{step: stepIdx, table: touched[0].Parent, ref: w.Table, cols: cols})
+}
+
+// bindClientParams gives a step the client's parameters, under the same
+// numbers; parameters the step does not reference are sent as NULL text so
+// their types need not be known.
+func (b *planBuilder) bindClientParams(s *Step) {
+	used, err := parser.ParamsUsed(s.SQL)
+	if err != nil || len(used) == 0 {
+		return
+	}
+	max := 0
+	isUsed := map[int]bool{}
+	for _, n := range used {
+		isUsed[n] = true
+		if n > max {
+			max = n
+		}
+	}
+	for n := 1; n <= max; n++ {
+		var typ uint32
+		if n <= len(b.env.ParamTypes) {
+			typ = b.env.ParamTypes[n-1]
+		}
+		if isUsed[n] {
+			s.Args = append(s.Args, Arg{ClientParam: n})
+		} else {
+			s.Args = append(s.Args, Arg{Null: true})
+			if typ == 0 {
+				typ = oidText
+			}
+		}
+		s.Types = append(s.Types, typ)
+	}
+}
+
+// oidText is the OID of type text.
+const oidText = 25
+
+// needsNewKey reports whether an ON UPDATE action needs the new key value.
+func needsNewKey(rels []*Rel) bool {
+	for _, r := range rels {
+		if r.OnUpdate != config.NoAction {
+			return true
+		}
+	}
+	return false
+}
+
+// finish turns the accumulated checks into steps.
+func (b *planBuilder) finish() {
+	if len(b.childChecks) > 0 {
+		b.plan.After = append(b.plan.After, b.knownChecks()...)
+	}
+	if b.work != nil {
+		b.work.hidden = b.hiddenUse
+		b.plan.Continue = b.work
+	}
+}
+
+// knownChecks combines the known-key checks into one enforced and one
+// shadow step.
+func (b *planBuilder) knownChecks() []*Step {
+	var steps []*Step
+	for _, shadow := range []bool{false, true} {
+		var width int
+		var rows [][]string
+		var violations []string
+		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
+		for _, cc := range b.childChecks {
+			if (cc.rel.Mode == config.Shadow) != shadow {
+				continue
+			}
+			idx := make([]int, len(cc.rel.Columns))
+			for j := range idx {
+				idx[j] = width + j
+			}
+			for i, vals := range cc.values {
+				if i >= len(rows) {
+					rows = append(rows, make([]string, 0, width+len(vals)))
+				}
+				rows[i] = append(rows[i], vals...)
+			}
+			width += len(cc.rel.Columns)
+			violations = append(violations, childViolations(cc.rel, idx, cc.guard, !shadow))
+			check.rels[cc.rel.Index] = cc.rel
+		}
+		if len(violations) == 0 {
+			continue
+		}
+		step := &Step{SQL: checkSQL(valuesSource(rows), violations, shadow), Check: check}
+		if b.env.Extended {
+			b.bindClientParams(step)
+		}
+		steps = append(steps, step)
+	}
+	return steps
+}
+
+// setsAny reports whether an UPDATE (or DO UPDATE) assigns any of cols.
+func setsAny(w *parser.Write, cols []string) bool {
+	for _, c := range cols {
+		if _, ok := w.SetValue(c); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// refColumnsOf lists the referenced columns of the relationships, once each.
+func refColumnsOf(rels []*Rel) []string {
+	return unionColumns(rels, func(r *Rel) []string { return r.RefColumns })
+}
+
+// unionColumns lists the columns pick returns for the relationships, once
+// each, in order of first appearance.
+func unionColumns(rels []*Rel, pick func(*Rel) []string) []string {
+	var cols []string
+	for _, r := range rels {
+		for _, c := range pick(r) {
+			if !contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
+}
+
+// indexOf maps each name to its position.
+func indexOf(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
+}

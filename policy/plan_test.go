@@ -1,0 +1,63 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// testDB builds a database policy from a config and a fake catalog:
+// tables maps "schema.table" to "col:type" pairs (the first ones form the
+// primary key when listed in pk).
+func testDB(t *testing.T, yaml string, tables map[string][]string) *DB {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := New(cfg).Database("app")
+	var rows [][]string
+	oid := 1000
+	for name, cols := range tables {
+		schema, table, _ := strings.Cut(name, ".")
+		oid++
+		for i, c := range cols {
+			col, typ, _ := strings.Cut(c, ":")
+			rows = append(rows, []string{schema, table, strconv.Itoa(oid), "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false"})
+		}
+	}
+	if _, err := db.SetCatalog(rows); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func planFor(t *testing.T, db *DB, sql string, env Env) *Plan {
+	t.Helper()
+	res, err := parser.Analyze(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db.Plan(&res.Statements[0], env)
+}
+
+func TestPlanParentKeyUpdate(t *testing.T) {
+	db := testDB(t, `relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}, on_update: cascade}
+  - {table: tags, columns: [user_code], references: {table: users, columns: [code]}, on_update: set null}
+`, map[string][]string{"public.users": {"id:integer", "code:text"}, "public.orders": {"id:integer", "user_id:integer"}, "public.tags": {"id:integer", "user_code:text"}})
+	p := planFor(t, db, "UPDATE users SET id = 10 WHERE id = 1", Env{StandardStrings: true})
+	if p == nil || len(p.Before) != 1 {
+		t.Fatalf("plan %+v", p)
+	}
+	t.Log(p.Before[0].SQL)
+	one, two := "1", "10"
+	a, b := "a", "a"
+	steps := p.Continue.Next(Collected{Steps: [][][]*string{{{&one, &a, &two, &b}}}})
+	for _, st := range steps {
+		t.Log(st.SQL)
+	}
+}

@@ -1,0 +1,205 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// SignalPrefix starts the text of the error a check raises on a violation:
+// the check casts "softfk:<json>" to integer, which fails with a 22P02
+// error whose message carries the JSON. A plain cast is all it takes: no
+// function, no schema object.
+const SignalPrefix = "softfk:"
+
+// signalCode is the SQLSTATE of the failed cast (invalid_text_representation).
+const signalCode = "22P02"
+
+// Violation kinds carried in a signal.
+const (
+	kindMissing    = "missing"    // child key not present in the parent
+	kindMixedNulls = "mixed"      // MATCH FULL with some but not all key columns null
+	kindReferenced = "referenced" // parent key still referenced by a child
+)
+
+func oidLit(oid uint32) string { return strconv.FormatUint(uint64(oid), 10) }
+
+// tableRef names a table for a check: ONLY for plain tables (as Postgres's
+// RI queries do), the whole tree for partitioned tables.
+func tableRef(t *Table) string {
+	if t.Kind == 'p' {
+		return t.Name.String()
+	}
+	return "ONLY " + t.Name.String()
+}
+
+// castTo renders CAST(expr AS type).
+func castTo(expr, typ string) string { return "CAST(" + expr + " AS " + typ + ")" }
+
+// keySource is a CTE "k" with a row number n and key columns c0..cN.
+type keySource struct {
+	sql   string
+	width int
+}
+
+// valuesSource builds k from VALUES rows of SQL expressions (already cast).
+func valuesSource(rows [][]string) keySource {
+	var b strings.Builder
+	b.WriteString("k AS (VALUES ")
+	for i, row := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d", i+1)
+		for _, e := range row {
+			b.WriteString(", ")
+			b.WriteString(e)
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	return keySource{sql: renameColumns(b.String(), len(rows[0])), width: len(rows[0])}
+}
+
+// renameColumns turns "k AS (...)" into "k(n, c0, ...) AS (...)".
+func renameColumns(cte string, width int) string {
+	cols := []string{"n"}
+	for i := 0; i < width; i++ {
+		cols = append(cols, "c"+strconv.Itoa(i))
+	}
+	return "k(" + strings.Join(cols, ", ") + ")" + strings.TrimPrefix(cte, "k")
+}
+
+// jsonSource builds k from a JSON array of rows of text values (a
+// parameter or literal), cast to types.
+func jsonSource(jsonExpr string, types []string) keySource {
+	var cols []string
+	for i, t := range types {
+		cols = append(cols, castTo("e.j->>"+strconv.Itoa(i), t)+" AS c"+strconv.Itoa(i))
+	}
+	return keySource{
+		sql:   "k AS (SELECT e.n, " + strings.Join(cols, ", ") + " FROM json_array_elements(" + jsonExpr + "::json) WITH ORDINALITY AS e(j, n))",
+		width: len(types),
+	}
+}
+
+// nullCount renders num_nulls over k's columns at positions idx (or a
+// cheaper IS NULL test for one column).
+func nullCount(idx []int) string {
+	var cols []string
+	for _, i := range idx {
+		cols = append(cols, "k.c"+strconv.Itoa(i))
+	}
+	return "num_nulls(" + strings.Join(cols, ", ") + ")"
+}
+
+// keyText renders k's columns idx as text for the signal's JSON.
+func keyText(idx []int) string {
+	var cols []string
+	for _, i := range idx {
+		cols = append(cols, "k.c"+strconv.Itoa(i)+"::text")
+	}
+	return strings.Join(cols, ", ")
+}
+
+// permExpr renders whether the current user may see the key values of
+// table t's columns, as ri_ReportViolation decides whether to show them:
+// no row security in force, and SELECT on the table or on every key column.
+func permExpr(t *Table, cols []Column) string {
+	oid := oidLit(t.OID)
+	var colPerm []string
+	for _, c := range cols {
+		colPerm = append(colPerm, fmt.Sprintf("has_column_privilege(%s::oid, %d::int2, 'SELECT')", oid, c.Num))
+	}
+	return fmt.Sprintf("(NOT row_security_active(%s::oid) AND (has_table_privilege(%s::oid, 'SELECT') OR (%s)))",
+		oid, oid, strings.Join(colPerm, " AND "))
+}
+
+// childViolations renders, for relationship r, the rows of k (holding the
+// child's new key values at positions idx) that violate r: a key with no
+// parent row, or (MATCH FULL) a key mixing nulls and values. With lock,
+// each parent row found is locked FOR KEY SHARE, as Postgres's RI check
+// does, so it cannot be deleted before this transaction ends.
+func childViolations(r *Rel, idx []int, cond string, lock bool) string {
+	var eq []string
+	for j, pc := range r.RefColumns {
+		eq = append(eq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(pc), idx[j]))
+	}
+	locking := ""
+	if lock {
+		locking = " FOR KEY SHARE OF p"
+	}
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s%s)", tableRef(r.Parent), strings.Join(eq, " AND "), locking)
+	nulls := nullCount(idx)
+	kind := "'" + kindMissing + "'"
+	violates := nulls + " = 0 AND " + missing
+	if r.Match == config.MatchFull && len(idx) > 1 {
+		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
+		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(idx)-1)
+	}
+	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, %s, %s)::text AS v FROM k WHERE %s",
+		r.Index, SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(idx), joinNonEmpty(" AND ", cond, violates))
+}
+
+// parentViolations renders, for relationship r, the rows of k (holding the
+// parent's old key values at positions idx) still referenced by a child.
+// Under NO ACTION a key that exists again after the statement (another row
+// took it) is fine; RESTRICT does not allow even that. The child rows found
+// are locked FOR KEY SHARE, as Postgres's RI check does.
+func parentViolations(r *Rel, idx []int, cond string, noAction bool) string {
+	var childEq, parentEq []string
+	for j := range r.Columns {
+		childEq = append(childEq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(r.Columns[j]), idx[j]))
+		parentEq = append(parentEq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(r.RefColumns[j]), idx[j]))
+	}
+	violates := fmt.Sprintf("EXISTS (SELECT FROM (SELECT 1 FROM %s c WHERE %s LIMIT 1 FOR KEY SHARE OF c) s)",
+		tableRef(r.Child), strings.Join(childEq, " AND "))
+	if noAction {
+		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", tableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
+	}
+	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM k WHERE %s",
+		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(idx),
+		joinNonEmpty(" AND ", cond, nullCount(idx)+" = 0", violates))
+}
+
+// checkSQL combines violation queries over one key source into a check.
+// Enforced, it raises the first violation (in row order, then
+// relationship order, as Postgres fires its RI triggers); in shadow mode it
+// returns one row per violated relationship instead, and never raises.
+func checkSQL(src keySource, violations []string, shadow bool) string {
+	union := strings.Join(violations, " UNION ALL ")
+	if shadow {
+		return "WITH " + src.sql + " SELECT DISTINCT ON (x.r) x.v FROM (" + union + ") x ORDER BY x.r, x.n"
+	}
+	return "WITH " + src.sql + " SELECT CAST((SELECT x.v FROM (" + union + ") x ORDER BY x.n, x.r LIMIT 1) AS int4)"
+}
+
+// literalValue renders a statement's value for column c as SQL of the
+// child's type; param maps the statement's $n to the check's own
+// parameter reference. ok is false for values only the server can compute.
+func literalValue(v parser.Value, c Column, param func(n int) string) (string, bool) {
+	switch v.Kind {
+	case parser.Null:
+		return castTo("NULL", c.Type), true
+	case parser.Const:
+		expr := v.Literal
+		if v.Cast != "" {
+			expr = castTo(expr, v.Cast)
+		}
+		return castTo(expr, c.Type), true
+	case parser.Param:
+		expr := param(v.Param)
+		if v.Cast != "" {
+			expr = castTo(expr, v.Cast)
+		}
+		return castTo(expr, c.Type), true
+	case parser.Default:
+		if !c.Default {
+			return castTo("NULL", c.Type), true
+		}
+	}
+	return "", false
+}

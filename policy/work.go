@@ -1,0 +1,305 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// parentWork is the continuation of a plan whose checks need the
+// statement's results: new child keys to check, deleted or changed parent
+// keys whose children need their ON DELETE / ON UPDATE action, and the
+// cascades those actions cause, round after round.
+type parentWork struct {
+	db            *DB
+	rels          []*Rel
+	hidden        []hiddenUse
+	pendingUpdate []pendingUpdate
+
+	steps   []*Step // steps of the round being built
+	cascade []func(rows [][]*string)
+	started bool
+}
+
+// pendingUpdate is a captured parent-key UPDATE: step is the index of the
+// Before step whose rows hold each row's old key then its new key.
+type pendingUpdate struct {
+	step  int
+	table *Table
+	ref   parser.Relation
+	cols  []string
+}
+
+// event is a set of parent rows whose keys went away or changed.
+type event struct {
+	table *Table
+	guard string   // condition that the statement's table is this one ("" none)
+	cols  []string // key columns in old/new
+	old   [][]*string
+	new   [][]*string // nil for a delete
+}
+
+// Next turns what the last round collected into the next round's steps.
+func (w *parentWork) Next(c Collected) []*Step {
+	w.steps = nil
+	if !w.started {
+		w.started = true
+		for _, h := range w.hidden {
+			h.apply(columnsOf(c.Hidden, h.from, h.n))
+		}
+		for _, u := range w.pendingUpdate {
+			if u.step < len(c.Steps) {
+				rows := c.Steps[u.step]
+				n := len(u.cols)
+				w.changed(event{table: u.table, guard: guard(u.ref, u.table), cols: u.cols,
+					old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+			}
+		}
+	} else {
+		cascades := w.cascade
+		w.cascade = nil
+		for i, apply := range cascades {
+			if i < len(c.Steps) {
+				apply(c.Steps[i])
+			}
+		}
+	}
+	return w.steps
+}
+
+// columnsOf slices columns [from, from+n) out of each row.
+func columnsOf(rows [][]*string, from, n int) [][]*string {
+	out := make([][]*string, 0, len(rows))
+	for _, r := range rows {
+		if from+n <= len(r) {
+			out = append(out, r[from:from+n])
+		}
+	}
+	return out
+}
+
+// add queues a step; collect, when set, receives its rows next round.
+func (w *parentWork) add(s *Step, collect func([][]*string)) {
+	if collect != nil {
+		s.Collect = true
+		w.cascade = append(w.cascade, collect)
+	}
+	w.steps = append(w.steps, s)
+}
+
+// childRows checks new child keys (columns cols of rows) against rels.
+func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, colIdx map[string]int, rows [][]*string) {
+	if len(rows) == 0 {
+		return
+	}
+	types := make([]string, len(cols))
+	for i, c := range cols {
+		types[i] = rels[0].Child.Columns[c].Type
+	}
+	data := jsonRows(rows)
+	for _, shadow := range []bool{false, true} {
+		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
+		var violations []string
+		for _, r := range rels {
+			if (r.Mode == config.Shadow) != shadow {
+				continue
+			}
+			idx := make([]int, len(r.Columns))
+			for j, c := range r.Columns {
+				idx[j] = colIdx[c]
+			}
+			violations = append(violations, childViolations(r, idx, guard(ref, r.Child), !shadow))
+			check.rels[r.Index] = r
+		}
+		if len(violations) > 0 {
+			w.add(jsonStep(checkSQL(jsonSource("$1", types), violations, shadow), data, check), nil)
+		}
+	}
+}
+
+// deleted handles parent rows a DELETE removed.
+func (w *parentWork) deleted(t *Table, ref parser.Relation, cols []string, rows [][]*string) {
+	w.changed(event{table: t, guard: guard(ref, t), cols: cols, old: rows})
+}
+
+// changed runs, in relationship order, each action for rows of e.table
+// whose key went away (delete) or changed (update).
+func (w *parentWork) changed(e event) {
+	if len(e.old) == 0 {
+		return
+	}
+	isUpdate := e.new != nil
+	types := make([]string, len(e.cols))
+	for i, c := range e.cols {
+		types[i] = e.table.Columns[c].Type
+	}
+	width := len(e.cols)
+	srcTypes := types
+	if isUpdate {
+		srcTypes = append(append([]string(nil), types...), types...)
+	}
+	rows := e.old
+	if isUpdate {
+		rows = make([][]*string, len(e.old))
+		for i := range e.old {
+			rows[i] = append(append([]*string(nil), e.old[i]...), e.new[i]...)
+		}
+	}
+	data := jsonRows(rows)
+	src := jsonSource("$1", srcTypes)
+	colIdx := indexOf(e.cols)
+	for _, r := range w.rels {
+		if !r.usable() || r.Parent != e.table {
+			continue
+		}
+		action := r.OnDelete
+		if isUpdate {
+			action = r.OnUpdate
+		}
+		idx := make([]int, len(r.RefColumns))
+		newIdx := make([]int, len(r.RefColumns))
+		affected := true
+		for j, c := range r.RefColumns {
+			i, ok := colIdx[c]
+			affected = affected && ok
+			idx[j], newIdx[j] = i, i+width
+		}
+		if !affected {
+			continue // the statement left this relationship's key alone
+		}
+		cond := e.guard
+		if isUpdate {
+			cond = joinNonEmpty(" AND ", cond, "ROW("+cols(idx)+") IS DISTINCT FROM ROW("+cols(newIdx)+")")
+		}
+		shadow := r.Mode == config.Shadow
+		check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: shadow, Side: ParentSide}
+		switch {
+		case action == config.NoAction || action == config.Restrict:
+			w.add(jsonStep(checkSQL(src, []string{parentViolations(r, idx, cond, action == config.NoAction)}, shadow), data, check), nil)
+		case shadow:
+			// Shadow mode never changes data: it reports the rows the action
+			// would touch.
+			w.add(jsonStep(actionReportSQL(src, r, idx, cond, action), data, check), nil)
+		default:
+			w.action(r, src, idx, newIdx, cond, action, isUpdate, data)
+		}
+	}
+}
+
+// action applies CASCADE, SET NULL or SET DEFAULT to the children of the
+// changed parent keys, collecting what the next round must look at.
+func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond string, action config.Action, isUpdate bool, data string) {
+	var match []string
+	for j, c := range r.Columns {
+		match = append(match, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
+	}
+	where := joinNonEmpty(" AND ", cond, strings.Join(match, " AND "))
+	child := tableRef(r.Child)
+	switch {
+	case action == config.Cascade && !isUpdate:
+		// The children go too; if they are parents themselves, their keys
+		// start the next round.
+		grand := w.parentRelsOf(r.Child)
+		ret := ""
+		cols := refColumnsOf(grand)
+		if len(grand) > 0 {
+			ret = " RETURNING " + textColumns("c", cols)
+		}
+		sql := fmt.Sprintf("WITH %s DELETE FROM %s c USING k WHERE %s%s", src.sql, child, where, ret)
+		var collect func([][]*string)
+		if len(grand) > 0 {
+			collect = func(rows [][]*string) {
+				w.changed(event{table: r.Child, cols: cols, old: rows})
+			}
+		}
+		w.add(jsonStep(sql, data, nil), collect)
+	case action == config.Cascade:
+		var set []string
+		for j, c := range r.Columns {
+			set = append(set, fmt.Sprintf("%s = k.c%d", config.QuoteIdent(c), newIdx[j]))
+		}
+		w.add(jsonStep(fmt.Sprintf("WITH %s UPDATE %s c SET %s FROM k WHERE %s", src.sql, child, strings.Join(set, ", "), where), data, nil), nil)
+	default:
+		value := "NULL"
+		if action == config.SetDefault {
+			value = "DEFAULT"
+		}
+		var set []string
+		for _, c := range r.Columns {
+			set = append(set, config.QuoteIdent(c)+" = "+value)
+		}
+		sql := fmt.Sprintf("WITH %s UPDATE %s c SET %s FROM k WHERE %s", src.sql, child, strings.Join(set, ", "), where)
+		var collect func([][]*string)
+		if action == config.SetDefault {
+			// The defaults must themselves satisfy the relationship; they are
+			// checked next round, as Postgres checks them after its update.
+			sql += " RETURNING " + textColumns("c", r.Columns)
+			collect = func(rows [][]*string) {
+				w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), rows)
+			}
+		}
+		w.add(jsonStep(sql, data, nil), collect)
+		if action == config.SetDefault {
+			// A child whose default is the key that just went away still
+			// references it: Postgres runs its NO ACTION check right away.
+			check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
+			w.add(jsonStep(checkSQL(src, []string{parentViolations(r, idx, cond, true)}, false), data, check), nil)
+		}
+	}
+}
+
+// actionReportSQL renders, for shadow mode, a query returning one signal
+// row when some child would be affected by the action.
+func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action config.Action) string {
+	var eq []string
+	for j, c := range r.Columns {
+		eq = append(eq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
+	}
+	return fmt.Sprintf("WITH %s SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM k WHERE %s LIMIT 1",
+		src.sql, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), parser.QuoteLiteral(string(action)), keyText(idx),
+		joinNonEmpty(" AND ", cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", tableRef(r.Child), strings.Join(eq, " AND "))))
+}
+
+// parentRelsOf lists the relationships in which t is the parent.
+func (w *parentWork) parentRelsOf(t *Table) []*Rel {
+	var out []*Rel
+	for _, r := range w.rels {
+		if r.usable() && r.Parent == t {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// jsonStep is a step whose only parameter is the JSON rows.
+func jsonStep(sql, data string, check *Check) *Step {
+	return &Step{SQL: sql, Args: []Arg{{Text: data}}, Types: []uint32{0}, Check: check}
+}
+
+// jsonRows encodes rows of text values (nil for NULL) as a JSON array.
+func jsonRows(rows [][]*string) string {
+	b, _ := json.Marshal(rows)
+	return string(b)
+}
+
+// cols renders k's columns at positions idx.
+func cols(idx []int) string {
+	var out []string
+	for _, i := range idx {
+		out = append(out, "k.c"+strconv.Itoa(i))
+	}
+	return strings.Join(out, ", ")
+}
+
+// textColumns renders alias.col::text for each column.
+func textColumns(alias string, columns []string) string {
+	var out []string
+	for _, c := range columns {
+		out = append(out, fmt.Sprintf("(%s.%s)::text", alias, config.QuoteIdent(c)))
+	}
+	return strings.Join(out, ", ")
+}

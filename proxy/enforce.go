@@ -1,0 +1,288 @@
+package proxy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+	"github.com/softfk/softfk/policy"
+)
+
+// How softfk runs its checks around a client's statement:
+//
+//   - Known keys (literals, bound parameters, NULL, DEFAULT) need nothing
+//     from the statement: the check goes in the same batch right after it
+//     and raises an error on violation, so Postgres skips the rest exactly
+//     as after a real FK error, and the client pays no extra round trip.
+//   - Anything else (keys the server computes, deleted or changed parent
+//     keys) comes back from the statement itself (hidden RETURNING columns,
+//     or a locking capture just before it); softfk waits for those rows and
+//     then runs the checks and actions they call for, round after round,
+//     inside the same transaction.
+//
+// Until every check has passed, the statement's own responses are held
+// back; on a violation the client gets Postgres's error instead.
+
+// ownStatements are softfk's prepared statements in this session, by SQL.
+type ownStatements struct {
+	names map[string]string
+	next  int
+}
+
+// maxOwnStatements bounds how many statements softfk keeps prepared per
+// session; beyond it, statements are prepared for one use.
+const maxOwnStatements = 256
+
+// Names of softfk's portal and one-off statement; the prefix is not one a
+// client would use.
+const (
+	ownPortal    = "softfk_portal"
+	ownOneOff    = "softfk_once"
+	ownNoPortal  = "softfk_none"
+	ownStmtRoot  = "softfk_stmt_"
+	rejectMarker = "softfk:unverifiable"
+)
+
+func (o *ownStatements) reset() {
+	clear(o.names)
+}
+
+// unsafeString views bytes as a string without copying, for read-only
+// scanning while the bytes are unchanged.
+func unsafeString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// sendStep appends the messages that run one of softfk's steps with the
+// extended protocol, and queues their answers for resp.
+func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
+	name, prepared := f.own.names[st.SQL]
+	oneOff := false
+	if !prepared {
+		if len(f.own.names) < maxOwnStatements {
+			f.own.next++
+			name = ownStmtRoot + strconv.Itoa(f.own.next)
+			f.own.names[st.SQL] = name
+		} else {
+			name, oneOff = ownOneOff, true
+		}
+		sql := st.SQL
+		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, onError: func() {
+			delete(f.own.names, sql)
+		}}}})
+		f.sendMsg(&pgproto3.Parse{Name: name, Query: st.SQL, ParameterOIDs: st.Types})
+	}
+	bind := &pgproto3.Bind{DestinationPortal: ownPortal, PreparedStatement: name, ResultFormatCodes: []int16{0}}
+	for _, a := range st.Args {
+		switch {
+		case a.ClientParam > 0 && bp != nil:
+			v, format := bp.param(a.ClientParam)
+			bind.Parameters = append(bind.Parameters, v)
+			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, format)
+		case a.Null:
+			bind.Parameters = append(bind.Parameters, nil)
+			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
+		default:
+			bind.Parameters = append(bind.Parameters, []byte(a.Text))
+			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
+		}
+	}
+	aux := &auxResponder{step: resp}
+	f.pending = append(f.pending, pending{kind: reqBind, part: part{proxy: aux}})
+	f.sendMsg(bind)
+	f.pending = append(f.pending, pending{kind: reqExecute, part: part{proxy: resp}})
+	f.sendMsg(&pgproto3.Execute{Portal: ownPortal})
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
+	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownPortal})
+	if oneOff {
+		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
+		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: ownOneOff})
+	}
+}
+
+// responderFor builds the responder of a step.
+func (f *frontend) responderFor(st *policy.Step, h *hold, rd *round, stmt string) responder {
+	if st.Check != nil {
+		return &checkResponder{f: f, check: st.Check, hold: h, round: rd, stmt: stmt}
+	}
+	return &stepResponder{hold: h, round: rd, collect: st.Collect}
+}
+
+// collectedRows returns the rows of the collecting steps, in step order.
+func collectedRows(steps []*policy.Step, resps []responder) [][][]*string {
+	var out [][][]*string
+	for i, st := range steps {
+		if st.Collect {
+			out = append(out, resps[i].(*stepResponder).rows)
+		}
+	}
+	return out
+}
+
+// execute handles an Execute message.
+func (f *frontend) execute(body []byte) error {
+	portal, _, _ := cutNul(body)
+	bp := f.portals[string(portal)]
+	if bp == nil {
+		f.forward(reqExecute, 'E', body)
+		return nil
+	}
+	plan := bp.stmt.plan
+	if plan.Continue != nil {
+		// A continuation keeps state: each execution gets a fresh one.
+		if fresh := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden {
+			plan = fresh
+		}
+	}
+	stmt := bp.stmt.stmt.Text
+	if plan.Unverifiable != nil {
+		if f.reject(plan.Unverifiable, stmt) {
+			f.sendStep(rejectStep, &rejecter{err: unverifiableError(plan.Unverifiable, stmt)}, nil)
+		}
+		f.forward(reqExecute, 'E', body)
+		return nil
+	}
+	var msg pgproto3.Execute
+	if err := msg.Decode(body); err == nil && msg.MaxRows > 0 && needsRounds(plan) {
+		err := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
+		if f.reject(err, stmt) {
+			f.sendStep(rejectStep, &rejecter{err: unverifiableError(err, stmt)}, nil)
+			f.forward(reqExecute, 'E', body)
+			return nil
+		}
+	}
+	return f.runPlan(plan, bp, stmt, func(p part) { f.forwardPart(reqExecute, 'E', body, p) }, bp.stmt.resultPart())
+}
+
+// needsRounds reports whether a plan waits for results before going on.
+func needsRounds(p *policy.Plan) bool {
+	return len(p.Before) > 0 || p.Continue != nil
+}
+
+// runPlan runs a plan around a client request of the extended protocol:
+// send appends the request itself with the part it is given.
+func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send func(part), result part) error {
+	h := &hold{}
+	if !needsRounds(plan) {
+		h.waiting = len(plan.After)
+		result.hold = h
+		send(result)
+		for _, st := range plan.After {
+			f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: h, verdict: true, stmt: stmt}, bp)
+		}
+		return nil
+	}
+	rd := newRound(len(plan.Before) + 1)
+	resps := make([]responder, len(plan.Before))
+	for i, st := range plan.Before {
+		resps[i] = f.responderFor(st, h, rd, stmt)
+		f.sendStep(st, resps[i], bp)
+	}
+	w := &watch{hidden: len(plan.Hidden), round: rd}
+	result.hold, result.watch = h, w
+	send(result)
+	for _, st := range plan.After {
+		f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: h, stmt: stmt}, bp)
+	}
+	ok, err := f.await(rd)
+	if !ok || err != nil {
+		return err
+	}
+	collected := policy.Collected{Hidden: w.rows, Steps: collectedRows(plan.Before, resps)}
+	for plan.Continue != nil {
+		steps := plan.Continue.Next(collected)
+		if len(steps) == 0 {
+			break
+		}
+		rd = newRound(len(steps))
+		resps = make([]responder, len(steps))
+		for i, st := range steps {
+			resps[i] = f.responderFor(st, h, rd, stmt)
+			f.sendStep(st, resps[i], nil)
+		}
+		if ok, err := f.await(rd); !ok || err != nil {
+			return err
+		}
+		collected = policy.Collected{Steps: collectedRows(steps, resps)}
+	}
+	// Everything passed: a last cheap request (closing a portal that does
+	// not exist is not an error) releases the held responses in order.
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: h}}})
+	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+	return nil
+}
+
+// await sends what is buffered (asking the server to answer without ending
+// the transaction) and waits for the round; ok is false when a request of
+// the round failed (the client has been told).
+func (f *frontend) await(rd *round) (bool, error) {
+	f.send('H', nil)
+	if err := f.flush(); err != nil {
+		return false, err
+	}
+	select {
+	case <-rd.done:
+		return rd.wait(), nil
+	case <-f.s.done:
+		return false, errSessionClosed
+	}
+}
+
+// reject reports whether an unverifiable write is refused (enforce mode
+// with unverifiable: reject); otherwise it is logged and let through.
+func (f *frontend) reject(u *policy.Unverifiable, stmt string) bool {
+	refuse := f.s.db.UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
+	f.s.reportUnverifiable(u, stmt, refuse)
+	return refuse
+}
+
+// rejectStep is the statement that stands in for a rejected write: it
+// always fails, and the rejecter shows the client why.
+var rejectStep = &policy.Step{SQL: "SELECT CAST('" + rejectMarker + "' AS int4)"}
+
+// unverifiableError is what a client gets for a write softfk refuses.
+func unverifiableError(u *policy.Unverifiable, stmt string) *pgproto3.ErrorResponse {
+	rel := ""
+	if u.Rel != nil {
+		rel = fmt.Sprintf(" (relationship %q on table %s)", u.Rel.Name, u.Rel.Table)
+	}
+	return &pgproto3.ErrorResponse{
+		Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: codeFeatureUnsupported,
+		Message: fmt.Sprintf("softfk cannot verify this statement's writes to a table with soft foreign keys%s: %s", rel, u.Reason),
+		Detail:  "Statement: " + truncate(strings.TrimSpace(stmt), 200),
+		Hint:    "Write it as a plain INSERT, UPDATE or DELETE, or set unverifiable: allow in softfk's configuration to let such statements through unchecked.",
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// withHiddenReturning appends softfk's hidden columns to a statement's
+// RETURNING list (starting one when it has none), right after its last
+// token so a trailing comment cannot swallow them.
+func withHiddenReturning(sql string, st *parser.Statement, hidden []string) string {
+	clause := " RETURNING "
+	if st.Returns() {
+		clause = ", "
+	}
+	for i, h := range hidden {
+		if i > 0 {
+			clause += ", "
+		}
+		clause += h + " AS softfk_" + strconv.Itoa(i)
+	}
+	return sql[:st.TokenEnd] + clause + sql[st.TokenEnd:]
+}

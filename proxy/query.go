@@ -1,0 +1,335 @@
+package proxy
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/parser"
+	"github.com/softfk/softfk/policy"
+)
+
+// query handles a simple-protocol Query message. Statements that need
+// only known-key checks get them inlined in the same query string, right
+// after each statement; if a statement needs the server's results first,
+// the query runs statement group by statement group inside a transaction
+// (splitQuery).
+func (f *frontend) query(body []byte) error {
+	if len(body) == 0 || !f.relevant(body[:len(body)-1]) {
+		f.forward(reqQuery, 'Q', body)
+		return nil
+	}
+	sql := string(body[:len(body)-1])
+	res, err := f.s.srv.parser.Analyze(sql)
+	if err != nil {
+		f.forward(reqQuery, 'Q', body)
+		return nil
+	}
+	plans := make([]*policy.Plan, len(res.Statements))
+	planned, rounds, txControl := false, false, false
+	for i := range res.Statements {
+		st := &res.Statements[i]
+		f.sessionEffects(st)
+		txControl = txControl || st.Kind == parser.Transaction
+		plans[i] = f.plan(st, policy.Env{})
+		if p := plans[i]; p != nil {
+			if p.Unverifiable != nil && !f.reject(p.Unverifiable, st.Text) {
+				plans[i] = nil
+				continue
+			}
+			planned = true
+			rounds = rounds || p.Unverifiable == nil && needsRounds(p)
+		}
+	}
+	switch {
+	case !planned:
+		f.forward(reqQuery, 'Q', body)
+		return nil
+	case !rounds:
+		f.inlineQuery(sql, res, plans)
+		return nil
+	case txControl && len(res.Statements) > 1:
+		// Splitting would change what BEGIN/COMMIT inside the string mean.
+		for i, p := range plans {
+			if p != nil && p.Unverifiable == nil && needsRounds(p) {
+				u := &policy.Unverifiable{Reason: "this statement together with transaction control in one query string; send them separately", Rel: p.FirstRel()}
+				if f.reject(u, res.Statements[i].Text) {
+					plans[i] = &policy.Plan{Unverifiable: u}
+				} else {
+					plans[i] = nil
+				}
+			}
+		}
+		f.inlineQuery(sql, res, plans)
+		return nil
+	}
+	return f.splitQuery(sql, res, plans)
+}
+
+// queryBuilder rewrites a query string, keeping track of the statements'
+// owners and of how far each client statement moved: error positions,
+// counted in characters, are mapped back to the client's own text.
+type queryBuilder struct {
+	orig  string // the client's query string
+	sql   strings.Builder
+	runes int // characters written so far
+	parts []part
+}
+
+// raw appends text that is not a statement of its own.
+func (q *queryBuilder) raw(text string) {
+	q.sql.WriteString(text)
+	q.runes += utf8.RuneCountInString(text)
+}
+
+// client appends a client statement's text, which starts at offset from in
+// the client's query string.
+func (q *queryBuilder) client(text string, from int, p part) {
+	p.posShift = q.runes - utf8.RuneCountInString(q.orig[:from])
+	q.raw(text)
+	q.parts = append(q.parts, p)
+}
+
+// own appends a statement of softfk's, on its own line so a trailing
+// comment of the previous statement cannot swallow it.
+func (q *queryBuilder) own(sql string, p part, before bool) {
+	if before {
+		q.raw(sql + ";\n")
+	} else {
+		q.raw("\n;" + sql)
+	}
+	q.parts = append(q.parts, p)
+}
+
+// inlineQuery sends the query with each statement's known-key checks (and
+// the rejection of unverifiable ones) inlined.
+func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan) {
+	q := queryBuilder{orig: sql}
+	prev := 0
+	for i := range res.Statements {
+		st := &res.Statements[i]
+		p := plans[i]
+		switch {
+		case p == nil:
+			q.client(sql[prev:st.End], prev, part{})
+		case p.Unverifiable != nil:
+			q.raw(sql[prev:st.Start])
+			q.own(rejectStep.SQL, part{proxy: &rejecter{err: unverifiableError(p.Unverifiable, st.Text)}}, true)
+			q.client(sql[st.Start:st.End], st.Start, part{})
+		default:
+			h := &hold{}
+			q.client(sql[prev:st.End], prev, part{hold: h})
+			for _, step := range p.After {
+				resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
+				if !step.Check.Shadow {
+					resp.hold, resp.verdict = h, true
+					h.waiting++
+				}
+				q.own(step.SQL, part{proxy: resp}, false)
+			}
+			if h.waiting == 0 {
+				q.parts[len(q.parts)-1-len(p.After)].hold = nil
+			}
+		}
+		prev = st.End
+	}
+	q.sql.WriteString(sql[prev:])
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: q.parts})
+	f.sendMsg(&pgproto3.Query{String: q.sql.String()})
+}
+
+// splitQuery runs a query string some of whose statements need the
+// server's results before their checks can run. It needs a transaction to
+// keep the whole string atomic, as Postgres's implicit transaction would:
+// inside the client's own, or in one softfk opens and closes (invisible to
+// the client). Statements run in groups, each ending with a statement
+// whose checks need its results; those checks then run before the next
+// group. Only the last ReadyForQuery reaches the client.
+func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Plan) error {
+	status, err := f.settledStatus()
+	if err != nil {
+		return err
+	}
+	if status == 'E' {
+		// Every statement fails in an aborted transaction: nothing to check.
+		f.forward(reqQuery, 'Q', append([]byte(sql), 0))
+		return nil
+	}
+	envelope := status == 'I'
+	if envelope {
+		f.hiddenQuery("BEGIN", nil)
+	}
+	failed := false
+	start := 0
+	for start < len(res.Statements) && !failed {
+		end := start
+		for end < len(res.Statements)-1 && !needsPlanRounds(plans[end]) {
+			end++
+		}
+		failed, err = f.runGroup(sql, res, plans, start, end)
+		if err != nil {
+			return err
+		}
+		start = end + 1
+	}
+	switch {
+	case envelope && failed:
+		f.finalQuery("ROLLBACK")
+	case envelope:
+		f.finalQuery("COMMIT")
+	default:
+		f.pending = append(f.pending, pending{kind: reqSync})
+		f.sendMsg(&pgproto3.Sync{})
+	}
+	return nil
+}
+
+func needsPlanRounds(p *policy.Plan) bool {
+	return p != nil && p.Unverifiable == nil && needsRounds(p)
+}
+
+// settledStatus waits until every earlier request has been answered and
+// returns the transaction status.
+func (f *frontend) settledStatus() (byte, error) {
+	if err := f.flush(); err != nil {
+		return 0, err
+	}
+	select {
+	case <-f.s.router.whenIdle():
+		return f.s.router.status(), nil
+	case <-f.s.done:
+		return 0, errSessionClosed
+	}
+}
+
+// hiddenQuery sends a statement of softfk's as a Query whose answers the
+// client never sees; ready, if set, learns the resulting status.
+func (f *frontend) hiddenQuery(sql string, ready func(byte)) {
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{proxy: &stepResponder{}}}, hideReady: true, ready: ready})
+	f.sendMsg(&pgproto3.Query{String: sql})
+}
+
+// finalQuery sends the statement that ends softfk's transaction; its
+// ReadyForQuery is the one the client's query gets. A failing COMMIT
+// (deferred constraint, serialization failure) reports its own error.
+func (f *frontend) finalQuery(sql string) {
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{proxy: &stepResponder{}}}})
+	f.sendMsg(&pgproto3.Query{String: sql})
+}
+
+// runGroup sends statements [start, end] as one query (the last one with
+// its hidden columns and captures), waits for it, then runs the last
+// statement's rounds. failed reports that the transaction is now aborted.
+func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan, start, end int) (failed bool, err error) {
+	q := queryBuilder{orig: sql}
+	last := &res.Statements[end]
+	lastPlan := plans[end]
+	rounds := needsPlanRounds(lastPlan)
+	var beforeResps []responder
+	h := &hold{}
+	w := &watch{}
+	groupDone := make(chan byte, 1)
+	for i := start; i <= end; i++ {
+		st := &res.Statements[i]
+		p := plans[i]
+		text := st.Text
+		switch {
+		case p == nil:
+			q.client(text, st.Start, part{})
+		case p.Unverifiable != nil:
+			q.own(rejectStep.SQL, part{proxy: &rejecter{err: unverifiableError(p.Unverifiable, st.Text)}}, true)
+			q.client(text, st.Start, part{})
+		case i == end && rounds:
+			for _, step := range p.Before {
+				r := &stepResponder{hold: h, collect: true}
+				beforeResps = append(beforeResps, r)
+				q.own(step.SQL, part{proxy: r}, true)
+			}
+			if len(p.Hidden) > 0 {
+				text = withHiddenReturning(text, offsetStatement(st), p.Hidden)
+			}
+			w.hidden = len(p.Hidden)
+			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: !st.Returns()})
+			for _, step := range p.After {
+				q.own(step.SQL, part{proxy: &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text}}, false)
+			}
+		default:
+			ih := &hold{}
+			q.client(text, st.Start, part{hold: ih})
+			for _, step := range p.After {
+				resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
+				if !step.Check.Shadow {
+					resp.hold, resp.verdict = ih, true
+					ih.waiting++
+				}
+				q.own(step.SQL, part{proxy: resp}, false)
+			}
+		}
+		if i < end {
+			q.raw(";")
+		}
+	}
+	// The watch's round is not used: the group's ReadyForQuery says when
+	// it is over.
+	w.round = newRound(1)
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: q.parts, hideReady: true, ready: func(s byte) { groupDone <- s }})
+	f.sendMsg(&pgproto3.Query{String: q.sql.String()})
+	status, err := f.awaitReady(groupDone)
+	if err != nil || status == 'E' {
+		return true, err
+	}
+	if !rounds {
+		return false, nil
+	}
+	collected := policy.Collected{Hidden: w.rows, Steps: collectedRows(lastPlan.Before, beforeResps)}
+	for lastPlan.Continue != nil {
+		steps := lastPlan.Continue.Next(collected)
+		if len(steps) == 0 {
+			break
+		}
+		resps := make([]responder, len(steps))
+		for i, st := range steps {
+			resps[i] = f.responderFor(st, h, nil, last.Text)
+			f.sendStep(st, resps[i], nil)
+		}
+		if status, err := f.syncRound(); err != nil || status == 'E' {
+			return true, err
+		}
+		collected = policy.Collected{Steps: collectedRows(steps, resps)}
+	}
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: h}}})
+	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+	status, err = f.syncRound()
+	return err != nil || status == 'E', err
+}
+
+// offsetStatement returns the statement with TokenEnd made relative to its
+// own text.
+func offsetStatement(st *parser.Statement) *parser.Statement {
+	c := *st
+	c.TokenEnd -= st.Start
+	return &c
+}
+
+// syncRound ends a round of softfk's extended-protocol statements with a
+// Sync (inside a transaction block it commits nothing) and waits for it.
+func (f *frontend) syncRound() (byte, error) {
+	done := make(chan byte, 1)
+	f.pending = append(f.pending, pending{kind: reqSync, hideReady: true, ready: func(s byte) { done <- s }})
+	f.sendMsg(&pgproto3.Sync{})
+	return f.awaitReady(done)
+}
+
+// awaitReady flushes and waits for a hidden ReadyForQuery's status.
+func (f *frontend) awaitReady(done chan byte) (byte, error) {
+	if err := f.flush(); err != nil {
+		return 0, err
+	}
+	select {
+	case s := <-done:
+		return s, nil
+	case <-f.s.done:
+		return 0, errSessionClosed
+	}
+}

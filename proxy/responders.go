@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"encoding/binary"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/policy"
+)
+
+// Responders for softfk's own statements. Each one decides what the client
+// sees when the statement fails (its own error, or the translation of a
+// violation signal) and tells the waiting executor how its round went.
+
+// checkResponder reads the verdict of a check step.
+type checkResponder struct {
+	f        *frontend
+	check    *policy.Check
+	hold     *hold  // the client's held responses
+	verdict  bool   // success counts as one of the hold's verdicts
+	round    *round // nil outside a multi-round plan
+	stmt     string // the client's statement, for logs
+	shadowed []string
+}
+
+func (c *checkResponder) row(body []byte) {
+	if c.check.Shadow {
+		if v := firstValue(body); v != nil {
+			c.shadowed = append(c.shadowed, *v)
+		}
+	}
+}
+
+func (c *checkResponder) succeeded(r *router) {
+	for _, row := range c.shadowed {
+		if v, err := c.check.FromRow(row); err == nil {
+			c.f.s.reportViolation(v, c.check, c.stmt)
+		}
+	}
+	c.shadowed = nil
+	if c.verdict {
+		r.verdict(c.hold)
+	}
+	if c.round != nil {
+		c.round.complete()
+	}
+}
+
+func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
+	r.drop(c.hold)
+	if !c.check.Shadow && policy.IsSignal(e.Code, e.Message) {
+		if v, err := c.check.FromError(e.Message); err == nil {
+			c.f.s.reportViolation(v, c.check, c.stmt)
+			r.sendError(violationError(v, e))
+			c.fail()
+			return
+		}
+	}
+	r.sendError(ownStatementError(e))
+	c.fail()
+}
+
+func (c *checkResponder) skipped(r *router) {
+	r.drop(c.hold)
+	c.fail()
+}
+
+func (c *checkResponder) fail() {
+	if c.round != nil {
+		c.round.fail()
+	}
+}
+
+// stepResponder follows a step that is not a check: a capture of keys, a
+// cascading action. Its rows are collected when the plan wants them.
+type stepResponder struct {
+	hold    *hold
+	round   *round
+	collect bool
+	rows    [][]*string
+}
+
+func (s *stepResponder) row(body []byte) {
+	if s.collect {
+		s.rows = append(s.rows, lastValues(body, columnCount(body)))
+	}
+}
+
+func (s *stepResponder) succeeded(*router) {
+	if s.round != nil {
+		s.round.complete()
+	}
+}
+
+func (s *stepResponder) failed(r *router, e *pgproto3.ErrorResponse) {
+	r.drop(s.hold)
+	r.sendError(ownStatementError(e))
+	if s.round != nil {
+		s.round.fail()
+	}
+}
+
+func (s *stepResponder) skipped(r *router) {
+	r.drop(s.hold)
+	if s.round != nil {
+		s.round.fail()
+	}
+}
+
+// auxResponder answers the Parse, Bind and Close around a step: only their
+// failure matters, and it is the step's failure.
+type auxResponder struct {
+	step    responder
+	onError func()
+}
+
+func (a *auxResponder) row([]byte)        {}
+func (a *auxResponder) succeeded(*router) {}
+func (a *auxResponder) skipped(*router)   {}
+func (a *auxResponder) failed(r *router, e *pgproto3.ErrorResponse) {
+	if a.onError != nil {
+		a.onError()
+	}
+	a.step.failed(r, e)
+}
+
+// finisher releases a hold when the proxy's last statement of a plan has
+// been answered: everything before it has then succeeded.
+type finisher struct {
+	hold  *hold
+	round *round
+}
+
+func (fi *finisher) row([]byte) {}
+func (fi *finisher) succeeded(r *router) {
+	r.release(fi.hold)
+	if fi.round != nil {
+		fi.round.complete()
+	}
+}
+func (fi *finisher) failed(r *router, e *pgproto3.ErrorResponse) {
+	r.drop(fi.hold)
+	r.sendError(ownStatementError(e))
+	if fi.round != nil {
+		fi.round.fail()
+	}
+}
+func (fi *finisher) skipped(r *router) {
+	r.drop(fi.hold)
+	if fi.round != nil {
+		fi.round.fail()
+	}
+}
+
+// rejecter stands in for a statement softfk cannot verify: its step always
+// fails, and the client sees why instead.
+type rejecter struct {
+	err *pgproto3.ErrorResponse
+}
+
+func (rj *rejecter) row([]byte)          {}
+func (rj *rejecter) succeeded(r *router) { r.sendError(rj.err) }
+func (rj *rejecter) failed(r *router, e *pgproto3.ErrorResponse) {
+	out := *rj.err
+	out.Severity = e.Severity
+	r.sendError(&out)
+}
+func (rj *rejecter) skipped(*router) {}
+
+// violationError is the error Postgres raises for v, with the severity
+// words of the server's own signal error (they follow its lc_messages).
+func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{
+		Severity:            signal.Severity,
+		SeverityUnlocalized: "ERROR",
+		Code:                "23503",
+		Message:             v.Message,
+		Detail:              v.Detail,
+		SchemaName:          v.Schema,
+		TableName:           v.Table,
+		ConstraintName:      v.Constraint,
+		File:                "ri_triggers.c",
+		Line:                v.Line,
+		Routine:             v.Routine,
+	}
+}
+
+// ownStatementError passes on the error of one of softfk's statements
+// (missing privilege, a lock timeout, a serialization failure...) without
+// the positions and query text that would point into softfk's SQL.
+func ownStatementError(e *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+	out := *e
+	out.Position, out.InternalPosition, out.InternalQuery = 0, 0, ""
+	return &out
+}
+
+// firstValue decodes the first value of a DataRow body.
+func firstValue(body []byte) *string {
+	if len(body) < 6 {
+		return nil
+	}
+	size := int(int32(binary.BigEndian.Uint32(body[2:])))
+	if size < 0 || 6+size > len(body) {
+		return nil
+	}
+	s := string(body[6 : 6+size])
+	return &s
+}
