@@ -1,0 +1,181 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/softfk/softfk/config"
+)
+
+// Race tests: many sessions insert children while others delete (and
+// recreate) their parents, for a bounded time. With softfk enforcing, no
+// interleaving may leave an orphan; the same workload with the
+// relationship switched off must leave some (so the test can fail).
+
+const raceUsers = 40
+
+// raceOutcome counts what the workload did.
+type raceOutcome struct {
+	inserts, insertViolations, deletes, deleteViolations, serialization atomic.Int64
+	orphans                                                           int
+}
+
+func TestRaceInsertChildDeleteParent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("race workload skipped in -short mode")
+	}
+	for _, iso := range []string{"read committed"} {
+		t.Run(iso, func(t *testing.T) {
+			enforced := raceWorkload(t, iso, true, 3*time.Second)
+			t.Logf("enforced: %d inserts (%d rejected), %d deletes (%d rejected), %d serialization failures, %d orphans",
+				enforced.inserts.Load(), enforced.insertViolations.Load(), enforced.deletes.Load(), enforced.deleteViolations.Load(),
+				enforced.serialization.Load(), enforced.orphans)
+			if enforced.orphans != 0 {
+				t.Fatalf("%d orphans left with softfk enforcing", enforced.orphans)
+			}
+			if enforced.inserts.Load() == 0 || enforced.deletes.Load() == 0 {
+				t.Fatal("the workload did not run both sides")
+			}
+			unchecked := raceWorkload(t, iso, false, 2*time.Second)
+			t.Logf("unchecked: %d orphans", unchecked.orphans)
+			if unchecked.orphans == 0 {
+				t.Fatal("the same workload without softfk's checks left no orphan: the test proves nothing")
+			}
+		})
+	}
+}
+
+// raceWorkload runs inserters, deleters and a re-creator through softfk
+// (with or without the relationship) for d, then counts orphans.
+func raceWorkload(t *testing.T, isolation string, enforce bool, d time.Duration) *raceOutcome {
+	db := newDatabase(t)
+	setupConn := connect(t, cluster.DSN(db))
+	mustExec(t, setupConn,
+		"CREATE TABLE users (id int PRIMARY KEY)",
+		"CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL)",
+		"CREATE INDEX ON orders (user_id)",
+		fmt.Sprintf("INSERT INTO users SELECT generate_series(1, %d)", raceUsers),
+		fmt.Sprintf("ALTER DATABASE %s SET default_transaction_isolation = '%s'", db, isolation))
+	cfg := proxyConfig()
+	if enforce {
+		parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Relationships = parsed.Relationships
+	}
+	p := startProxy(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	out := &raceOutcome{}
+	// Parents are created with ever-new ids and workers pick among the
+	// newest: a deleted id never comes back to heal an orphan.
+	var newest atomic.Int64
+	newest.Store(raceUsers)
+	pick := func(rng *rand.Rand) int64 { return newest.Load() - int64(rng.Intn(raceUsers)) }
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	worker := func(mode pgx.QueryExecMode, fn func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pc, err := pgx.ParseConfig(p.DSN(db))
+			if err != nil {
+				errs <- err
+				return
+			}
+			pc.DefaultQueryExecMode = mode
+			conn, err := pgx.ConnectConfig(context.Background(), pc)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(context.Background())
+			rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+			for ctx.Err() == nil {
+				if err := fn(ctx, conn, rng); err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	classify := func(err error, ok, violation *atomic.Int64) error {
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+			ok.Add(1)
+		case errors.As(err, &pe) && pe.Code == "23503":
+			violation.Add(1)
+		case errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01"):
+			out.serialization.Add(1)
+		case ctx.Err() != nil:
+		default:
+			return err
+		}
+		return nil
+	}
+	for i := 0; i < 6; i++ {
+		mode := pgx.QueryExecModeCacheStatement
+		if i%2 == 1 {
+			mode = pgx.QueryExecModeSimpleProtocol
+		}
+		worker(mode, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+			// A transaction that inserts, lingers a little, and commits:
+			// the window in which a parent may vanish.
+			user := pick(rng)
+			_, err := conn.Exec(ctx, "BEGIN")
+			if err == nil {
+				_, err = conn.Exec(ctx, "INSERT INTO orders (user_id) VALUES ($1)", user)
+				if err == nil {
+					time.Sleep(time.Duration(rng.Intn(500)) * time.Microsecond)
+					_, err = conn.Exec(ctx, "COMMIT")
+				} else {
+					conn.Exec(context.Background(), "ROLLBACK")
+				}
+			}
+			return classify(err, &out.inserts, &out.insertViolations)
+		})
+	}
+	for i := 0; i < 3; i++ {
+		worker(pgx.QueryExecModeCacheStatement, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+			// Empty a parent of its children, then delete it: inserters
+			// race to add children in between.
+			user := pick(rng)
+			_, err := conn.Exec(ctx, "DELETE FROM orders WHERE user_id = $1", user)
+			if err != nil {
+				return classify(err, &out.deletes, &out.deleteViolations)
+			}
+			_, err = conn.Exec(ctx, "DELETE FROM users WHERE id = $1", user)
+			return classify(err, &out.deletes, &out.deleteViolations)
+		})
+	}
+	worker(pgx.QueryExecModeCacheStatement, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+		_, err := conn.Exec(ctx, "INSERT INTO users VALUES ($1)", newest.Load()+1)
+		if err == nil {
+			newest.Add(1)
+		}
+		time.Sleep(time.Millisecond)
+		var ignored atomic.Int64
+		return classify(err, &ignored, &ignored)
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("workload error: %v", err)
+	}
+	if err := setupConn.QueryRow(context.Background(),
+		"SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)").Scan(&out.orphans); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
