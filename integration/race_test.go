@@ -26,7 +26,7 @@ const raceUsers = 40
 // raceOutcome counts what the workload did.
 type raceOutcome struct {
 	inserts, insertViolations, deletes, deleteViolations, serialization atomic.Int64
-	orphans                                                           int
+	orphans                                                             int
 }
 
 func TestRaceInsertChildDeleteParent(t *testing.T) {
