@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/softfk/softfk/config"
 )
@@ -35,6 +37,11 @@ type scenario struct {
 	steps []step
 	// modes restricts the scenario to some protocols (all when empty).
 	modes []string
+	// shadow runs softfk in shadow mode: then the oracle is the same schema
+	// without constraints (softfk must change nothing), and softfk must
+	// log exactly shadowEvents violations.
+	shadow       bool
+	shadowEvents int
 }
 
 // fk is one relationship, written once for both sides.
@@ -140,13 +147,16 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	// The oracle: real foreign keys, direct connection.
-	setup(t, ctx, cluster.DSN(oracleDBs.direct), schema, sc.schema, sc.fks, true)
+	// The oracle: real foreign keys (none in shadow mode), direct connection.
+	setup(t, ctx, cluster.DSN(oracleDBs.direct), schema, sc.schema, sc.fks, !sc.shadow)
 	direct := transcript(t, ctx, cluster.DSN(oracleDBs.direct), schema, mode, sc.steps)
 
 	// softfk: no constraints, the relationships in its configuration.
 	setup(t, ctx, cluster.DSN(oracleDBs.soft), schema, sc.schema, sc.fks, false)
 	var yaml strings.Builder
+	if sc.shadow {
+		yaml.WriteString("mode: shadow\n")
+	}
 	yaml.WriteString("relationships:\n")
 	for _, f := range sc.fks {
 		yaml.WriteString(f.yaml(schema))
@@ -157,8 +167,20 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 	}
 	base := proxyConfig()
 	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
-	p := startProxy(t, cfg)
+	core, logs := observer.New(zap.InfoLevel)
+	p := startProxyLogger(t, cfg, zap.New(core))
 	soft := transcript(t, ctx, p.DSN(oracleDBs.soft), schema, mode, sc.steps)
+	if sc.shadow {
+		events := logs.FilterMessage("soft foreign key violation").FilterField(zap.String("mode", "shadow")).All()
+		if len(events) != sc.shadowEvents {
+			t.Errorf("%d shadow violation events, want %d: %v", len(events), sc.shadowEvents, events)
+		}
+		for _, e := range events {
+			if e.Level != zap.WarnLevel || e.ContextMap()["relationship"] == "" || e.ContextMap()["statement"] == "" {
+				t.Errorf("incomplete event %+v", e)
+			}
+		}
+	}
 
 	if !reflect.DeepEqual(direct, soft) {
 		var diff strings.Builder

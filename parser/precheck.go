@@ -24,6 +24,18 @@ func MayWrite(sql string) bool {
 	return false
 }
 
+// MayResetSession reports whether sql may drop prepared statements
+// (DISCARD ALL, DEALLOCATE): softfk must then prepare its own again.
+func MayResetSession(sql string) bool {
+	for i := 0; i < len(sql); i++ {
+		c := sql[i] | 0x20
+		if (c == 'd') && (i == 0 || !isWordByte(sql[i-1])) && (hasWordAt(sql, i, "discard") || hasWordAt(sql, i, "deallocate")) {
+			return true
+		}
+	}
+	return false
+}
+
 // MentionsAny reports whether sql contains any of the names (compared
 // without regard to ASCII case). Statements that mention no guarded table
 // cannot write one directly.

@@ -96,11 +96,14 @@ func nullCount(idx []int) string {
 	return "num_nulls(" + strings.Join(cols, ", ") + ")"
 }
 
-// keyText renders k's columns idx as text for the signal's JSON.
+// keyText renders k's columns idx as text for the signal's JSON, through
+// each type's output function as Postgres's DETAIL shows them (a cast to
+// text would differ for some types, e.g. boolean or inet).
 func keyText(idx []int) string {
 	var cols []string
 	for _, i := range idx {
-		cols = append(cols, "k.c"+strconv.Itoa(i)+"::text")
+		c := "k.c" + strconv.Itoa(i)
+		cols = append(cols, "CASE WHEN "+c+" IS NOT NULL THEN format('%s', "+c+") END")
 	}
 	return strings.Join(cols, ", ")
 }

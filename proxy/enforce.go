@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -31,6 +32,7 @@ import (
 
 // ownStatements are softfk's prepared statements in this session, by SQL.
 type ownStatements struct {
+	mu    sync.Mutex
 	names map[string]string
 	next  int
 }
@@ -50,7 +52,44 @@ const (
 )
 
 func (o *ownStatements) reset() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	clear(o.names)
+}
+
+// lookup returns the name under which sql is prepared, if it is.
+func (o *ownStatements) lookup(sql string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	name, ok := o.names[sql]
+	return name, ok
+}
+
+// remember records that sql is being prepared under a new name, or returns
+// false when the session already keeps as many as it may.
+func (o *ownStatements) remember(sql string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.names) >= maxOwnStatements {
+		return "", false
+	}
+	o.next++
+	name := ownStmtRoot + strconv.Itoa(o.next)
+	o.names[sql] = name
+	return name, true
+}
+
+// forget returns a function that drops sql's entry (if still name) when
+// its Parse did not take effect. It runs on the goroutine reading the
+// server, hence the lock.
+func (o *ownStatements) forget(sql, name string) func() {
+	return func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.names[sql] == name {
+			delete(o.names, sql)
+		}
+	}
 }
 
 // unsafeString views bytes as a string without copying, for read-only
@@ -62,20 +101,14 @@ func unsafeString(b []byte) string {
 // sendStep appends the messages that run one of softfk's steps with the
 // extended protocol, and queues their answers for resp.
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
-	name, prepared := f.own.names[st.SQL]
+	name, prepared := f.own.lookup(st.SQL)
 	oneOff := false
 	if !prepared {
-		if len(f.own.names) < maxOwnStatements {
-			f.own.next++
-			name = ownStmtRoot + strconv.Itoa(f.own.next)
-			f.own.names[st.SQL] = name
-		} else {
+		var ok bool
+		if name, ok = f.own.remember(st.SQL); !ok {
 			name, oneOff = ownOneOff, true
 		}
-		sql := st.SQL
-		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, onError: func() {
-			delete(f.own.names, sql)
-		}}}})
+		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(st.SQL, name)}}})
 		f.sendMsg(&pgproto3.Parse{Name: name, Query: st.SQL, ParameterOIDs: st.Types})
 	}
 	bind := &pgproto3.Bind{DestinationPortal: ownPortal, PreparedStatement: name, ResultFormatCodes: []int16{0}}

@@ -152,6 +152,7 @@ func (f *frontend) parse(body []byte) {
 	}
 	delete(f.stmts, string(name))
 	sql, _, _ := cutNul(rest)
+	f.noteSessionReset(sql)
 	if !f.relevant(sql) {
 		f.forward(reqParse, 'P', body)
 		return
@@ -210,6 +211,21 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 	}
 	env.StandardStrings = f.s.standardStrings.Load()
 	return f.s.db.Plan(st, env)
+}
+
+// noteSessionReset catches DISCARD ALL and DEALLOCATE ALL even in
+// statements that touch no relationship: they drop softfk's own prepared
+// statements too.
+func (f *frontend) noteSessionReset(sql []byte) {
+	text := unsafeString(sql)
+	if !parser.MayResetSession(text) || f.s.db == nil {
+		return
+	}
+	if res, err := f.s.srv.parser.Analyze(string(sql)); err == nil {
+		for i := range res.Statements {
+			f.sessionEffects(&res.Statements[i])
+		}
+	}
 }
 
 // sessionEffects tracks what a statement does to the session's prepared

@@ -16,6 +16,9 @@ import (
 // the query runs statement group by statement group inside a transaction
 // (splitQuery).
 func (f *frontend) query(body []byte) error {
+	if len(body) > 0 {
+		f.noteSessionReset(body[:len(body)-1])
+	}
 	if len(body) == 0 || !f.relevant(body[:len(body)-1]) {
 		f.forward(reqQuery, 'Q', body)
 		return nil

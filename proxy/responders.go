@@ -108,18 +108,24 @@ func (s *stepResponder) skipped(r *router) {
 }
 
 // auxResponder answers the Parse, Bind and Close around a step: only their
-// failure matters, and it is the step's failure.
+// failure matters, and it is the step's failure. notDone, if set, learns
+// that the request did not take effect (failed or skipped): a statement
+// softfk meant to prepare is then not prepared.
 type auxResponder struct {
 	step    responder
-	onError func()
+	notDone func()
 }
 
 func (a *auxResponder) row([]byte)        {}
 func (a *auxResponder) succeeded(*router) {}
-func (a *auxResponder) skipped(*router)   {}
+func (a *auxResponder) skipped(*router) {
+	if a.notDone != nil {
+		a.notDone()
+	}
+}
 func (a *auxResponder) failed(r *router, e *pgproto3.ErrorResponse) {
-	if a.onError != nil {
-		a.onError()
+	if a.notDone != nil {
+		a.notDone()
 	}
 	a.step.failed(r, e)
 }

@@ -1,0 +1,221 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// manyRows renders n VALUES rows for orders, all referencing user 1 except
+// the row numbered bad (0 for none), which references user 999.
+func manyRows(n, bad int) string {
+	var rows []string
+	for i := 1; i <= n; i++ {
+		user := 1 + i%3
+		if i == bad {
+			user = 999
+		}
+		rows = append(rows, fmt.Sprintf("(%d, %d, 'bulk')", 1000+i, user))
+	}
+	return "INSERT INTO orders VALUES " + strings.Join(rows, ", ")
+}
+
+var shapeScenarios = []scenario{
+	{name: "prepared statement executed many times", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 100, 1),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 101, 2),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 102, 404),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 103, 3),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 104, 1),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 105, 2),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 106, 405),
+		s("INSERT INTO orders VALUES ($1, $2, 'p')", 107, 3),
+		s("DELETE FROM users WHERE id = $1", 3),
+		s("DELETE FROM users WHERE id = $1", 3),
+	}},
+	{name: "large multi-row insert", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(manyRows(300, 0)),
+		s(manyRows(300, 299)),
+		s("SELECT count(*) FROM orders"),
+	}},
+	{name: "discard all and deallocate keep working", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "exec"}, steps: []step{
+		s("INSERT INTO orders VALUES ($1, $2, 'before')", 100, 1),
+		s("DISCARD ALL"),
+		s("INSERT INTO orders VALUES ($1, $2, 'after')", 101, 77),
+		s("INSERT INTO orders VALUES ($1, $2, 'after')", 102, 2),
+		s("DEALLOCATE ALL"),
+		s("INSERT INTO orders VALUES ($1, $2, 'again')", 103, 78),
+	}},
+	{name: "constraint errors come before foreign key errors", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, qty int NOT NULL CHECK (qty > 0), code text UNIQUE);
+INSERT INTO users VALUES (1);
+INSERT INTO orders VALUES (1, 1, 1, 'a');`, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (1, 99, 1, 'b')"),
+		s("INSERT INTO orders VALUES (2, 99, NULL, 'b')"),
+		s("INSERT INTO orders VALUES (3, 99, 0, 'b')"),
+		s("INSERT INTO orders VALUES (4, 99, 1, 'a')"),
+		s("INSERT INTO orders VALUES (5, 99, 1, 'c')"),
+		s("UPDATE orders SET user_id = 99, qty = -1 WHERE id = 1"),
+	}},
+	{name: "two relationships to the same parent", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE messages (id int PRIMARY KEY, sender int, recipient int);
+INSERT INTO users VALUES (1), (2);`, fks: []fk{
+		{table: "messages", cols: "sender", refTable: "users", refCols: "id"},
+		{table: "messages", cols: "recipient", refTable: "users", refCols: "id", onDelete: "SET NULL"},
+	}, steps: []step{
+		s("INSERT INTO messages VALUES (1, 1, 2)"),
+		s("INSERT INTO messages VALUES (2, 3, 1)"),
+		s("INSERT INTO messages VALUES (3, 1, 3)"),
+		s("INSERT INTO messages VALUES (4, 3, 4)"),
+		s("DELETE FROM users WHERE id = 2"),
+		s("DELETE FROM users WHERE id = 1"),
+	}},
+	{name: "parent with several child tables", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int);
+CREATE TABLE carts (id int PRIMARY KEY, user_id int);
+CREATE TABLE notes (id int PRIMARY KEY, user_id int);
+INSERT INTO users VALUES (1), (2), (3);
+INSERT INTO orders VALUES (1, 1); INSERT INTO carts VALUES (1, 1), (2, 2); INSERT INTO notes VALUES (1, 1), (2, 3);`, fks: []fk{
+		withActions(ordersFK, "CASCADE", ""),
+		{table: "carts", cols: "user_id", refTable: "users", refCols: "id"},
+		withActions(fk{table: "notes", cols: "user_id", refTable: "users", refCols: "id"}, "SET NULL", ""),
+	}, steps: []step{
+		s("DELETE FROM users WHERE id = 3"),
+		s("DELETE FROM users WHERE id = 1"),
+		s("DELETE FROM carts WHERE user_id = 1"),
+		s("DELETE FROM users WHERE id = 1"),
+	}},
+	{name: "unique non-key column referenced", schema: usersOrders + `
+CREATE TABLE invites (id int PRIMARY KEY, email text);`, fks: []fk{{table: "invites", cols: "email", refTable: "users", refCols: "email"}}, steps: []step{
+		s("INSERT INTO invites VALUES (1, 'a@x')"),
+		s("INSERT INTO invites VALUES (2, 'nobody@x')"),
+		s("UPDATE users SET email = 'a2@x' WHERE id = 1"),
+		s("UPDATE users SET email = 'b2@x' WHERE id = 2"),
+		s("DELETE FROM users WHERE email = 'c@x'"),
+	}},
+	{name: "returning lists keep their shape", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders SELECT 60, 1, 'x' RETURNING *"),
+		s("INSERT INTO orders SELECT 61, 1, 'y' RETURNING note, id * 2 AS double"),
+		s("UPDATE orders SET user_id = 2 WHERE id = 60 RETURNING id, user_id"),
+		s("DELETE FROM users WHERE id = 3 RETURNING *, id + 1"),
+		s("DELETE FROM users WHERE id = 2 RETURNING email"),
+	}},
+	{name: "schema-qualified statements", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (70, 1, 'q')"),
+		s("INSERT INTO " + "pg_temp.missing VALUES (1)"),
+		s("SELECT 1"),
+	}},
+	{name: "self-reference chain updates", schema: tree,
+		fks: []fk{{table: "nodes", cols: "parent_id", refTable: "nodes", refCols: "id", onUpdate: "CASCADE", onDelete: "SET NULL"}}, steps: []step{
+			s("UPDATE nodes SET id = 20 WHERE id = 2"),
+			s("SELECT id, parent_id FROM nodes ORDER BY id"),
+			s("DELETE FROM nodes WHERE id = 1"),
+			s("UPDATE nodes SET parent_id = 99 WHERE id = 3"),
+			s("UPDATE nodes SET parent_id = 20 WHERE id = 3"),
+		}},
+	{name: "three-level restrict and no action", schema: threeLevels, fks: []fk{
+		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+		withActions(fk{table: "items", cols: "order_id", refTable: "orders", refCols: "id"}, "RESTRICT", ""),
+	}, steps: []step{
+		s("DELETE FROM orders WHERE id = 11"),
+		s("DELETE FROM items WHERE order_id = 11"),
+		s("DELETE FROM orders WHERE id = 11"),
+		s("DELETE FROM users WHERE id = 2"),
+		s("INSERT INTO items VALUES (300, 99, 'x')"),
+	}},
+	{name: "null keys never reference", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (80, NULL, 'n'), (81, NULL, 'n')"),
+		s("UPDATE orders SET user_id = NULL"),
+		s("DELETE FROM users"),
+		s("UPDATE orders SET user_id = 1 WHERE id = 80"),
+	}},
+	{name: "empty statements and comments", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple"}, steps: []step{
+		s("/* lead */ INSERT INTO orders VALUES (90, 77, 'c') /* trail */"),
+		s("INSERT INTO orders VALUES (91, 1, 'c') -- line comment"),
+		s(";; INSERT INTO orders VALUES (92, 78, 'c');;"),
+		s("INSERT INTO orders SELECT 93, 79, 'c' -- comment after a computed key"),
+	}},
+	{name: "unicode in keys and statements", schema: `
+CREATE TABLE p (name text PRIMARY KEY);
+CREATE TABLE c (id int PRIMARY KEY, name text);
+INSERT INTO p VALUES ('zürich'), ('東京');`, fks: []fk{{table: "c", cols: "name", refTable: "p", refCols: "name"}}, steps: []step{
+		s("INSERT INTO c VALUES (1, '東京')"),
+		s("INSERT INTO c VALUES (2, 'Zürich')"),
+		s("INSERT INTO c VALUES (3, 'it''s'), (4, E'back\\\\slash')"),
+		s("SELECT 'é' || nosuch FROM c"),
+		s("INSERT INTO c VALUES (5, 'zürich'); SELECT 'ü' || nope"),
+	}},
+}
+
+var moreTransactionScenarios = []scenario{
+	{name: "savepoint rollback restores parent", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("SAVEPOINT s1"),
+		s("DELETE FROM orders WHERE user_id = 3"),
+		s("DELETE FROM users WHERE id = 3"),
+		s("ROLLBACK TO SAVEPOINT s1"),
+		s("INSERT INTO orders VALUES (60, 3, 'parent is back')"),
+		s("COMMIT"),
+	}},
+	{name: "delete children then parent in one transaction", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("DELETE FROM orders WHERE user_id = 1"),
+		s("DELETE FROM users WHERE id = 1"),
+		s("INSERT INTO orders VALUES (61, 1, 'too late')"),
+		s("ROLLBACK"),
+	}},
+	{name: "insert child then parent fails without deferral", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("INSERT INTO orders VALUES (62, 9, 'child first')"),
+		s("INSERT INTO users VALUES (9, 'i@x')"),
+		s("COMMIT"),
+	}},
+	{name: "repeatable read transaction", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN ISOLATION LEVEL REPEATABLE READ"),
+		s("INSERT INTO orders VALUES (63, 2, 'rr')"),
+		s("DELETE FROM users WHERE id = 3"),
+		s("INSERT INTO orders VALUES (64, 3, 'rr gone')"),
+		s("COMMIT"),
+	}},
+	{name: "error inside block then rollback", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("SELECT 1/0"),
+		s("INSERT INTO orders VALUES (65, 77, 'aborted anyway')"),
+		s("DELETE FROM users WHERE id = 1"),
+		s("ROLLBACK"),
+		s("INSERT INTO orders VALUES (66, 1, 'after rollback')"),
+	}},
+	{name: "read only transaction", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN READ ONLY"),
+		s("INSERT INTO orders VALUES (67, 1, 'ro')"),
+		s("ROLLBACK"),
+	}},
+}
+
+var moreMultiStatementScenarios = []scenario{
+	{name: "multi statement with transaction control", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple"}, steps: []step{
+		s("BEGIN; INSERT INTO orders VALUES (70, 1, 'a'); INSERT INTO orders VALUES (71, 88, 'b'); COMMIT"),
+		s("SELECT count(*) FROM orders"),
+		s("INSERT INTO orders VALUES (72, 1, 'a'); COMMIT; INSERT INTO orders VALUES (73, 89, 'b')"),
+	}},
+	{name: "multi statement delete cascade and check", schema: threeLevels, fks: []fk{
+		withActions(fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}, "CASCADE", ""),
+		{table: "items", cols: "order_id", refTable: "orders", refCols: "id"},
+	}, modes: []string{"simple"}, steps: []step{
+		s("DELETE FROM items WHERE order_id IN (10, 11); DELETE FROM users WHERE id = 1; SELECT count(*) FROM orders"),
+		s("INSERT INTO items VALUES (500, 20, 'x'); DELETE FROM users WHERE id = 2"),
+	}},
+	{name: "multi statement within an open transaction", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple"}, steps: []step{
+		s("BEGIN"),
+		s("INSERT INTO orders VALUES (74, 1, 'a'); INSERT INTO orders SELECT 75, 2, 'b'"),
+		s("INSERT INTO orders SELECT 76, 90, 'c'; INSERT INTO orders VALUES (77, 1, 'd')"),
+		s("COMMIT"),
+	}},
+}
+
+func TestOracleShapes(t *testing.T)             { runScenarios(t, shapeScenarios) }
+func TestOracleMoreTransactions(t *testing.T)   { runScenarios(t, moreTransactionScenarios) }
+func TestOracleMoreMultiStatement(t *testing.T) { runScenarios(t, moreMultiStatementScenarios) }
