@@ -28,9 +28,10 @@ const (
 	Execute                 // SQL-level EXECUTE name(...)
 	Deallocate              // DEALLOCATE name | ALL, DISCARD ALL
 	Transaction             // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...
+	Schema                  // DDL that may change the facts softfk reads from the catalog
 )
 
-var kindNames = [...]string{"other", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control"}
+var kindNames = [...]string{"other", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -198,6 +199,9 @@ func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
+	case n.GetAlterTableStmt() != nil, n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
+		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil:
+		st.Kind = Schema
 	case n.GetCreateTableAsStmt() != nil:
 		// CREATE TABLE AS / SELECT INTO write a new table; a WITH inside
 		// may still write existing ones.

@@ -10,27 +10,32 @@ var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", 
 // word (in any case). False positives (a keyword in a string or comment)
 // only cost a parse.
 func MayWrite(sql string) bool {
-	for i := 0; i < len(sql); i++ {
-		c := sql[i] | 0x20
-		if c < 'c' || c > 'u' || (i > 0 && isWordByte(sql[i-1])) {
-			continue
-		}
-		for _, kw := range writeKeywords {
-			if kw[0] == c && hasWordAt(sql, i, kw) {
-				return true
-			}
-		}
-	}
-	return false
+	return hasAnyWord(sql, writeKeywords...)
 }
 
 // MayResetSession reports whether sql may drop prepared statements
 // (DISCARD ALL, DEALLOCATE): softfk must then prepare its own again.
 func MayResetSession(sql string) bool {
+	return hasAnyWord(sql, "discard", "deallocate")
+}
+
+// MayChangeSchema reports whether sql may be DDL (CREATE, ALTER, DROP) that
+// changes the catalog facts softfk relies on.
+func MayChangeSchema(sql string) bool {
+	return hasAnyWord(sql, "alter", "drop", "create")
+}
+
+// hasAnyWord reports whether sql contains one of the lower-case words.
+func hasAnyWord(sql string, words ...string) bool {
 	for i := 0; i < len(sql); i++ {
+		if i > 0 && isWordByte(sql[i-1]) {
+			continue
+		}
 		c := sql[i] | 0x20
-		if (c == 'd') && (i == 0 || !isWordByte(sql[i-1])) && (hasWordAt(sql, i, "discard") || hasWordAt(sql, i, "deallocate")) {
-			return true
+		for _, w := range words {
+			if w[0] == c && hasWordAt(sql, i, w) {
+				return true
+			}
 		}
 	}
 	return false

@@ -1,19 +1,23 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
+
+	"github.com/softfk/softfk/policy"
 )
 
 // loadCatalog reads, on the session's own connection and before the client
 // gets control, the catalog facts of the tables the database's
 // relationships name, unless another session loaded them already.
 func (s *session) loadCatalog() error {
-	if !s.db.Active() || s.db.HasCatalog() {
+	db := s.rules()
+	if !db.Active() || db.HasCatalog() {
 		return nil
 	}
-	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(s.db.CatalogQuery()), 0))); err != nil {
+	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(db.CatalogQuery()), 0))); err != nil {
 		return err
 	}
 	var rows [][]string
@@ -43,13 +47,57 @@ func (s *session) loadCatalog() error {
 				s.log.Warn("cannot read the catalog: relationships stay unenforced in this session", zap.String("error", failure))
 				return nil
 			}
-			missing, err := s.db.SetCatalog(rows)
-			if err != nil {
-				s.log.Warn("cannot use the catalog", zap.Error(err))
-			} else if len(missing) > 0 {
-				s.log.Warn("relationships whose tables or columns do not exist are not enforced", zap.Strings("relationships", missing))
-			}
+			s.useCatalog(db, rows)
 			return nil
 		}
 	}
 }
+
+// useCatalog resolves the relationships against catalog rows.
+func (s *session) useCatalog(db *policy.DB, rows [][]string) error {
+	missing, err := db.SetCatalog(rows)
+	if err != nil {
+		s.log.Warn("cannot use the catalog", zap.Error(err))
+		return err
+	}
+	if len(missing) > 0 {
+		s.log.Warn("relationships whose tables or columns do not exist are not enforced", zap.Strings("relationships", missing))
+	}
+	return nil
+}
+
+// ensureCatalog loads the catalog in the middle of a session (after a
+// reload, or after DDL on a guarded table invalidated it), with softfk's
+// own statement on the session's connection inside whatever transaction is
+// open.
+func (f *frontend) ensureCatalog(db *policy.DB) error {
+	if db.HasCatalog() {
+		return nil
+	}
+	step := &policy.Step{SQL: db.CatalogQuery(), Collect: true}
+	rd := newRound(1)
+	resp := &stepResponder{round: rd, collect: true}
+	f.sendStep(step, resp, nil)
+	ok, err := f.await(rd)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errCatalogUnavailable
+	}
+	rows := make([][]string, len(resp.rows))
+	for i, r := range resp.rows {
+		for _, v := range r {
+			if v == nil {
+				rows[i] = append(rows[i], "")
+			} else {
+				rows[i] = append(rows[i], *v)
+			}
+		}
+	}
+	return f.s.useCatalog(db, rows)
+}
+
+// errCatalogUnavailable means softfk could not read the catalog it needs
+// to plan a write (the client has the server's error).
+var errCatalogUnavailable = errors.New("catalog unavailable")

@@ -270,7 +270,7 @@ func (f *frontend) await(rd *round) (bool, error) {
 // reject reports whether an unverifiable write is refused (enforce mode
 // with unverifiable: reject); otherwise it is logged and let through.
 func (f *frontend) reject(u *policy.Unverifiable, stmt string) bool {
-	refuse := f.s.db.UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
+	refuse := f.s.rules().UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
 	f.s.reportUnverifiable(u, stmt, refuse)
 	return refuse
 }

@@ -27,11 +27,15 @@ type frontend struct {
 	// when they are EXECUTEd.
 	sqlPrepared map[string]*policy.Plan
 	own         ownStatements
+	// ddl are prepared statements that change a guarded table's schema;
+	// ddlRan says one ran since the last Sync.
+	ddl    map[string]bool
+	ddlRan bool
 }
 
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
-		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}}
+		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{}}
 }
 
 // outPool recycles upstream write buffers so an idle session holds none.
@@ -53,7 +57,12 @@ func (f *frontend) handle(typ byte, body []byte) error {
 	case 'C':
 		f.close(body)
 	case 'S':
-		f.forward(reqSync, typ, body)
+		p := pending{kind: reqSync}
+		if f.ddlRan {
+			p.ready, f.ddlRan = f.invalidateCatalog, false
+		}
+		f.pending = append(f.pending, p)
+		f.send(typ, body)
 	case 'F':
 		f.forward(reqFunctionCall, typ, body)
 	default:
@@ -151,8 +160,12 @@ func (f *frontend) parse(body []byte) {
 		return
 	}
 	delete(f.stmts, string(name))
+	delete(f.ddl, string(name))
 	sql, _, _ := cutNul(rest)
 	f.noteSessionReset(sql)
+	if f.changesSchema(sql) {
+		f.ddl[string(name)] = true
+	}
 	if !f.relevant(sql) {
 		f.forward(reqParse, 'P', body)
 		return
@@ -177,15 +190,43 @@ func (f *frontend) parse(body []byte) {
 
 // relevant is the cheap test that keeps statements away from the parser:
 // some relationship applies to this database, and the text has a write
-// keyword and names a guarded table.
+// keyword and names a guarded table. It makes sure the catalog facts are
+// there for planning.
 func (f *frontend) relevant(sql []byte) bool {
-	db := f.s.db
-	if db == nil || !db.Active() {
+	db := f.s.rules()
+	if !db.Active() {
 		return false
 	}
 	text := unsafeString(sql)
-	return parser.MayWrite(text) && parser.MentionsAny(text, db.TableNames())
+	if !parser.MayWrite(text) || !parser.MentionsAny(text, db.TableNames()) {
+		return false
+	}
+	return f.ensureCatalog(db) == nil
 }
+
+// changesSchema reports whether sql is DDL on a guarded table, after which
+// the catalog facts must be read again.
+func (f *frontend) changesSchema(sql []byte) bool {
+	db := f.s.rules()
+	text := unsafeString(sql)
+	if !db.Active() || !parser.MayChangeSchema(text) || !parser.MentionsAny(text, db.TableNames()) {
+		return false
+	}
+	res, err := f.s.srv.parser.Analyze(string(sql))
+	if err != nil {
+		return false
+	}
+	for _, st := range res.Statements {
+		if st.Kind == parser.Schema {
+			return true
+		}
+	}
+	return false
+}
+
+// invalidateCatalog is a ReadyForQuery hook: the schema changed, so the
+// next statement that needs the catalog reads it again.
+func (f *frontend) invalidateCatalog(byte) { f.s.rules().Invalidate() }
 
 // prepare analyses and plans a statement of the extended protocol; nil when
 // it touches no relationship.
@@ -210,7 +251,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 		return f.sqlPrepared[st.Name]
 	}
 	env.StandardStrings = f.s.standardStrings.Load()
-	return f.s.db.Plan(st, env)
+	return f.s.rules().Plan(st, env)
 }
 
 // noteSessionReset catches DISCARD ALL and DEALLOCATE ALL even in
@@ -218,7 +259,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 // statements too.
 func (f *frontend) noteSessionReset(sql []byte) {
 	text := unsafeString(sql)
-	if !parser.MayResetSession(text) || f.s.db == nil {
+	if !parser.MayResetSession(text) {
 		return
 	}
 	if res, err := f.s.srv.parser.Analyze(string(sql)); err == nil {
@@ -234,7 +275,7 @@ func (f *frontend) sessionEffects(st *parser.Statement) {
 	switch st.Kind {
 	case parser.Prepare:
 		delete(f.sqlPrepared, st.Name)
-		if plan := f.s.db.Plan(st.Inner, policy.Env{StandardStrings: f.s.standardStrings.Load()}); plan != nil {
+		if plan := f.s.rules().Plan(st.Inner, policy.Env{StandardStrings: f.s.standardStrings.Load()}); plan != nil {
 			// EXECUTE runs it with values softfk cannot see reliably.
 			f.sqlPrepared[st.Name] = &policy.Plan{Unverifiable: unverifiableOf(plan, "EXECUTE of a prepared "+st.Inner.Kind.String())}
 		}
@@ -262,6 +303,9 @@ func (f *frontend) bind(body []byte) {
 	portal, rest, _ := cutNul(body)
 	stmtName, _, _ := cutNul(rest)
 	delete(f.portals, string(portal))
+	if f.ddl[string(stmtName)] {
+		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
+	}
 	ps := f.stmts[string(stmtName)]
 	if ps == nil {
 		f.forward(reqBind, 'B', body)

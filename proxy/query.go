@@ -16,11 +16,17 @@ import (
 // the query runs statement group by statement group inside a transaction
 // (splitQuery).
 func (f *frontend) query(body []byte) error {
+	// After DDL on a guarded table, every session reads the catalog again.
+	var ready func(byte)
 	if len(body) > 0 {
 		f.noteSessionReset(body[:len(body)-1])
+		if f.changesSchema(body[:len(body)-1]) {
+			ready = f.invalidateCatalog
+		}
 	}
 	if len(body) == 0 || !f.relevant(body[:len(body)-1]) {
-		f.forward(reqQuery, 'Q', body)
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.send('Q', body)
 		return nil
 	}
 	sql := string(body[:len(body)-1])
@@ -47,10 +53,11 @@ func (f *frontend) query(body []byte) error {
 	}
 	switch {
 	case !planned:
-		f.forward(reqQuery, 'Q', body)
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.send('Q', body)
 		return nil
 	case !rounds:
-		f.inlineQuery(sql, res, plans)
+		f.inlineQuery(sql, res, plans, ready)
 		return nil
 	case txControl && len(res.Statements) > 1:
 		// Splitting would change what BEGIN/COMMIT inside the string mean.
@@ -64,10 +71,10 @@ func (f *frontend) query(body []byte) error {
 				}
 			}
 		}
-		f.inlineQuery(sql, res, plans)
+		f.inlineQuery(sql, res, plans, ready)
 		return nil
 	}
-	return f.splitQuery(sql, res, plans)
+	return f.splitQuery(sql, res, plans, ready)
 }
 
 // queryBuilder rewrites a query string, keeping track of the statements'
@@ -107,7 +114,7 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 
 // inlineQuery sends the query with each statement's known-key checks (and
 // the rejection of unverifiable ones) inlined.
-func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan) {
+func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan, ready func(byte)) {
 	q := queryBuilder{orig: sql}
 	prev := 0
 	for i := range res.Statements {
@@ -138,7 +145,7 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 		prev = st.End
 	}
 	q.sql.WriteString(sql[prev:])
-	f.pending = append(f.pending, pending{kind: reqQuery, parts: q.parts})
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: q.parts, ready: ready})
 	f.sendMsg(&pgproto3.Query{String: q.sql.String()})
 }
 
@@ -149,14 +156,15 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 // the client). Statements run in groups, each ending with a statement
 // whose checks need its results; those checks then run before the next
 // group. Only the last ReadyForQuery reaches the client.
-func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Plan) error {
+func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Plan, ready func(byte)) error {
 	status, err := f.settledStatus()
 	if err != nil {
 		return err
 	}
 	if status == 'E' {
 		// Every statement fails in an aborted transaction: nothing to check.
-		f.forward(reqQuery, 'Q', append([]byte(sql), 0))
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.sendMsg(&pgproto3.Query{String: sql})
 		return nil
 	}
 	envelope := status == 'I'
@@ -178,11 +186,11 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 	}
 	switch {
 	case envelope && failed:
-		f.finalQuery("ROLLBACK")
+		f.finalQuery("ROLLBACK", ready)
 	case envelope:
-		f.finalQuery("COMMIT")
+		f.finalQuery("COMMIT", ready)
 	default:
-		f.pending = append(f.pending, pending{kind: reqSync})
+		f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 		f.sendMsg(&pgproto3.Sync{})
 	}
 	return nil
@@ -216,8 +224,8 @@ func (f *frontend) hiddenQuery(sql string, ready func(byte)) {
 // finalQuery sends the statement that ends softfk's transaction; its
 // ReadyForQuery is the one the client's query gets. A failing COMMIT
 // (deferred constraint, serialization failure) reports its own error.
-func (f *frontend) finalQuery(sql string) {
-	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{proxy: &stepResponder{}}}})
+func (f *frontend) finalQuery(sql string, ready func(byte)) {
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{proxy: &stepResponder{}}}, ready: ready})
 	f.sendMsg(&pgproto3.Query{String: sql})
 }
 

@@ -58,6 +58,21 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 // policy returns the relationships in force.
 func (s *Server) policy() *policy.Policy { return s.rules.Load() }
 
+// Reload puts cfg's relationships, modes and logging choices in force for
+// every statement from now on; no session is dropped. Settings that shape
+// connections (listen, upstream, TLS, limits) need a restart and are
+// reported as ignored.
+func (s *Server) Reload(cfg *config.Config) {
+	old := s.cfg
+	if cfg.Listen != old.Listen || cfg.Upstream != old.Upstream || cfg.UpstreamTLS != old.UpstreamTLS ||
+		cfg.UpstreamCAFile != old.UpstreamCAFile || (cfg.TLS == nil) != (old.TLS == nil) ||
+		cfg.MaxMessageBytes != old.MaxMessageBytes || cfg.MetricsListen != old.MetricsListen {
+		s.log.Warn("reload ignores changes to listen, upstream, TLS, max_message_bytes and metrics_listen; restart to apply them")
+	}
+	s.rules.Store(policy.New(cfg))
+	s.log.Info("configuration reloaded", zap.Int("relationships", len(cfg.Relationships)), zap.String("mode", string(cfg.Mode)))
+}
+
 // Listen opens the configured listen address.
 func (s *Server) Listen() (net.Listener, error) {
 	return net.Listen("tcp", s.cfg.Listen)

@@ -51,8 +51,11 @@ type session struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 	done      chan struct{} // closed when the session ends
-	db        *policy.DB    // the relationships of the session's database
-	draining  atomic.Bool   // the server is shutting down: close when idle
+	// The relationships of the session's database, for the policy in
+	// force when they were looked up (refreshed after a reload).
+	dbPolicy *policy.Policy
+	dbRules  *policy.DB
+	draining atomic.Bool // the server is shutting down: close when idle
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -80,7 +83,6 @@ func (s *session) run(ctx context.Context) {
 		return
 	}
 	s.params = startup.params
-	s.db = s.srv.policy().Database(s.database())
 	s.log = s.log.With(
 		zap.String("client", s.client.RemoteAddr().String()),
 		zap.String("user", s.params["user"]),
@@ -111,6 +113,15 @@ func (s *session) run(ctx context.Context) {
 		zap.Int64("bytes_to_upstream", s.bytesUpstream),
 		zap.NamedError("reason", quietError(err)),
 	)
+}
+
+// rules returns the relationships of the session's database under the
+// policy in force now (a reload swaps it for new statements).
+func (s *session) rules() *policy.DB {
+	if p := s.srv.policy(); p != s.dbPolicy {
+		s.dbPolicy, s.dbRules = p, p.Database(s.database())
+	}
+	return s.dbRules
 }
 
 // database is the session's database name (defaults to the user name, as in

@@ -12,7 +12,7 @@ import (
 // it; enforce at INFO, since the client got the error.
 func (s *session) reportViolation(v *policy.Violation, c *policy.Check, stmt string) {
 	key := v.Key
-	if !s.srv.cfg.LogKeyValues {
+	if !s.srv.policy().Config.LogKeyValues {
 		key = "(redacted)"
 	}
 	fields := []zap.Field{

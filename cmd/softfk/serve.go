@@ -43,7 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer log.Sync()
-	return serve(cfg, log)
+	return serve(cfg, log, func() (*config.Config, error) { return loadServeConfig(f) })
 }
 
 // loadServeConfig reads the file (if any) and applies the flag overrides.
@@ -83,8 +83,9 @@ func loadServeConfig(f serveFlags) (*config.Config, error) {
 	return cfg, nil
 }
 
-// serve runs the proxy until a signal ends it.
-func serve(cfg *config.Config, log *zap.Logger) int {
+// serve runs the proxy until SIGINT/SIGTERM ends it; SIGHUP reloads the
+// configuration with reload.
+func serve(cfg *config.Config, log *zap.Logger, reload func() (*config.Config, error)) int {
 	srv, err := proxy.New(cfg, log)
 	if err != nil {
 		log.Error("cannot start", zap.Error(err))
@@ -99,24 +100,35 @@ func serve(cfg *config.Config, log *zap.Logger) int {
 		zap.String("mode", string(cfg.Mode)), zap.Int("relationships", len(cfg.Relationships)))
 
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(signals)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	select {
-	case err := <-served:
-		log.Error("listener failed", zap.Error(err))
-		return 1
-	case sig := <-signals:
-		log.Info("shutting down: no new connections; open transactions may finish",
-			zap.String("signal", sig.String()), zap.Duration("grace", cfg.ShutdownGrace))
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-served
-		log.Info("stopped")
-		return 0
+	for {
+		select {
+		case err := <-served:
+			log.Error("listener failed", zap.Error(err))
+			return 1
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				next, err := reload()
+				if err != nil {
+					log.Error("reload rejected, the previous configuration stays in force", zap.Error(err))
+					continue
+				}
+				srv.Reload(next)
+				continue
+			}
+			log.Info("shutting down: no new connections; open transactions may finish",
+				zap.String("signal", sig.String()), zap.Duration("grace", cfg.ShutdownGrace))
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+			defer cancel()
+			srv.Shutdown(ctx)
+			<-served
+			log.Info("stopped")
+			return 0
+		}
 	}
 }
 
