@@ -1,0 +1,183 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+func TestAnalyzeInsert(t *testing.T) {
+	sql := `INSERT INTO s."Orders" AS o (user_id, note, n) VALUES ($1, 'it''s', -5), (DEFAULT, NULL, '7'::bigint) RETURNING id -- tail`
+	res, err := Analyze(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Statements[0]
+	if st.Kind != Insert || st.Start != 0 || st.End != len(sql) || sql[:st.TokenEnd] != strings.TrimSuffix(sql, " -- tail") {
+		t.Fatalf("statement bounds %+v", st)
+	}
+	w := st.Main()
+	if w.Table != (Relation{Schema: "s", Name: "Orders", Inh: true, Alias: "o"}) || !w.Returning || len(w.Rows) != 2 {
+		t.Fatalf("write %+v", w)
+	}
+	if strings.Join(w.Columns, ",") != "user_id,note,n" {
+		t.Fatalf("columns %v", w.Columns)
+	}
+	want := []Value{{Kind: Param, Param: 1}, {Kind: Const, Literal: "E'it''s'"}, {Kind: Const, Literal: "-5"},
+		{Kind: Default}, {Kind: Null}, {Kind: Const, Literal: "'7'", Cast: "pg_catalog.int8"}}
+	var got []Value
+	for _, row := range w.Rows {
+		for _, v := range row {
+			v.node = nil
+			got = append(got, v)
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("value %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestAnalyzeStatementsAndTargets(t *testing.T) {
+	sql := "SELECT 1; UPDATE t SET a = b + 1 FROM u WHERE t.id = u.id; DELETE FROM ONLY p WHERE CURRENT OF c;" +
+		"WITH x AS (DELETE FROM q RETURNING *) SELECT * FROM x; MERGE INTO m USING s ON m.id = s.id WHEN MATCHED THEN DELETE;" +
+		"TRUNCATE a, b CASCADE; COPY c FROM STDIN; EXPLAIN ANALYZE INSERT INTO e VALUES (1); EXPLAIN INSERT INTO f VALUES (1);" +
+		"PREPARE p1 AS INSERT INTO g VALUES ($1); EXECUTE p1(1); DEALLOCATE ALL; BEGIN; ALTER TABLE h ADD x int"
+	res, err := Analyze(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, st := range res.Statements {
+		desc := st.Kind.String()
+		for _, tg := range st.Targets {
+			desc += " " + tg.Relation.Name
+			if tg.Unsupported != "" {
+				desc += "(" + tg.Unsupported + ")"
+			}
+		}
+		kinds = append(kinds, desc)
+		if st.Text != sql[st.Start:st.End] {
+			t.Errorf("text of %q", st.Text)
+		}
+	}
+	want := []string{"other", "UPDATE t", "DELETE p", "other q(DELETE inside WITH)", "MERGE m(MERGE)", "TRUNCATE a(TRUNCATE) b(TRUNCATE)",
+		"COPY c(COPY FROM)", "other e(EXPLAIN ANALYZE of INSERT)", "other", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
+	if strings.Join(kinds, "|") != strings.Join(want, "|") {
+		t.Fatalf("got  %q\nwant %q", kinds, want)
+	}
+	upd := res.Statements[1].Main()
+	if v, ok := upd.SetValue("a"); !ok || v.Kind != Computed || !v.Deterministic() {
+		t.Fatalf("SET a: %+v", v)
+	}
+	fw, err := upd.FromWhere()
+	if err != nil || fw != "FROM t, u WHERE t.id = u.id" {
+		t.Fatalf("FromWhere %q, %v", fw, err)
+	}
+	if !res.Statements[2].Main().CurrentOf || res.Statements[2].Main().Table.Inh {
+		t.Fatal("DELETE FROM ONLY ... WHERE CURRENT OF not recognised")
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for expr, want := range map[string]bool{
+		"1": true, "$1": true, "a + 1": true, "lower(code)": true, "coalesce(a, 2)": true, "CASE WHEN a THEN 1 ELSE 2 END": true,
+		"random()": false, "nextval('s')": false, "(SELECT 1)": false, "now()": false, "upper(md5(random()::text))": false,
+	} {
+		res, err := Analyze("UPDATE t SET k = " + expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := res.Statements[0].Main().SetValue("k")
+		if v.Deterministic() != want {
+			t.Errorf("%s: deterministic %v, want %v", expr, !want, want)
+		}
+	}
+}
+
+func TestPrechecks(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 1": false,
+		"insert into t values (1)":                            true,
+		"SELECT * FROM last_updated":                          false,
+		"WITH d AS (DELETE FROM t) SELECT 1":                  true,
+		"EXECUTE p(1)":                                        true,
+		"copy t from stdin":                                   true,
+		"SELECT 1;UPDATE t SET a=1":                           true,
+	} {
+		if MayWrite(sql) != want {
+			t.Errorf("MayWrite(%q) = %v", sql, !want)
+		}
+	}
+	if !MentionsAny("insert into ORDERS values (1)", []string{"users", "orders"}) || MentionsAny("insert into x", []string{"orders"}) {
+		t.Error("MentionsAny")
+	}
+	if !MayResetSession("DISCARD ALL") || MayChangeSchema("SELECT created") || !MayChangeSchema("alter table t add x int") {
+		t.Error("session and schema prechecks")
+	}
+}
+
+func TestQuoteLiteral(t *testing.T) {
+	for in, want := range map[string]string{"abc": "'abc'", "it's": "E'it''s'", `a\b`: `E'a\\b'`, "": "''"} {
+		if got := QuoteLiteral(in); got != want {
+			t.Errorf("QuoteLiteral(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzAnalyze checks that analysis never panics, that statement bounds are
+// consistent, that every literal it extracts is valid SQL meaning the same
+// string, and, most importantly, that the pre-check never lets through a
+// statement that writes a table.
+func FuzzAnalyze(f *testing.F) {
+	for _, seed := range []string{
+		"INSERT INTO orders (user_id) VALUES (1), ($2), (DEFAULT), (NULL), ('x'::text)",
+		"UPDATE users SET id = id + 1 WHERE id = $1 RETURNING *",
+		"DELETE FROM ONLY users u USING x WHERE u.id = x.id",
+		"WITH a AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM a; MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+		"INSERT INTO t VALUES (E'\\\\x', B'101', X'ff', 1.5e3, true) ON CONFLICT (id) DO UPDATE SET v = excluded.v",
+		"COPY t FROM STDIN; TRUNCATE t CASCADE; PREPARE p AS DELETE FROM t; EXECUTE p; EXPLAIN (ANALYZE) UPDATE t SET a = 1",
+		"SELECT 1 -- insert\n; /* update */ SELECT $1",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		res, err := Analyze(sql)
+		if err != nil {
+			return
+		}
+		writes := false
+		for _, st := range res.Statements {
+			if st.Start < 0 || st.Start > st.TokenEnd || st.TokenEnd > st.End || st.End > len(sql) {
+				t.Fatalf("bounds %d/%d/%d of %q", st.Start, st.TokenEnd, st.End, sql)
+			}
+			writes = writes || len(st.Targets) > 0 || st.Kind == Execute || (st.Inner != nil && len(st.Inner.Targets) > 0)
+			if w := st.Main(); w != nil {
+				for _, row := range w.Rows {
+					for _, v := range row {
+						if v.Kind == Const {
+							checkLiteral(t, v.Literal)
+						}
+					}
+				}
+			}
+		}
+		if writes && !MayWrite(sql) {
+			t.Fatalf("pre-check would skip a writing statement: %q", sql)
+		}
+	})
+}
+
+// checkLiteral requires a rendered literal to parse as a constant.
+func checkLiteral(t *testing.T, lit string) {
+	tree, err := pg_query.Parse("SELECT " + lit)
+	if err != nil {
+		t.Fatalf("literal %s does not parse: %v", lit, err)
+	}
+	rt := tree.Stmts[0].Stmt.GetSelectStmt().TargetList[0].GetResTarget()
+	if rt.Val.GetAConst() == nil {
+		t.Fatalf("literal %s is not a constant", lit)
+	}
+}
