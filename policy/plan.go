@@ -11,11 +11,13 @@ import (
 )
 
 // Arg is the value of one parameter of a proxy statement: one of the
-// client's bound parameters, or a text value of softfk's own.
+// client's bound parameters, a text value of softfk's own, or (for checks
+// of simple-protocol statements, run with EXECUTE) an SQL expression.
 type Arg struct {
-	ClientParam int // n of the client's $n; 0 when Text is used
+	ClientParam int // n of the client's $n
 	Text        string
 	Null        bool
+	Expr        string
 }
 
 // Step is one statement softfk runs on the session's own connection.
@@ -158,8 +160,15 @@ type planBuilder struct {
 // childCheck is one relationship to check over VALUES rows.
 type childCheck struct {
 	rel    *Rel
-	values [][]string
+	values [][]keyValue
 	guard  string
+}
+
+// keyValue is what a statement writes into a key column: an SQL
+// expression, to be cast to the column's type.
+type keyValue struct {
+	expr string
+	typ  string
 }
 
 // hiddenUse is a consumer of hidden columns [from, from+n).
@@ -230,7 +239,7 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 		for _, r := range rels {
 			cc := childCheck{rel: r, guard: guard(w.Table, r.Child)}
 			for _, row := range rows {
-				var vals []string
+				var vals []keyValue
 				for _, col := range r.Columns {
 					vals = append(vals, row[col])
 				}
@@ -245,7 +254,7 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 
 // knownRows renders each VALUES row's value for the needed columns as SQL,
 // when all of them are known without running the statement.
-func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]map[string]string, bool) {
+func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]map[string]keyValue, bool) {
 	if w.OnConflict != parser.NoConflictClause || t.BeforeInsertTrigger || t.HasRules || (w.Rows == nil && !w.DefaultValues) {
 		return nil, false
 	}
@@ -257,9 +266,9 @@ func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]m
 	if w.DefaultValues {
 		rows = [][]parser.Value{nil}
 	}
-	var out []map[string]string
+	var out []map[string]keyValue
 	for _, row := range rows {
-		vals := map[string]string{}
+		vals := map[string]keyValue{}
 		for _, name := range needed {
 			c := t.Columns[name]
 			v := parser.Value{Kind: parser.Default}
@@ -271,11 +280,11 @@ func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]m
 			if c.Generated || (v.Kind == parser.Const && !b.env.StandardStrings && strings.Contains(v.Literal, "'")) {
 				return nil, false
 			}
-			sql, ok := literalValue(v, c, b.paramRef)
+			expr, ok := keyExpr(v, c)
 			if !ok {
 				return nil, false
 			}
-			vals[name] = sql
+			vals[name] = keyValue{expr: expr, typ: c.Type}
 		}
 		out = append(out, vals)
 	}
@@ -290,11 +299,6 @@ func columnsInOrder(t *Table) []string {
 	}
 	sort.Slice(names, func(i, j int) bool { return t.Columns[names[i]].Num < t.Columns[names[j]].Num })
 	return names
-}
-
-// paramRef maps a client parameter into the check's own parameter list.
-func (b *planBuilder) paramRef(n int) string {
-	return "$" + strconv.Itoa(n)
 }
 
 // childFromReturning plans the general child-side path: the statement
@@ -461,13 +465,18 @@ func (b *planBuilder) finish() {
 }
 
 // knownChecks combines the known-key checks into one enforced and one
-// shadow step.
+// shadow step. In the extended protocol the values are the client's own
+// parameters and the literals of its prepared statement, so the check is
+// fixed for that statement. In the simple protocol every value becomes a
+// parameter of the check, so one prepared check serves every execution of
+// the same statement shape.
 func (b *planBuilder) knownChecks() []*Step {
 	var steps []*Step
 	for _, shadow := range []bool{false, true} {
 		var width int
 		var rows [][]string
-		var violations []string
+		var violations []violationQuery
+		var args []Arg
 		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
 		for _, cc := range b.childChecks {
 			if (cc.rel.Mode == config.Shadow) != shadow {
@@ -481,16 +490,24 @@ func (b *planBuilder) knownChecks() []*Step {
 				if i >= len(rows) {
 					rows = append(rows, make([]string, 0, width+len(vals)))
 				}
-				rows[i] = append(rows[i], vals...)
+				for _, v := range vals {
+					expr := v.expr
+					if !b.env.Extended {
+						args = append(args, Arg{Expr: expr})
+						expr = "$" + strconv.Itoa(len(args))
+					}
+					rows[i] = append(rows[i], castTo(expr, v.typ))
+				}
 			}
 			width += len(cc.rel.Columns)
-			violations = append(violations, childViolations(cc.rel, idx, cc.guard, !shadow))
+			rel, guard := cc.rel, cc.guard
+			violations = append(violations, func(from string) string { return childViolations(rel, from, idx, guard, !shadow) })
 			check.rels[cc.rel.Index] = cc.rel
 		}
 		if len(violations) == 0 {
 			continue
 		}
-		step := &Step{SQL: checkSQL(valuesSource(rows), violations, shadow), Check: check}
+		step := &Step{SQL: checkSQL(valuesSource(rows), violations, shadow), Check: check, Args: args}
 		if b.env.Extended {
 			b.bindClientParams(step)
 		}

@@ -39,16 +39,34 @@ func tableRef(t *Table) string {
 // castTo renders CAST(expr AS type).
 func castTo(expr, typ string) string { return "CAST(" + expr + " AS " + typ + ")" }
 
-// keySource is a CTE "k" with a row number n and key columns c0..cN.
+// keySource is a set of key rows "k" with a row number n and key columns
+// c0..cN, usable inline as a FROM item (cheapest, when one query reads it)
+// or as a CTE shared by several.
 type keySource struct {
-	sql   string
+	body  string // a query producing n, c0, ... in that order
 	width int
+	rows  int // number of rows, or -1 when known only at run time
 }
+
+// columns renders "k(n, c0, ...)".
+func (k keySource) columns() string {
+	cols := []string{"n"}
+	for i := 0; i < k.width; i++ {
+		cols = append(cols, "c"+strconv.Itoa(i))
+	}
+	return "k(" + strings.Join(cols, ", ") + ")"
+}
+
+// cte renders the source as a WITH item named k.
+func (k keySource) cte() string { return k.columns() + " AS (" + k.body + ")" }
+
+// from renders the source as an inline FROM item named k.
+func (k keySource) from() string { return "(" + k.body + ") AS " + k.columns() }
 
 // valuesSource builds k from VALUES rows of SQL expressions (already cast).
 func valuesSource(rows [][]string) keySource {
 	var b strings.Builder
-	b.WriteString("k AS (VALUES ")
+	b.WriteString("VALUES ")
 	for i, row := range rows {
 		if i > 0 {
 			b.WriteString(", ")
@@ -60,17 +78,7 @@ func valuesSource(rows [][]string) keySource {
 		}
 		b.WriteString(")")
 	}
-	b.WriteString(")")
-	return keySource{sql: renameColumns(b.String(), len(rows[0])), width: len(rows[0])}
-}
-
-// renameColumns turns "k AS (...)" into "k(n, c0, ...) AS (...)".
-func renameColumns(cte string, width int) string {
-	cols := []string{"n"}
-	for i := 0; i < width; i++ {
-		cols = append(cols, "c"+strconv.Itoa(i))
-	}
-	return "k(" + strings.Join(cols, ", ") + ")" + strings.TrimPrefix(cte, "k")
+	return keySource{body: b.String(), width: len(rows[0]), rows: len(rows)}
 }
 
 // jsonSource builds k from a JSON array of rows of text values (a
@@ -78,11 +86,12 @@ func renameColumns(cte string, width int) string {
 func jsonSource(jsonExpr string, types []string) keySource {
 	var cols []string
 	for i, t := range types {
-		cols = append(cols, castTo("e.j->>"+strconv.Itoa(i), t)+" AS c"+strconv.Itoa(i))
+		cols = append(cols, castTo("e.j->>"+strconv.Itoa(i), t))
 	}
 	return keySource{
-		sql:   "k AS (SELECT e.n, " + strings.Join(cols, ", ") + " FROM json_array_elements(" + jsonExpr + "::json) WITH ORDINALITY AS e(j, n))",
+		body:  "SELECT e.n, " + strings.Join(cols, ", ") + " FROM json_array_elements(" + jsonExpr + "::json) WITH ORDINALITY AS e(j, n)",
 		width: len(types),
+		rows:  -1,
 	}
 }
 
@@ -126,7 +135,7 @@ func permExpr(t *Table, cols []Column) string {
 // parent row, or (MATCH FULL) a key mixing nulls and values. With lock,
 // each parent row found is locked FOR KEY SHARE, as Postgres's RI check
 // does, so it cannot be deleted before this transaction ends.
-func childViolations(r *Rel, idx []int, cond string, lock bool) string {
+func childViolations(r *Rel, from string, idx []int, cond string, lock bool) string {
 	var eq []string
 	for j, pc := range r.RefColumns {
 		eq = append(eq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(pc), idx[j]))
@@ -143,8 +152,8 @@ func childViolations(r *Rel, idx []int, cond string, lock bool) string {
 		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
 		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(idx)-1)
 	}
-	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, %s, %s)::text AS v FROM k WHERE %s",
-		r.Index, SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(idx), joinNonEmpty(" AND ", cond, violates))
+	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, %s, %s)::text AS v FROM %s WHERE %s",
+		r.Index, SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(idx), from, joinNonEmpty(" AND ", cond, violates))
 }
 
 // parentViolations renders, for relationship r, the rows of k (holding the
@@ -152,7 +161,7 @@ func childViolations(r *Rel, idx []int, cond string, lock bool) string {
 // Under NO ACTION a key that exists again after the statement (another row
 // took it) is fine; RESTRICT does not allow even that. The child rows found
 // are locked FOR KEY SHARE, as Postgres's RI check does.
-func parentViolations(r *Rel, idx []int, cond string, noAction bool) string {
+func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool) string {
 	var childEq, parentEq []string
 	for j := range r.Columns {
 		childEq = append(childEq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(r.Columns[j]), idx[j]))
@@ -163,46 +172,62 @@ func parentViolations(r *Rel, idx []int, cond string, noAction bool) string {
 	if noAction {
 		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", tableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
 	}
-	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM k WHERE %s",
-		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(idx),
+	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
+		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(idx), from,
 		joinNonEmpty(" AND ", cond, nullCount(idx)+" = 0", violates))
 }
+
+// violationQuery renders one relationship's violation query over k, given
+// how k is referenced in FROM.
+type violationQuery func(from string) string
 
 // checkSQL combines violation queries over one key source into a check.
 // Enforced, it raises the first violation (in row order, then
 // relationship order, as Postgres fires its RI triggers); in shadow mode it
-// returns one row per violated relationship instead, and never raises.
-func checkSQL(src keySource, violations []string, shadow bool) string {
-	union := strings.Join(violations, " UNION ALL ")
-	if shadow {
-		return "WITH " + src.sql + " SELECT DISTINCT ON (x.r) x.v FROM (" + union + ") x ORDER BY x.r, x.n"
+// returns one row per violated relationship instead, and never raises. A
+// single query reads k inline, which plans and runs fastest.
+func checkSQL(src keySource, violations []violationQuery, shadow bool) string {
+	with, from := "WITH "+src.cte()+" ", "k"
+	if len(violations) == 1 {
+		with, from = "", src.from()
 	}
-	return "WITH " + src.sql + " SELECT CAST((SELECT x.v FROM (" + union + ") x ORDER BY x.n, x.r LIMIT 1) AS int4)"
+	parts := make([]string, len(violations))
+	for i, v := range violations {
+		parts[i] = v(from)
+	}
+	union := strings.Join(parts, " UNION ALL ")
+	if shadow {
+		return with + "SELECT DISTINCT ON (x.r) x.v FROM (" + union + ") x ORDER BY x.r, x.n"
+	}
+	order := " ORDER BY x.n, x.r"
+	if src.rows == 1 && len(violations) == 1 {
+		order = ""
+	}
+	return with + "SELECT CAST((SELECT x.v FROM (" + union + ") x" + order + " LIMIT 1) AS int4)"
 }
 
-// literalValue renders a statement's value for column c as SQL of the
-// child's type; param maps the statement's $n to the check's own
-// parameter reference. ok is false for values only the server can compute.
-func literalValue(v parser.Value, c Column, param func(n int) string) (string, bool) {
+// keyExpr renders what a statement writes into column c as an SQL
+// expression (to be cast to c's type); ok is false for values only the
+// server can compute.
+func keyExpr(v parser.Value, c Column) (string, bool) {
+	var expr string
 	switch v.Kind {
 	case parser.Null:
-		return castTo("NULL", c.Type), true
-	case parser.Const:
-		expr := v.Literal
-		if v.Cast != "" {
-			expr = castTo(expr, v.Cast)
-		}
-		return castTo(expr, c.Type), true
-	case parser.Param:
-		expr := param(v.Param)
-		if v.Cast != "" {
-			expr = castTo(expr, v.Cast)
-		}
-		return castTo(expr, c.Type), true
+		expr = "NULL"
 	case parser.Default:
-		if !c.Default {
-			return castTo("NULL", c.Type), true
+		if c.Default {
+			return "", false
 		}
+		expr = "NULL"
+	case parser.Const:
+		expr = v.Literal
+	case parser.Param:
+		expr = "$" + strconv.Itoa(v.Param)
+	default:
+		return "", false
 	}
-	return "", false
+	if v.Cast != "" {
+		expr = castTo(expr, v.Cast)
+	}
+	return expr, true
 }

@@ -103,7 +103,7 @@ func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, 
 	data := jsonRows(rows)
 	for _, shadow := range []bool{false, true} {
 		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
-		var violations []string
+		var violations []violationQuery
 		for _, r := range rels {
 			if (r.Mode == config.Shadow) != shadow {
 				continue
@@ -112,7 +112,8 @@ func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, 
 			for j, c := range r.Columns {
 				idx[j] = colIdx[c]
 			}
-			violations = append(violations, childViolations(r, idx, guard(ref, r.Child), !shadow))
+			r, g := r, guard(ref, r.Child)
+			violations = append(violations, func(from string) string { return childViolations(r, from, idx, g, !shadow) })
 			check.rels[r.Index] = r
 		}
 		if len(violations) > 0 {
@@ -179,7 +180,7 @@ func (w *parentWork) changed(e event) {
 		check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: shadow, Side: ParentSide}
 		switch {
 		case action == config.NoAction || action == config.Restrict:
-			w.add(jsonStep(checkSQL(src, []string{parentViolations(r, idx, cond, action == config.NoAction)}, shadow), data, check), nil)
+			w.add(jsonStep(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, action == config.NoAction)}, shadow), data, check), nil)
 		case shadow:
 			// Shadow mode never changes data: it reports the rows the action
 			// would touch.
@@ -209,7 +210,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 		if len(grand) > 0 {
 			ret = " RETURNING " + textColumns("c", cols)
 		}
-		sql := fmt.Sprintf("WITH %s DELETE FROM %s c USING k WHERE %s%s", src.sql, child, where, ret)
+		sql := fmt.Sprintf("DELETE FROM %s c USING %s WHERE %s%s", child, src.from(), where, ret)
 		var collect func([][]*string)
 		if len(grand) > 0 {
 			collect = func(rows [][]*string) {
@@ -222,7 +223,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 		for j, c := range r.Columns {
 			set = append(set, fmt.Sprintf("%s = k.c%d", config.QuoteIdent(c), newIdx[j]))
 		}
-		w.add(jsonStep(fmt.Sprintf("WITH %s UPDATE %s c SET %s FROM k WHERE %s", src.sql, child, strings.Join(set, ", "), where), data, nil), nil)
+		w.add(jsonStep(fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where), data, nil), nil)
 	default:
 		value := "NULL"
 		if action == config.SetDefault {
@@ -232,7 +233,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 		for _, c := range r.Columns {
 			set = append(set, config.QuoteIdent(c)+" = "+value)
 		}
-		sql := fmt.Sprintf("WITH %s UPDATE %s c SET %s FROM k WHERE %s", src.sql, child, strings.Join(set, ", "), where)
+		sql := fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where)
 		var collect func([][]*string)
 		if action == config.SetDefault {
 			// The defaults must themselves satisfy the relationship; they are
@@ -247,7 +248,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 			// A child whose default is the key that just went away still
 			// references it: Postgres runs its NO ACTION check right away.
 			check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
-			w.add(jsonStep(checkSQL(src, []string{parentViolations(r, idx, cond, true)}, false), data, check), nil)
+			w.add(jsonStep(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, true)}, false), data, check), nil)
 		}
 	}
 }
@@ -259,8 +260,8 @@ func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action confi
 	for j, c := range r.Columns {
 		eq = append(eq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
 	}
-	return fmt.Sprintf("WITH %s SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM k WHERE %s LIMIT 1",
-		src.sql, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), parser.QuoteLiteral(string(action)), keyText(idx),
+	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
+		SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), parser.QuoteLiteral(string(action)), keyText(idx), src.from(),
 		joinNonEmpty(" AND ", cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", tableRef(r.Child), strings.Join(eq, " AND "))))
 }
 
@@ -273,6 +274,11 @@ func (w *parentWork) parentRelsOf(t *Table) []*Rel {
 		}
 	}
 	return out
+}
+
+// parentCheck is the violation query of a parent-side check.
+func parentCheck(r *Rel, idx []int, cond string, noAction bool) violationQuery {
+	return func(from string) string { return parentViolations(r, from, idx, cond, noAction) }
 }
 
 // jsonStep is a step whose only parameter is the JSON rows.

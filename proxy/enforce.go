@@ -203,11 +203,22 @@ func needsRounds(p *policy.Plan) bool {
 func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send func(part), result part) error {
 	h := &hold{}
 	if !needsRounds(plan) {
-		h.waiting = len(plan.After)
-		result.hold = h
+		// Only enforced checks hold the responses back; shadow checks just
+		// watch.
+		resps := make([]*checkResponder, len(plan.After))
+		for i, st := range plan.After {
+			resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt}
+			if !st.Check.Shadow {
+				resps[i].hold, resps[i].verdict = h, true
+				h.waiting++
+			}
+		}
+		if h.waiting > 0 {
+			result.hold = h
+		}
 		send(result)
-		for _, st := range plan.After {
-			f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: h, verdict: true, stmt: stmt}, bp)
+		for i, st := range plan.After {
+			f.sendStep(st, resps[i], bp)
 		}
 		return nil
 	}

@@ -112,6 +112,65 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 	q.parts = append(q.parts, p)
 }
 
+// checkedStatement appends a client statement (text, starting at offset
+// from of the client's string) and its known-key checks; its responses are
+// held until every enforced check has passed (shadow checks hold nothing).
+func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, stmt string, after []*policy.Step) {
+	h := &hold{}
+	q.client(text, from, part{hold: h})
+	stmtPart := len(q.parts) - 1
+	for _, step := range after {
+		resp := &checkResponder{f: f, check: step.Check, stmt: stmt}
+		if !step.Check.Shadow {
+			resp.hold, resp.verdict = h, true
+			h.waiting++
+		}
+		f.inlineStep(q, step, resp)
+	}
+	if h.waiting == 0 {
+		q.parts[stmtPart].hold = nil
+	}
+}
+
+// inlineStep appends one of softfk's steps to a rewritten query. A step
+// with parameters runs as EXECUTE of a statement prepared once per session
+// (PREPAREd in the same query the first time): the server then parses and
+// plans it once, not for every query.
+func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) {
+	if len(st.Args) == 0 {
+		q.own(st.SQL, part{proxy: resp}, false)
+		return
+	}
+	name, prepared := f.own.lookup(st.SQL)
+	oneOff := false
+	if !prepared {
+		var ok bool
+		if name, ok = f.own.remember(st.SQL); !ok {
+			name, oneOff = ownOneOff, true
+		}
+		aux := &auxResponder{step: resp}
+		if !oneOff {
+			aux.notDone = f.own.forget(st.SQL, name)
+		}
+		q.own("PREPARE "+name+" AS "+st.SQL, part{proxy: aux}, false)
+	}
+	args := make([]string, len(st.Args))
+	for i, a := range st.Args {
+		switch {
+		case a.Expr != "":
+			args[i] = a.Expr
+		case a.Null:
+			args[i] = "NULL"
+		default:
+			args[i] = parser.QuoteLiteral(a.Text)
+		}
+	}
+	q.own("EXECUTE "+name+"("+strings.Join(args, ", ")+")", part{proxy: resp}, false)
+	if oneOff {
+		q.own("DEALLOCATE "+ownOneOff, part{proxy: &auxResponder{step: resp}}, false)
+	}
+}
+
 // inlineQuery sends the query with each statement's known-key checks (and
 // the rejection of unverifiable ones) inlined.
 func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan, ready func(byte)) {
@@ -128,19 +187,7 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 			q.own(rejectStep.SQL, part{proxy: &rejecter{err: unverifiableError(p.Unverifiable, st.Text)}}, true)
 			q.client(sql[st.Start:st.End], st.Start, part{})
 		default:
-			h := &hold{}
-			q.client(sql[prev:st.End], prev, part{hold: h})
-			for _, step := range p.After {
-				resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
-				if !step.Check.Shadow {
-					resp.hold, resp.verdict = h, true
-					h.waiting++
-				}
-				q.own(step.SQL, part{proxy: resp}, false)
-			}
-			if h.waiting == 0 {
-				q.parts[len(q.parts)-1-len(p.After)].hold = nil
-			}
+			f.checkedStatement(&q, sql[prev:st.End], prev, st.Text, p.After)
 		}
 		prev = st.End
 	}
@@ -263,19 +310,10 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			w.hidden = len(p.Hidden)
 			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: !st.Returns()})
 			for _, step := range p.After {
-				q.own(step.SQL, part{proxy: &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text}}, false)
+				f.inlineStep(&q, step, &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text})
 			}
 		default:
-			ih := &hold{}
-			q.client(text, st.Start, part{hold: ih})
-			for _, step := range p.After {
-				resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
-				if !step.Check.Shadow {
-					resp.hold, resp.verdict = ih, true
-					ih.waiting++
-				}
-				q.own(step.SQL, part{proxy: resp}, false)
-			}
+			f.checkedStatement(&q, text, st.Start, st.Text, p.After)
 		}
 		if i < end {
 			q.raw(";")

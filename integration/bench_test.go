@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/softfk/softfk/config"
+)
+
+// Benchmarks of checked writes over one connection (per-statement latency;
+// bench/fk.sh measures throughput with many clients). Each runs against a
+// fresh database with 10000 users and compares a real FOREIGN KEY, no
+// constraint at all, and the soft relationship through softfk.
+
+func benchDB(b *testing.B, realFK bool) string {
+	db := newDatabase(b)
+	conn := connect(b, cluster.DSN(db))
+	fk := ""
+	if realFK {
+		fk = " REFERENCES users (id)"
+	}
+	mustExec(b, conn, "CREATE TABLE users (id bigint PRIMARY KEY)",
+		"INSERT INTO users SELECT generate_series(1, 10000)",
+		"CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL"+fk+", amount int)",
+		"CREATE INDEX ON orders (user_id)")
+	return db
+}
+
+func benchTarget(b *testing.B, target string) *pgx.Conn {
+	switch target {
+	case "real-fk":
+		return connect(b, cluster.DSN(benchDB(b, true)))
+	case "no-fk":
+		return connect(b, cluster.DSN(benchDB(b, false)))
+	default:
+		cfg := proxyConfig()
+		parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Relationships = parsed.Relationships
+		p := startProxy(b, cfg)
+		return connect(b, p.DSN(benchDB(b, false)))
+	}
+}
+
+var benchTargets = []string{"real-fk", "no-fk", "softfk"}
+
+func BenchmarkSingleRowInsert(b *testing.B) {
+	for _, target := range benchTargets {
+		b.Run(target, func(b *testing.B) {
+			conn := benchTarget(b, target)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := conn.Exec(ctx, "INSERT INTO orders (user_id, amount) VALUES ($1, 1)", 1+i%10000); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkHundredRowInsert(b *testing.B) {
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO orders (user_id, amount) VALUES ")
+	args := make([]any, 100)
+	for i := range args {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		fmt.Fprintf(&sql, "($%d, 1)", i+1)
+	}
+	for _, target := range benchTargets {
+		b.Run(target, func(b *testing.B) {
+			conn := benchTarget(b, target)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range args {
+					args[j] = 1 + (i*100+j)%10000
+				}
+				if _, err := conn.Exec(ctx, sql.String(), args...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
