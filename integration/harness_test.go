@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"regexp"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,36 +29,20 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := pgcluster.Start(ctx, pgcluster.Options{
+	os.Exit(pgcluster.RunTests(m, pgcluster.Options{
 		Auth: "scram-sha-256",
 		HBA: []string{
 			"host all " + md5User + " 127.0.0.1/32 md5",
 			"host all " + passwordUser + " 127.0.0.1/32 password",
 			"host all " + trustUser + " 127.0.0.1/32 trust",
 		},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration: cannot start PostgreSQL:", err)
-		return 1
-	}
-	defer c.Stop()
-	cluster = c
-	if err := createRoles(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "integration:", err)
-		return 1
-	}
-	return m.Run()
+	}, &cluster, createRoles))
 }
 
 // createRoles makes the roles the authentication tests log in as.
-func createRoles(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, cluster.DSN("postgres"))
+func createRoles(c *pgcluster.Cluster) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
 	if err != nil {
 		return err
 	}
@@ -80,29 +61,10 @@ func createRoles(ctx context.Context) error {
 	return nil
 }
 
-var dbCounter atomic.Int64
-
 // newDatabase creates a fresh database for one test and drops it afterwards.
 func newDatabase(t testing.TB) string {
 	t.Helper()
-	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	name = fmt.Sprintf("t%d_%s", dbCounter.Add(1), name)
-	ctx := context.Background()
-	if err := cluster.CreateDatabase(ctx, name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, cluster.DSN("postgres"))
-		if err != nil {
-			return
-		}
-		defer conn.Close(ctx)
-		conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
-	return name
+	return cluster.TempDatabase(t)
 }
 
 // testProxy is a softfk server running inside the test process.

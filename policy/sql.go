@@ -27,9 +27,10 @@ const (
 
 func oidLit(oid uint32) string { return strconv.FormatUint(uint64(oid), 10) }
 
-// tableRef names a table for a check: ONLY for plain tables (as Postgres's
-// RI queries do), the whole tree for partitioned tables.
-func tableRef(t *Table) string {
+// TableRef names a table in a query about its own rows: ONLY for plain
+// tables (as Postgres's RI queries do), the whole tree for partitioned
+// tables, whose rows all live in partitions.
+func TableRef(t *Table) string {
 	if t.Kind == 'p' {
 		return t.Name.String()
 	}
@@ -144,7 +145,7 @@ func childViolations(r *Rel, from string, idx []int, cond string, lock bool) str
 	if lock {
 		locking = " FOR KEY SHARE OF p"
 	}
-	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s%s)", tableRef(r.Parent), strings.Join(eq, " AND "), locking)
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s%s)", TableRef(r.Parent), strings.Join(eq, " AND "), locking)
 	nulls := nullCount(idx)
 	kind := "'" + kindMissing + "'"
 	violates := nulls + " = 0 AND " + missing
@@ -168,9 +169,9 @@ func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool
 		parentEq = append(parentEq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(r.RefColumns[j]), idx[j]))
 	}
 	violates := fmt.Sprintf("EXISTS (SELECT FROM (SELECT 1 FROM %s c WHERE %s LIMIT 1 FOR KEY SHARE OF c) s)",
-		tableRef(r.Child), strings.Join(childEq, " AND "))
+		TableRef(r.Child), strings.Join(childEq, " AND "))
 	if noAction {
-		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", tableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
+		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
 		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(idx), from,

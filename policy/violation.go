@@ -86,22 +86,18 @@ func (c *Check) decode(payload string) (*Violation, error) {
 	if r == nil {
 		return nil, fmt.Errorf("violation signal for unknown relationship %d", idx)
 	}
-	values := make([]string, 0, len(parts)-3)
+	values := make([]*string, 0, len(parts)-3)
 	for _, p := range parts[3:] {
 		var v *string
 		if json.Unmarshal(p, &v) != nil {
 			return nil, fmt.Errorf("malformed key in violation signal %q", payload)
 		}
-		if v == nil {
-			values = append(values, "null")
-		} else {
-			values = append(values, *v)
-		}
+		values = append(values, v)
 	}
 	v := &Violation{Rel: r, Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name, Routine: "ri_ReportViolation", Line: lineNotPresent}
 	switch kind {
 	case kindMissing, kindMixedNulls:
-		v.Key = "(" + strings.Join(r.Columns, ", ") + ")=(" + strings.Join(values, ", ") + ")"
+		v.Key = KeyText(r.Columns, values)
 		v.Message = fmt.Sprintf("insert or update on table \"%s\" violates foreign key constraint \"%s\"", r.Table.Name, r.Name)
 		switch {
 		case kind == kindMixedNulls:
@@ -112,7 +108,7 @@ func (c *Check) decode(payload string) (*Violation, error) {
 			v.Detail = fmt.Sprintf("Key is not present in table \"%s\".", r.RefTable.Name)
 		}
 	default:
-		v.Key = "(" + strings.Join(r.RefColumns, ", ") + ")=(" + strings.Join(values, ", ") + ")"
+		v.Key = KeyText(r.RefColumns, values)
 		v.Message = fmt.Sprintf("update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"", r.RefTable.Name, r.Name, r.Table.Name)
 		v.Line = lineReferenced
 		if perm {
@@ -125,6 +121,19 @@ func (c *Check) decode(payload string) (*Violation, error) {
 		}
 	}
 	return v, nil
+}
+
+// KeyText renders a key as Postgres's DETAIL shows it: "(a, b)=(1, x)",
+// NULL as null.
+func KeyText(cols []string, values []*string) string {
+	text := make([]string, len(values))
+	for i, v := range values {
+		text[i] = "null"
+		if v != nil {
+			text[i] = *v
+		}
+	}
+	return "(" + strings.Join(cols, ", ") + ")=(" + strings.Join(text, ", ") + ")"
 }
 
 // Mode is the mode the check ran in.

@@ -199,7 +199,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 		match = append(match, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
 	}
 	where := joinNonEmpty(" AND ", cond, strings.Join(match, " AND "))
-	child := tableRef(r.Child)
+	child := TableRef(r.Child)
 	switch {
 	case action == config.Cascade && !isUpdate:
 		// The children go too; if they are parents themselves, their keys
@@ -262,7 +262,7 @@ func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action confi
 	}
 	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
 		SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), parser.QuoteLiteral(string(action)), keyText(idx), src.from(),
-		joinNonEmpty(" AND ", cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", tableRef(r.Child), strings.Join(eq, " AND "))))
+		joinNonEmpty(" AND ", cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), strings.Join(eq, " AND "))))
 }
 
 // parentRelsOf lists the relationships in which t is the parent.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/ops"
 	"github.com/softfk/softfk/policy"
 )
 
@@ -77,7 +78,7 @@ func checkSchema(ctx context.Context, dsn string, cfg *config.Config) ([]schemaP
 		return nil, err
 	}
 	defer conn.Close(ctx)
-	cat, err := loadCatalog(ctx, conn, cfg.Relationships)
+	cat, err := ops.LoadCatalog(ctx, conn, policy.TablesOf(cfg.Relationships))
 	if err != nil {
 		return nil, err
 	}
@@ -93,25 +94,6 @@ func checkSchema(ctx context.Context, dsn string, cfg *config.Config) ([]schemaP
 		}
 	}
 	return out, nil
-}
-
-// loadCatalog reads the catalog entries of every table the relationships name.
-func loadCatalog(ctx context.Context, conn *pgx.Conn, rels []config.Relationship) (*policy.Catalog, error) {
-	rows, err := conn.Query(ctx, policy.CatalogQuery(policy.TablesOf(rels)), pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		return nil, err
-	}
-	text, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]string, error) {
-		vals := make([]string, len(row.RawValues()))
-		for i, v := range row.RawValues() {
-			vals[i] = string(v)
-		}
-		return vals, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return policy.ParseCatalog(text)
 }
 
 // comparableTypes asks the server whether each column pair can be compared

@@ -3,9 +3,12 @@
 //
 // Usage:
 //
-//	softfk serve --config FILE        run the proxy
-//	softfk check-config --config FILE validate a configuration
-//	softfk demo                       try it on a throwaway Postgres
+//	softfk serve --config FILE                 run the proxy
+//	softfk check-config --config FILE          validate a configuration
+//	softfk audit --config FILE --dsn URL       find rows that already violate it
+//	softfk discover --dsn URL                  suggest relationships
+//	softfk ddl --config FILE                   SQL to harden them into real FKs
+//	softfk demo                                try it on a throwaway Postgres
 //
 // Run "softfk help" for every command and flag.
 package main
@@ -33,6 +36,9 @@ func commands() []command {
 	return []command{
 		{"serve", "run the proxy until SIGINT/SIGTERM (SIGHUP reloads the relationships)", runServe},
 		{"check-config", "validate a configuration file (and, with --dsn, the schema it names)", runCheckConfig},
+		{"audit", "find rows that already violate the relationships (orphans); --fix cleans them", runAudit},
+		{"discover", "suggest relationships from hard foreign keys and naming conventions (YAML)", runDiscover},
+		{"ddl", "print the SQL that turns the relationships into FOREIGN KEY constraints", runDDL},
 		{"demo", "start a throwaway Postgres with an example schema behind softfk (Ctrl-C removes it)", runDemo},
 	}
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/softfk/softfk/pgcluster"
+)
+
+// opsCluster is the Postgres server of the audit, discover and ddl tests.
+var opsCluster *pgcluster.Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(pgcluster.RunTests(m, pgcluster.Options{Auth: "trust"}, &opsCluster, nil))
+}
+
+// opsDatabase creates a database holding schema for one test, drops it
+// afterwards and returns its DSN.
+func opsDatabase(t *testing.T, schema string) string {
+	t.Helper()
+	dsn := opsCluster.DSN(opsCluster.TempDatabase(t))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// writeFile writes a file in the test's directory and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const cliSchema = `
+CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int);
+INSERT INTO users VALUES (1);
+INSERT INTO orders VALUES (1, 1), (2, 42);`
+
+const cliConfig = `relationships:
+  - table: orders
+    columns: [user_id]
+    references: {table: users, columns: [id]}
+`
+
+func TestAuditExitStatus(t *testing.T) {
+	dsn := opsDatabase(t, cliSchema)
+	good := writeFile(t, "softfk.yaml", cliConfig)
+	missing := writeFile(t, "missing.yaml", strings.ReplaceAll(cliConfig, "table: orders", "table: nope"))
+	bad := writeFile(t, "bad.yaml", "relationships:\n  - table: orders\n")
+	port, err := pgcluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := pgcluster.DSN(fmt.Sprintf("127.0.0.1:%d", port), "postgres", "", "postgres")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+		out  string // expected in stdout, or in stderr for status 2
+	}{
+		{"orphans", []string{"--config", good, "--dsn", dsn}, 1, "(user_id)=(42)"},
+		{"json", []string{"--config", good, "--dsn", dsn, "--format", "json"}, 1, `"orphans": 1`},
+		{"dry run", []string{"--config", good, "--dsn", dsn, "--fix", "delete", "--dry-run"}, 1, "DELETE FROM ONLY public.orders c"},
+		{"bad format", []string{"--config", good, "--dsn", dsn, "--format", "xml"}, 2, `unknown format "xml"`},
+		{"bad flag", []string{"--config", good, "--dsn", dsn, "--frobnicate"}, 2, "frobnicate"},
+		{"no dsn", []string{"--config", good}, 2, "--dsn URL are required"},
+		{"bad config", []string{"--config", bad, "--dsn", dsn}, 2, "relationships[0].columns: is required"},
+		{"missing table", []string{"--config", missing, "--dsn", dsn}, 2, "table public.nope does not exist"},
+		{"unreachable", []string{"--config", good, "--dsn", unreachable}, 2, "softfk audit:"},
+		{"fix", []string{"--config", good, "--dsn", dsn, "--fix", "set-null"}, 0, "no orphans in 1 relationship(s)"},
+		{"clean", []string{"--config", good, "--dsn", dsn}, 0, "no orphans"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runAudit(tc.args, &out, &errOut)
+			where := out.String()
+			if tc.want == exitUsage {
+				where = errOut.String()
+			}
+			if code != tc.want || !strings.Contains(where, tc.out) {
+				t.Errorf("exit %d (want %d), stdout:\n%s\nstderr:\n%s", code, tc.want, out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+func TestDiscoverOutputPassesCheckConfig(t *testing.T) {
+	dsn := opsDatabase(t, cliSchema+`
+CREATE TABLE categories (id int PRIMARY KEY);
+CREATE TABLE items (id int PRIMARY KEY, order_id int REFERENCES orders ON DELETE CASCADE, category_id int);
+INSERT INTO categories VALUES (1);
+INSERT INTO items VALUES (1, 1, 1);`)
+	var out, errOut bytes.Buffer
+	if code := runDiscover([]string{"--dsn", dsn, "--sample", "100", "--min-match", "0.5"}, &out, &errOut); code != 0 {
+		t.Fatalf("discover: exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"name: items_order_id_fkey", "on_delete: cascade", "columns: [user_id]", "columns: [category_id]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("discover output lacks %q:\n%s", want, out.String())
+		}
+	}
+	file := writeFile(t, "discovered.yaml", out.String())
+	errOut.Reset()
+	if code := runCheckConfig([]string{"--config", file, "--dsn", dsn}, &out, &errOut); code != 0 {
+		t.Errorf("check-config rejects the discovered configuration: exit %d: %s", code, errOut.String())
+	}
+	for _, args := range [][]string{{"--dsn", dsn, "--min-match", "2"}, {}, {"--dsn", dsn, "--schema", "nosuch"}} {
+		errOut.Reset()
+		if code := runDiscover(args, &out, &errOut); code != exitUsage {
+			t.Errorf("discover %q: exit %d, want %d: %s", args, code, exitUsage, errOut.String())
+		}
+	}
+}
+
+func TestDDLExitStatus(t *testing.T) {
+	dsn := opsDatabase(t, cliSchema)
+	good := writeFile(t, "softfk.yaml", cliConfig)
+	bad := writeFile(t, "bad.yaml", "relationships:\n  - table: orders\n")
+	nonUnique := writeFile(t, "nonunique.yaml", strings.ReplaceAll(cliConfig, "{table: users, columns: [id]}", "{table: orders, columns: [user_id]}"))
+	for _, tc := range []struct {
+		args []string
+		want int
+		out  string
+	}{
+		{[]string{"--config", good}, 0, "ALTER TABLE public.orders VALIDATE CONSTRAINT orders_user_id_fkey;"},
+		{[]string{"--config", good, "--dsn", dsn}, 0, "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_user_id_idx"},
+		{[]string{"--config", bad}, exitUsage, "relationships[0].columns: is required"},
+		{[]string{}, exitUsage, "--config FILE is required"},
+		{[]string{"--config", nonUnique, "--dsn", dsn}, exitUsage, "there is no unique index on public.orders (user_id)"},
+	} {
+		var out, errOut bytes.Buffer
+		code := runDDL(tc.args, &out, &errOut)
+		where := out.String()
+		if tc.want == exitUsage {
+			where = errOut.String()
+		}
+		if code != tc.want || !strings.Contains(where, tc.out) {
+			t.Errorf("ddl %q: exit %d (want %d), stdout:\n%s\nstderr:\n%s", tc.args, code, tc.want, out.String(), errOut.String())
+		}
+	}
+}
