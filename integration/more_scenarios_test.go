@@ -219,3 +219,31 @@ var moreMultiStatementScenarios = []scenario{
 func TestOracleShapes(t *testing.T)             { runScenarios(t, shapeScenarios) }
 func TestOracleMoreTransactions(t *testing.T)   { runScenarios(t, moreTransactionScenarios) }
 func TestOracleMoreMultiStatement(t *testing.T) { runScenarios(t, moreMultiStatementScenarios) }
+
+var truncateScenarios = []scenario{
+	{name: "truncate referenced table", schema: threeLevels, fks: []fk{
+		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+		{table: "items", cols: "order_id", refTable: "orders", refCols: "id"},
+	}, steps: []step{
+		s("TRUNCATE users"),
+		s("TRUNCATE items"),
+		s("TRUNCATE orders, users"),
+		s("SELECT count(*) FROM users"),
+	}},
+	{name: "truncate cascade", schema: threeLevels, fks: []fk{
+		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+		{table: "items", cols: "order_id", refTable: "orders", refCols: "id"},
+	}, steps: []step{
+		s("TRUNCATE users CASCADE"),
+		s("SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM items)"),
+	}},
+	{name: "truncate cascade in a transaction with restart identity", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("TRUNCATE ONLY users RESTART IDENTITY CASCADE"),
+		s("ROLLBACK"),
+		s("TRUNCATE orders"),
+		s("TRUNCATE users"),
+	}},
+}
+
+func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }

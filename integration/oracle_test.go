@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -249,6 +250,12 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 	case "exec":
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	// Notices are part of what the client sees: they are recorded with
+	// the step that caused them.
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		notices = append(notices, n.Severity+" "+n.Code+" "+n.Message)
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -259,11 +266,17 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 		out = pipelineTranscript(ctx, conn, steps)
 	} else {
 		for _, st := range steps {
+			var result string
 			if len(st.args) == 0 && mode == "simple" {
-				out = append(out, multiResult(ctx, conn, st.sql))
-				continue
+				result = multiResult(ctx, conn, st.sql)
+			} else {
+				result = queryAll(ctx, conn, st.sql, st.args...)
 			}
-			out = append(out, queryAll(ctx, conn, st.sql, st.args...))
+			if len(notices) > 0 {
+				result += " notices: " + strings.Join(notices, "; ")
+				notices = nil
+			}
+			out = append(out, result)
 		}
 	}
 	return append(out, tableContents(t, ctx, conn, schema)...)

@@ -70,6 +70,24 @@ type Statement struct {
 	Inner *Statement
 	// Text is the statement's own SQL.
 	Text string
+
+	truncate *pg_query.TruncateStmt
+}
+
+// TruncateWith renders a TRUNCATE statement with more tables added to its
+// list (schema-qualified names), keeping its other options.
+func (st *Statement) TruncateWith(tables [][2]string) (string, error) {
+	if st.truncate == nil {
+		return "", fmt.Errorf("not a TRUNCATE statement")
+	}
+	t := &pg_query.TruncateStmt{Relations: append([]*pg_query.Node(nil), st.truncate.Relations...),
+		RestartSeqs: st.truncate.RestartSeqs, Behavior: st.truncate.Behavior}
+	for _, name := range tables {
+		t.Relations = append(t.Relations, &pg_query.Node{Node: &pg_query.Node_RangeVar{RangeVar: &pg_query.RangeVar{
+			Schemaname: name[0], Relname: name[1], Inh: true, Relpersistence: "p"}}})
+	}
+	tree := &pg_query.ParseResult{Version: treeVersion, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_TruncateStmt{TruncateStmt: t}}}}}
+	return pg_query.Deparse(tree)
 }
 
 // Main returns the statement's own INSERT, UPDATE or DELETE (not one in a
@@ -170,9 +188,10 @@ func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
 	case n.GetTruncateStmt() != nil:
 		st.Kind = Truncate
 		t := n.GetTruncateStmt()
+		st.truncate = t
 		for _, r := range t.Relations {
 			st.Targets = append(st.Targets, Target{Kind: Truncate, Relation: relation(r.GetRangeVar()),
-				Cascade: t.Behavior == pg_query.DropBehavior_DROP_CASCADE, Unsupported: "TRUNCATE"})
+				Cascade: t.Behavior == pg_query.DropBehavior_DROP_CASCADE})
 		}
 	case n.GetCopyStmt() != nil:
 		c := n.GetCopyStmt()

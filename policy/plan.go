@@ -71,6 +71,24 @@ type Plan struct {
 	Hidden []string
 	// Continue, when set, produces further steps from the collected rows.
 	Continue Continuation
+	// Refuse, when set, is the error Postgres would raise instead of
+	// running the statement (enforced relationships).
+	Refuse *Refusal
+	// Rewrite, when set, replaces the statement's text (TRUNCATE ...
+	// CASCADE naming the referencing tables), and Notices are the notices
+	// Postgres would have sent for it.
+	Rewrite string
+	Notices []string
+	// Shadowed are events of shadow relationships that involve no check
+	// (e.g. a TRUNCATE they would refuse).
+	Shadowed []ShadowEvent
+}
+
+// ShadowEvent is something a shadow relationship would have stopped or
+// changed.
+type ShadowEvent struct {
+	Rel    *Rel
+	Action string
 }
 
 // FirstRel returns a relationship the plan concerns, for messages.
@@ -92,7 +110,8 @@ func (p *Plan) FirstRel() *Rel {
 
 // Empty reports whether the plan asks for nothing.
 func (p *Plan) Empty() bool {
-	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 && p.Continue == nil
+	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 &&
+		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Shadowed) == 0
 }
 
 // Collected holds the rows gathered in one round: the hidden RETURNING
@@ -119,6 +138,9 @@ type Env struct {
 	// literals may not mean what the parser read, so softfk does not reuse
 	// them.
 	StandardStrings bool
+	// Resolved maps unqualified table names to the OID they denote in the
+	// session (see TruncateNames).
+	Resolved map[string]uint32
 }
 
 // Plan decides what softfk must run around one statement, or returns nil
@@ -129,6 +151,13 @@ func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 		return nil
 	}
 	b := &planBuilder{db: db, rels: rels, env: env, plan: &Plan{}}
+	if st.Kind == parser.Truncate {
+		b.truncate(st)
+		if b.plan.Empty() {
+			return nil
+		}
+		return b.plan
+	}
 	for i := range st.Targets {
 		b.target(&st.Targets[i])
 		if b.plan.Unverifiable != nil {
@@ -193,9 +222,6 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 	if len(asChild) == 0 && len(asParent) == 0 {
 		return
-	}
-	if t.Kind == parser.Truncate && len(asParent) == 0 {
-		return // truncating only a referencing table breaks nothing
 	}
 	if t.Unsupported != "" || t.Write == nil {
 		rel := firstOf(asChild, asParent)

@@ -174,23 +174,48 @@ func (f *frontend) execute(body []byte) error {
 		}
 	}
 	stmt := bp.stmt.stmt.Text
-	if plan.Unverifiable != nil {
-		if f.reject(plan.Unverifiable, stmt) {
-			f.sendStep(rejectStep, &rejecter{err: unverifiableError(plan.Unverifiable, stmt)}, nil)
-		}
-		f.forward(reqExecute, 'E', body)
+	result := bp.stmt.resultPart()
+	result.notices = noticesFor(plan)
+	if errResp := standIn(plan, stmt); errResp != nil {
+		f.sendStep(rejectStep, &rejecter{err: errResp}, nil)
+		f.forwardPart(reqExecute, 'E', body, result)
 		return nil
 	}
 	var msg pgproto3.Execute
 	if err := msg.Decode(body); err == nil && msg.MaxRows > 0 && needsRounds(plan) {
-		err := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
-		if f.reject(err, stmt) {
-			f.sendStep(rejectStep, &rejecter{err: unverifiableError(err, stmt)}, nil)
-			f.forward(reqExecute, 'E', body)
-			return nil
+		u := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
+		if f.reject(u, stmt) {
+			f.sendStep(rejectStep, &rejecter{err: unverifiableError(u, stmt)}, nil)
 		}
+		f.forwardPart(reqExecute, 'E', body, result)
+		return nil
 	}
-	return f.runPlan(plan, bp, stmt, func(p part) { f.forwardPart(reqExecute, 'E', body, p) }, bp.stmt.resultPart())
+	return f.runPlan(plan, bp, stmt, func(p part) { f.forwardPart(reqExecute, 'E', body, p) }, result)
+}
+
+// standIn returns the error a client gets instead of running a statement
+// the plan refuses: Postgres's own refusal, or softfk's for a write it
+// cannot verify.
+func standIn(p *policy.Plan, stmt string) *pgproto3.ErrorResponse {
+	switch {
+	case p.Refuse != nil:
+		return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: p.Refuse.Code,
+			Message: p.Refuse.Message, Detail: p.Refuse.Detail, Hint: p.Refuse.Hint}
+	case p.Unverifiable != nil:
+		return unverifiableError(p.Unverifiable, stmt)
+	}
+	return nil
+}
+
+// noticesFor encodes the notices Postgres would have sent for a statement
+// softfk rewrote.
+func noticesFor(p *policy.Plan) []byte {
+	var out []byte
+	for _, msg := range p.Notices {
+		n := pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: msg}
+		out, _ = n.Encode(out)
+	}
+	return out
 }
 
 // needsRounds reports whether a plan waits for results before going on.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strconv"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -181,8 +182,11 @@ func (f *frontend) parse(body []byte) {
 		return
 	}
 	f.stmts[msg.Name] = ps
-	if ps.hidden > 0 {
+	switch {
+	case ps.hidden > 0:
 		msg.Query = withHiddenReturning(msg.Query, &ps.stmt, ps.plan.Hidden)
+	case ps.plan.Rewrite != "":
+		msg.Query = ps.plan.Rewrite
 	}
 	f.pending = append(f.pending, pending{kind: reqParse})
 	f.sendMsg(&msg)
@@ -245,13 +249,52 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) *preparedStmt {
 }
 
 // plan plans one statement, including SQL-level EXECUTE of a prepared
-// statement softfk could not verify.
+// statement softfk could not verify. Shadow events are logged here, and an
+// unverifiable write that the configuration lets through gets no plan.
 func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 	if st.Kind == parser.Execute {
 		return f.sqlPrepared[st.Name]
 	}
+	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
-	return f.s.rules().Plan(st, env)
+	if names := db.TruncateNames(st); len(names) > 0 {
+		resolved, err := f.resolveNames(names)
+		if err != nil {
+			return nil // the session is gone, or the client has the server's error
+		}
+		env.Resolved = resolved
+	}
+	p := db.Plan(st, env)
+	if p == nil {
+		return nil
+	}
+	for _, e := range p.Shadowed {
+		f.s.reportShadowEvent(e, st.Text)
+	}
+	p.Shadowed = nil
+	if p.Unverifiable != nil && !f.reject(p.Unverifiable, st.Text) || p.Empty() {
+		return nil
+	}
+	return p
+}
+
+// resolveNames asks the session which table each unqualified name denotes
+// (its search_path decides), on its own connection.
+func (f *frontend) resolveNames(names []string) (map[string]uint32, error) {
+	rd := newRound(1)
+	resp := &stepResponder{round: rd, collect: true}
+	f.sendStep(&policy.Step{SQL: policy.ResolveQuery(names), Collect: true}, resp, nil)
+	if ok, err := f.await(rd); err != nil || !ok {
+		return nil, errCatalogUnavailable
+	}
+	out := map[string]uint32{}
+	for _, row := range resp.rows {
+		if len(row) == 2 && row[0] != nil && row[1] != nil {
+			oid, _ := strconv.ParseUint(*row[1], 10, 32)
+			out[*row[0]] = uint32(oid)
+		}
+	}
+	return out, nil
 }
 
 // noteSessionReset catches DISCARD ALL and DEALLOCATE ALL even in

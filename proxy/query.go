@@ -43,12 +43,8 @@ func (f *frontend) query(body []byte) error {
 		txControl = txControl || st.Kind == parser.Transaction
 		plans[i] = f.plan(st, policy.Env{})
 		if p := plans[i]; p != nil {
-			if p.Unverifiable != nil && !f.reject(p.Unverifiable, st.Text) {
-				plans[i] = nil
-				continue
-			}
 			planned = true
-			rounds = rounds || p.Unverifiable == nil && needsRounds(p)
+			rounds = rounds || needsPlanRounds(p)
 		}
 	}
 	switch {
@@ -182,10 +178,13 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 		switch {
 		case p == nil:
 			q.client(sql[prev:st.End], prev, part{})
-		case p.Unverifiable != nil:
+		case standIn(p, st.Text) != nil:
 			q.raw(sql[prev:st.Start])
-			q.own(rejectStep.SQL, part{proxy: &rejecter{err: unverifiableError(p.Unverifiable, st.Text)}}, true)
+			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
 			q.client(sql[st.Start:st.End], st.Start, part{})
+		case p.Rewrite != "":
+			q.raw(sql[prev:st.Start])
+			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
 		default:
 			f.checkedStatement(&q, sql[prev:st.End], prev, st.Text, p.After)
 		}
@@ -244,7 +243,7 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 }
 
 func needsPlanRounds(p *policy.Plan) bool {
-	return p != nil && p.Unverifiable == nil && needsRounds(p)
+	return p != nil && standIn(p, "") == nil && needsRounds(p)
 }
 
 // settledStatus waits until every earlier request has been answered and
@@ -295,9 +294,11 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		switch {
 		case p == nil:
 			q.client(text, st.Start, part{})
-		case p.Unverifiable != nil:
-			q.own(rejectStep.SQL, part{proxy: &rejecter{err: unverifiableError(p.Unverifiable, st.Text)}}, true)
+		case standIn(p, st.Text) != nil:
+			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
 			q.client(text, st.Start, part{})
+		case p.Rewrite != "":
+			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
 		case i == end && rounds:
 			for _, step := range p.Before {
 				r := &stepResponder{hold: h, collect: true}

@@ -115,6 +115,9 @@ type part struct {
 	// the proxy inserted before this statement in the query text.
 	posShift int
 	watch    *watch // non-nil: the proxy waits on this client request
+	// notices are messages to send the client just before the statement's
+	// completion (for a statement softfk rewrote).
+	notices []byte
 }
 
 // pending is one request sent upstream whose responses have not all arrived.
@@ -409,6 +412,9 @@ func (r *router) rowDescription(req *pending, p *part, body []byte) {
 // statement).
 func (r *router) complete(req *pending, p *part, typ byte, body []byte) {
 	if p.proxy == nil {
+		if len(p.notices) > 0 && (typ == 'C' || typ == 'I') {
+			r.out = append(r.out, p.notices...)
+		}
 		r.toClient(p, typ, body)
 		if p.watch != nil && typ != 'n' && typ != 'T' {
 			p.watch.round.complete()

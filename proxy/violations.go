@@ -3,6 +3,7 @@ package proxy
 import (
 	"go.uber.org/zap"
 
+	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
 	"github.com/softfk/softfk/policy"
 )
@@ -44,4 +45,20 @@ func (s *session) reportUnverifiable(u *policy.Unverifiable, stmt string, reject
 	}
 	s.log.Warn("unverifiable write", zap.String("reason", u.Reason), zap.String("relationship", rel),
 		zap.String("statement", parser.Fingerprint(stmt)), zap.Bool("rejected", rejected))
+}
+
+// reportShadowEvent logs what a shadow relationship would have stopped or
+// changed without a check (a TRUNCATE it would refuse or cascade).
+func (s *session) reportShadowEvent(e policy.ShadowEvent, stmt string) {
+	s.srv.log.Warn("soft foreign key violation",
+		zap.String("relationship", e.Rel.Name),
+		zap.String("table", e.Rel.Table.String()),
+		zap.String("action", e.Action),
+		zap.String("statement", parser.Fingerprint(stmt)),
+		zap.String("mode", string(config.Shadow)),
+		zap.String("database", s.database()),
+		zap.String("user", s.params["user"]),
+		zap.String("application_name", s.params["application_name"]),
+		zap.String("client", s.client.RemoteAddr().String()),
+	)
 }

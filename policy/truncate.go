@@ -1,0 +1,107 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// Refusal is an error softfk answers in place of a statement that Postgres
+// would refuse before running it, such as a TRUNCATE of a referenced table.
+type Refusal struct {
+	Code, Message, Detail, Hint string
+	Rel                         *Rel
+}
+
+// TruncateNames lists the unqualified table names of a TRUNCATE that match
+// a guarded table: the session must resolve them (through its search_path)
+// before the statement can be planned.
+func (db *DB) TruncateNames(st *parser.Statement) []string {
+	if st.Kind != parser.Truncate {
+		return nil
+	}
+	var names []string
+	for _, t := range st.Targets {
+		if t.Relation.Schema == "" && contains(db.names, t.Relation.Name) && !contains(names, t.Relation.Name) {
+			names = append(names, t.Relation.Name)
+		}
+	}
+	return names
+}
+
+// ResolveQuery returns the query that resolves names as TruncateNames
+// needs: one row per name, with the OID it denotes (NULL when none).
+func ResolveQuery(names []string) string {
+	var q string
+	for i, n := range names {
+		if i > 0 {
+			q += " UNION ALL "
+		}
+		q += fmt.Sprintf("SELECT %s, to_regclass(%s)::oid::text", parser.QuoteLiteral(n), parser.QuoteLiteral(config.QuoteIdent(n)))
+	}
+	return q
+}
+
+// truncate plans a TRUNCATE as Postgres treats one with foreign keys:
+// truncating a referenced table without its referencing tables is refused,
+// unless CASCADE is given, which truncates those too (reported by a NOTICE
+// for each). Shadow relationships only report.
+func (b *planBuilder) truncate(st *parser.Statement) {
+	truncated := map[*Table]bool{}
+	cascade := false
+	for _, t := range st.Targets {
+		cascade = cascade || t.Cascade
+		if tbl := b.resolvedTable(t.Relation); tbl != nil {
+			truncated[tbl] = true
+		}
+	}
+	var added [][2]string
+	for changed := true; changed; {
+		changed = false
+		for _, r := range b.rels {
+			if !r.usable() || !truncated[r.Parent] || truncated[r.Child] {
+				continue
+			}
+			if r.Mode == config.Shadow {
+				b.plan.Shadowed = append(b.plan.Shadowed, ShadowEvent{Rel: r, Action: "truncate"})
+				continue
+			}
+			if !cascade {
+				b.plan.Refuse = &Refusal{Rel: r, Code: "0A000",
+					Message: "cannot truncate a table referenced in a foreign key constraint",
+					Detail:  fmt.Sprintf("Table \"%s\" references \"%s\".", r.Table.Name, r.RefTable.Name),
+					Hint:    fmt.Sprintf("Truncate table \"%s\" at the same time, or use TRUNCATE ... CASCADE.", r.Table.Name)}
+				return
+			}
+			truncated[r.Child] = true
+			added = append(added, [2]string{r.Table.Schema, r.Table.Name})
+			b.plan.Notices = append(b.plan.Notices, fmt.Sprintf("truncate cascades to table \"%s\"", r.Table.Name))
+			changed = true
+		}
+	}
+	if len(added) > 0 {
+		sql, err := st.TruncateWith(added)
+		if err != nil {
+			b.plan.Unverifiable = &Unverifiable{Reason: "TRUNCATE softfk cannot rewrite", Rel: b.rels[0]}
+			return
+		}
+		b.plan.Rewrite = sql
+	}
+}
+
+// resolvedTable finds the guarded table a statement's reference denotes:
+// by name when qualified, through the session's resolution otherwise.
+func (b *planBuilder) resolvedTable(ref parser.Relation) *Table {
+	for _, r := range b.rels {
+		if !r.usable() {
+			continue
+		}
+		for _, t := range []*Table{r.Child, r.Parent} {
+			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.env.Resolved[ref.Name] == t.OID {
+				return t
+			}
+		}
+	}
+	return nil
+}
