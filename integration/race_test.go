@@ -33,30 +33,42 @@ func TestRaceInsertChildDeleteParent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("race workload skipped in -short mode")
 	}
-	for _, iso := range []string{"read committed"} {
-		t.Run(iso, func(t *testing.T) {
-			enforced := raceWorkload(t, iso, true, 3*time.Second)
-			t.Logf("enforced: %d inserts (%d rejected), %d deletes (%d rejected), %d serialization failures, %d orphans",
-				enforced.inserts.Load(), enforced.insertViolations.Load(), enforced.deletes.Load(), enforced.deleteViolations.Load(),
-				enforced.serialization.Load(), enforced.orphans)
-			if enforced.orphans != 0 {
-				t.Fatalf("%d orphans left with softfk enforcing", enforced.orphans)
-			}
-			if enforced.inserts.Load() == 0 || enforced.deletes.Load() == 0 {
-				t.Fatal("the workload did not run both sides")
-			}
-			unchecked := raceWorkload(t, iso, false, 2*time.Second)
-			t.Logf("unchecked: %d orphans", unchecked.orphans)
-			if unchecked.orphans == 0 {
-				t.Fatal("the same workload without softfk's checks left no orphan: the test proves nothing")
-			}
-		})
+	// The proof that the test can fail: without softfk's checks the same
+	// workload leaves orphans.
+	unchecked := raceWorkload(t, raceOptions{isolation: "read committed", duration: 2 * time.Second})
+	t.Logf("unchecked: %d orphans", unchecked.orphans)
+	if unchecked.orphans == 0 {
+		t.Fatal("the workload without softfk's checks left no orphan: the test proves nothing")
 	}
+	for _, iso := range []string{"read committed", "repeatable read", "serializable"} {
+		for _, action := range []string{"no action", "restrict", "cascade", "set null"} {
+			t.Run(iso+"/"+action, func(t *testing.T) {
+				o := raceWorkload(t, raceOptions{isolation: iso, action: action, enforce: true, proxies: 2, duration: 2 * time.Second})
+				t.Logf("%d inserts (%d rejected), %d deletes (%d rejected), %d serialization failures, %d orphans",
+					o.inserts.Load(), o.insertViolations.Load(), o.deletes.Load(), o.deleteViolations.Load(), o.serialization.Load(), o.orphans)
+				if o.orphans != 0 {
+					t.Fatalf("%d orphans left with softfk enforcing", o.orphans)
+				}
+				if o.inserts.Load() == 0 || o.deletes.Load() == 0 {
+					t.Fatal("the workload did not run both sides")
+				}
+			})
+		}
+	}
+}
+
+// raceOptions shape one run of the workload.
+type raceOptions struct {
+	isolation string
+	action    string // the relationship's ON DELETE action
+	enforce   bool
+	proxies   int // sessions are spread over this many softfk processes (at least 1)
+	duration  time.Duration
 }
 
 // raceWorkload runs inserters, deleters and a re-creator through softfk
 // (with or without the relationship) for d, then counts orphans.
-func raceWorkload(t *testing.T, isolation string, enforce bool, d time.Duration) *raceOutcome {
+func raceWorkload(t *testing.T, opts raceOptions) *raceOutcome {
 	db := newDatabase(t)
 	setupConn := connect(t, cluster.DSN(db))
 	mustExec(t, setupConn,
@@ -64,17 +76,27 @@ func raceWorkload(t *testing.T, isolation string, enforce bool, d time.Duration)
 		"CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL)",
 		"CREATE INDEX ON orders (user_id)",
 		fmt.Sprintf("INSERT INTO users SELECT generate_series(1, %d)", raceUsers),
-		fmt.Sprintf("ALTER DATABASE %s SET default_transaction_isolation = '%s'", db, isolation))
+		fmt.Sprintf("ALTER DATABASE %s SET default_transaction_isolation = '%s'", db, opts.isolation))
+	if opts.action == "set null" {
+		mustExec(t, setupConn, "ALTER TABLE orders ALTER user_id DROP NOT NULL")
+	}
 	cfg := proxyConfig()
-	if enforce {
-		parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	if opts.enforce {
+		action := opts.action
+		if action == "" {
+			action = "no action"
+		}
+		parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}, on_delete: " + action + "}\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Relationships = parsed.Relationships
 	}
-	p := startProxy(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	var proxies []*testProxy
+	for i := 0; i < max(opts.proxies, 1); i++ {
+		proxies = append(proxies, startProxy(t, cfg))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.duration)
 	defer cancel()
 	out := &raceOutcome{}
 	// Parents are created with ever-new ids and workers pick among the
@@ -84,8 +106,11 @@ func raceWorkload(t *testing.T, isolation string, enforce bool, d time.Duration)
 	pick := func(rng *rand.Rand) int64 { return newest.Load() - int64(rng.Intn(raceUsers)) }
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
+	workers := 0
 	worker := func(mode pgx.QueryExecMode, fn func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error) {
 		wg.Add(1)
+		p := proxies[workers%len(proxies)]
+		workers++
 		go func() {
 			defer wg.Done()
 			pc, err := pgx.ParseConfig(p.DSN(db))
@@ -174,7 +199,7 @@ func raceWorkload(t *testing.T, isolation string, enforce bool, d time.Duration)
 		t.Fatalf("workload error: %v", err)
 	}
 	if err := setupConn.QueryRow(context.Background(),
-		"SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)").Scan(&out.orphans); err != nil {
+		"SELECT count(*) FROM orders o WHERE o.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id)").Scan(&out.orphans); err != nil {
 		t.Fatal(err)
 	}
 	return out

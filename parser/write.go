@@ -115,6 +115,30 @@ func (w *Write) FromWhere() (string, error) {
 	return strings.TrimPrefix(out, "SELECT "), nil
 }
 
+// FromWhereAnd is FromWhere with cond (an SQL condition) ANDed to the
+// statement's own WHERE.
+func (w *Write) FromWhereAnd(cond string) (string, error) {
+	tree, err := pg_query.Parse("SELECT WHERE " + cond)
+	if err != nil {
+		return "", err
+	}
+	extra := tree.Stmts[0].Stmt.GetSelectStmt().WhereClause
+	where := extra
+	if w.where != nil {
+		where = &pg_query.Node{Node: &pg_query.Node_BoolExpr{BoolExpr: &pg_query.BoolExpr{
+			Boolop: pg_query.BoolExprType_AND_EXPR, Args: []*pg_query.Node{w.where, extra}}}}
+	}
+	sel := &pg_query.SelectStmt{
+		FromClause:  append([]*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: w.rel}}}, w.from...),
+		WhereClause: where,
+	}
+	out, err := deparseSelect(sel)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(out, "SELECT "), nil
+}
+
 // analyzer holds the query string being analysed.
 type analyzer struct {
 	base int

@@ -38,6 +38,10 @@ type Check struct {
 	rels   map[int]*Rel
 	Shadow bool
 	Side   Side
+	// LockWaitConflicts says the check locks NOWAIT: a lock it cannot
+	// take at once means a concurrent transaction may reference the key,
+	// reported as a serialization failure.
+	LockWaitConflicts bool
 }
 
 // Side is which end of a relationship a check guards.
@@ -375,10 +379,41 @@ func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	if len(rels) == 0 {
 		return
 	}
+	if !b.conflictCheck(w, rels) {
+		return
+	}
 	from, cols := b.hide(w, refColumnsOf(rels))
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
 		b.work.deleted(rels[0].Parent, w.Table, cols, rows)
 	}})
+}
+
+// conflictCheck adds, before a statement that deletes or re-keys parent
+// rows, the REPEATABLE READ check for concurrent lockers the snapshot
+// cannot see (see conflictCheckSQL). It reports false when the statement
+// cannot be analysed (the plan is then unverifiable).
+func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
+	var enforced []*Rel
+	for _, r := range rels {
+		if r.Mode == config.Enforce {
+			enforced = append(enforced, r)
+		}
+	}
+	if len(enforced) == 0 {
+		return true
+	}
+	fromWhere, err := w.FromWhereAnd(repeatableRead)
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "statement softfk cannot analyse", Rel: enforced[0]}
+		return false
+	}
+	check := &Check{rels: map[int]*Rel{enforced[0].Index: enforced[0]}, Side: ParentSide, LockWaitConflicts: true}
+	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), fromWhere), Check: check}
+	if b.env.Extended {
+		b.bindClientParams(step)
+	}
+	b.plan.Before = append(b.plan.Before, step)
+	return true
 }
 
 // updateParent plans an UPDATE that may change referenced keys: a locking
@@ -423,14 +458,22 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse", Rel: touched[0]}
 		return
 	}
+	if !b.conflictCheck(w, touched) {
+		return
+	}
 	step := &Step{SQL: "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + ref, Collect: true}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
+	collected := 0
+	for _, s := range b.plan.Before {
+		if s.Collect {
+			collected++
+		}
+	}
 	b.plan.Before = append(b.plan.Before, step)
 	b.ensureWork()
-	stepIdx := len(b.plan.Before) - 1
-	b.work.pendingUpdate = append(b.work.pendingUpdate, pendingUpdate{step: stepIdx, table: touched[0].Parent, ref: w.Table, cols: cols})
+	b.work.pendingUpdate = append(b.work.pendingUpdate, pendingUpdate{step: collected, table: touched[0].Parent, ref: w.Table, cols: cols})
 }
 
 // bindClientParams gives a step the client's parameters, under the same

@@ -23,6 +23,7 @@ const (
 	kindMissing    = "missing"    // child key not present in the parent
 	kindMixedNulls = "mixed"      // MATCH FULL with some but not all key columns null
 	kindReferenced = "referenced" // parent key still referenced by a child
+	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
 )
 
 func oidLit(oid uint32) string { return strconv.FormatUint(uint64(oid), 10) }
@@ -231,4 +232,54 @@ func keyExpr(v parser.Value, c Column) (string, bool) {
 		expr = castTo(expr, v.Cast)
 	}
 	return expr, true
+}
+
+// Under REPEATABLE READ a statement cannot see children inserted by
+// transactions that committed after its snapshot; Postgres's RI check
+// notices them through a second, current snapshot and raises a
+// serialization failure. softfk has no second snapshot, but every child
+// insert locks its parent row FOR KEY SHARE, which leaves the locker in the
+// row's xmax. So before a parent row is deleted or its key changed, a
+// locker (or updater) the snapshot cannot see (still running, or committed
+// after the snapshot) means a child may exist unseen: the statement fails
+// with a serialization failure, to be retried like any other.
+
+// xidVisible renders whether the 32-bit xid expression x is visible in the
+// transaction's snapshot. It extends x to 64 bits with the epoch of our own
+// transaction id, the newest there can be (it is about to write, so it has
+// or gets one); a value from "the future" cannot be a transaction id.
+func xidVisible(x string) string {
+	cur := "pg_current_xact_id()::text::bigint"
+	full := fmt.Sprintf("(((%[1]s >> 32) << 32) | %[2]s::text::bigint) - CASE WHEN %[2]s::text::bigint > (%[1]s & 4294967295) THEN 4294967296 ELSE 0 END", cur, x)
+	return fmt.Sprintf("(CASE WHEN (%[1]s) < 0 THEN true ELSE pg_visible_in_snapshot((%[1]s)::text::xid8, pg_current_snapshot()) END)", full)
+}
+
+// xmaxConflict renders the condition that the row's xmax names a
+// transaction (directly, or as a member of a recent MultiXact) other than
+// ours that the snapshot cannot see.
+func xmaxConflict(xmax string) string {
+	own := "pg_current_xact_id_if_assigned()::text"
+	return fmt.Sprintf(`(%[1]s <> '0'::xid AND %[1]s::text IS DISTINCT FROM %[2]s AND (NOT %[3]s OR
+ (CASE WHEN mxid_age(%[1]s) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s) m
+  WHERE m.xid::text IS DISTINCT FROM %[2]s AND NOT %[4]s) ELSE false END)))`,
+		xmax, own, xidVisible(xmax), xidVisible("m.xid"))
+}
+
+// repeatableRead is the condition that the transaction runs under
+// REPEATABLE READ, where the conflict check applies (READ COMMITTED sees
+// concurrent children itself, and SERIALIZABLE's own checks catch them).
+const repeatableRead = "current_setting('transaction_isolation') = 'repeatable read'"
+
+// conflictCheckSQL renders a check for relationship r that, under
+// REPEATABLE READ, locks the rows about to be deleted or re-keyed (reached
+// through alias by fromWhere, which includes the isolation condition)
+// FOR UPDATE NOWAIT and raises a serialization-failure signal when one's
+// xmax names a transaction the snapshot cannot see. A row still locked by
+// a running transaction fails the NOWAIT (see Check.LockWaitConflicts).
+// Scanning and locking in one statement leaves no gap for a locker to
+// come and go unseen, short of the scan-to-lock instant.
+func conflictCheckSQL(r *Rel, alias, fromWhere string) string {
+	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (SELECT %s.xmax AS x %s FOR UPDATE OF %s NOWAIT) s
+WHERE %s LIMIT 1) AS int4)`,
+		SignalPrefix, r.Index, kindConflict, alias, fromWhere, alias, xmaxConflict("s.x"))
 }

@@ -12,7 +12,11 @@ import (
 // shadow mode, an action it would have applied), with the error Postgres
 // raises for it.
 type Violation struct {
-	Rel        *Rel
+	Rel *Rel
+	// Conflict, when set, is not a violation but a serialization failure:
+	// under REPEATABLE READ, a concurrent transaction may have referenced
+	// the key unseen.
+	Conflict   bool
 	Action     string // "" for a rejected write; the ON DELETE/UPDATE action a shadow relationship would apply
 	Message    string
 	Detail     string
@@ -96,6 +100,10 @@ func (c *Check) decode(payload string) (*Violation, error) {
 	}
 	v := &Violation{Rel: r, Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name, Routine: "ri_ReportViolation", Line: lineNotPresent}
 	switch kind {
+	case kindConflict:
+		v.Conflict = true
+		v.Message = "could not serialize access due to concurrent update"
+		v.Key = "(" + strings.Join(r.RefColumns, ", ") + ")"
 	case kindMissing, kindMixedNulls:
 		v.Key = KeyText(r.Columns, values)
 		v.Message = fmt.Sprintf("insert or update on table \"%s\" violates foreign key constraint \"%s\"", r.Table.Name, r.Name)

@@ -213,6 +213,10 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 		sql := fmt.Sprintf("DELETE FROM %s c USING %s WHERE %s%s", child, src.from(), where, ret)
 		var collect func([][]*string)
 		if len(grand) > 0 {
+			// The cascaded children are parents too: under REPEATABLE READ,
+			// look for lockers the snapshot cannot see first.
+			check := &Check{rels: map[int]*Rel{grand[0].Index: grand[0]}, Side: ParentSide, LockWaitConflicts: true}
+			w.add(jsonStep(conflictCheckSQL(grand[0], "c", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), data, check), nil)
 			collect = func(rows [][]*string) {
 				w.changed(event{table: r.Child, cols: cols, old: rows})
 			}

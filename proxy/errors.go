@@ -12,6 +12,9 @@ const (
 	codeAdminShutdown      = "57P01"
 	codeInternalError      = "XX000"
 	codeFeatureUnsupported = "0A000"
+	// Codes softfk translates between:
+	codeLockNotAvailable     = "55P03"
+	codeSerializationFailure = "40001"
 )
 
 // fatalError builds a FATAL ErrorResponse: the session ends after it.

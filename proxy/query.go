@@ -301,7 +301,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
 		case i == end && rounds:
 			for _, step := range p.Before {
-				r := &stepResponder{hold: h, collect: true}
+				r := f.responderFor(step, h, nil, st.Text)
 				beforeResps = append(beforeResps, r)
 				q.own(step.SQL, part{proxy: r}, true)
 			}

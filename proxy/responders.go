@@ -48,9 +48,17 @@ func (c *checkResponder) succeeded(r *router) {
 
 func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 	r.drop(c.hold)
+	if c.check.LockWaitConflicts && e.Code == codeLockNotAvailable {
+		r.sendError(&pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: "ERROR",
+			Code: codeSerializationFailure, Message: "could not serialize access due to concurrent update"})
+		c.fail()
+		return
+	}
 	if !c.check.Shadow && policy.IsSignal(e.Code, e.Message) {
 		if v, err := c.check.FromError(e.Message); err == nil {
-			c.f.s.reportViolation(v, c.check, c.stmt)
+			if !v.Conflict {
+				c.f.s.reportViolation(v, c.check, c.stmt)
+			}
 			r.sendError(violationError(v, e))
 			c.fail()
 			return
@@ -176,6 +184,10 @@ func (rj *rejecter) skipped(*router) {}
 // violationError is the error Postgres raises for v, with the severity
 // words of the server's own signal error (they follow its lc_messages).
 func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+	if v.Conflict {
+		return &pgproto3.ErrorResponse{Severity: signal.Severity, SeverityUnlocalized: "ERROR",
+			Code: "40001", Message: v.Message}
+	}
 	return &pgproto3.ErrorResponse{
 		Severity:            signal.Severity,
 		SeverityUnlocalized: "ERROR",
