@@ -73,200 +73,32 @@ WARMUP=${WARMUP:-5}
 BENCH_OUT=${BENCH_OUT:-}
 SOFTFK_CMD=${SOFTFK_CMD:-}
 
+BENCH_NAME=passthrough
+# shellcheck source-path=SCRIPTDIR source=lib.sh disable=SC1091 # (followed with shellcheck -x)
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+bench_args "$@"
+check_uint ROUNDS DURATION CLIENTS THREADS SCALE
+check_seconds WARMUP
+
+cd "$REPO"
+
 TARGETS=(direct pgbouncer relay softfk)
 MODES=(prepared simple)
 RATIOS=(softfk/direct softfk/pgbouncer softfk/relay relay/direct pgbouncer/direct)
 
-die() {
-	echo "passthrough: $*" >&2
-	exit 1
-}
-
-usage() {
-	# The header comment above, without its leading "# ".
-	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
-}
-
-while (($#)); do
-	case $1 in
-	-r | --rounds) ROUNDS=${2:?$1 needs a value}; shift 2 ;;
-	-d | --duration) DURATION=${2:?$1 needs a value}; shift 2 ;;
-	-c | --clients) CLIENTS=${2:?$1 needs a value}; shift 2 ;;
-	-j | --threads) THREADS=${2:?$1 needs a value}; shift 2 ;;
-	-h | --help) usage; exit 0 ;;
-	*) die "unknown argument: $1 (see --help)" ;;
-	esac
-done
-for var in ROUNDS DURATION CLIENTS THREADS SCALE; do
-	[[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer, not '${!var}'"
-done
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds, not '$WARMUP'"
-
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO=$PWD
-
-# ---------------------------------------------------------------- tools
-
-IS_ROOT=false
-[[ $EUID -eq 0 ]] && IS_ROOT=true
-
-# find_pg_bindir prints the first directory holding initdb, pg_ctl and
-# postgres: from PATH, then pg_config --bindir, then /usr/lib/postgresql/*/bin
-# newest version first.
-find_pg_bindir() {
-	local dir candidates=()
-	if command -v initdb >/dev/null; then
-		candidates+=("$(dirname "$(readlink -f "$(command -v initdb)")")")
-	fi
-	if command -v pg_config >/dev/null; then
-		candidates+=("$(pg_config --bindir)")
-	fi
-	while IFS= read -r dir; do
-		candidates+=("$dir")
-	done < <(compgen -G '/usr/lib/postgresql/*/bin' | sort -rV)
-	for dir in "${candidates[@]}"; do
-		if [[ -x $dir/initdb && -x $dir/pg_ctl && -x $dir/postgres ]]; then
-			echo "$dir"
-			return 0
-		fi
-	done
-	return 1
-}
-
-find_pgbouncer() {
-	PATH=$PATH:/usr/sbin:/sbin command -v pgbouncer
-}
-
-missing=()
-find_pg_bindir >/dev/null || missing+=(postgresql)
-find_pgbouncer >/dev/null || missing+=(pgbouncer)
-if ((${#missing[@]})); then
-	$IS_ROOT || die "missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}"
-	echo "== installing ${missing[*]} with apt-get"
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-fi
-PGBIN=$(find_pg_bindir) || die "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found"
-PGBOUNCER=$(find_pgbouncer) || die "pgbouncer not found"
-if [[ -x $PGBIN/pgbench ]]; then
-	PGBENCH=$PGBIN/pgbench
-else
-	PGBENCH=$(command -v pgbench) || die "pgbench not found (Debian: postgresql-client)"
-fi
-command -v go >/dev/null || die "go not found (needed to build the relay and softfk)"
-if $IS_ROOT; then
-	id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user to run initdb, postgres and pgbouncer"
-	command -v runuser >/dev/null || die "running as root needs runuser (util-linux)"
-fi
-CLK_TCK=$(getconf CLK_TCK)
-
-# ---------------------------------------------------------------- lifecycle
-
-WORK=$(mktemp -d -t softfk-bench.XXXXXX)
-$IS_ROOT && chown postgres: "$WORK"
-PIDS=()     # processes this script started, stopped in reverse order
-POSTMASTER= # pid of our cluster's postmaster (started by pg_ctl, not a child)
-
-# alive PID: true while the process exists and is not a zombie.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat%% *} != Z ]]
-}
-
-# stop_pid PID SIGNAL TIMEOUT_S: send SIGNAL, wait up to TIMEOUT_S for the
-# process to end, then SIGKILL it; reap it if it is our child.
-stop_pid() {
-	local pid=$1 sig=$2 i
-	kill -"$sig" "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $3 * 10; i++)); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		echo "passthrough: pid $pid ignored SIG$sig, killing it" >&2
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-}
-
-cleanup() {
-	set +e
-	local i
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		stop_pid "${PIDS[i]}" TERM 5
-	done
-	# SIGINT is PostgreSQL's fast shutdown.
-	[[ -n $POSTMASTER ]] && stop_pid "$POSTMASTER" INT 30
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# as_pg CMD...: run CMD in $WORK as the cluster's owner (postgres if root).
-as_pg() {
-	if $IS_ROOT; then
-		(cd "$WORK" && runuser -u postgres -- "$@")
-	else
-		(cd "$WORK" && "$@")
-	fi
-}
-
-USED_PORTS=" "
-# free_port VAR: set VAR to a TCP port on 127.0.0.1 that nothing listens on
-# and that this script has not handed out yet (below Linux's ephemeral range).
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 12000))
-		[[ $USED_PORTS == *" $port "* ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			USED_PORTS+="$port "
-			printf -v "$1" '%s' "$port"
-			return 0
-		fi
-	done
-}
-
-# wait_ready NAME PORT PID LOG: wait until a PostgreSQL connection through PORT
-# gets an answer, failing early if PID has died.
-wait_ready() {
-	local i
-	for ((i = 0; i < 150; i++)); do
-		"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres -t 1 && return 0
-		alive "$3" || die "$1 exited during startup; the end of its log:$(echo; tail -20 "$4")"
-		sleep 0.1
-	done
-	die "$1 did not answer on port $2 within 15 s; the end of its log:$(echo; tail -20 "$4")"
-}
-
 # ---------------------------------------------------------------- start
+
+bench_find_tools postgresql pgbouncer
+bench_workdir
 
 declare -A PORT PID
 for target in "${TARGETS[@]}"; do
 	free_port "PORT[$target]"
 done
 
-PG_SETTINGS=(
-	"listen_addresses = '127.0.0.1'"
-	"port = ${PORT[direct]}"
-	"unix_socket_directories = '$WORK'"
-	"max_connections = $((CLIENTS + 20 > 100 ? CLIENTS + 20 : 100))"
-	"shared_buffers = 128MB"
-	"fsync = off"
-	"synchronous_commit = off"
-)
-echo "== PostgreSQL: $("$PGBIN/postgres" --version) from $PGBIN"
-echo "   throwaway cluster in $WORK, trust auth, settings:"
-printf '     %s\n' "${PG_SETTINGS[@]}"
-as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --no-sync >"$WORK/initdb.log" 2>&1 ||
-	die "initdb failed:$(echo; tail -20 "$WORK/initdb.log")"
-printf '%s\n' "${PG_SETTINGS[@]}" | as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null ||
-	die "PostgreSQL did not start:$(echo; tail -20 "$WORK/postgres.log")"
-POSTMASTER=$(head -1 "$WORK/data/postmaster.pid")
+pg_settings "${PORT[direct]}"
+start_cluster
 
 echo "== $("$PGBOUNCER" --version | head -1), session pool mode, port ${PORT[pgbouncer]}"
 echo '"postgres" ""' >"$WORK/userlist.txt"
@@ -287,15 +119,9 @@ log_connections = 0
 log_disconnections = 0
 $($IS_ROOT && echo "user = postgres")
 EOF
-"$PGBOUNCER" "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
-PID[pgbouncer]=$!
-PIDS+=("$!")
+spawn "PID[pgbouncer]" "$WORK/pgbouncer.log" "$PGBOUNCER" "$WORK/pgbouncer.ini"
 
-echo "== bare relay (bench/relay), port ${PORT[relay]}"
-go build -o "$WORK/relay" ./bench/relay || die "could not build bench/relay"
-"$WORK/relay" -listen "127.0.0.1:${PORT[relay]}" -upstream "127.0.0.1:${PORT[direct]}" >"$WORK/relay.log" 2>&1 &
-PID[relay]=$!
-PIDS+=("$!")
+start_relay "PID[relay]" "${PORT[relay]}" "${PORT[direct]}"
 
 if [[ -n $SOFTFK_CMD ]]; then
 	read -r -a softfk_cmd <<<"$SOFTFK_CMD"
@@ -305,17 +131,14 @@ else
 	softfk_cmd=("$REPO/bin/softfk" serve --log-format json)
 fi
 echo "== softfk: ${softfk_cmd[*]}, port ${PORT[softfk]}"
-"${softfk_cmd[@]}" --listen "127.0.0.1:${PORT[softfk]}" --upstream "127.0.0.1:${PORT[direct]}" >"$WORK/softfk.log" 2>&1 &
-PID[softfk]=$!
-PIDS+=("$!")
+spawn "PID[softfk]" "$WORK/softfk.log" \
+	"${softfk_cmd[@]}" --listen "127.0.0.1:${PORT[softfk]}" --upstream "127.0.0.1:${PORT[direct]}"
 
 wait_ready pgbouncer "${PORT[pgbouncer]}" "${PID[pgbouncer]}" "$WORK/pgbouncer.log"
 wait_ready relay "${PORT[relay]}" "${PID[relay]}" "$WORK/relay.log"
 wait_ready softfk "${PORT[softfk]}" "${PID[softfk]}" "$WORK/softfk.log"
 
 # ---------------------------------------------------------------- measure
-
-PGBENCH_CONN=(-h 127.0.0.1 -U postgres)
 
 echo "== pgbench -i -s $SCALE"
 "$PGBENCH" "${PGBENCH_CONN[@]}" -p "${PORT[direct]}" -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1 ||
@@ -326,24 +149,13 @@ if ((WARMUP > 0)); then
 		die "warm-up pgbench failed:$(echo; tail -20 "$WORK/warmup.log")"
 fi
 
-# cpu_ticks PID: user+system clock ticks the process has used so far.
-cpu_ticks() {
-	local stat fields
-	stat=$(<"/proc/$1/stat")
-	read -r -a fields <<<"${stat##*) }" # fields[0] is field 3 (state)
-	echo $((fields[11] + fields[12]))   # fields 14 utime, 15 stime
-}
-
 # Results per "mode.target", one value per round, space separated.
 declare -A TPS LAT CPU
 echo "== $ROUNDS round(s) per mode: pgbench -n -S -c $CLIENTS -j $THREADS -T $DURATION, $(nproc) CPU(s) shared by everything"
 round_no=0
 for mode in "${MODES[@]}"; do
 	for ((r = 0; r < ROUNDS; r++)); do
-		order=()
-		for ((i = 0; i < ${#TARGETS[@]}; i++)); do
-			order+=("${TARGETS[(i + round_no) % ${#TARGETS[@]}]}")
-		done
+		mapfile -t order < <(rotate "$round_no" "${TARGETS[@]}")
 		round_no=$((round_no + 1))
 		for target in "${order[@]}"; do
 			log=$WORK/$mode-$r-$target.log
@@ -354,13 +166,11 @@ for mode in "${MODES[@]}"; do
 				die "pgbench against $target failed:$(echo; tail -20 "$log")"
 			after=0
 			[[ $target != direct ]] && after=$(cpu_ticks "${PID[$target]}")
-			tps=$(awk '/^tps = .*(without initial connection time|excluding connections establishing)/ {print $3}' "$log")
-			lat=$(awk '/^latency average = / {print $4}' "$log")
-			tx=$(awk -F': ' '/^number of transactions actually processed:/ {split($2, a, "/"); print a[1]}' "$log")
-			[[ -n $tps && -n $lat && -n $tx ]] || die "could not parse pgbench output:$(echo; cat "$log")"
+			res=$(parse_pgbench "$log")
+			read -r tps lat tx <<<"$res"
 			((tx > 0)) || die "pgbench against $target completed no transactions:$(echo; cat "$log")"
 			cpu=-
-			[[ $target != direct ]] && cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$tx" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
+			[[ $target != direct ]] && cpu=$(ticks_us_per $((after - before)) "$tx")
 			TPS[$mode.$target]+="$tps "
 			LAT[$mode.$target]+="$lat "
 			CPU[$mode.$target]+="$cpu "
@@ -371,18 +181,6 @@ for mode in "${MODES[@]}"; do
 done
 
 # ---------------------------------------------------------------- report
-
-# median VALUES...: the median, or "-" if the values are "-".
-median() {
-	[[ $1 == - ]] && { echo -; return; }
-	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
-		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# ratio A B: A/B to three decimals, or "-" if either is "-".
-ratio() {
-	if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi
-}
 
 summary=(
 	"rounds=$ROUNDS" "duration_s=$DURATION" "clients=$CLIENTS" "threads=$THREADS" "scale=$SCALE"
@@ -421,8 +219,4 @@ for mode in "${MODES[@]}"; do
 	done
 done
 
-if [[ -n $BENCH_OUT ]]; then
-	printf '%s\n' "${summary[@]}" >"$BENCH_OUT"
-	echo
-	echo "== summary written to $BENCH_OUT"
-fi
+write_summary "${summary[@]}"

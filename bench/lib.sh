@@ -1,0 +1,373 @@
+# shellcheck shell=bash
+# lib.sh: helpers shared by the benchmark scripts in bench/. Source it, do
+# not run it:
+#
+#   set -euo pipefail
+#   BENCH_NAME=fk                  # prefix of error messages (default: the
+#                                  # sourcing script's name without .sh)
+#   # shellcheck source=lib.sh
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# Sourcing only defines functions and a few globals; nothing starts until the
+# script calls them. The usual order:
+#
+#   bench_args "$@"                --rounds, --duration, --clients, --threads,
+#                                  --help (the script's header comment)
+#   check_uint VAR...; check_seconds VAR...
+#   cd "$REPO"
+#   bench_find_tools postgresql [pgbouncer]
+#                                  PGBIN, PGBENCH, PSQL (and PGBOUNCER); as
+#                                  root installs what is missing with apt-get
+#   bench_workdir                  WORK (mktemp -d) and the cleanup traps
+#   free_port VAR                  a free 127.0.0.1 port, once per target
+#   pg_settings PORT               PG_SETTINGS, the benchmark postgresql.conf
+#   start_cluster                  initdb + pg_ctl start; POSTMASTER
+#   start_relay VAR PORT UPSTREAM  bench/relay, built and started
+#   spawn VAR LOG CMD...           any other proxy, stopped by cleanup
+#   wait_ready NAME PORT PID LOG
+#   then per round: rotate, cpu_ticks, parse_pgbench, ticks_us_per; and to
+#   report: median, ratio, write_summary.
+#
+# Everything a script started is stopped on exit (Ctrl-C included) by pid,
+# in reverse order, and then the cluster is stopped and WORK removed. Nothing
+# is ever stopped by name.
+
+# Globals set here and used by the sourcing script.
+# shellcheck disable=SC2034
+{
+	BENCH_DIR=$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd) # .../bench
+	REPO=$(dirname "$BENCH_DIR")                            # the module root
+	BENCH_SCRIPT=${BASH_SOURCE[1]:-$0}                      # who sourced us
+	BENCH_NAME=${BENCH_NAME:-$(basename "$BENCH_SCRIPT" .sh)}
+	IS_ROOT=false
+	[[ $EUID -eq 0 ]] && IS_ROOT=true
+	CLK_TCK=$(getconf CLK_TCK)
+	WORK=
+	PIDS=()     # processes the script started, stopped in reverse order
+	POSTMASTER= # pid of our cluster's postmaster (started by pg_ctl, not a child)
+	USED_PORTS=" "
+	PGBENCH_CONN=(-h 127.0.0.1 -U postgres) # pgbench's options but -p
+}
+
+die() {
+	echo "$BENCH_NAME: $*" >&2
+	exit 1
+}
+
+# usage: the sourcing script's header comment (from line 2 up to its
+# "set -euo pipefail" line), without the leading "# ".
+usage() {
+	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$BENCH_SCRIPT"
+}
+
+# bench_args "$@": parse the options the scripts share into ROUNDS, DURATION,
+# CLIENTS and THREADS; --help prints usage and exits.
+bench_args() {
+	while (($#)); do
+		case $1 in
+		-h | --help) usage; exit 0 ;;
+		-r | --rounds | -d | --duration | -c | --clients | -j | --threads)
+			[[ -n ${2:-} ]] || die "$1 needs a value" ;;
+		*) die "unknown argument: $1 (see --help)" ;;
+		esac
+		case $1 in
+		-r | --rounds) ROUNDS=$2 ;;
+		-d | --duration) DURATION=$2 ;;
+		-c | --clients) CLIENTS=$2 ;;
+		-j | --threads) THREADS=$2 ;;
+		esac
+		shift 2
+	done
+}
+
+# check_uint VAR...: die unless every named variable is a positive integer.
+check_uint() {
+	local var
+	for var; do
+		[[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer, not '${!var}'"
+	done
+}
+
+# check_seconds VAR...: die unless every named variable is a whole number of
+# seconds (0 included).
+check_seconds() {
+	local var
+	for var; do
+		[[ ${!var} =~ ^[0-9]+$ ]] || die "$var must be a whole number of seconds, not '${!var}'"
+	done
+}
+
+# ---------------------------------------------------------------- tools
+
+# find_pg_bindir prints the first directory holding initdb, pg_ctl and
+# postgres: from PATH, then pg_config --bindir, then /usr/lib/postgresql/*/bin
+# newest version first.
+find_pg_bindir() {
+	local dir candidates=()
+	if command -v initdb >/dev/null; then
+		candidates+=("$(dirname "$(readlink -f "$(command -v initdb)")")")
+	fi
+	if command -v pg_config >/dev/null; then
+		candidates+=("$(pg_config --bindir)")
+	fi
+	while IFS= read -r dir; do
+		candidates+=("$dir")
+	done < <(compgen -G '/usr/lib/postgresql/*/bin' | sort -rV)
+	for dir in "${candidates[@]}"; do
+		if [[ -x $dir/initdb && -x $dir/pg_ctl && -x $dir/postgres ]]; then
+			echo "$dir"
+			return 0
+		fi
+	done
+	return 1
+}
+
+find_pgbouncer() {
+	PATH=$PATH:/usr/sbin:/sbin command -v pgbouncer
+}
+
+# find_client NAME: NAME from $PGBIN, else from PATH.
+find_client() {
+	if [[ -x $PGBIN/$1 ]]; then
+		echo "$PGBIN/$1"
+	else
+		command -v "$1"
+	fi
+}
+
+# bench_find_tools postgresql [pgbouncer]: set PGBIN, PGBENCH and PSQL (and
+# PGBOUNCER when asked), installing missing packages with apt-get when run as
+# root; check go, and runuser and a postgres user when root.
+bench_find_tools() {
+	local want_pgbouncer=false missing=() pkg
+	for pkg; do
+		case $pkg in
+		postgresql) ;;
+		pgbouncer) want_pgbouncer=true ;;
+		*) die "bench_find_tools: unknown package $pkg" ;;
+		esac
+	done
+	find_pg_bindir >/dev/null || missing+=(postgresql)
+	$want_pgbouncer && ! find_pgbouncer >/dev/null && missing+=(pgbouncer)
+	if ((${#missing[@]})); then
+		$IS_ROOT || die "missing ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}"
+		echo "== installing ${missing[*]} with apt-get"
+		apt-get update
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+	fi
+	PGBIN=$(find_pg_bindir) || die "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found"
+	PGBENCH=$(find_client pgbench) || die "pgbench not found (Debian: postgresql-client)"
+	PSQL=$(find_client psql) || die "psql not found (Debian: postgresql-client)"
+	if $want_pgbouncer; then
+		PGBOUNCER=$(find_pgbouncer) || die "pgbouncer not found"
+	fi
+	command -v go >/dev/null || die "go not found (needed to build the relay and softfk)"
+	if $IS_ROOT; then
+		local runs="initdb and postgres"
+		if $want_pgbouncer; then runs="initdb, postgres and pgbouncer"; fi
+		id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user to run $runs"
+		command -v runuser >/dev/null || die "running as root needs runuser (util-linux)"
+	fi
+}
+
+# ---------------------------------------------------------------- lifecycle
+
+# bench_workdir: create WORK (owned by postgres when root) and install the
+# traps that stop everything and remove it on exit.
+bench_workdir() {
+	WORK=$(mktemp -d -t softfk-bench.XXXXXX)
+	if $IS_ROOT; then chown postgres: "$WORK"; fi
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# alive PID: true while the process exists and is not a zombie.
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# stop_pid PID SIGNAL TIMEOUT_S: send SIGNAL, wait up to TIMEOUT_S for the
+# process to end, then SIGKILL it; reap it if it is our child.
+stop_pid() {
+	local pid=$1 sig=$2 i
+	kill -"$sig" "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < $3 * 10; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		echo "$BENCH_NAME: pid $pid ignored SIG$sig, killing it" >&2
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+	set +e
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		stop_pid "${PIDS[i]}" TERM 5
+	done
+	# SIGINT is PostgreSQL's fast shutdown.
+	[[ -n $POSTMASTER ]] && stop_pid "$POSTMASTER" INT 30
+	[[ -n $WORK ]] && rm -rf "$WORK"
+}
+
+# as_pg CMD...: run CMD in $WORK as the cluster's owner (postgres if root).
+as_pg() {
+	if $IS_ROOT; then
+		(cd "$WORK" && runuser -u postgres -- "$@")
+	else
+		(cd "$WORK" && "$@")
+	fi
+}
+
+# free_port VAR: set VAR to a TCP port on 127.0.0.1 that nothing listens on
+# and that this script has not handed out yet (below Linux's ephemeral range).
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 12000))
+		[[ $USED_PORTS == *" $port "* ]] && continue
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			USED_PORTS+="$port "
+			printf -v "$1" '%s' "$port"
+			return 0
+		fi
+	done
+}
+
+# pg_settings PORT: set PG_SETTINGS, the postgresql.conf lines of every
+# benchmark cluster (needs WORK and CLIENTS). Benchmark settings, never for
+# data you keep.
+pg_settings() {
+	# shellcheck disable=SC2034 # used by the caller and start_cluster
+	PG_SETTINGS=(
+		"listen_addresses = '127.0.0.1'"
+		"port = $1"
+		"unix_socket_directories = '$WORK'"
+		"max_connections = $((CLIENTS + 20 > 100 ? CLIENTS + 20 : 100))"
+		"shared_buffers = 128MB"
+		"fsync = off"
+		"synchronous_commit = off"
+	)
+}
+
+# start_cluster: initdb a trust-auth cluster in $WORK/data with PG_SETTINGS,
+# start it and set POSTMASTER. Prints the settings.
+start_cluster() {
+	echo "== PostgreSQL: $("$PGBIN/postgres" --version) from $PGBIN"
+	echo "   throwaway cluster in $WORK, trust auth, settings:"
+	printf '     %s\n' "${PG_SETTINGS[@]}"
+	as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --no-sync >"$WORK/initdb.log" 2>&1 ||
+		die "initdb failed:$(echo; tail -20 "$WORK/initdb.log")"
+	printf '%s\n' "${PG_SETTINGS[@]}" | as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null
+	as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null ||
+		die "PostgreSQL did not start:$(echo; tail -20 "$WORK/postgres.log")"
+	POSTMASTER=$(head -1 "$WORK/data/postmaster.pid")
+}
+
+# spawn VAR LOG CMD...: start CMD in the background (CMD itself, not a
+# subshell, so that VAR is the pid whose CPU can be measured) with its output
+# in LOG; set VAR to its pid and add it to PIDS, for cleanup to stop.
+spawn() {
+	local var=$1 log=$2
+	shift 2
+	"$@" >"$log" 2>&1 &
+	PIDS+=("$!")
+	printf -v "$var" '%s' "$!"
+}
+
+# start_relay VAR PORT UPSTREAM_PORT: build bench/relay into WORK and start it
+# on 127.0.0.1:PORT relaying to 127.0.0.1:UPSTREAM_PORT, logging to
+# $WORK/relay.log; VAR as for spawn. Run from $REPO.
+start_relay() {
+	echo "== bare relay (bench/relay), port $2"
+	go build -o "$WORK/relay" ./bench/relay || die "could not build bench/relay"
+	spawn "$1" "$WORK/relay.log" "$WORK/relay" -listen "127.0.0.1:$2" -upstream "127.0.0.1:$3"
+}
+
+# wait_ready NAME PORT PID LOG: wait until a PostgreSQL connection through PORT
+# gets an answer, failing early if PID has died.
+wait_ready() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres -t 1 && return 0
+		alive "$3" || die "$1 exited during startup; the end of its log:$(echo; tail -20 "$4")"
+		sleep 0.1
+	done
+	die "$1 did not answer on port $2 within 15 s; the end of its log:$(echo; tail -20 "$4")"
+}
+
+# ---------------------------------------------------------------- measure
+
+# rotate N ITEM...: the ITEMs rotated left by N places, one a line: the
+# order of the targets in round N, so that drift is spread over all of them.
+# Use: mapfile -t order < <(rotate "$round_no" "${TARGETS[@]}")
+rotate() {
+	local n=$1 i
+	shift
+	local items=("$@")
+	for ((i = 0; i < ${#items[@]}; i++)); do
+		printf '%s\n' "${items[(i + n) % ${#items[@]}]}"
+	done
+}
+
+# cpu_ticks PID: user+system clock ticks the process has used so far.
+cpu_ticks() {
+	local stat fields
+	stat=$(<"/proc/$1/stat")
+	read -r -a fields <<<"${stat##*) }" # fields[0] is field 3 (state)
+	echo $((fields[11] + fields[12]))   # fields 14 utime, 15 stime
+}
+
+# child_cpu_ticks PID: user+system clock ticks of PID's children that have
+# exited and been waited for (for the postmaster: the backends that ended).
+child_cpu_ticks() {
+	local stat fields
+	stat=$(<"/proc/$1/stat")
+	read -r -a fields <<<"${stat##*) }"
+	echo $((fields[13] + fields[14])) # fields 16 cutime, 17 cstime
+}
+
+# ticks_us_per TICKS N: TICKS clock ticks as microseconds per one of N.
+ticks_us_per() {
+	awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}'
+}
+
+# parse_pgbench LOG: print "TPS LATENCY_MS TRANSACTIONS" from a pgbench log,
+# or die showing it. Use: res=$(parse_pgbench "$log"); read -r tps lat tx <<<"$res"
+parse_pgbench() {
+	local tps lat tx
+	tps=$(awk '/^tps = .*(without initial connection time|excluding connections establishing)/ {print $3}' "$1")
+	lat=$(awk '/^latency average = / {print $4}' "$1")
+	tx=$(awk -F': ' '/^number of transactions actually processed:/ {split($2, a, "/"); print a[1]}' "$1")
+	[[ -n $tps && -n $lat && -n $tx ]] || die "could not parse pgbench output:$(echo; cat "$1")"
+	echo "$tps $lat $tx"
+}
+
+# ---------------------------------------------------------------- report
+
+# median VALUES...: the median, or "-" if the values are "-".
+median() {
+	[[ $1 == - ]] && { echo -; return; }
+	printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A/B to three decimals, or "-" if either is "-".
+ratio() {
+	if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi
+}
+
+# write_summary KEY=VALUE...: if BENCH_OUT is set, write the lines to it.
+write_summary() {
+	[[ -n ${BENCH_OUT:-} ]] || return 0
+	printf '%s\n' "$@" >"$BENCH_OUT"
+	echo
+	echo "== summary written to $BENCH_OUT"
+}
