@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
+
+	"github.com/softfk/softfk/config"
 )
 
 // psqlScript exercises psql features that use different protocol paths:
@@ -186,5 +189,59 @@ func TestManyConcurrentSessions(t *testing.T) {
 	}
 	if count != sessions*5 {
 		t.Fatalf("%d rows, want %d", count, sessions*5)
+	}
+}
+
+func TestLibPQExtendedCopyIsChecked(t *testing.T) {
+	cfg := proxyConfig()
+	parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Relationships = parsed.Relationships
+	p := startProxy(t, cfg)
+	db := newDatabase(t)
+	mustExec(t, connect(t, cluster.DSN(db)), "CREATE TABLE users (id int PRIMARY KEY)", "INSERT INTO users VALUES (1), (2)",
+		"CREATE TABLE orders (id int, user_id int)")
+	conn, err := sql.Open("postgres", p.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// lib/pq prepares COPY with the extended protocol.
+	load := func(users ...int) error {
+		tx, err := conn.Begin()
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.Prepare(pq.CopyIn("orders", "id", "user_id"))
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		for i, u := range users {
+			if _, err := stmt.Exec(i, u); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if _, err := stmt.Exec(); err != nil {
+			tx.Rollback()
+			return err
+		}
+		stmt.Close()
+		return tx.Commit()
+	}
+	if err := load(1, 2, 1); err != nil {
+		t.Fatalf("valid COPY: %v", err)
+	}
+	err = load(1, 42, 2)
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "23503" || !strings.Contains(pqErr.Detail, "(user_id)=(42)") {
+		t.Fatalf("COPY with a missing parent: %v", err)
+	}
+	var n int
+	if err := conn.QueryRow("SELECT count(*) FROM orders").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d rows after the failed COPY, want 3 (%v)", n, err)
 	}
 }

@@ -247,3 +247,54 @@ var truncateScenarios = []scenario{
 }
 
 func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
+
+var copyScenarios = []scenario{
+	{name: "copy text", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		copyText("COPY orders FROM STDIN", "100\t1\tcopied\n101\t2\t\\N\n102\t\\N\tno user\n"),
+		copyText("COPY orders FROM STDIN", "110\t1\tok\n111\t77\tmissing\n112\t2\tok\n"),
+		copyText("COPY orders (note, user_id, id) FROM STDIN WITH (DELIMITER '|', NULL 'nil')", "a|3|120\nb|nil|121\n"),
+		s("SELECT count(*) FROM orders"),
+	}},
+	{name: "copy csv", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER true)", "id,user_id,note\n200,1,\"a, quoted\"\n201,,\"multi\nline\"\n"),
+		copyText("COPY orders FROM STDIN CSV", "210,2,x\n211,99,y\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN WITH (FORMAT csv, FORCE_NULL (user_id))", "220,\"\"\n"),
+	}},
+	{name: "copy binary", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		copyRows("orders", []string{"id", "user_id", "note"}, []any{300, 1, "bin"}, []any{301, nil, "null"}, []any{302, 3, "ok"}),
+		copyRows("orders", []string{"id", "user_id", "note"}, []any{310, 2, "ok"}, []any{311, 555, "missing"}),
+		s("SELECT count(*) FROM orders"),
+	}},
+	{name: "copy in a transaction", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		s("BEGIN"),
+		s("INSERT INTO users VALUES (9, 'new@x')"),
+		copyText("COPY orders (id, user_id) FROM STDIN", "400\t9\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN", "401\t10\n"),
+		s("COMMIT"),
+	}},
+	{name: "copy many keys", schema: usersOrders + "\nINSERT INTO users SELECT g, 'u' || g FROM generate_series(4, 8000) g;", fks: []fk{ordersFK}, modes: []string{"simple"}, steps: []step{
+		copyText("COPY orders (id, user_id) FROM STDIN", manyCopyRows(12000, 0)),
+		copyText("COPY orders (id, user_id) FROM STDIN", manyCopyRows(12000, 11000)),
+		s("SELECT count(*) FROM orders"),
+	}},
+}
+
+// manyCopyRows renders n text COPY rows of orders with users 1..8000; row
+// bad (if not 0) references a missing user.
+func manyCopyRows(n, bad int) string {
+	var b strings.Builder
+	base := 10000
+	if bad > 0 {
+		base = 50000
+	}
+	for i := 1; i <= n; i++ {
+		user := 1 + i%8000
+		if i == bad {
+			user = 999999
+		}
+		fmt.Fprintf(&b, "%d\t%d\n", base+i, user)
+	}
+	return b.String()
+}
+
+func TestOracleCopy(t *testing.T) { runScenarios(t, copyScenarios) }

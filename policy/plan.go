@@ -18,6 +18,7 @@ type Arg struct {
 	Text        string
 	Null        bool
 	Expr        string
+	Binary      []byte // a value in binary format
 }
 
 // Step is one statement softfk runs on the session's own connection.
@@ -86,6 +87,8 @@ type Plan struct {
 	// Shadowed are events of shadow relationships that involve no check
 	// (e.g. a TRUNCATE they would refuse).
 	Shadowed []ShadowEvent
+	// Copy, when set, checks the data of a COPY FROM STDIN.
+	Copy *CopyPlan
 }
 
 // ShadowEvent is something a shadow relationship would have stopped or
@@ -115,7 +118,7 @@ func (p *Plan) FirstRel() *Rel {
 // Empty reports whether the plan asks for nothing.
 func (p *Plan) Empty() bool {
 	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 &&
-		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Shadowed) == 0
+		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Shadowed) == 0 && p.Copy == nil
 }
 
 // Collected holds the rows gathered in one round: the hidden RETURNING
@@ -145,6 +148,8 @@ type Env struct {
 	// Resolved maps unqualified table names to the OID they denote in the
 	// session (see TruncateNames).
 	Resolved map[string]uint32
+	// ClientEncoding is the session's client_encoding (COPY data is in it).
+	ClientEncoding string
 }
 
 // Plan decides what softfk must run around one statement, or returns nil
@@ -154,7 +159,7 @@ func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 	if len(rels) == 0 || len(st.Targets) == 0 {
 		return nil
 	}
-	b := &planBuilder{db: db, rels: rels, env: env, plan: &Plan{}}
+	b := &planBuilder{db: db, rels: rels, env: env, plan: &Plan{}, st: st}
 	if st.Kind == parser.Truncate {
 		b.truncate(st)
 		if b.plan.Empty() {
@@ -184,6 +189,7 @@ type planBuilder struct {
 	rels []*Rel
 	env  Env
 	plan *Plan
+	st   *parser.Statement
 
 	childChecks []childCheck // known-key checks, combined into After
 	work        *parentWork  // parent-side work from collected rows
@@ -226,6 +232,12 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 	if len(asChild) == 0 && len(asParent) == 0 {
 		return
+	}
+	if t.Kind == parser.CopyFrom && t.Unsupported == "" {
+		if len(asChild) > 0 {
+			b.copyTarget(b.st, t, asChild)
+		}
+		return // copying parents breaks nothing
 	}
 	if t.Unsupported != "" || t.Write == nil {
 		rel := firstOf(asChild, asParent)

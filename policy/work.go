@@ -100,7 +100,17 @@ func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, 
 	for i, c := range cols {
 		types[i] = rels[0].Child.Columns[c].Type
 	}
-	data := jsonRows(rows)
+	args := []Arg{{Text: jsonRows(rows)}}
+	for _, st := range childCheckSteps(rels, ref, colIdx, jsonSource("$1", types), args) {
+		w.add(st, nil)
+	}
+}
+
+// childCheckSteps builds the checks of new child keys read from src (whose
+// columns are placed by colIdx) against rels: one enforced and one shadow
+// step, as needed. args are the values of src's parameters.
+func childCheckSteps(rels []*Rel, ref parser.Relation, colIdx map[string]int, src keySource, args []Arg) []*Step {
+	var steps []*Step
 	for _, shadow := range []bool{false, true} {
 		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
 		var violations []violationQuery
@@ -117,9 +127,11 @@ func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, 
 			check.rels[r.Index] = r
 		}
 		if len(violations) > 0 {
-			w.add(jsonStep(checkSQL(jsonSource("$1", types), violations, shadow), data, check), nil)
+			types := make([]uint32, len(args))
+			steps = append(steps, &Step{SQL: checkSQL(src, violations, shadow), Args: args, Types: types, Check: check})
 		}
 	}
+	return steps
 }
 
 // deleted handles parent rows a DELETE removed.

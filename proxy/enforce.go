@@ -121,6 +121,9 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 		case a.Null:
 			bind.Parameters = append(bind.Parameters, nil)
 			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
+		case a.Binary != nil:
+			bind.Parameters = append(bind.Parameters, a.Binary)
+			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 1)
 		default:
 			bind.Parameters = append(bind.Parameters, []byte(a.Text))
 			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
@@ -179,6 +182,10 @@ func (f *frontend) execute(body []byte) error {
 	if errResp := standIn(plan, stmt); errResp != nil {
 		f.sendStep(rejectStep, &rejecter{err: errResp}, nil)
 		f.forwardPart(reqExecute, 'E', body, result)
+		return nil
+	}
+	if plan.Copy != nil {
+		f.startCopyExtended(body, plan.Copy, stmt, result)
 		return nil
 	}
 	var msg pgproto3.Execute

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 	"sync"
 
@@ -32,6 +31,8 @@ type frontend struct {
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
 	ddlRan bool
+	// copy follows a COPY FROM STDIN softfk checks, while its data flows.
+	copy *copyIn
 }
 
 func newFrontend(s *session) *frontend {
@@ -66,12 +67,31 @@ func (f *frontend) handle(typ byte, body []byte) error {
 		f.send(typ, body)
 	case 'F':
 		f.forward(reqFunctionCall, typ, body)
+	case 'd':
+		if f.copy != nil {
+			f.copy.feed(body)
+		}
+		f.send(typ, body)
+	case 'c', 'f':
+		if f.copy != nil {
+			return f.endCopy(typ, body)
+		}
+		f.send(typ, body)
 	default:
-		// Flush, CopyData/CopyDone/CopyFail, Terminate and anything the
-		// server will judge itself: no answer of their own to route.
+		// Flush, Terminate and anything the server will judge itself: no
+		// answer of their own to route.
 		f.send(typ, body)
 	}
 	return nil
+}
+
+// release frees what the frontend holds when the session ends (the
+// temporary file of a COPY cut short).
+func (f *frontend) release() {
+	if f.copy != nil {
+		f.copy.keys.close()
+		f.copy = nil
+	}
 }
 
 // forward sends a client message whose answers go to the client.
@@ -257,6 +277,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 	}
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
+	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
 	if names := db.TruncateNames(st); len(names) > 0 {
 		resolved, err := f.resolveNames(names)
 		if err != nil {
@@ -426,7 +447,10 @@ func (s *session) noteParameterStatus(body []byte) {
 		return
 	}
 	value, _, _ := cutNul(rest)
-	if bytes.Equal(name, []byte("standard_conforming_strings")) {
+	switch string(name) {
+	case "standard_conforming_strings":
 		s.standardStrings.Store(string(value) == "on")
+	case "client_encoding":
+		s.clientEncoding.Store(string(value))
 	}
 }

@@ -47,6 +47,20 @@ func (f *frontend) query(body []byte) error {
 			rounds = rounds || needsPlanRounds(p)
 		}
 	}
+	for i, p := range plans {
+		if p == nil || p.Copy == nil || standIn(p, "") != nil {
+			continue
+		}
+		if len(res.Statements) == 1 {
+			return f.startCopySimple(sql, p.Copy, res.Statements[i].Text)
+		}
+		u := &policy.Unverifiable{Reason: "COPY together with other statements in one query string; send it alone", Rel: p.FirstRel()}
+		if f.reject(u, res.Statements[i].Text) {
+			plans[i] = &policy.Plan{Unverifiable: u}
+		} else {
+			plans[i] = nil
+		}
+	}
 	switch {
 	case !planned:
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})

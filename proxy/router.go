@@ -376,9 +376,15 @@ func (r *router) route(typ byte, body []byte) {
 		}
 	case 'C', 'I', 's':
 		r.complete(req, p, typ, body)
+	case 'G':
+		// CopyInResponse: the client must start sending data now, held
+		// responses or not.
+		if p.proxy == nil {
+			r.out = appendMessage(r.out, typ, body)
+		}
 	default:
-		// CopyInResponse/CopyOutResponse/CopyData/CopyDone, FunctionCall
-		// responses and anything newer: part of the current request.
+		// CopyOutResponse/CopyData/CopyDone, FunctionCall responses and
+		// anything newer: part of the current request.
 		if p.proxy == nil {
 			r.toClient(p, typ, body)
 		}

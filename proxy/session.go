@@ -40,8 +40,9 @@ type session struct {
 
 	params          map[string]string // startup parameters (user, database, ...)
 	backendPID      uint32
-	cancelKey       []byte      // BackendKeyData body: process id and secret
-	standardStrings atomic.Bool // standard_conforming_strings is on
+	cancelKey       []byte       // BackendKeyData body: process id and secret
+	standardStrings atomic.Bool  // standard_conforming_strings is on
+	clientEncoding  atomic.Value // client_encoding (a string)
 	started         time.Time
 
 	clientWriteMu sync.Mutex // serialises writes to the client
@@ -164,6 +165,7 @@ func (s *session) serve() error {
 // pumpClient reads client messages, lets the frontend handler decide what
 // to send upstream, and flushes when the client has nothing more buffered.
 func (s *session) pumpClient() error {
+	defer s.handler.release()
 	for {
 		typ, body, err := s.clientIn.next()
 		if err != nil {

@@ -1,0 +1,232 @@
+package policy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/copydata"
+	"github.com/softfk/softfk/parser"
+)
+
+// CopyPlan says how to check a COPY ... FROM STDIN into a referencing
+// table: softfk reads the key columns out of the data stream as it passes,
+// and once the COPY is done checks the distinct keys in batches, inside
+// the same transaction, before the COPY's success reaches the client.
+type CopyPlan struct {
+	// Options and Fields tell the decoder how to read the data and which
+	// fields (positions in the COPY's column list) hold keys.
+	Options copydata.Options
+	Fields  []int
+
+	rels    []*Rel
+	ref     parser.Relation
+	keyCols []string // the key columns, Fields first, then those the COPY leaves NULL
+	binary  bool
+}
+
+// copyTarget plans a COPY FROM into a table that references others.
+func (b *planBuilder) copyTarget(st *parser.Statement, t *parser.Target, rels []*Rel) {
+	c := st.Copy
+	child := rels[0].Child
+	fail := func(reason string) {
+		b.plan.Unverifiable = &Unverifiable{Reason: "COPY " + reason, Rel: rels[0]}
+	}
+	if child.BeforeInsertTrigger || child.HasRules {
+		fail("into a table whose BEFORE INSERT triggers or rules may change the keys")
+		return
+	}
+	opts, err := copyOptions(c, b.env.ClientEncoding)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	columns := c.Columns
+	if columns == nil {
+		columns = columnsInOrder(child)
+	}
+	position := indexOf(columns)
+	plan := &CopyPlan{rels: rels, ref: t.Relation, binary: opts.Format == copydata.Binary}
+	var absent []string
+	for _, col := range unionColumns(rels, func(r *Rel) []string { return r.Columns }) {
+		cat := child.Columns[col]
+		pos, listed := position[col]
+		switch {
+		case cat.Generated:
+			fail("into a table whose key column " + col + " is generated")
+			return
+		case listed:
+			plan.Fields = append(plan.Fields, pos)
+			plan.keyCols = append(plan.keyCols, col)
+		case cat.Default:
+			fail("that leaves key column " + col + " to its default")
+			return
+		default:
+			absent = append(absent, col) // NULL in every row
+		}
+	}
+	plan.keyCols = append(plan.keyCols, absent...)
+	for name, cols := range map[string][]string{"force_null": c.ForceNull, "force_not_null": c.ForceNotNull} {
+		set := map[int]bool{}
+		for _, col := range cols {
+			if col == "*" {
+				for i := range columns {
+					set[i] = true
+				}
+			} else if pos, ok := position[col]; ok {
+				set[pos] = true
+			}
+		}
+		if name == "force_null" {
+			opts.ForceNull = set
+		} else {
+			opts.ForceNotNull = set
+		}
+	}
+	plan.Options = opts
+	b.plan.Copy = plan
+}
+
+// copyOptions turns a COPY's options into the decoder's, or says why the
+// data cannot be read reliably.
+func copyOptions(c *parser.Copy, clientEncoding string) (copydata.Options, error) {
+	var opts copydata.Options
+	switch c.Format {
+	case "text":
+		opts = copydata.DefaultOptions(copydata.Text)
+	case "csv":
+		opts = copydata.DefaultOptions(copydata.CSV)
+	case "binary":
+		opts = copydata.DefaultOptions(copydata.Binary)
+	default:
+		return opts, fmt.Errorf("in format %q", c.Format)
+	}
+	if unsafeEncoding(clientEncoding) && opts.Format != copydata.Binary {
+		return opts, fmt.Errorf("in client encoding %s, whose characters may contain delimiter bytes", clientEncoding)
+	}
+	for name, v := range c.Options {
+		switch name {
+		case "delimiter", "quote", "escape":
+			if len(v) != 1 {
+				return opts, fmt.Errorf("with a %s of %d bytes", name, len(v))
+			}
+			switch name {
+			case "delimiter":
+				opts.Delimiter = v[0]
+			case "quote":
+				opts.Quote = v[0]
+				if _, ok := c.Options["escape"]; !ok {
+					opts.Escape = v[0]
+				}
+			default:
+				opts.Escape = v[0]
+			}
+		case "null":
+			opts.Null = v
+		case "header":
+			opts.Header = v != "false"
+		case "encoding":
+			if unsafeEncoding(v) && opts.Format != copydata.Binary {
+				return opts, fmt.Errorf("with encoding %s", v)
+			}
+		case "freeze":
+		default:
+			return opts, fmt.Errorf("with option %s", strings.ToUpper(name))
+		}
+	}
+	return opts, nil
+}
+
+// unsafeEncoding reports client encodings whose multibyte characters may
+// contain ASCII bytes (such as a backslash or the delimiter).
+func unsafeEncoding(enc string) bool {
+	switch strings.ToUpper(strings.ReplaceAll(enc, "_", "")) {
+	case "SJIS", "SHIFTJIS", "SHIFTJIS2004", "BIG5", "GBK", "UHC", "GB18030", "JOHAB", "WIN932", "WIN936", "WIN949", "WIN950", "MSKANJI":
+		return true
+	}
+	return false
+}
+
+// Steps builds the checks of one batch of distinct keys read from the data
+// (one row of Fields values each, nil for NULL, in first-seen order).
+func (c *CopyPlan) Steps(keys [][]copydata.Field) []*Step {
+	if len(keys) == 0 {
+		return nil
+	}
+	child := c.rels[0].Child
+	var unnest, aliases, exprs []string
+	var args []Arg
+	for i, col := range c.keyCols {
+		typ := child.Columns[col].Type
+		if i >= len(c.Fields) {
+			exprs = append(exprs, castTo("NULL", typ))
+			continue
+		}
+		alias := "a" + strconv.Itoa(i)
+		aliases = append(aliases, alias)
+		values := make([][]byte, len(keys))
+		for r, row := range keys {
+			values[r] = row[i]
+		}
+		elem := uint32(oidText)
+		if c.binary {
+			// Binary COPY values are already in the column type's binary
+			// form: an array of that type takes them as they are.
+			elem = child.Columns[col].TypeOID
+			unnest = append(unnest, "$"+strconv.Itoa(len(args)+1)+"::"+typ+"[]")
+			exprs = append(exprs, "u."+alias)
+		} else {
+			unnest = append(unnest, "$"+strconv.Itoa(len(args)+1)+"::text[]")
+			exprs = append(exprs, castTo("u."+alias, typ))
+		}
+		args = append(args, Arg{Binary: binaryArray(elem, values)})
+	}
+	src := keySource{
+		body: "SELECT u.n, " + strings.Join(exprs, ", ") + " FROM unnest(" + strings.Join(unnest, ", ") +
+			") WITH ORDINALITY AS u(" + strings.Join(aliases, ", ") + ", n)",
+		width: len(c.keyCols),
+		rows:  len(keys),
+	}
+	return childCheckSteps(c.rels, c.ref, indexOf(c.keyCols), src, args)
+}
+
+// binaryArray encodes a one-dimensional array of elem values in Postgres's
+// binary array format (nil values are NULL).
+func binaryArray(elem uint32, values [][]byte) []byte {
+	hasNull := uint32(0)
+	size := 20
+	for _, v := range values {
+		if v == nil {
+			hasNull = 1
+		}
+		size += 4 + len(v)
+	}
+	out := make([]byte, 0, size)
+	out = binary.BigEndian.AppendUint32(out, 1) // dimensions
+	out = binary.BigEndian.AppendUint32(out, hasNull)
+	out = binary.BigEndian.AppendUint32(out, elem)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(values)))
+	out = binary.BigEndian.AppendUint32(out, 1) // lower bound
+	for _, v := range values {
+		if v == nil {
+			out = binary.BigEndian.AppendUint32(out, 0xffffffff)
+			continue
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(len(v)))
+		out = append(out, v...)
+	}
+	return out
+}
+
+// Mode of the COPY's checks, for the proxy: shadow only when every
+// relationship involved is in shadow mode.
+func (c *CopyPlan) Shadow() bool {
+	for _, r := range c.rels {
+		if r.Mode == config.Enforce {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,324 @@
+package proxy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/copydata"
+	"github.com/softfk/softfk/policy"
+)
+
+// A COPY ... FROM STDIN into a referencing table: the data passes through
+// unchanged while softfk reads the key fields out of it and keeps the
+// distinct keys (spilling batches to a temporary file, so memory does not
+// grow with the stream). When the client ends the COPY, softfk waits for the
+// COPY to complete, checks the keys batch by batch in the same transaction
+// and only then lets the COPY's success through; a violation fails it with
+// Postgres's 23503 error and nothing of it remains.
+
+// Bounds of a COPY's key bookkeeping.
+const (
+	copyBatchKeys  = 5000  // keys per check statement
+	copyMemoryKeys = 50000 // distinct keys remembered for de-duplication
+)
+
+// copyIn follows one COPY FROM STDIN while its data flows.
+type copyIn struct {
+	plan     *policy.CopyPlan
+	decoder  *copydata.Decoder
+	keys     *keySet
+	err      error // the data could not be read: the COPY will be failed
+	hold     *hold // the COPY's completion, released when the checks pass
+	stmt     string
+	envelope bool      // simple protocol: softfk opened the transaction
+	ready    chan byte // simple protocol: the COPY query's ReadyForQuery
+	round    *round    // extended protocol: the Execute's completion
+}
+
+func newCopyIn(plan *policy.CopyPlan, stmt string) *copyIn {
+	c := &copyIn{plan: plan, keys: newKeySet(), hold: &hold{waiting: 1}, stmt: stmt}
+	c.decoder = copydata.NewDecoder(plan.Options, plan.Fields, func(row []copydata.Field) error {
+		return c.keys.add(row)
+	})
+	return c
+}
+
+// feed reads the key fields of one CopyData message.
+func (c *copyIn) feed(data []byte) {
+	if c.err == nil {
+		c.err = c.decoder.Write(data)
+	}
+}
+
+// startCopySimple sends a simple-protocol COPY statement softfk checks,
+// inside a transaction of its own when the client has none open.
+func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) error {
+	status, err := f.settledStatus()
+	if err != nil {
+		return err
+	}
+	if status == 'E' {
+		f.forward(reqQuery, 'Q', append([]byte(sql), 0)) // it fails anyway
+		return nil
+	}
+	c := newCopyIn(plan, stmt)
+	c.envelope = status == 'I'
+	c.ready = make(chan byte, 1)
+	if c.envelope {
+		f.hiddenQuery("BEGIN", nil)
+	}
+	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{hold: c.hold}}, hideReady: true,
+		ready: func(s byte) { c.ready <- s }})
+	f.sendMsg(&pgproto3.Query{String: sql})
+	f.copy = c
+	return nil
+}
+
+// startCopyExtended forwards the Execute of an extended-protocol COPY
+// softfk checks.
+func (f *frontend) startCopyExtended(body []byte, plan *policy.CopyPlan, stmt string, result part) {
+	c := newCopyIn(plan, stmt)
+	c.round = newRound(1)
+	result.hold, result.watch = c.hold, &watch{round: c.round}
+	f.forwardPart(reqExecute, 'E', body, result)
+	f.copy = c
+}
+
+// endCopy handles the client's CopyDone (done) or CopyFail, then, if the
+// COPY succeeded, checks its keys.
+func (f *frontend) endCopy(typ byte, body []byte) error {
+	c := f.copy
+	f.copy = nil
+	defer c.keys.close()
+	if typ != 'f' && c.err == nil {
+		c.err = c.decoder.Close()
+	}
+	if typ == 'f' || c.err == nil {
+		f.send(typ, body)
+	} else {
+		// softfk cannot know what the data says: the COPY must not pass.
+		f.sendMsg(&pgproto3.CopyFail{Message: "softfk could not read the COPY data to check its keys: " + c.err.Error()})
+	}
+	ok, err := f.copyCompleted(c)
+	if err != nil {
+		return err
+	}
+	if ok {
+		ok, err = f.checkCopyKeys(c)
+		if err != nil {
+			return err
+		}
+	}
+	if ok {
+		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: c.hold}}})
+		f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+		if c.ready != nil {
+			if _, err := f.syncRound(); err != nil {
+				return err
+			}
+		}
+	}
+	if c.ready != nil {
+		f.endSimpleCopy(c, ok)
+	}
+	return nil
+}
+
+// copyCompleted waits for the COPY statement itself to end.
+func (f *frontend) copyCompleted(c *copyIn) (bool, error) {
+	if c.ready != nil {
+		status, err := f.awaitReady(c.ready)
+		return status != 'E' && err == nil, err
+	}
+	return f.await(c.round)
+}
+
+// checkCopyKeys checks the COPY's keys batch by batch; ok is false when a
+// check failed (the client has the error).
+func (f *frontend) checkCopyKeys(c *copyIn) (ok bool, err error) {
+	err = c.keys.each(func(batch [][]copydata.Field) error {
+		steps := c.plan.Steps(batch)
+		rd := newRound(len(steps))
+		for _, st := range steps {
+			f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: c.hold, round: rd, stmt: c.stmt}, nil)
+		}
+		if c.ready != nil {
+			status, err := f.syncRound()
+			if err != nil || status == 'E' {
+				ok = false
+				return errStopCopyChecks
+			}
+			return nil
+		}
+		done, err := f.await(rd)
+		if err == nil && !done {
+			err = errStopCopyChecks
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errStopCopyChecks):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// errStopCopyChecks ends the key checks after a failed one.
+var errStopCopyChecks = errors.New("a COPY check failed")
+
+// endSimpleCopy ends what softfk opened for a simple-protocol COPY: the
+// last ReadyForQuery is the one the client's query gets.
+func (f *frontend) endSimpleCopy(c *copyIn, ok bool) {
+	switch {
+	case c.envelope && ok:
+		f.finalQuery("COMMIT", nil)
+	case c.envelope:
+		f.finalQuery("ROLLBACK", nil)
+	default:
+		f.pending = append(f.pending, pending{kind: reqSync})
+		f.sendMsg(&pgproto3.Sync{})
+	}
+}
+
+// keySet keeps the distinct keys of a COPY in first-seen order, in batches;
+// full batches go to a temporary file so memory stays bounded however long
+// the stream.
+type keySet struct {
+	seen  map[string]struct{}
+	batch [][]copydata.Field
+	spill *os.File
+	out   *bufio.Writer
+	n     int // batches spilled
+}
+
+func newKeySet() *keySet { return &keySet{seen: map[string]struct{}{}} }
+
+// add records a row's key fields unless already seen.
+func (k *keySet) add(row []copydata.Field) error {
+	var key []byte
+	for _, f := range row {
+		key = appendField(key, f)
+	}
+	if _, dup := k.seen[string(key)]; dup {
+		return nil
+	}
+	if len(k.seen) >= copyMemoryKeys {
+		// Forget older keys: a key seen again is checked again, harmlessly.
+		clear(k.seen)
+	}
+	k.seen[string(key)] = struct{}{}
+	fields := make([]copydata.Field, len(row))
+	for i, f := range row {
+		if f != nil {
+			fields[i] = append(copydata.Field{}, f...)
+		}
+	}
+	k.batch = append(k.batch, fields)
+	if len(k.batch) == copyBatchKeys {
+		return k.spillBatch()
+	}
+	return nil
+}
+
+// appendField encodes a field as a length (-1 for NULL) and its bytes.
+func appendField(dst []byte, f copydata.Field) []byte {
+	if f == nil {
+		return binary.BigEndian.AppendUint32(dst, 0xffffffff)
+	}
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(f)))
+	return append(dst, f...)
+}
+
+// spillBatch writes the current batch to the temporary file.
+func (k *keySet) spillBatch() error {
+	if k.spill == nil {
+		f, err := os.CreateTemp("", "softfk-copy-keys-*")
+		if err != nil {
+			return err
+		}
+		k.spill, k.out = f, bufio.NewWriter(f)
+	}
+	var buf []byte
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(k.batch)))
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(k.batch[0])))
+	for _, row := range k.batch {
+		for _, f := range row {
+			buf = appendField(buf, f)
+		}
+	}
+	if _, err := k.out.Write(buf); err != nil {
+		return err
+	}
+	k.batch = k.batch[:0]
+	k.n++
+	return nil
+}
+
+// each calls fn for every batch, spilled ones first, in order.
+func (k *keySet) each(fn func([][]copydata.Field) error) error {
+	if k.spill != nil {
+		if err := k.out.Flush(); err != nil {
+			return err
+		}
+		if _, err := k.spill.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		in := bufio.NewReader(k.spill)
+		for i := 0; i < k.n; i++ {
+			batch, err := readBatch(in)
+			if err != nil {
+				return err
+			}
+			if err := fn(batch); err != nil {
+				return err
+			}
+		}
+	}
+	if len(k.batch) > 0 {
+		return fn(k.batch)
+	}
+	return nil
+}
+
+// readBatch reads one spilled batch.
+func readBatch(in *bufio.Reader) ([][]copydata.Field, error) {
+	var head [8]byte
+	if _, err := io.ReadFull(in, head[:]); err != nil {
+		return nil, err
+	}
+	rows, width := int(binary.BigEndian.Uint32(head[:])), int(binary.BigEndian.Uint32(head[4:]))
+	batch := make([][]copydata.Field, rows)
+	for r := range batch {
+		batch[r] = make([]copydata.Field, width)
+		for c := range batch[r] {
+			var size [4]byte
+			if _, err := io.ReadFull(in, size[:]); err != nil {
+				return nil, err
+			}
+			n := binary.BigEndian.Uint32(size[:])
+			if n == 0xffffffff {
+				continue
+			}
+			batch[r][c] = make(copydata.Field, n)
+			if _, err := io.ReadFull(in, batch[r][c]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return batch, nil
+}
+
+// close removes the temporary file.
+func (k *keySet) close() {
+	if k.spill != nil {
+		k.spill.Close()
+		os.Remove(k.spill.Name())
+	}
+}
