@@ -277,9 +277,11 @@ const repeatableRead = "current_setting('transaction_isolation') = 'repeatable r
 // xmax names a transaction the snapshot cannot see. A row still locked by
 // a running transaction fails the NOWAIT (see Check.LockWaitConflicts).
 // Scanning and locking in one statement leaves no gap for a locker to
-// come and go unseen, short of the scan-to-lock instant.
+// come and go unseen, short of the scan-to-lock instant. OFFSET 0 keeps the
+// planner from pushing the xmax test below the lock, which would lock only
+// the rows that already conflict and let a new locker in before the write.
 func conflictCheckSQL(r *Rel, alias, fromWhere string) string {
-	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (SELECT %s.xmax AS x %s FOR UPDATE OF %s NOWAIT) s
+	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (SELECT %s.xmax AS x %s OFFSET 0 FOR UPDATE OF %s NOWAIT) s
 WHERE %s LIMIT 1) AS int4)`,
 		SignalPrefix, r.Index, kindConflict, alias, fromWhere, alias, xmaxConflict("s.x"))
 }
