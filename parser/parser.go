@@ -121,6 +121,8 @@ type Target struct {
 	Unsupported string
 	// Cascade is TRUNCATE ... CASCADE.
 	Cascade bool
+	// InWith says the write is a data-modifying WITH query.
+	InWith bool
 }
 
 // Result is the analysis of a whole query string.
@@ -142,7 +144,7 @@ func Analyze(sql string) (*Result, error) {
 		if raw.StmtLen > 0 {
 			end = start + int(raw.StmtLen)
 		}
-		st := analyzeStatement(raw.Stmt, sql[start:end], start)
+		st := analyzeStatement(raw.Stmt, sql[start:end], start, analyzer{})
 		st.Start, st.End = start, end
 		st.TokenEnd = start + lastTokenEnd(sql[start:end])
 		res.Statements = append(res.Statements, st)
@@ -170,9 +172,9 @@ func lastTokenEnd(text string) int {
 // analyzeStatement describes one parsed statement; text is its SQL and base
 // its offset in the query string (node locations are relative to the whole
 // string).
-func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
+func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) Statement {
 	st := Statement{Kind: Other, Text: text}
-	a := analyzer{base: base, text: text}
+	a.base, a.text = base, text
 	switch {
 	case n.GetInsertStmt() != nil:
 		st.Kind = Insert
@@ -216,7 +218,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int) Statement {
 	case n.GetPrepareStmt() != nil:
 		p := n.GetPrepareStmt()
 		st.Kind, st.Name = Prepare, p.Name
-		inner := analyzeStatement(p.Query, text, base)
+		inner := analyzeStatement(p.Query, text, base, analyzer{})
 		st.Inner = &inner
 	case n.GetExecuteStmt() != nil:
 		st.Kind, st.Name = Execute, n.GetExecuteStmt().Name
@@ -253,7 +255,7 @@ func (a *analyzer) explain(e *pg_query.ExplainStmt) []Target {
 	if !analyze {
 		return nil
 	}
-	inner := analyzeStatement(e.Query, a.text, a.base)
+	inner := analyzeStatement(e.Query, a.text, a.base, analyzer{})
 	targets := inner.Targets
 	for i := range targets {
 		if targets[i].Unsupported == "" {
@@ -277,23 +279,28 @@ func defElemTrue(n *pg_query.Node) bool {
 	return true
 }
 
-// withTargets reports the writes of data-modifying WITH queries.
+// withTargets reports the writes of data-modifying WITH queries. An
+// INSERT, UPDATE or DELETE keeps its description (marked InWith); softfk
+// cannot add to its RETURNING list, so it plans them differently.
 func (a *analyzer) withTargets(w *pg_query.WithClause) []Target {
 	if w == nil {
 		return nil
 	}
+	scope := scopeOf(w)
+	inner := analyzer{base: a.base, text: a.text, outer: &scope}
 	var out []Target
 	for _, cte := range w.Ctes {
 		c := cte.GetCommonTableExpr()
 		if c == nil {
 			continue
 		}
-		inner := analyzeStatement(c.Ctequery, a.text, a.base)
-		for _, t := range inner.Targets {
-			if t.Unsupported == "" {
+		st := analyzeStatement(c.Ctequery, a.text, a.base, inner)
+		for _, t := range st.Targets {
+			if t.Write != nil {
+				t.InWith = true
+			} else if t.Unsupported == "" {
 				t.Unsupported = fmt.Sprintf("%s inside WITH", t.Kind)
 			}
-			t.Write = nil
 			out = append(out, t)
 		}
 	}

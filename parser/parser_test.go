@@ -63,7 +63,7 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 			t.Errorf("text of %q", st.Text)
 		}
 	}
-	want := []string{"other", "UPDATE t", "DELETE p", "other q(DELETE inside WITH)", "MERGE m(MERGE)", "TRUNCATE a b",
+	want := []string{"other", "UPDATE t", "DELETE p", "other q", "MERGE m(MERGE)", "TRUNCATE a b",
 		"COPY c", "other e(EXPLAIN ANALYZE of INSERT)", "other", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
 	if strings.Join(kinds, "|") != strings.Join(want, "|") {
 		t.Fatalf("got  %q\nwant %q", kinds, want)
@@ -72,12 +72,39 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 	if v, ok := upd.SetValue("a"); !ok || v.Kind != Computed || !v.Deterministic() {
 		t.Fatalf("SET a: %+v", v)
 	}
-	fw, err := upd.FromWhere()
-	if err != nil || fw != "FROM t, u WHERE t.id = u.id" {
-		t.Fatalf("FromWhere %q, %v", fw, err)
+	with, fw, err := upd.FromWhere()
+	if err != nil || with != "" || fw != "FROM t, u WHERE t.id = u.id" {
+		t.Fatalf("FromWhere %q %q, %v", with, fw, err)
+	}
+	if tg := res.Statements[3].Targets[0]; !tg.InWith || tg.Write == nil || tg.Write.Kind != Delete {
+		t.Fatalf("DELETE inside WITH: %+v", tg)
 	}
 	if !res.Statements[2].Main().CurrentOf || res.Statements[2].Main().Table.Inh {
 		t.Fatal("DELETE FROM ONLY ... WHERE CURRENT OF not recognised")
+	}
+}
+
+func TestWithScope(t *testing.T) {
+	sql := "WITH a AS (SELECT id FROM x), d AS (DELETE FROM users USING a WHERE users.id = a.id RETURNING users.id), " +
+		"r AS (SELECT id FROM d), e AS (DELETE FROM users u USING r WHERE u.id = r.id) " +
+		"UPDATE orders SET user_id = 1 FROM a WHERE orders.id = a.id"
+	res, err := Analyze(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := res.Statements[0].Targets
+	if len(tg) != 3 || !tg[0].InWith || !tg[1].InWith || tg[2].InWith {
+		t.Fatalf("targets %+v", tg)
+	}
+	for i, want := range []struct{ with, from string }{
+		{"WITH a AS (SELECT id FROM x) ", "FROM users, a WHERE users.id = a.id"},
+		{"", ""}, // reads r, which reads the data-modifying d
+		{"WITH a AS (SELECT id FROM x) ", "FROM orders, a WHERE orders.id = a.id"},
+	} {
+		with, from, err := tg[i].Write.FromWhere()
+		if with != want.with || from != want.from || (err != nil) != (want.from == "") {
+			t.Errorf("target %d: FromWhere %q %q, %v; want %q %q", i, with, from, err, want.with, want.from)
+		}
 	}
 }
 

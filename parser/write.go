@@ -84,11 +84,42 @@ type Write struct {
 
 	CurrentOf bool // WHERE CURRENT OF cursor
 	Returning bool // has a RETURNING list
-	With      bool // has a (read-only) WITH clause
 
 	from  []*pg_query.Node // UPDATE ... FROM / DELETE ... USING
 	where *pg_query.Node
 	rel   *pg_query.RangeVar
+	scope withScope // the WITH queries the statement can read
+}
+
+// withScope is what a write can read of the WITH clause around it: the
+// read-only queries, which softfk's companion statements may repeat, and
+// the names of the data-modifying ones, which they must not.
+type withScope struct {
+	readOnly  []*pg_query.Node // CommonTableExpr nodes
+	recursive bool
+	modifying map[string]bool
+}
+
+// scopeOf splits a WITH clause into a scope. A read-only query that reads
+// a data-modifying one counts as data-modifying itself.
+func scopeOf(w *pg_query.WithClause) withScope {
+	sc := withScope{modifying: map[string]bool{}}
+	if w == nil {
+		return sc
+	}
+	sc.recursive = w.Recursive
+	for _, n := range w.Ctes {
+		c := n.GetCommonTableExpr()
+		if c == nil {
+			continue
+		}
+		if c.Ctequery.GetSelectStmt() == nil || mentions([]*pg_query.Node{c.Ctequery}, sc.modifying) {
+			sc.modifying[c.Ctename] = true
+			continue
+		}
+		sc.readOnly = append(sc.readOnly, n)
+	}
+	return sc
 }
 
 // SetValue returns the value an UPDATE assigns to column, if it does.
@@ -101,55 +132,73 @@ func (w *Write) SetValue(column string) (Value, bool) {
 	return Value{}, false
 }
 
-// FromWhere renders "FROM <target> [, <from list>] [WHERE <condition>]": the
-// rows an UPDATE or DELETE reaches, for a companion SELECT.
-func (w *Write) FromWhere() (string, error) {
-	sel := &pg_query.SelectStmt{
-		FromClause:  append([]*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: w.rel}}}, w.from...),
-		WhereClause: w.where,
-	}
-	out, err := deparseSelect(sel)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimPrefix(out, "SELECT "), nil
+// FromWhere renders the rows an UPDATE or DELETE reaches, for a companion
+// SELECT: from is "FROM <target> [, <from list>] [WHERE <condition>]" and
+// with is "" or the "WITH <read-only queries> " that must precede the
+// SELECT. It fails when the rows depend on a data-modifying WITH query,
+// which a companion statement cannot repeat.
+func (w *Write) FromWhere() (with, from string, err error) {
+	return w.fromWhere(w.where)
 }
 
 // FromWhereAnd is FromWhere with cond (an SQL condition) ANDed to the
 // statement's own WHERE.
-func (w *Write) FromWhereAnd(cond string) (string, error) {
+func (w *Write) FromWhereAnd(cond string) (with, from string, err error) {
 	tree, err := pg_query.Parse("SELECT WHERE " + cond)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	extra := tree.Stmts[0].Stmt.GetSelectStmt().WhereClause
-	where := extra
+	where := tree.Stmts[0].Stmt.GetSelectStmt().WhereClause
 	if w.where != nil {
 		where = &pg_query.Node{Node: &pg_query.Node_BoolExpr{BoolExpr: &pg_query.BoolExpr{
-			Boolop: pg_query.BoolExprType_AND_EXPR, Args: []*pg_query.Node{w.where, extra}}}}
+			Boolop: pg_query.BoolExprType_AND_EXPR, Args: []*pg_query.Node{w.where, where}}}}
 	}
-	sel := &pg_query.SelectStmt{
+	return w.fromWhere(where)
+}
+
+func (w *Write) fromWhere(where *pg_query.Node) (with, from string, err error) {
+	if mentions(append([]*pg_query.Node{w.where}, w.from...), w.scope.modifying) {
+		return "", "", fmt.Errorf("the rows written depend on a data-modifying WITH query")
+	}
+	if len(w.scope.readOnly) > 0 {
+		out, err := deparseSelect(&pg_query.SelectStmt{WithClause: &pg_query.WithClause{Ctes: w.scope.readOnly, Recursive: w.scope.recursive}})
+		if err != nil {
+			return "", "", err
+		}
+		with = strings.TrimSuffix(out, "SELECT")
+	}
+	out, err := deparseSelect(&pg_query.SelectStmt{
 		FromClause:  append([]*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: w.rel}}}, w.from...),
 		WhereClause: where,
-	}
-	out, err := deparseSelect(sel)
+	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return strings.TrimPrefix(out, "SELECT "), nil
+	return with, strings.TrimPrefix(out, "SELECT "), nil
 }
 
 // analyzer holds the query string being analysed.
 type analyzer struct {
 	base int
 	text string
+	// outer is the scope of the WITH clause around the statement being
+	// analysed, for a data-modifying WITH query.
+	outer *withScope
+}
+
+// scope is the WITH scope of a write with its own clause w (usually nil
+// inside a WITH query, whose scope is the clause around it).
+func (a *analyzer) scope(w *pg_query.WithClause) withScope {
+	if w == nil && a.outer != nil {
+		return *a.outer
+	}
+	return scopeOf(w)
 }
 
 // insert describes an INSERT.
 func (a *analyzer) insert(s *pg_query.InsertStmt) []Target {
-	w := &Write{Kind: Insert, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0, rel: s.Relation}
+	w := &Write{Kind: Insert, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0, rel: s.Relation, scope: a.scope(s.WithClause)}
 	targets := a.withTargets(s.WithClause)
-	w.With = s.WithClause != nil
 	for _, c := range s.Cols {
 		rt := c.GetResTarget()
 		if len(rt.Indirection) > 0 {
@@ -188,7 +237,7 @@ func isPlainValues(sel *pg_query.SelectStmt) bool {
 // update describes an UPDATE.
 func (a *analyzer) update(s *pg_query.UpdateStmt) []Target {
 	w := &Write{Kind: Update, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0,
-		Set: assignments(s.TargetList), from: s.FromClause, where: s.WhereClause, rel: s.Relation, With: s.WithClause != nil}
+		Set: assignments(s.TargetList), from: s.FromClause, where: s.WhereClause, rel: s.Relation, scope: a.scope(s.WithClause)}
 	w.CurrentOf = s.WhereClause.GetCurrentOfExpr() != nil
 	return append(a.withTargets(s.WithClause), Target{Kind: Update, Relation: w.Table, Write: w})
 }
@@ -196,7 +245,7 @@ func (a *analyzer) update(s *pg_query.UpdateStmt) []Target {
 // delete describes a DELETE.
 func (a *analyzer) delete(s *pg_query.DeleteStmt) []Target {
 	w := &Write{Kind: Delete, Table: relation(s.Relation), Returning: len(s.ReturningList) > 0,
-		from: s.UsingClause, where: s.WhereClause, rel: s.Relation, With: s.WithClause != nil}
+		from: s.UsingClause, where: s.WhereClause, rel: s.Relation, scope: a.scope(s.WithClause)}
 	w.CurrentOf = s.WhereClause.GetCurrentOfExpr() != nil
 	return append(a.withTargets(s.WithClause), Target{Kind: Delete, Relation: w.Table, Write: w})
 }
@@ -413,25 +462,45 @@ func ParamsUsed(sql string) ([]int, error) {
 	}
 	seen := map[int]bool{}
 	var out []int
-	var visit func(m protoreflect.Message)
-	visit = func(m protoreflect.Message) {
+	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
 		if p, ok := m.Interface().(*pg_query.ParamRef); ok && !seen[int(p.Number)] {
 			seen[int(p.Number)] = true
 			out = append(out, int(p.Number))
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.Kind() != protoreflect.MessageKind:
-			case fd.IsList():
-				for i := 0; i < v.List().Len(); i++ {
-					visit(v.List().Get(i).Message())
-				}
-			case !fd.IsMap():
-				visit(v.Message())
+	})
+	return out, nil
+}
+
+// walk calls visit on m and on every message nested in it.
+func walk(m protoreflect.Message, visit func(protoreflect.Message)) {
+	visit(m)
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Kind() != protoreflect.MessageKind:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				walk(v.List().Get(i).Message(), visit)
 			}
-			return true
+		case !fd.IsMap():
+			walk(v.Message(), visit)
+		}
+		return true
+	})
+}
+
+// mentions reports whether any of the nodes names, as an unqualified
+// table, one of names.
+func mentions(nodes []*pg_query.Node, names map[string]bool) bool {
+	found := false
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		walk(n.ProtoReflect(), func(m protoreflect.Message) {
+			if rv, ok := m.Interface().(*pg_query.RangeVar); ok && rv.Schemaname == "" && names[rv.Relname] {
+				found = true
+			}
 		})
 	}
-	visit(tree.ProtoReflect())
-	return out, nil
+	return found
 }

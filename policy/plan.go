@@ -245,6 +245,10 @@ func (b *planBuilder) target(t *parser.Target) {
 		return
 	}
 	w := t.Write
+	if t.InWith {
+		b.withQuery(w, asChild, asParent)
+		return
+	}
 	if w.CurrentOf && (w.Kind == parser.Delete && len(asParent) > 0 || w.Kind == parser.Update) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "WHERE CURRENT OF", Rel: firstOf(asChild, asParent)}
 		return
@@ -263,6 +267,72 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 }
 
+// withQuery plans a data-modifying WITH query. Its RETURNING list is the
+// query's own output, which softfk cannot extend, so it reads what it needs
+// otherwise: an INSERT's keys must be known (they are checked after the
+// statement, like any known keys), and the rows an UPDATE or DELETE is
+// about to write are captured just before the statement. Checks and
+// actions run after the whole statement, as Postgres fires its RI triggers.
+func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
+	unverifiable := func(reason string, rel *Rel) {
+		b.plan.Unverifiable = &Unverifiable{Reason: reason + " in a data-modifying WITH query", Rel: rel}
+	}
+	if w.CurrentOf {
+		unverifiable("WHERE CURRENT OF", firstOf(asChild, asParent))
+		return
+	}
+	switch w.Kind {
+	case parser.Insert:
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, refColumnsOf(asParent)) {
+			unverifiable("ON CONFLICT DO UPDATE of a referenced key", asParent[0])
+			return
+		}
+		if len(asChild) > 0 && !b.knownChildRows(w, asChild) {
+			unverifiable("INSERT of keys the server computes", asChild[0])
+		}
+	case parser.Update:
+		var touched []*Rel
+		for _, r := range asChild {
+			if setsAny(w, r.Columns) {
+				touched = append(touched, r)
+			}
+		}
+		if len(touched) > 0 {
+			cols := unionColumns(touched, func(r *Rel) []string { return r.Columns })
+			exprs, reason := newKeyExprs(w, touched[0].Child, cols, true)
+			if reason != "" {
+				unverifiable("UPDATE of "+reason, touched[0])
+				return
+			}
+			step, err := b.captureStep(w, exprs)
+			if err != nil {
+				unverifiable("UPDATE softfk cannot analyse ("+err.Error()+")", touched[0])
+				return
+			}
+			colIdx := indexOf(cols)
+			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows) })
+		}
+		b.updateParent(w, asParent)
+	case parser.Delete:
+		if len(asParent) == 0 || !b.conflictCheck(w, asParent) {
+			return
+		}
+		cols := refColumnsOf(asParent)
+		ref := config.QuoteIdent(w.Table.RefName())
+		var sel []string
+		for _, c := range cols {
+			sel = append(sel, fmt.Sprintf("(%s.%s)::text", ref, config.QuoteIdent(c)))
+		}
+		step, err := b.captureStep(w, sel)
+		if err != nil {
+			unverifiable("DELETE softfk cannot analyse ("+err.Error()+")", asParent[0])
+			return
+		}
+		parent := asParent[0].Parent
+		b.capture(step, func(rows [][]*string) { b.work.deleted(parent, w.Table, cols, rows) })
+	}
+}
+
 func firstOf(a, b []*Rel) *Rel {
 	if len(a) > 0 {
 		return a[0]
@@ -276,22 +346,30 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 	if len(rels) == 0 {
 		return
 	}
-	child := rels[0].Child
-	if rows, ok := b.knownRows(w, child, unionColumns(rels, func(r *Rel) []string { return r.Columns })); ok {
-		for _, r := range rels {
-			cc := childCheck{rel: r, guard: guard(w.Table, r.Child)}
-			for _, row := range rows {
-				var vals []keyValue
-				for _, col := range r.Columns {
-					vals = append(vals, row[col])
-				}
-				cc.values = append(cc.values, vals)
-			}
-			b.childChecks = append(b.childChecks, cc)
-		}
-		return
+	if !b.knownChildRows(w, rels) {
+		b.childFromReturning(w, rels)
 	}
-	b.childFromReturning(w, rels)
+}
+
+// knownChildRows plans the checks of an INSERT's new keys when all of them
+// are known without running it, and reports whether they are.
+func (b *planBuilder) knownChildRows(w *parser.Write, rels []*Rel) bool {
+	rows, ok := b.knownRows(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
+	if !ok {
+		return false
+	}
+	for _, r := range rels {
+		cc := childCheck{rel: r, guard: guard(w.Table, r.Child)}
+		for _, row := range rows {
+			var vals []keyValue
+			for _, col := range r.Columns {
+				vals = append(vals, row[col])
+			}
+			cc.values = append(cc.values, vals)
+		}
+		b.childChecks = append(b.childChecks, cc)
+	}
+	return true
 }
 
 // knownRows renders each VALUES row's value for the needed columns as SQL,
@@ -414,13 +492,13 @@ func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
 	if len(enforced) == 0 {
 		return true
 	}
-	fromWhere, err := w.FromWhereAnd(repeatableRead)
+	with, fromWhere, err := w.FromWhereAnd(repeatableRead)
 	if err != nil {
-		b.plan.Unverifiable = &Unverifiable{Reason: "statement softfk cannot analyse", Rel: enforced[0]}
+		b.plan.Unverifiable = &Unverifiable{Reason: "statement softfk cannot analyse: " + err.Error(), Rel: enforced[0]}
 		return false
 	}
 	check := &Check{rels: map[int]*Rel{enforced[0].Index: enforced[0]}, Side: ParentSide, LockWaitConflicts: true}
-	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), fromWhere), Check: check}
+	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere), Check: check}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
@@ -447,45 +525,79 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 	for _, c := range cols {
 		sel = append(sel, fmt.Sprintf("(%s.%s)::text", ref, config.QuoteIdent(c)))
 	}
-	for _, c := range cols {
-		expr := ref + "." + config.QuoteIdent(c)
-		if v, ok := w.SetValue(c); ok {
-			if !v.Deterministic() && needsNewKey(touched) {
-				b.plan.Unverifiable = &Unverifiable{Reason: "ON UPDATE action on a key set by a non-deterministic expression", Rel: touched[0]}
-				return
-			}
-			sql, err := v.SQL()
-			if err != nil || v.Kind == parser.Default {
-				b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE of a referenced key softfk cannot evaluate", Rel: touched[0]}
-				return
-			}
-			// Assigned to the column, as the UPDATE does: a bare parameter
-			// gets the column's type in both statements.
-			expr = castTo("("+sql+")", touched[0].Parent.Columns[c].Type)
-		}
-		sel = append(sel, "("+expr+")::text")
+	newKeys, reason := newKeyExprs(w, touched[0].Parent, cols, needsNewKey(touched))
+	if reason != "" {
+		b.plan.Unverifiable = &Unverifiable{Reason: reason, Rel: touched[0]}
+		return
 	}
-	fromWhere, err := w.FromWhere()
+	step, err := b.captureStep(w, append(sel, newKeys...))
 	if err != nil {
-		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse", Rel: touched[0]}
+		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: touched[0]}
 		return
 	}
 	if !b.conflictCheck(w, touched) {
 		return
 	}
-	step := &Step{SQL: "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + ref, Collect: true}
-	if b.env.Extended {
-		b.bindClientParams(step)
+	n, parent := len(cols), touched[0].Parent
+	b.capture(step, func(rows [][]*string) {
+		b.work.changed(event{table: parent, guard: guard(w.Table, parent), cols: cols,
+			old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+	})
+}
+
+// newKeyExprs renders, as text, each of t's columns cols as an UPDATE is
+// about to set it: the assigned expression, or the column as it is. With
+// exact, an expression softfk cannot evaluate again with the same result
+// is refused; reason then says why.
+func newKeyExprs(w *parser.Write, t *Table, cols []string, exact bool) (exprs []string, reason string) {
+	ref := config.QuoteIdent(w.Table.RefName())
+	for _, c := range cols {
+		expr := ref + "." + config.QuoteIdent(c)
+		if v, ok := w.SetValue(c); ok {
+			if exact && !v.Deterministic() {
+				return nil, "a key set by a non-deterministic expression"
+			}
+			sql, err := v.SQL()
+			if err != nil || v.Kind == parser.Default {
+				return nil, "a key set by an expression softfk cannot evaluate"
+			}
+			// Assigned to the column, as the UPDATE does: a bare parameter
+			// gets the column's type in both statements.
+			expr = castTo("("+sql+")", t.Columns[c].Type)
+		}
+		exprs = append(exprs, "("+expr+")::text")
 	}
+	return exprs, ""
+}
+
+// capture adds a collecting Before step whose rows apply receives after
+// the statement.
+func (b *planBuilder) capture(step *Step, apply func(rows [][]*string)) {
 	collected := 0
 	for _, s := range b.plan.Before {
 		if s.Collect {
 			collected++
 		}
 	}
+	step.Collect = true
 	b.plan.Before = append(b.plan.Before, step)
 	b.ensureWork()
-	b.work.pendingUpdate = append(b.work.pendingUpdate, pendingUpdate{step: collected, table: touched[0].Parent, ref: w.Table, cols: cols})
+	b.work.captured = append(b.work.captured, capture{step: collected, apply: apply})
+}
+
+// captureStep builds the step that reads, locking them FOR UPDATE, the
+// rows an UPDATE or DELETE is about to write: sel are its output
+// expressions.
+func (b *planBuilder) captureStep(w *parser.Write, sel []string) (*Step, error) {
+	with, fromWhere, err := w.FromWhere()
+	if err != nil {
+		return nil, err
+	}
+	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName())}
+	if b.env.Extended {
+		b.bindClientParams(step)
+	}
+	return step, nil
 }
 
 // bindClientParams gives a step the client's parameters, under the same

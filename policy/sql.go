@@ -272,7 +272,8 @@ const repeatableRead = "current_setting('transaction_isolation') = 'repeatable r
 
 // conflictCheckSQL renders a check for relationship r that, under
 // REPEATABLE READ, locks the rows about to be deleted or re-keyed (reached
-// through alias by fromWhere, which includes the isolation condition)
+// through alias by fromWhere, which includes the isolation condition, after
+// the WITH queries with)
 // FOR UPDATE NOWAIT and raises a serialization-failure signal when one's
 // xmax names a transaction the snapshot cannot see. A row still locked by
 // a running transaction fails the NOWAIT (see Check.LockWaitConflicts).
@@ -280,8 +281,8 @@ const repeatableRead = "current_setting('transaction_isolation') = 'repeatable r
 // come and go unseen, short of the scan-to-lock instant. OFFSET 0 keeps the
 // planner from pushing the xmax test below the lock, which would lock only
 // the rows that already conflict and let a new locker in before the write.
-func conflictCheckSQL(r *Rel, alias, fromWhere string) string {
-	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (SELECT %s.xmax AS x %s OFFSET 0 FOR UPDATE OF %s NOWAIT) s
+func conflictCheckSQL(r *Rel, alias, with, fromWhere string) string {
+	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (%sSELECT %s.xmax AS x %s OFFSET 0 FOR UPDATE OF %s NOWAIT) s
 WHERE %s LIMIT 1) AS int4)`,
-		SignalPrefix, r.Index, kindConflict, alias, fromWhere, alias, xmaxConflict("s.x"))
+		SignalPrefix, r.Index, kindConflict, with, alias, fromWhere, alias, xmaxConflict("s.x"))
 }

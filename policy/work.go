@@ -15,23 +15,22 @@ import (
 // keys whose children need their ON DELETE / ON UPDATE action, and the
 // cascades those actions cause, round after round.
 type parentWork struct {
-	db            *DB
-	rels          []*Rel
-	hidden        []hiddenUse
-	pendingUpdate []pendingUpdate
+	db       *DB
+	rels     []*Rel
+	hidden   []hiddenUse
+	captured []capture
 
 	steps   []*Step // steps of the round being built
 	cascade []func(rows [][]*string)
 	started bool
 }
 
-// pendingUpdate is a captured parent-key UPDATE: step is the index of the
-// Before step whose rows hold each row's old key then its new key.
-type pendingUpdate struct {
+// capture is a Before step whose rows (rows the statement is about to
+// write, read just before it) feed apply once the statement has run; step
+// is its index among the collecting Before steps.
+type capture struct {
 	step  int
-	table *Table
-	ref   parser.Relation
-	cols  []string
+	apply func(rows [][]*string)
 }
 
 // event is a set of parent rows whose keys went away or changed.
@@ -51,12 +50,9 @@ func (w *parentWork) Next(c Collected) []*Step {
 		for _, h := range w.hidden {
 			h.apply(columnsOf(c.Hidden, h.from, h.n))
 		}
-		for _, u := range w.pendingUpdate {
-			if u.step < len(c.Steps) {
-				rows := c.Steps[u.step]
-				n := len(u.cols)
-				w.changed(event{table: u.table, guard: guard(u.ref, u.table), cols: u.cols,
-					old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+		for _, cp := range w.captured {
+			if cp.step < len(c.Steps) {
+				cp.apply(c.Steps[cp.step])
 			}
 		}
 	} else {
@@ -228,7 +224,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 			// The cascaded children are parents too: under REPEATABLE READ,
 			// look for lockers the snapshot cannot see first.
 			check := &Check{rels: map[int]*Rel{grand[0].Index: grand[0]}, Side: ParentSide, LockWaitConflicts: true}
-			w.add(jsonStep(conflictCheckSQL(grand[0], "c", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), data, check), nil)
+			w.add(jsonStep(conflictCheckSQL(grand[0], "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), data, check), nil)
 			collect = func(rows [][]*string) {
 				w.changed(event{table: r.Child, cols: cols, old: rows})
 			}

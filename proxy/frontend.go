@@ -424,7 +424,7 @@ func (ps *preparedStmt) resultPart() part {
 	if ps == nil || ps.hidden == 0 {
 		return part{}
 	}
-	return part{hidden: ps.hidden, noRows: !ps.stmt.Returns()}
+	return part{hidden: ps.hidden, noRows: ps.hidden > 0 && !ps.stmt.Returns()}
 }
 
 // close handles a Close message.

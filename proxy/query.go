@@ -323,7 +323,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 				text = withHiddenReturning(text, offsetStatement(st), p.Hidden)
 			}
 			w.hidden = len(p.Hidden)
-			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: !st.Returns()})
+			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()})
 			for _, step := range p.After {
 				f.inlineStep(&q, step, &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text})
 			}

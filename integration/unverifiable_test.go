@@ -1,0 +1,85 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/softfk/softfk/config"
+)
+
+// A write softfk cannot check is never passed silently: enforce mode
+// refuses it (unless unverifiable: allow), shadow mode lets it through
+// and logs it; writes to tables without relationships are untouched.
+func TestUnverifiableWrites(t *testing.T) {
+	unverifiable := []string{
+		"MERGE INTO orders o USING (VALUES (50, 99)) s(id, u) ON o.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.u)",
+		"WITH c AS (INSERT INTO orders SELECT 51, 99) SELECT 1",
+		"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO orders VALUES (52, 99)",
+	}
+	unguarded := "MERGE INTO notes n USING (VALUES (1, 'x')) s(id, t) ON n.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.t)"
+	for _, tc := range []struct {
+		name, yaml string
+		refused    bool
+	}{
+		{"enforce rejects", "", true},
+		{"enforce allows when configured", "unverifiable: allow\n", false},
+		{"shadow logs", "mode: shadow\n", false},
+	} {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			t.Run(tc.name+"/"+mode.String(), func(t *testing.T) {
+				db := newDatabase(t)
+				mustExec(t, connect(t, cluster.DSN(db)),
+					"CREATE TABLE users (id int PRIMARY KEY)",
+					"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+					"CREATE TABLE notes (id int PRIMARY KEY, t text)")
+				cfg, err := config.Parse([]byte(tc.yaml + "relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				base := proxyConfig()
+				cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
+				core, logs := observer.New(zap.WarnLevel)
+				p := startProxyLogger(t, cfg, zap.New(core))
+				conn := connect(t, p.DSN(db))
+				ctx := context.Background()
+				for _, sql := range unverifiable {
+					_, err := conn.Exec(ctx, sql, mode)
+					var pe *pgconn.PgError
+					switch {
+					case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, `"order_user"`) &&
+						strings.Contains(pe.Detail, sql[:20])):
+						t.Errorf("%s: got %v, want 0A000 naming the relationship and the statement", sql, err)
+					case !tc.refused && err != nil:
+						t.Errorf("%s: %v", sql, err)
+					}
+				}
+				if _, err := conn.Exec(ctx, unguarded, mode); err != nil {
+					t.Errorf("write to a table without relationships: %v", err)
+				}
+				var n int
+				if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if want := map[bool]int{true: 0, false: 3}[tc.refused]; n != want {
+					t.Errorf("%d orders written, want %d", n, want)
+				}
+				events := logs.FilterMessage("unverifiable write").FilterField(zap.String("relationship", "order_user")).All()
+				if len(events) != len(unverifiable) {
+					t.Errorf("%d unverifiable-write events, want %d: %v", len(events), len(unverifiable), events)
+				}
+				for _, e := range events {
+					if e.ContextMap()["rejected"] != tc.refused {
+						t.Errorf("event %v: rejected should be %v", e.ContextMap(), tc.refused)
+					}
+				}
+			})
+		}
+	}
+}
