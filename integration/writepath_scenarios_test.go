@@ -70,3 +70,50 @@ var writePathScenarios = []scenario{
 }
 
 func TestOracleWritePaths(t *testing.T) { runScenarios(t, writePathScenarios) }
+
+// MERGE (Postgres 15 grammar): every clause kind on child and parent
+// tables, with conditions, parameters and several clauses of one kind.
+var mergeScenarios = []scenario{
+	{name: "merge into the child", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("MERGE INTO orders o USING (VALUES (10, 2), (60, 3)) s(id, u) ON o.id = s.id " +
+			"WHEN MATCHED THEN UPDATE SET user_id = s.u WHEN NOT MATCHED THEN INSERT (id, user_id, note) VALUES (s.id, s.u, 'merged')"),
+		s("MERGE INTO orders o USING (VALUES (61, 99)) s(id, u) ON o.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.u, 'bad')"),
+		s("MERGE INTO orders o USING (VALUES (11, 98)) s(id, u) ON o.id = s.id WHEN MATCHED THEN UPDATE SET user_id = s.u"),
+		s("MERGE INTO orders o USING (VALUES (11, 98), (62, 1)) s(id, u) ON o.id = s.id " +
+			"WHEN MATCHED AND s.u > 50 THEN DO NOTHING WHEN MATCHED THEN DELETE " +
+			"WHEN NOT MATCHED AND s.u > 50 THEN DO NOTHING WHEN NOT MATCHED THEN INSERT (id, user_id) VALUES (s.id, s.u)"),
+		s("MERGE INTO orders o USING (SELECT $1::int AS id, $2::int AS u) s ON o.id = s.id "+
+			"WHEN MATCHED THEN UPDATE SET note = 'kept' WHEN NOT MATCHED THEN INSERT (id, user_id) VALUES (s.id, s.u)", 63, 97),
+		s("MERGE INTO orders o USING (SELECT $1::int AS id, $2::int AS u) s ON o.id = s.id "+
+			"WHEN MATCHED THEN UPDATE SET note = 'kept' WHEN NOT MATCHED THEN INSERT (id, user_id) VALUES (s.id, s.u)", 12, 97),
+		s("MERGE INTO orders o USING users u ON o.user_id = u.id AND u.id = 3 WHEN NOT MATCHED THEN INSERT (id, user_id) VALUES (70 + u.id, u.id)"),
+		s("SELECT id, user_id, note FROM orders ORDER BY id"),
+	}},
+	{name: "merge into the parent", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("MERGE INTO users t USING (VALUES (3), (9)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'n@x')"),
+		s("MERGE INTO users t USING (VALUES (1)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE"),
+		s("MERGE INTO users t USING (VALUES (2, 20)) s(id, nid) ON t.id = s.id WHEN MATCHED THEN UPDATE SET id = s.nid"),
+		s("MERGE INTO users t USING (VALUES (1, 'z@x')) s(id, e) ON t.id = s.id WHEN MATCHED THEN UPDATE SET email = s.e"),
+		s("SELECT id, email FROM users ORDER BY id"),
+	}},
+	{name: "merge deleting parents with cascade", schema: threeLevels, fks: []fk{
+		withActions(fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}, "CASCADE", "CASCADE"),
+		withActions(fk{table: "items", cols: "order_id", refTable: "orders", refCols: "id"}, "SET NULL", ""),
+	}, steps: []step{
+		s("MERGE INTO users t USING (VALUES (1)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE"),
+		s("MERGE INTO users t USING (VALUES (2, 5)) s(id, n) ON t.id = s.id WHEN MATCHED THEN UPDATE SET id = s.n"),
+		s("SELECT id, user_id FROM orders ORDER BY id"),
+		s("SELECT id, order_id FROM items ORDER BY id"),
+	}},
+	{name: "merge in a transaction with a savepoint", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("INSERT INTO users VALUES (50, 'new@x')"),
+		s("MERGE INTO orders o USING (VALUES (80, 50)) s(id, u) ON o.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.u, 'tx')"),
+		s("SAVEPOINT a"),
+		s("MERGE INTO users t USING (VALUES (50)) s(id) ON t.id = s.id WHEN MATCHED THEN DELETE"),
+		s("ROLLBACK TO SAVEPOINT a"),
+		s("COMMIT"),
+	}},
+}
+
+func TestOracleMerge(t *testing.T) { runScenarios(t, mergeScenarios) }

@@ -92,11 +92,11 @@ func (st *Statement) TruncateWith(tables [][2]string) (string, error) {
 	return pg_query.Deparse(tree)
 }
 
-// Main returns the statement's own INSERT, UPDATE or DELETE (not one in a
-// WITH query), or nil.
+// Main returns the statement's own INSERT, UPDATE, DELETE or MERGE (not
+// one in a WITH query), or nil.
 func (st *Statement) Main() *Write {
 	switch st.Kind {
-	case Insert, Update, Delete:
+	case Insert, Update, Delete, Merge:
 		if n := len(st.Targets); n > 0 {
 			return st.Targets[n-1].Write
 		}
@@ -187,8 +187,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		st.Targets = a.delete(n.GetDeleteStmt())
 	case n.GetMergeStmt() != nil:
 		st.Kind = Merge
-		m := n.GetMergeStmt()
-		st.Targets = append(a.withTargets(m.WithClause), Target{Kind: Merge, Relation: relation(m.Relation), Unsupported: "MERGE"})
+		st.Targets = a.merge(n.GetMergeStmt())
 	case n.GetTruncateStmt() != nil:
 		st.Kind = Truncate
 		t := n.GetTruncateStmt()

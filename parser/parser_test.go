@@ -63,7 +63,7 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 			t.Errorf("text of %q", st.Text)
 		}
 	}
-	want := []string{"other", "UPDATE t", "DELETE p", "other q", "MERGE m(MERGE)", "TRUNCATE a b",
+	want := []string{"other", "UPDATE t", "DELETE p", "other q", "MERGE m", "TRUNCATE a b",
 		"COPY c", "other e(EXPLAIN ANALYZE of INSERT)", "other", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
 	if strings.Join(kinds, "|") != strings.Join(want, "|") {
 		t.Fatalf("got  %q\nwant %q", kinds, want)
@@ -81,6 +81,38 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 	}
 	if !res.Statements[2].Main().CurrentOf || res.Statements[2].Main().Table.Inh {
 		t.Fatal("DELETE FROM ONLY ... WHERE CURRENT OF not recognised")
+	}
+}
+
+func TestMergeQuery(t *testing.T) {
+	res, err := Analyze("MERGE INTO orders o USING src s ON o.id = s.id WHEN MATCHED AND s.gone THEN DELETE " +
+		"WHEN MATCHED THEN UPDATE SET user_id = s.u WHEN NOT MATCHED THEN INSERT (id, user_id) VALUES (s.id, $1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := res.Statements[0].Main()
+	if w == nil || w.Kind != Merge || len(w.Merge) != 3 {
+		t.Fatalf("MERGE: %+v", w)
+	}
+	if v := w.Merge[2].InsertValue("user_id", 1); v.Kind != Param || v.Param != 1 {
+		t.Errorf("INSERT value of user_id: %+v", v)
+	}
+	out := func(c *MergeClause) []string {
+		if v, ok := c.SetValue("user_id"); ok {
+			sql, _ := v.SQL()
+			return []string{sql}
+		}
+		return []string{"NULL"}
+	}
+	matched, err := w.MergeQuery(true, 1, out)
+	want := `SELECT CASE WHEN s.gone THEN 1 WHEN true THEN 2 END, CASE WHEN s.gone THEN NULL WHEN true THEN s.u END FROM orders o JOIN src s ON o.id = s.id FOR UPDATE OF o`
+	if err != nil || matched != want {
+		t.Errorf("matched rows:\n got %s (%v)\nwant %s", matched, err, want)
+	}
+	unmatched, err := w.MergeQuery(false, 1, out)
+	want = `SELECT CASE WHEN true THEN 3 END, CASE WHEN true THEN NULL END FROM src s WHERE NOT EXISTS (SELECT FROM orders o WHERE o.id = s.id)`
+	if err != nil || unmatched != want {
+		t.Errorf("unmatched rows:\n got %s (%v)\nwant %s", unmatched, err, want)
 	}
 }
 

@@ -81,6 +81,8 @@ type Write struct {
 	OnConflict    Conflict
 	// Set are the assignments of an UPDATE, or of ON CONFLICT DO UPDATE.
 	Set []Assignment
+	// Merge are a MERGE's WHEN clauses.
+	Merge []MergeClause
 
 	CurrentOf bool // WHERE CURRENT OF cursor
 	Returning bool // has a RETURNING list
@@ -123,8 +125,10 @@ func scopeOf(w *pg_query.WithClause) withScope {
 }
 
 // SetValue returns the value an UPDATE assigns to column, if it does.
-func (w *Write) SetValue(column string) (Value, bool) {
-	for _, a := range w.Set {
+func (w *Write) SetValue(column string) (Value, bool) { return setValue(w.Set, column) }
+
+func setValue(set []Assignment, column string) (Value, bool) {
+	for _, a := range set {
 		if a.Column == column {
 			return a.Value, true
 		}

@@ -264,6 +264,8 @@ func (b *planBuilder) target(t *parser.Target) {
 		b.updateParent(w, asParent)
 	case parser.Delete:
 		b.deleteParent(w, asParent)
+	case parser.Merge:
+		b.merge(w, asChild, asParent)
 	}
 }
 
@@ -330,6 +332,8 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 		}
 		parent := asParent[0].Parent
 		b.capture(step, func(rows [][]*string) { b.work.deleted(parent, w.Table, cols, rows) })
+	default:
+		unverifiable(w.Kind.String(), firstOf(asChild, asParent))
 	}
 }
 
@@ -710,14 +714,7 @@ func (b *planBuilder) knownChecks() []*Step {
 }
 
 // setsAny reports whether an UPDATE (or DO UPDATE) assigns any of cols.
-func setsAny(w *parser.Write, cols []string) bool {
-	for _, c := range cols {
-		if _, ok := w.SetValue(c); ok {
-			return true
-		}
-	}
-	return false
-}
+func setsAny(w *parser.Write, cols []string) bool { return setsAnyOf(w.SetValue, cols) }
 
 // refColumnsOf lists the referenced columns of the relationships, once each.
 func refColumnsOf(rels []*Rel) []string {

@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"strconv"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// merge plans a MERGE. Postgres 15's MERGE has no RETURNING list, so softfk
+// works out before the statement what each clause will write, with the
+// MERGE's own source, join and conditions: the source rows no target row
+// matches and the values their INSERT clause gives them; the target rows
+// that do match (locked FOR UPDATE, as the MERGE would), and the key each
+// DELETE removes or each UPDATE sets. After the statement, the new child
+// keys are checked and each deleted or changed parent key gets its
+// relationship's action, as after an INSERT, UPDATE or DELETE.
+func (b *planBuilder) merge(w *parser.Write, asChild, asParent []*Rel) {
+	if len(asChild) > 0 && !b.mergeChild(w, asChild) {
+		return
+	}
+	if len(asParent) > 0 {
+		b.mergeParent(w, asParent)
+	}
+}
+
+// mergeChild plans the checks of the child keys a MERGE writes; it reports
+// false when the MERGE is unverifiable.
+func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
+	t := rels[0].Child
+	cols := unionColumns(rels, func(r *Rel) []string { return r.Columns })
+	colIdx := indexOf(cols)
+	order := columnsInOrder(t)
+	ref := config.QuoteIdent(w.Table.RefName())
+	inserts, updates := false, false
+	reason := ""
+	newKey := func(v parser.Value, c string) string {
+		sql, err := v.SQL()
+		switch {
+		case v.Kind == parser.Default && !t.Columns[c].Default:
+			return "NULL"
+		case v.Kind == parser.Default || err != nil:
+			reason = "a key softfk cannot evaluate"
+		case !v.Deterministic():
+			reason = "a key set by a non-deterministic expression"
+		}
+		return "(" + castTo("("+sql+")", t.Columns[c].Type) + ")::text"
+	}
+	keys := func(c *parser.MergeClause) []string {
+		out := make([]string, len(cols))
+		for i, col := range cols {
+			out[i] = "NULL"
+			switch c.Kind {
+			case parser.Insert:
+				inserts = true
+				out[i] = newKey(c.InsertValue(col, position(order, col)), col)
+			case parser.Update:
+				if !setsAnyOf(c.SetValue, cols) {
+					continue
+				}
+				updates = true
+				out[i] = "(" + ref + "." + config.QuoteIdent(col) + ")::text"
+				if v, ok := c.SetValue(col); ok {
+					out[i] = newKey(v, col)
+				}
+			}
+		}
+		return out
+	}
+	for _, matched := range []bool{false, true} {
+		inserts, updates = false, false
+		sql, err := w.MergeQuery(matched, len(cols), keys)
+		if err != nil && reason == "" {
+			reason = "a MERGE softfk cannot analyse (" + err.Error() + ")"
+		}
+		if reason != "" {
+			b.plan.Unverifiable = &Unverifiable{Reason: "MERGE writing " + reason, Rel: rels[0]}
+			return false
+		}
+		if !inserts && !updates {
+			continue
+		}
+		step := &Step{SQL: sql}
+		if b.env.Extended {
+			b.bindClientParams(step)
+		}
+		b.capture(step, func(rows [][]*string) {
+			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, len(cols)))
+		})
+	}
+	return true
+}
+
+// mergeParent plans the actions for the parent keys a MERGE deletes or
+// changes.
+func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
+	t := rels[0].Parent
+	cols := refColumnsOf(rels)
+	ref := config.QuoteIdent(w.Table.RefName())
+	touches := false
+	reason := ""
+	out := func(c *parser.MergeClause) []string {
+		row := make([]string, 2*len(cols))
+		for i := range row {
+			row[i] = "NULL"
+		}
+		if c.Kind != parser.Delete && (c.Kind != parser.Update || !setsAnyOf(c.SetValue, cols)) {
+			return row
+		}
+		touches = true
+		for i, col := range cols {
+			row[i] = "(" + ref + "." + config.QuoteIdent(col) + ")::text"
+			if c.Kind == parser.Delete {
+				continue
+			}
+			row[len(cols)+i] = row[i]
+			if v, ok := c.SetValue(col); ok {
+				sql, err := v.SQL()
+				if err != nil || v.Kind == parser.Default || (!v.Deterministic() && needsNewKey(rels)) {
+					reason = "a referenced key softfk cannot evaluate"
+				}
+				row[len(cols)+i] = "(" + castTo("("+sql+")", t.Columns[col].Type) + ")::text"
+			}
+		}
+		return row
+	}
+	sql, err := w.MergeQuery(true, 2*len(cols), out)
+	if err != nil && reason == "" {
+		reason = "a MERGE softfk cannot analyse (" + err.Error() + ")"
+	}
+	if reason != "" {
+		b.plan.Unverifiable = &Unverifiable{Reason: "MERGE changing " + reason, Rel: rels[0]}
+		return
+	}
+	if !touches || !b.conflictCheck(w, rels) {
+		return
+	}
+	step := &Step{SQL: sql}
+	if b.env.Extended {
+		b.bindClientParams(step)
+	}
+	kinds := make([]parser.Kind, len(w.Merge))
+	for i, c := range w.Merge {
+		kinds[i] = c.Kind
+	}
+	n := len(cols)
+	b.capture(step, func(rows [][]*string) {
+		var deleted, updated [][]*string
+		for _, r := range rows {
+			if r[0] == nil {
+				continue
+			}
+			clause, err := strconv.Atoi(*r[0])
+			if err != nil || clause < 1 || clause > len(kinds) {
+				continue
+			}
+			switch kinds[clause-1] {
+			case parser.Delete:
+				deleted = append(deleted, r[1:1+n])
+			case parser.Update:
+				updated = append(updated, r[1:])
+			}
+		}
+		b.work.deleted(t, w.Table, cols, deleted)
+		b.work.changed(event{table: t, guard: guard(w.Table, t), cols: cols,
+			old: columnsOf(updated, 0, n), new: columnsOf(updated, n, n)})
+	})
+}
+
+// setsAnyOf reports whether set assigns any of cols.
+func setsAnyOf(set func(string) (parser.Value, bool), cols []string) bool {
+	for _, c := range cols {
+		if _, ok := set(c); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// position returns where name is in names, or -1.
+func position(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
