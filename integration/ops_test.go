@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -89,16 +88,14 @@ func scrapeUntil(t *testing.T, url string, ok func(metricstest.Scrape) bool) met
 	}
 }
 
-// httpGet returns the status and body of a GET.
-func httpGet(t *testing.T, url string) (int, string) {
+// health returns the status and body of /healthz at the metrics URL.
+func health(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := metricstest.Health(url + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return code, body
 }
 
 // readViolationLog decodes every line of a violation log.
@@ -188,7 +185,7 @@ func TestMetricsAndViolationLog(t *testing.T) {
 		t.Errorf("softfk_statements_checked_total = %v, want at least the 5 writes to guarded tables", n)
 	}
 
-	if code, body := httpGet(t, url+"/healthz"); code != http.StatusOK || body != "ok\n" {
+	if code, body := health(t, url); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz with Postgres up: %d %q", code, body)
 	}
 
@@ -260,7 +257,7 @@ func TestHealthzReportsADeadUpstream(t *testing.T) {
 	m := metrics.New()
 	p := startProxyLogger(t, cfg, zap.NewNop(), proxy.WithMetrics(m))
 	url := startMetrics(t, m, p.srv)
-	if code, body := httpGet(t, url+"/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
+	if code, body := health(t, url); code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
 		t.Fatalf("/healthz with nothing at the upstream address: %d %q", code, body)
 	}
 	// A client trying anyway counts as an upstream error.

@@ -153,7 +153,7 @@ func TestServeWatchesConfigAndServesMetrics(t *testing.T) {
 	if v := s.Value("softfk_violations_total", "relationship", "orders_user_id_fkey", "mode", "enforce"); v != 1 {
 		t.Errorf("softfk_violations_total for the orphan insert = %v, want 1", v)
 	}
-	if code, body := httpGet(t, url+"/healthz"); code != 200 || body != "ok\n" {
+	if code, body := health(t, url); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
 

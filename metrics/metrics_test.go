@@ -3,13 +3,14 @@ package metrics
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/softfk/softfk/metrics/metricstest"
 )
 
 func TestNilRecordsNothing(t *testing.T) {
@@ -26,17 +27,6 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.Reloaded(true)
 }
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
 func TestHandlerServesMetricsAndHealth(t *testing.T) {
 	m := New()
 	m.Violation("orders_user_id_fkey", "shadow")
@@ -50,22 +40,24 @@ func TestHandlerServesMetricsAndHealth(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	code, body := get(t, srv.URL+"/metrics")
-	for _, want := range []string{
-		`softfk_violations_total{mode="shadow",relationship="orders_user_id_fkey"} 1`,
-		`softfk_bytes_relayed_total{direction="to_client"} 42`,
-		"softfk_sessions_open 0",
-		"go_goroutines",
-	} {
-		if code != http.StatusOK || !strings.Contains(body, want) {
-			t.Fatalf("/metrics (%d) lacks %q:\n%s", code, want, body)
-		}
+	s, err := metricstest.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, body := get(t, srv.URL+"/healthz"); code != http.StatusOK || body != "ok\n" {
-		t.Fatalf("/healthz with the upstream up: %d %q", code, body)
+	if v := s.Value("softfk_violations_total", "relationship", "orders_user_id_fkey", "mode", "shadow"); v != 1 {
+		t.Errorf("softfk_violations_total = %v, want 1", v)
+	}
+	if v := s.Value("softfk_bytes_relayed_total", "direction", "to_client"); v != 42 {
+		t.Errorf("bytes to clients = %v, want 42", v)
+	}
+	if s["softfk_sessions_open"] == nil || s["go_goroutines"] == nil {
+		t.Errorf("families missing: %v", s)
+	}
+	if code, body, err := metricstest.Health(srv.URL + "/healthz"); err != nil || code != http.StatusOK || body != "ok\n" {
+		t.Fatalf("/healthz with the upstream up: %d %q %v", code, body, err)
 	}
 	down.Store(true)
-	if code, body := get(t, srv.URL+"/healthz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
-		t.Fatalf("/healthz with the upstream down: %d %q", code, body)
+	if code, body, err := metricstest.Health(srv.URL + "/healthz"); err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "connection refused") {
+		t.Fatalf("/healthz with the upstream down: %d %q %v", code, body, err)
 	}
 }

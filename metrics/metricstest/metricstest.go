@@ -4,6 +4,7 @@ package metricstest
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 
 	dto "github.com/prometheus/client_model/go"
@@ -26,6 +27,18 @@ func Get(url string) (Scrape, error) {
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// Health returns the status code and body of the health check at url
+// (…/healthz).
+func Health(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }
 
 // Value sums the counters and gauges of family name whose labels include
