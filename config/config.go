@@ -72,6 +72,9 @@ const (
 	DefaultUpstream        = "127.0.0.1:5432"
 	DefaultMaxMessageBytes = 64 << 20
 	DefaultShutdownGrace   = 30 * time.Second
+	// The violation log rotates at this size and keeps this many older files.
+	DefaultViolationLogMaxBytes = 100 << 20
+	DefaultViolationLogKeep     = 3
 )
 
 // Config is a whole softfk configuration.
@@ -89,7 +92,14 @@ type Config struct {
 	MetricsListen   string
 	LogKeyValues    bool // false redacts key values in violation logs
 	Unverifiable    Unverifiable
-	Relationships   []Relationship
+	// ViolationLog, when set, is a file receiving every violation event as
+	// one JSON line; it rotates at ViolationLogMaxBytes and keeps
+	// ViolationLogKeep older files.
+	ViolationLog         string
+	ViolationLogMaxBytes int64
+	ViolationLogKeep     int
+	WatchConfig          bool // serve reloads the file when it changes
+	Relationships        []Relationship
 }
 
 // TLS is the certificate softfk presents to clients.
@@ -177,6 +187,9 @@ func Default() *Config {
 		LogFormat:       "console",
 		LogKeyValues:    true,
 		Unverifiable:    UnverifiableReject,
+
+		ViolationLogMaxBytes: DefaultViolationLogMaxBytes,
+		ViolationLogKeep:     DefaultViolationLogKeep,
 	}
 }
 
@@ -339,6 +352,34 @@ func (p *decoder) boolean(n *yaml.Node, field string) (bool, bool) {
 	return false, false
 }
 
+// wholeNumber reads an integer between lo and hi; unit names what it
+// counts in the error.
+func (p *decoder) wholeNumber(n *yaml.Node, field, unit string, lo, hi int) (int, bool) {
+	s, ok := p.scalar(n, field)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < lo || v > hi {
+		p.fail(n, field, "must be a whole number of %s between %d and %d, not %q", unit, lo, hi, s)
+		return 0, false
+	}
+	return v, true
+}
+
+// keyNode returns the key node of key in mapping n, or nil.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
 func (p *decoder) address(n *yaml.Node, field string) (string, bool) {
 	s, ok := p.nonEmpty(n, field)
 	if !ok {
@@ -402,16 +443,9 @@ func (p *decoder) root(n *yaml.Node, cfg *Config) {
 		},
 		"upstream_ca_file": func(v *yaml.Node, f string) { cfg.UpstreamCAFile, _ = p.nonEmpty(v, f) },
 		"max_message_bytes": func(v *yaml.Node, f string) {
-			s, ok := p.scalar(v, f)
-			if !ok {
-				return
+			if n, ok := p.wholeNumber(v, f, "bytes", 1024, 1<<30); ok {
+				cfg.MaxMessageBytes = n
 			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1024 || n > 1<<30 {
-				p.fail(v, f, "must be a whole number of bytes between 1024 and 1073741824, not %q", s)
-				return
-			}
-			cfg.MaxMessageBytes = n
 		},
 		"shutdown_grace": func(v *yaml.Node, f string) {
 			s, ok := p.scalar(v, f)
@@ -445,6 +479,22 @@ func (p *decoder) root(n *yaml.Node, cfg *Config) {
 				cfg.Unverifiable = Unverifiable(s)
 			}
 		},
+		"violation_log": func(v *yaml.Node, f string) { cfg.ViolationLog, _ = p.nonEmpty(v, f) },
+		"violation_log_max_bytes": func(v *yaml.Node, f string) {
+			if n, ok := p.wholeNumber(v, f, "bytes", 1024, 1<<40); ok {
+				cfg.ViolationLogMaxBytes = int64(n)
+			}
+		},
+		"violation_log_keep": func(v *yaml.Node, f string) {
+			if n, ok := p.wholeNumber(v, f, "files", 0, 1000); ok {
+				cfg.ViolationLogKeep = n
+			}
+		},
+		"watch_config": func(v *yaml.Node, f string) {
+			if b, ok := p.boolean(v, f); ok {
+				cfg.WatchConfig = b
+			}
+		},
 		"relationships": func(v *yaml.Node, f string) {
 			if v.Tag == "!!null" {
 				return
@@ -462,6 +512,13 @@ func (p *decoder) root(n *yaml.Node, cfg *Config) {
 	})
 	if cfg.UpstreamTLS == UpstreamTLSVerifyFull && cfg.UpstreamCAFile == "" {
 		p.fail(n, "upstream_ca_file", "is required when upstream_tls is verify-full")
+	}
+	if cfg.ViolationLog == "" {
+		for _, k := range []string{"violation_log_max_bytes", "violation_log_keep"} {
+			if key := keyNode(n, k); key != nil {
+				p.fail(key, k, "has no effect without violation_log")
+			}
+		}
 	}
 	for i := range cfg.Relationships {
 		if !cfg.Relationships[i].ExplicitMode {

@@ -80,6 +80,11 @@ func TestMistakesNameFieldAndLine(t *testing.T) {
 		{"relationships not a list", "relationships: yes\n", "1: relationships: must be a list"},
 		{"verify-full without CA", "upstream_tls: verify-full\n", "upstream_ca_file: is required"},
 		{"bad max_message_bytes", "max_message_bytes: lots\n", "1: max_message_bytes: must be a whole number"},
+		{"empty violation_log", "violation_log: ''\n", "1: violation_log: must not be empty"},
+		{"bad violation_log_max_bytes", "violation_log: /tmp/v.jsonl\nviolation_log_max_bytes: 10\n", "2: violation_log_max_bytes: must be a whole number of bytes between 1024"},
+		{"bad violation_log_keep", "violation_log: /tmp/v.jsonl\nviolation_log_keep: -1\n", "2: violation_log_keep: must be a whole number of files between 0 and 1000"},
+		{"rotation without violation_log", "mode: shadow\nviolation_log_keep: 5\n", "2: violation_log_keep: has no effect without violation_log"},
+		{"bad watch_config", "watch_config: sometimes\n", `1: watch_config: must be true or false, not "sometimes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
@@ -91,6 +96,20 @@ func TestMistakesNameFieldAndLine(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestViolationLogAndWatchSettings(t *testing.T) {
+	cfg, err := Parse(nil)
+	if err != nil || cfg.ViolationLog != "" || cfg.ViolationLogMaxBytes != DefaultViolationLogMaxBytes || cfg.ViolationLogKeep != DefaultViolationLogKeep || cfg.WatchConfig {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = Parse([]byte("violation_log: /var/log/softfk/violations.jsonl\nviolation_log_max_bytes: 1048576\nviolation_log_keep: 0\nwatch_config: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ViolationLog != "/var/log/softfk/violations.jsonl" || cfg.ViolationLogMaxBytes != 1<<20 || cfg.ViolationLogKeep != 0 || !cfg.WatchConfig {
+		t.Fatalf("settings: %+v", cfg)
 	}
 }
 

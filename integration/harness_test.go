@@ -88,10 +88,10 @@ func startProxy(t testing.TB, cfg *config.Config) *testProxy {
 	return startProxyLogger(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 }
 
-// startProxyLogger is startProxy with a chosen logger.
-func startProxyLogger(t testing.TB, cfg *config.Config, log *zap.Logger) *testProxy {
+// startProxyLogger is startProxy with a chosen logger and options.
+func startProxyLogger(t testing.TB, cfg *config.Config, log *zap.Logger, opts ...proxy.Option) *testProxy {
 	t.Helper()
-	srv, err := proxy.New(cfg, log)
+	srv, err := proxy.New(cfg, log, opts...)
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}

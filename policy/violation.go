@@ -3,6 +3,8 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
+	"maps"
 	"strings"
 
 	"github.com/softfk/softfk/config"
@@ -150,4 +152,9 @@ func (c *Check) Mode() config.Mode {
 		return config.Shadow
 	}
 	return config.Enforce
+}
+
+// Rels returns the relationships the check covers.
+func (c *Check) Rels() iter.Seq[*Rel] {
+	return maps.Values(c.rels)
 }

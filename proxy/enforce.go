@@ -101,6 +101,7 @@ func unsafeString(b []byte) string {
 // sendStep appends the messages that run one of softfk's steps with the
 // extended protocol, and queues their answers for resp.
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
+	markSent(resp)
 	name, prepared := f.own.lookup(st.SQL)
 	oneOff := false
 	if !prepared {
@@ -170,6 +171,7 @@ func (f *frontend) execute(body []byte) error {
 		return nil
 	}
 	plan := bp.stmt.plan
+	f.s.srv.metrics.StatementChecked()
 	if plan.Continue != nil {
 		// A continuation keeps state: each execution gets a fresh one.
 		if fresh := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden {

@@ -43,6 +43,7 @@ func (f *frontend) query(body []byte) error {
 		txControl = txControl || st.Kind == parser.Transaction
 		plans[i] = f.plan(st, policy.Env{})
 		if p := plans[i]; p != nil {
+			f.s.srv.metrics.StatementChecked()
 			planned = true
 			rounds = rounds || needsPlanRounds(p)
 		}
@@ -147,6 +148,7 @@ func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, stmt
 // (PREPAREd in the same query the first time): the server then parses and
 // plans it once, not for every query.
 func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) {
+	markSent(resp)
 	if len(st.Args) == 0 {
 		q.own(st.SQL, part{proxy: resp}, false)
 		return

@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/softfk/softfk/metrics"
 	"github.com/softfk/softfk/policy"
 )
 
@@ -21,6 +23,7 @@ type checkResponder struct {
 	round    *round // nil outside a multi-round plan
 	stmt     string // the client's statement, for logs
 	shadowed []string
+	sent     time.Time // when the check went out, for its latency
 }
 
 func (c *checkResponder) row(body []byte) {
@@ -32,11 +35,14 @@ func (c *checkResponder) row(body []byte) {
 }
 
 func (c *checkResponder) succeeded(r *router) {
+	var violated []string
 	for _, row := range c.shadowed {
 		if v, err := c.check.FromRow(row); err == nil {
 			c.f.s.reportViolation(v, c.check, c.stmt)
+			violated = append(violated, v.Rel.Name)
 		}
 	}
+	c.observe(violated, metrics.OutcomeOK)
 	c.shadowed = nil
 	if c.verdict {
 		r.verdict(c.hold)
@@ -49,6 +55,7 @@ func (c *checkResponder) succeeded(r *router) {
 func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 	r.drop(c.hold)
 	if c.check.LockWaitConflicts && e.Code == codeLockNotAvailable {
+		c.observe(nil, metrics.OutcomeError)
 		r.sendError(&pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: "ERROR",
 			Code: codeSerializationFailure, Message: "could not serialize access due to concurrent update"})
 		c.fail()
@@ -56,14 +63,18 @@ func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 	}
 	if !c.check.Shadow && policy.IsSignal(e.Code, e.Message) {
 		if v, err := c.check.FromError(e.Message); err == nil {
-			if !v.Conflict {
+			if v.Conflict {
+				c.observe(nil, metrics.OutcomeError)
+			} else {
 				c.f.s.reportViolation(v, c.check, c.stmt)
+				c.observe([]string{v.Rel.Name}, "")
 			}
 			r.sendError(violationError(v, e))
 			c.fail()
 			return
 		}
 	}
+	c.observe(nil, metrics.OutcomeError)
 	r.sendError(ownStatementError(e))
 	c.fail()
 }

@@ -16,8 +16,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/metrics"
 	"github.com/softfk/softfk/parser"
 	"github.com/softfk/softfk/policy"
+	"github.com/softfk/softfk/violationlog"
 )
 
 // Server accepts client connections and runs one session per connection.
@@ -30,6 +32,9 @@ type Server struct {
 	parser *parser.Cache
 	rules  atomic.Pointer[policy.Policy]
 
+	metrics    *metrics.Metrics // nil: no metrics
+	violations violationlog.Log // off unless violation_log is set
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
@@ -38,12 +43,18 @@ type Server struct {
 }
 
 // New prepares a server for cfg; it does not listen yet.
-func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
+func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*Server, error) {
 	dialer, err := newUpstreamDialer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}, parser: parser.NewCache(4096)}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.configureViolationLog(cfg); err != nil {
+		return nil, err
+	}
 	s.rules.Store(policy.New(cfg))
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
@@ -58,19 +69,24 @@ func New(cfg *config.Config, log *zap.Logger) (*Server, error) {
 // policy returns the relationships in force.
 func (s *Server) policy() *policy.Policy { return s.rules.Load() }
 
-// Reload puts cfg's relationships, modes and logging choices in force for
-// every statement from now on; no session is dropped. Settings that shape
-// connections (listen, upstream, TLS, limits) need a restart and are
-// reported as ignored.
-func (s *Server) Reload(cfg *config.Config) {
+// Reload puts cfg's relationships, modes and logging choices (the
+// violation log included) in force for every statement from now on; no
+// session is dropped. Settings that shape connections (listen, upstream,
+// TLS, limits) need a restart and are reported as ignored. When the new
+// violation log cannot be opened, nothing changes and the error says why.
+func (s *Server) Reload(cfg *config.Config) error {
 	old := s.cfg
 	if cfg.Listen != old.Listen || cfg.Upstream != old.Upstream || cfg.UpstreamTLS != old.UpstreamTLS ||
 		cfg.UpstreamCAFile != old.UpstreamCAFile || (cfg.TLS == nil) != (old.TLS == nil) ||
-		cfg.MaxMessageBytes != old.MaxMessageBytes || cfg.MetricsListen != old.MetricsListen {
-		s.log.Warn("reload ignores changes to listen, upstream, TLS, max_message_bytes and metrics_listen; restart to apply them")
+		cfg.MaxMessageBytes != old.MaxMessageBytes || cfg.MetricsListen != old.MetricsListen || cfg.WatchConfig != old.WatchConfig {
+		s.log.Warn("reload ignores changes to listen, upstream, TLS, max_message_bytes, metrics_listen and watch_config; restart to apply them")
+	}
+	if err := s.configureViolationLog(cfg); err != nil {
+		return err
 	}
 	s.rules.Store(policy.New(cfg))
 	s.log.Info("configuration reloaded", zap.Int("relationships", len(cfg.Relationships)), zap.String("mode", string(cfg.Mode)))
+	return nil
 }
 
 // Listen opens the configured listen address.
@@ -141,6 +157,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 		}
 		<-done
 	}
+	s.violations.Close()
 }
 
 func (s *Server) snapshotLocked() []*session {

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/softfk/softfk/metrics"
 	"github.com/softfk/softfk/policy"
 )
 
@@ -92,6 +93,7 @@ func (s *session) run(ctx context.Context) {
 	)
 	s.clientIn = newFrameReader(s.client, s.srv.cfg.MaxMessageBytes)
 	if err := s.connectUpstream(ctx); err != nil {
+		s.srv.metrics.Upstream(metrics.UpstreamConnect)
 		s.log.Warn("cannot reach upstream", zap.Error(err))
 		s.writeClient(appendError(nil, fatalError(codeCannotConnect,
 			"softfk could not connect to the upstream database: "+err.Error(),
@@ -105,7 +107,9 @@ func (s *session) run(ctx context.Context) {
 		return
 	}
 	s.log.Info("session started", zap.Uint32("backend_pid", s.backendPID))
+	s.srv.metrics.SessionStarted()
 	err = s.serve()
+	s.srv.metrics.SessionEnded()
 	s.log.Info("session ended",
 		zap.Duration("duration", time.Since(s.started)),
 		zap.Int64("bytes_from_client", s.clientIn.bytesRead),
@@ -231,6 +235,7 @@ func (s *session) writeClient(b []byte) error {
 	defer s.clientWriteMu.Unlock()
 	n, err := s.client.Write(b)
 	s.bytesToClient += int64(n)
+	s.srv.metrics.BytesToClient(n)
 	return err
 }
 
@@ -238,6 +243,7 @@ func (s *session) writeClient(b []byte) error {
 func (s *session) writeUpstream(b []byte) error {
 	n, err := s.upstream.Write(b)
 	s.bytesUpstream += int64(n)
+	s.srv.metrics.BytesToUpstream(n)
 	return err
 }
 
@@ -269,6 +275,7 @@ func (s *session) upstreamReadFailed(err error) error {
 		s.close()
 		return err
 	}
+	s.srv.metrics.Upstream(metrics.UpstreamLost)
 	s.failSession(codeConnectionFailure, "softfk: lost connection to the upstream database: "+err.Error())
 	return fmt.Errorf("upstream: %w", err)
 }
@@ -338,11 +345,13 @@ func (s *session) startDraining() {
 func (s *session) relayRaw() error {
 	errc := make(chan error, 2)
 	go func() {
-		_, err := io.Copy(s.upstream, io.MultiReader(s.clientIn.remaining(), s.client))
+		n, err := io.Copy(s.upstream, io.MultiReader(s.clientIn.remaining(), s.client))
+		s.srv.metrics.BytesToUpstream(int(n))
 		errc <- err
 	}()
 	go func() {
-		_, err := io.Copy(s.client, io.MultiReader(s.upstreamIn.remaining(), s.upstream))
+		n, err := io.Copy(s.client, io.MultiReader(s.upstreamIn.remaining(), s.upstream))
+		s.srv.metrics.BytesToClient(int(n))
 		errc <- err
 	}()
 	err := <-errc

@@ -74,7 +74,11 @@ func (d *upstreamDialer) dial(ctx context.Context) (net.Conn, error) {
 	if d.tlsConf == nil {
 		return conn, nil
 	}
-	tconn, err := d.negotiateTLS(conn)
+	deadline := time.Now().Add(d.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	tconn, err := d.negotiateTLS(conn, deadline)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -83,9 +87,10 @@ func (d *upstreamDialer) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // negotiateTLS sends SSLRequest and upgrades the connection when the server
-// agrees; prefer falls back to plain text, require and verify-full fail.
-func (d *upstreamDialer) negotiateTLS(conn net.Conn) (net.Conn, error) {
-	conn.SetDeadline(time.Now().Add(d.timeout))
+// agrees, by deadline; prefer falls back to plain text, require and
+// verify-full fail.
+func (d *upstreamDialer) negotiateTLS(conn net.Conn, deadline time.Time) (net.Conn, error) {
+	conn.SetDeadline(deadline)
 	defer conn.SetDeadline(time.Time{})
 	var req [8]byte
 	binary.BigEndian.PutUint32(req[0:], 8)
