@@ -110,10 +110,14 @@ func (s *session) run(ctx context.Context) {
 	s.srv.metrics.SessionStarted()
 	err = s.serve()
 	s.srv.metrics.SessionEnded()
+	// A shutdown may still write to the client from another goroutine.
+	s.clientWriteMu.Lock()
+	toClient := s.bytesToClient
+	s.clientWriteMu.Unlock()
 	s.log.Info("session ended",
 		zap.Duration("duration", time.Since(s.started)),
 		zap.Int64("bytes_from_client", s.clientIn.bytesRead),
-		zap.Int64("bytes_to_client", s.bytesToClient),
+		zap.Int64("bytes_to_client", toClient),
 		zap.Int64("bytes_from_upstream", s.upstreamIn.bytesRead),
 		zap.Int64("bytes_to_upstream", s.bytesUpstream),
 		zap.NamedError("reason", quietError(err)),
