@@ -91,3 +91,48 @@ func BenchmarkHundredRowInsert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHundredRowInsertLiterals sends the keys as literals over the
+// simple protocol, as pgbench -M simple and many ORMs do: every statement
+// text is new to softfk's parser cache.
+func BenchmarkHundredRowInsertLiterals(b *testing.B) {
+	for _, target := range benchTargets {
+		b.Run(target, func(b *testing.B) {
+			conn := benchTarget(b, target)
+			ctx := context.Background()
+			var sql strings.Builder
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sql.Reset()
+				sql.WriteString("INSERT INTO orders (user_id, amount) VALUES ")
+				for j := 0; j < 100; j++ {
+					if j > 0 {
+						sql.WriteString(", ")
+					}
+					fmt.Fprintf(&sql, "(%d, 1)", 1+(i*100+j)%10000)
+				}
+				if _, err := conn.Exec(ctx, sql.String(), pgx.QueryExecModeSimpleProtocol); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSingleRowInsertLiterals is BenchmarkSingleRowInsert with the key
+// as a literal over the simple protocol.
+func BenchmarkSingleRowInsertLiterals(b *testing.B) {
+	for _, target := range benchTargets {
+		b.Run(target, func(b *testing.B) {
+			conn := benchTarget(b, target)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sql := fmt.Sprintf("INSERT INTO orders (user_id, amount) VALUES (%d, 1)", 1+i%10000)
+				if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -133,6 +133,14 @@ type Result struct {
 // Analyze parses sql and describes each statement. A parse error is
 // returned as is: the server will report its own syntax error.
 func Analyze(sql string) (*Result, error) {
+	if res, ok := fastInsert(sql); ok {
+		return res, nil
+	}
+	return analyzeTree(sql)
+}
+
+// analyzeTree is Analyze through pg_query's parse tree.
+func analyzeTree(sql string) (*Result, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, err

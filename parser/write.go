@@ -45,6 +45,9 @@ func (v Value) SQL() (string, error) {
 		return "DEFAULT", nil
 	}
 	if v.node == nil {
+		if v.Kind == Const && v.Cast == "" {
+			return v.Literal, nil // read without a parse tree (fastInsert)
+		}
 		return "", fmt.Errorf("no expression")
 	}
 	return deparseExpr(v.node)
