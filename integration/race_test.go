@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,9 +42,10 @@ func TestRaceInsertChildDeleteParent(t *testing.T) {
 		t.Fatal("the workload without softfk's checks left no orphan: the test proves nothing")
 	}
 	for _, iso := range []string{"read committed", "repeatable read", "serializable"} {
-		for _, action := range []string{"no action", "restrict", "cascade", "set null"} {
+		for _, action := range []string{"no action", "restrict", "cascade", "set null", "restrict/write paths", "cascade/write paths"} {
 			t.Run(iso+"/"+action, func(t *testing.T) {
-				o := raceWorkload(t, raceOptions{isolation: iso, action: action, enforce: true, proxies: 2, duration: 2 * time.Second})
+				action, paths := strings.CutSuffix(action, "/write paths")
+				o := raceWorkload(t, raceOptions{isolation: iso, action: action, enforce: true, proxies: 2, duration: 2 * time.Second, writePaths: paths})
 				t.Logf("%d inserts (%d rejected), %d deletes (%d rejected), %d serialization failures, %d orphans",
 					o.inserts.Load(), o.insertViolations.Load(), o.deletes.Load(), o.deleteViolations.Load(), o.serialization.Load(), o.orphans)
 				if o.orphans != 0 {
@@ -64,6 +66,9 @@ type raceOptions struct {
 	enforce   bool
 	proxies   int // sessions are spread over this many softfk processes (at least 1)
 	duration  time.Duration
+	// writePaths varies how children arrive (INSERT, COPY, MERGE) and
+	// parents go (DELETE, MERGE, a data-modifying WITH query).
+	writePaths bool
 }
 
 // raceWorkload runs inserters, deleters and a re-creator through softfk
@@ -160,7 +165,14 @@ func raceWorkload(t *testing.T, opts raceOptions) *raceOutcome {
 			user := pick(rng)
 			_, err := conn.Exec(ctx, "BEGIN")
 			if err == nil {
-				_, err = conn.Exec(ctx, "INSERT INTO orders (user_id) VALUES ($1)", user)
+				switch path := rng.Intn(3); {
+				case !opts.writePaths || path == 0:
+					_, err = conn.Exec(ctx, "INSERT INTO orders (user_id) VALUES ($1)", user)
+				case path == 1:
+					_, err = conn.PgConn().CopyFrom(ctx, strings.NewReader(fmt.Sprintf("%d\n", user)), "COPY orders (user_id) FROM STDIN")
+				default:
+					_, err = conn.Exec(ctx, "MERGE INTO orders o USING (SELECT $1::int AS u) s ON false WHEN NOT MATCHED THEN INSERT (user_id) VALUES (s.u)", user)
+				}
 				if err == nil {
 					// Hold the parent's lock a moment, as real transactions do.
 					// (Under REPEATABLE READ softfk misses only a child whose
@@ -184,7 +196,13 @@ func raceWorkload(t *testing.T, opts raceOptions) *raceOutcome {
 			if err != nil {
 				return classify(err, &out.deletes, &out.deleteViolations)
 			}
-			_, err = conn.Exec(ctx, "DELETE FROM users WHERE id = $1", user)
+			deleteParent := "DELETE FROM users WHERE id = $1"
+			if opts.writePaths {
+				deleteParent = []string{deleteParent,
+					"MERGE INTO users t USING (SELECT $1::int AS id) s ON t.id = s.id WHEN MATCHED THEN DELETE",
+					"WITH d AS (DELETE FROM users WHERE id = $1 RETURNING id) SELECT count(*) FROM d"}[rng.Intn(3)]
+			}
+			_, err = conn.Exec(ctx, deleteParent, user)
 			return classify(err, &out.deletes, &out.deleteViolations)
 		})
 	}
