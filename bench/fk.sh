@@ -147,29 +147,7 @@ DB=([fk]=fk [nofk]=nofk [softfk]=nofk [relay]=nofk)
 pg_settings "${PORT[fk]}"
 start_cluster
 
-# sql DB SQL...: run each SQL directly (one psql -c each, so VACUUM works),
-# printing unaligned tuples; dies showing psql's error.
-sql() {
-	local db=$1 args=() out
-	shift
-	for s; do args+=(-c "$s"); done
-	out=$("$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PORT[fk]}" -U postgres -d "$db" "${args[@]}" 2>&1) ||
-		die "psql on database $db failed: $out"
-	[[ -z $out ]] || echo "$out"
-}
-
-echo "== schema: users ($USERS rows), orders (+ index on user_id, autovacuum off); database fk with the FOREIGN KEY, nofk without"
-for db in fk nofk; do
-	sql postgres "CREATE DATABASE $db"
-	ref=
-	[[ $db == fk ]] && ref=" REFERENCES users (id)"
-	sql "$db" "CREATE TABLE users (id bigint PRIMARY KEY, name text)" \
-		"INSERT INTO users SELECT i, 'user ' || i FROM generate_series(1, $USERS) i" \
-		"CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL$ref, amount int)
-			WITH (autovacuum_enabled = off)" \
-		"CREATE INDEX orders_user_id_idx ON orders (user_id)" \
-		"VACUUM ANALYZE users"
-done
+fk_schema "$USERS"
 
 start_relay "PID[relay]" "${PORT[relay]}" "${PORT[fk]}"
 

@@ -20,7 +20,8 @@
 #                                  root installs what is missing with apt-get
 #   bench_workdir                  WORK (mktemp -d) and the cleanup traps
 #   free_port VAR                  a free 127.0.0.1 port, once per target
-#   pg_settings PORT               PG_SETTINGS, the benchmark postgresql.conf
+#   pg_settings PORT               PG_SETTINGS, the benchmark postgresql.conf;
+#                                  CLUSTER_PORT, where sql and fk_schema go
 #   start_cluster                  initdb + pg_ctl start; POSTMASTER
 #   start_relay VAR PORT UPSTREAM  bench/relay, built and started
 #   spawn VAR LOG CMD...           any other proxy, stopped by cleanup
@@ -45,6 +46,7 @@
 	WORK=
 	PIDS=()     # processes the script started, stopped in reverse order
 	POSTMASTER= # pid of our cluster's postmaster (started by pg_ctl, not a child)
+	CLUSTER_PORT= # its port (set by pg_settings)
 	USED_PORTS=" "
 	PGBENCH_CONN=(-h 127.0.0.1 -U postgres) # pgbench's options but -p
 }
@@ -245,6 +247,7 @@ free_port() {
 # benchmark cluster (needs WORK and CLIENTS). Benchmark settings, never for
 # data you keep.
 pg_settings() {
+	CLUSTER_PORT=$1
 	# shellcheck disable=SC2034 # used by the caller and start_cluster
 	PG_SETTINGS=(
 		"listen_addresses = '127.0.0.1'"
@@ -255,6 +258,37 @@ pg_settings() {
 		"fsync = off"
 		"synchronous_commit = off"
 	)
+}
+
+# sql DB SQL...: run each SQL directly on the cluster (one psql -c each, so
+# VACUUM works), printing unaligned tuples; dies showing psql's error.
+sql() {
+	local db=$1 args=() out
+	shift
+	for s; do args+=(-c "$s"); done
+	out=$("$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -d "$db" "${args[@]}" 2>&1) ||
+		die "psql on database $db failed: $out"
+	[[ -z $out ]] || echo "$out"
+}
+
+# fk_schema USERS: create databases fk and nofk, each with users (id bigint
+# primary key, name text; USERS rows) and orders (id bigserial primary key,
+# user_id bigint not null, amount int; autovacuum off) with an index on
+# orders(user_id); in fk, orders.user_id REFERENCES users(id).
+fk_schema() {
+	local db ref
+	echo "== schema: users ($1 rows), orders (+ index on user_id, autovacuum off); database fk with the FOREIGN KEY, nofk without"
+	for db in fk nofk; do
+		sql postgres "CREATE DATABASE $db"
+		ref=
+		[[ $db == fk ]] && ref=" REFERENCES users (id)"
+		sql "$db" "CREATE TABLE users (id bigint PRIMARY KEY, name text)" \
+			"INSERT INTO users SELECT i, 'user ' || i FROM generate_series(1, $1) i" \
+			"CREATE TABLE orders (id bigserial PRIMARY KEY, user_id bigint NOT NULL$ref, amount int)
+				WITH (autovacuum_enabled = off)" \
+			"CREATE INDEX orders_user_id_idx ON orders (user_id)" \
+			"VACUUM ANALYZE users"
+	done
 }
 
 # start_cluster: initdb a trust-auth cluster in $WORK/data with PG_SETTINGS,
