@@ -167,6 +167,27 @@ func init() {
 	}
 }
 
+// quoted reads the text between the quote character at l.i and its match,
+// a doubled quote standing for one.
+func (l *lexer) quoted() (string, bool) {
+	q := l.s[l.i]
+	var b strings.Builder
+	for j := l.i + 1; j < len(l.s); j++ {
+		if l.s[j] != q {
+			b.WriteByte(l.s[j])
+			continue
+		}
+		if j+1 < len(l.s) && l.s[j+1] == q {
+			b.WriteByte(q)
+			j++
+			continue
+		}
+		l.i = j + 1
+		return b.String(), true
+	}
+	return "", false
+}
+
 // maxIdentifier is NAMEDATALEN: longer names are truncated (with a notice),
 // which fastInsert leaves to pg_query.
 const maxIdentifier = 64
@@ -176,21 +197,8 @@ const maxIdentifier = 64
 func (l *lexer) ident() (string, bool) {
 	l.space()
 	if l.i < len(l.s) && l.s[l.i] == '"' {
-		var b strings.Builder
-		for j := l.i + 1; j < len(l.s); j++ {
-			if l.s[j] != '"' {
-				b.WriteByte(l.s[j])
-				continue
-			}
-			if j+1 < len(l.s) && l.s[j+1] == '"' {
-				b.WriteByte('"')
-				j++
-				continue
-			}
-			l.i = j + 1
-			return b.String(), b.Len() > 0 && b.Len() < maxIdentifier
-		}
-		return "", false
+		name, ok := l.quoted()
+		return name, ok && name != "" && len(name) < maxIdentifier
 	}
 	w := l.word()
 	if w == "" || reserved[w] || len(w) >= maxIdentifier {
@@ -208,25 +216,12 @@ func (l *lexer) value() (Value, bool) {
 	}
 	switch c := l.s[l.i]; {
 	case c == '\'':
-		var b strings.Builder
-		for j := l.i + 1; j < len(l.s); j++ {
-			if l.s[j] != '\'' {
-				b.WriteByte(l.s[j])
-				continue
-			}
-			if j+1 < len(l.s) && l.s[j+1] == '\'' {
-				b.WriteByte('\'')
-				j++
-				continue
-			}
-			l.i = j + 1
-			// A string continued on the next line, or cast: not this shape.
-			if rest := strings.TrimLeft(l.s[l.i:], " \t\n\r\f"); strings.HasPrefix(rest, "'") || strings.HasPrefix(rest, "::") {
-				return Value{}, false
-			}
-			return Value{Kind: Const, Literal: QuoteLiteral(b.String())}, true
+		text, ok := l.quoted()
+		// A string continued on the next line, or cast: not this shape.
+		if rest := strings.TrimLeft(l.s[l.i:], " \t\n\r\f"); !ok || strings.HasPrefix(rest, "'") || strings.HasPrefix(rest, "::") {
+			return Value{}, false
 		}
-		return Value{}, false
+		return Value{Kind: Const, Literal: QuoteLiteral(text)}, true
 	case c == '-' || c >= '0' && c <= '9':
 		return l.number()
 	}
