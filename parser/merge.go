@@ -94,7 +94,7 @@ func (a *analyzer) merge(s *pg_query.MergeStmt) []Target {
 // width columns, each the CASE over the clauses of the expression out
 // gives for that clause.
 func (w *Write) MergeQuery(matched bool, width int, out func(c *MergeClause) []string) (string, error) {
-	with, _, err := w.FromWhere()
+	with, err := w.withPrefix()
 	if err != nil {
 		return "", err
 	}

@@ -164,15 +164,8 @@ func (w *Write) FromWhereAnd(cond string) (with, from string, err error) {
 }
 
 func (w *Write) fromWhere(where *pg_query.Node) (with, from string, err error) {
-	if mentions(append([]*pg_query.Node{w.where}, w.from...), w.scope.modifying) {
-		return "", "", fmt.Errorf("the rows written depend on a data-modifying WITH query")
-	}
-	if len(w.scope.readOnly) > 0 {
-		out, err := deparseSelect(&pg_query.SelectStmt{WithClause: &pg_query.WithClause{Ctes: w.scope.readOnly, Recursive: w.scope.recursive}})
-		if err != nil {
-			return "", "", err
-		}
-		with = strings.TrimSuffix(out, "SELECT")
+	if with, err = w.withPrefix(); err != nil {
+		return "", "", err
 	}
 	out, err := deparseSelect(&pg_query.SelectStmt{
 		FromClause:  append([]*pg_query.Node{{Node: &pg_query.Node_RangeVar{RangeVar: w.rel}}}, w.from...),
@@ -182,6 +175,21 @@ func (w *Write) fromWhere(where *pg_query.Node) (with, from string, err error) {
 		return "", "", err
 	}
 	return with, strings.TrimPrefix(out, "SELECT "), nil
+}
+
+// withPrefix renders "" or the "WITH <read-only queries> " a companion
+// SELECT over the rows the write reaches must start with. It fails when
+// those rows depend on a data-modifying WITH query, which a companion
+// statement cannot repeat.
+func (w *Write) withPrefix() (string, error) {
+	if mentions(append([]*pg_query.Node{w.where}, w.from...), w.scope.modifying) {
+		return "", fmt.Errorf("the rows written depend on a data-modifying WITH query")
+	}
+	if len(w.scope.readOnly) == 0 {
+		return "", nil
+	}
+	out, err := deparseSelect(&pg_query.SelectStmt{WithClause: &pg_query.WithClause{Ctes: w.scope.readOnly, Recursive: w.scope.recursive}})
+	return strings.TrimSuffix(out, "SELECT"), err
 }
 
 // analyzer holds the query string being analysed.

@@ -34,35 +34,28 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 	ref := config.QuoteIdent(w.Table.RefName())
 	inserts, updates := false, false
 	reason := ""
-	newKey := func(v parser.Value, c string) string {
-		sql, err := v.SQL()
-		switch {
-		case v.Kind == parser.Default && !t.Columns[c].Default:
-			return "NULL"
-		case v.Kind == parser.Default || err != nil:
-			reason = "a key softfk cannot evaluate"
-		case !v.Deterministic():
-			reason = "a key set by a non-deterministic expression"
-		}
-		return "(" + castTo("("+sql+")", t.Columns[c].Type) + ")::text"
-	}
 	keys := func(c *parser.MergeClause) []string {
 		out := make([]string, len(cols))
-		for i, col := range cols {
+		for i := range out {
 			out[i] = "NULL"
-			switch c.Kind {
-			case parser.Insert:
-				inserts = true
-				out[i] = newKey(c.InsertValue(col, position(order, col)), col)
-			case parser.Update:
-				if !setsAnyOf(c.SetValue, cols) {
-					continue
+		}
+		switch {
+		case c.Kind == parser.Insert:
+			inserts = true
+			for i, col := range cols {
+				v := c.InsertValue(col, position(order, col))
+				if v.Kind == parser.Default && !t.Columns[col].Default {
+					continue // no default: NULL
 				}
-				updates = true
-				out[i] = "(" + ref + "." + config.QuoteIdent(col) + ")::text"
-				if v, ok := c.SetValue(col); ok {
-					out[i] = newKey(v, col)
+				if out[i], reason = assignedText(v, t, col, true); reason != "" {
+					return out
 				}
+			}
+		case c.Kind == parser.Update && setsAnyOf(c.SetValue, cols):
+			updates = true
+			var exprs []string
+			if exprs, reason = newKeyExprs(ref, c.SetValue, t, cols, true); reason == "" {
+				out = exprs
 			}
 		}
 		return out
@@ -108,19 +101,14 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 			return row
 		}
 		touches = true
-		for i, col := range cols {
-			row[i] = "(" + ref + "." + config.QuoteIdent(col) + ")::text"
-			if c.Kind == parser.Delete {
-				continue
+		copy(row, columnTexts(ref, cols))
+		if c.Kind == parser.Update {
+			newKeys, why := newKeyExprs(ref, c.SetValue, t, cols, needsNewKey(rels))
+			if why != "" {
+				reason = why
+				return row
 			}
-			row[len(cols)+i] = row[i]
-			if v, ok := c.SetValue(col); ok {
-				sql, err := v.SQL()
-				if err != nil || v.Kind == parser.Default || (!v.Deterministic() && needsNewKey(rels)) {
-					reason = "a referenced key softfk cannot evaluate"
-				}
-				row[len(cols)+i] = "(" + castTo("("+sql+")", t.Columns[col].Type) + ")::text"
-			}
+			copy(row[len(cols):], newKeys)
 		}
 		return row
 	}

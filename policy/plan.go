@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -301,7 +300,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 		}
 		if len(touched) > 0 {
 			cols := unionColumns(touched, func(r *Rel) []string { return r.Columns })
-			exprs, reason := newKeyExprs(w, touched[0].Child, cols, true)
+			exprs, reason := newKeyExprs(config.QuoteIdent(w.Table.RefName()), w.SetValue, touched[0].Child, cols, true)
 			if reason != "" {
 				unverifiable("UPDATE of "+reason, touched[0])
 				return
@@ -320,12 +319,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 			return
 		}
 		cols := refColumnsOf(asParent)
-		ref := config.QuoteIdent(w.Table.RefName())
-		var sel []string
-		for _, c := range cols {
-			sel = append(sel, fmt.Sprintf("(%s.%s)::text", ref, config.QuoteIdent(c)))
-		}
-		step, err := b.captureStep(w, sel)
+		step, err := b.captureStep(w, columnTexts(config.QuoteIdent(w.Table.RefName()), cols))
 		if err != nil {
 			unverifiable("DELETE softfk cannot analyse ("+err.Error()+")", asParent[0])
 			return
@@ -440,9 +434,7 @@ func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 // target's columns and returns where they start.
 func (b *planBuilder) hide(w *parser.Write, cols []string) (int, []string) {
 	from := len(b.plan.Hidden)
-	for _, c := range cols {
-		b.plan.Hidden = append(b.plan.Hidden, fmt.Sprintf("(%s.%s)::text", config.QuoteIdent(w.Table.RefName()), config.QuoteIdent(c)))
-	}
+	b.plan.Hidden = append(b.plan.Hidden, columnTexts(config.QuoteIdent(w.Table.RefName()), cols)...)
 	b.ensureWork()
 	return from, cols
 }
@@ -525,16 +517,12 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 	}
 	cols := refColumnsOf(touched)
 	ref := config.QuoteIdent(w.Table.RefName())
-	var sel []string
-	for _, c := range cols {
-		sel = append(sel, fmt.Sprintf("(%s.%s)::text", ref, config.QuoteIdent(c)))
-	}
-	newKeys, reason := newKeyExprs(w, touched[0].Parent, cols, needsNewKey(touched))
+	newKeys, reason := newKeyExprs(ref, w.SetValue, touched[0].Parent, cols, needsNewKey(touched))
 	if reason != "" {
 		b.plan.Unverifiable = &Unverifiable{Reason: reason, Rel: touched[0]}
 		return
 	}
-	step, err := b.captureStep(w, append(sel, newKeys...))
+	step, err := b.captureStep(w, append(columnTexts(ref, cols), newKeys...))
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: touched[0]}
 		return
@@ -549,29 +537,38 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 	})
 }
 
-// newKeyExprs renders, as text, each of t's columns cols as an UPDATE is
-// about to set it: the assigned expression, or the column as it is. With
-// exact, an expression softfk cannot evaluate again with the same result
-// is refused; reason then says why.
-func newKeyExprs(w *parser.Write, t *Table, cols []string, exact bool) (exprs []string, reason string) {
-	ref := config.QuoteIdent(w.Table.RefName())
+// newKeyExprs renders, as text, each of t's columns cols as an UPDATE (of
+// the rows named ref) is about to set it: the value set assigns, or the
+// column as it is. With exact, an expression softfk cannot evaluate again
+// with the same result is refused; reason then says why.
+func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Table, cols []string, exact bool) (exprs []string, reason string) {
 	for _, c := range cols {
-		expr := ref + "." + config.QuoteIdent(c)
-		if v, ok := w.SetValue(c); ok {
-			if exact && !v.Deterministic() {
-				return nil, "a key set by a non-deterministic expression"
+		expr := columnText(ref, c)
+		if v, ok := set(c); ok {
+			if expr, reason = assignedText(v, t, c, exact); reason != "" {
+				return nil, reason
 			}
-			sql, err := v.SQL()
-			if err != nil || v.Kind == parser.Default {
-				return nil, "a key set by an expression softfk cannot evaluate"
-			}
-			// Assigned to the column, as the UPDATE does: a bare parameter
-			// gets the column's type in both statements.
-			expr = castTo("("+sql+")", t.Columns[c].Type)
 		}
-		exprs = append(exprs, "("+expr+")::text")
+		exprs = append(exprs, expr)
 	}
 	return exprs, ""
+}
+
+// assignedText renders as text the value v a write assigns to column c of
+// t, cast to the column's type as the assignment casts it (so a bare
+// parameter gets the same type in both statements). DEFAULT and
+// expressions the parser cannot render are refused, and with exact an
+// expression that may give another result when evaluated again; reason
+// then says why.
+func assignedText(v parser.Value, t *Table, c string, exact bool) (text, reason string) {
+	if exact && !v.Deterministic() {
+		return "", "a key set by a non-deterministic expression"
+	}
+	sql, err := v.SQL()
+	if err != nil || v.Kind == parser.Default {
+		return "", "a key set by an expression softfk cannot evaluate"
+	}
+	return "(" + castTo("("+sql+")", t.Columns[c].Type) + ")::text", ""
 }
 
 // capture adds a collecting Before step whose rows apply receives after

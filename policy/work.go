@@ -313,11 +313,21 @@ func cols(idx []int) string {
 	return strings.Join(out, ", ")
 }
 
-// textColumns renders alias.col::text for each column.
+// textColumns renders (alias.col)::text for each column, as a list.
 func textColumns(alias string, columns []string) string {
-	var out []string
-	for _, c := range columns {
-		out = append(out, fmt.Sprintf("(%s.%s)::text", alias, config.QuoteIdent(c)))
+	return strings.Join(columnTexts(alias, columns), ", ")
+}
+
+// columnTexts renders (alias.col)::text for each column.
+func columnTexts(alias string, columns []string) []string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = columnText(alias, c)
 	}
-	return strings.Join(out, ", ")
+	return out
+}
+
+// columnText renders (alias.column)::text.
+func columnText(alias, column string) string {
+	return "(" + alias + "." + config.QuoteIdent(column) + ")::text"
 }
