@@ -115,7 +115,7 @@ func (f *frontend) endCopy(typ byte, body []byte) error {
 		}
 	}
 	if ok {
-		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: c.hold}}})
+		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: c.hold}}}})
 		f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
 		if c.ready != nil {
 			if _, err := f.syncRound(); err != nil {

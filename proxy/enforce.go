@@ -291,7 +291,7 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	}
 	// Everything passed: a last cheap request (closing a portal that does
 	// not exist is not an error) releases the held responses in order.
-	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: h}}})
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
 	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
 	return nil
 }

@@ -364,7 +364,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		}
 		collected = policy.Collected{Steps: collectedRows(steps, resps)}
 	}
-	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{hold: h}}})
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
 	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
 	status, err = f.syncRound()
 	return err != nil || status == 'E', err

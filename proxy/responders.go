@@ -150,31 +150,15 @@ func (a *auxResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 }
 
 // finisher releases a hold when the proxy's last statement of a plan has
-// been answered: everything before it has then succeeded.
+// been answered: everything before it has then succeeded. It fails as any
+// step does.
 type finisher struct {
-	hold  *hold
-	round *round
+	stepResponder
 }
 
-func (fi *finisher) row([]byte) {}
 func (fi *finisher) succeeded(r *router) {
 	r.release(fi.hold)
-	if fi.round != nil {
-		fi.round.complete()
-	}
-}
-func (fi *finisher) failed(r *router, e *pgproto3.ErrorResponse) {
-	r.drop(fi.hold)
-	r.sendError(ownStatementError(e))
-	if fi.round != nil {
-		fi.round.fail()
-	}
-}
-func (fi *finisher) skipped(r *router) {
-	r.drop(fi.hold)
-	if fi.round != nil {
-		fi.round.fail()
-	}
+	fi.stepResponder.succeeded(r)
 }
 
 // rejecter stands in for a statement softfk cannot verify: its step always
