@@ -68,19 +68,7 @@ start_cluster
 
 fk_schema "$USERS"
 
-if [[ -z $SOFTFK_BIN ]]; then
-	go build -o bin/softfk ./cmd/softfk || die "could not build softfk (go build -o bin/softfk ./cmd/softfk)"
-	SOFTFK_BIN=$REPO/bin/softfk
-fi
-cat >"$WORK/softfk.yaml" <<EOF
-listen: 127.0.0.1:${PORT[softfk]}
-upstream: 127.0.0.1:${PORT[fk]}
-relationships:
-  - database: nofk
-    table: orders
-    columns: [user_id]
-    references: {table: users, columns: [id]}
-EOF
+softfk_config "${PORT[softfk]}" "${PORT[fk]}"
 SOFTFK_PID=
 spawn SOFTFK_PID "$WORK/softfk.log" "$SOFTFK_BIN" serve --config "$WORK/softfk.yaml" --log-format json
 wait_ready softfk "${PORT[softfk]}" "$SOFTFK_PID" "$WORK/softfk.log"

@@ -151,20 +151,7 @@ fk_schema "$USERS"
 
 start_relay "PID[relay]" "${PORT[relay]}" "${PORT[fk]}"
 
-if [[ -z $SOFTFK_BIN ]]; then
-	go build -o bin/softfk ./cmd/softfk || die "could not build softfk (go build -o bin/softfk ./cmd/softfk)"
-	SOFTFK_BIN=$REPO/bin/softfk
-fi
-[[ -x $SOFTFK_BIN ]] || die "SOFTFK_BIN $SOFTFK_BIN is not an executable"
-cat >"$WORK/softfk.yaml" <<EOF
-listen: 127.0.0.1:${PORT[softfk]}
-upstream: 127.0.0.1:${PORT[fk]}
-relationships:
-  - database: nofk
-    table: orders
-    columns: [user_id]
-    references: {table: users, columns: [id]}
-EOF
+softfk_config "${PORT[softfk]}" "${PORT[fk]}"
 softfk_cmd=("$SOFTFK_BIN" serve --config "$WORK/softfk.yaml" --log-format json)
 echo "== softfk: ${softfk_cmd[*]}, port ${PORT[softfk]}, config:"
 sed 's/^/     /' "$WORK/softfk.yaml"

@@ -23,6 +23,8 @@
 #   pg_settings PORT               PG_SETTINGS, the benchmark postgresql.conf;
 #                                  CLUSTER_PORT, where sql and fk_schema go
 #   start_cluster                  initdb + pg_ctl start; POSTMASTER
+#   sql DB SQL...; fk_schema USERS  psql on the cluster; databases fk and nofk
+#   softfk_config PORT UPSTREAM    SOFTFK_BIN and $WORK/softfk.yaml (nofk's FK)
 #   start_relay VAR PORT UPSTREAM  bench/relay, built and started
 #   spawn VAR LOG CMD...           any other proxy, stopped by cleanup
 #   wait_ready NAME PORT PID LOG
@@ -289,6 +291,27 @@ fk_schema() {
 			"CREATE INDEX orders_user_id_idx ON orders (user_id)" \
 			"VACUUM ANALYZE users"
 	done
+}
+
+# softfk_config LISTEN_PORT UPSTREAM_PORT: set SOFTFK_BIN (building bin/softfk
+# when it is empty; run from $REPO) and write $WORK/softfk.yaml, which
+# declares the soft FK orders(user_id) -> users(id) of database nofk (see
+# fk_schema).
+softfk_config() {
+	if [[ -z ${SOFTFK_BIN:-} ]]; then
+		go build -o bin/softfk ./cmd/softfk || die "could not build softfk (go build -o bin/softfk ./cmd/softfk)"
+		SOFTFK_BIN=$REPO/bin/softfk
+	fi
+	[[ -x $SOFTFK_BIN ]] || die "SOFTFK_BIN $SOFTFK_BIN is not an executable"
+	cat >"$WORK/softfk.yaml" <<EOF
+listen: 127.0.0.1:$1
+upstream: 127.0.0.1:$2
+relationships:
+  - database: nofk
+    table: orders
+    columns: [user_id]
+    references: {table: users, columns: [id]}
+EOF
 }
 
 # start_cluster: initdb a trust-auth cluster in $WORK/data with PG_SETTINGS,
