@@ -21,6 +21,20 @@ func manyRows(n, bad int) string {
 }
 
 var shapeScenarios = []scenario{
+	// A one-row INSERT checks its row inside the statement (policy.Inline):
+	// errors Postgres raises while inserting still come first, and keys
+	// the server computes are checked as stored.
+	{name: "one-row insert: other errors first, computed keys, aliases", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (10, 99, 'duplicate id, missing user')"),
+		s("INSERT INTO orders VALUES (NULL, 99, 'null id, missing user')"),
+		s("INSERT INTO orders VALUES ('x', 99, 'bad id')"),
+		s("INSERT INTO orders AS o VALUES (13, 98, 'alias') RETURNING o.id"),
+		s("INSERT INTO orders AS o VALUES (13, 3, 'alias') RETURNING o.id, o.user_id"),
+		s("INSERT INTO orders VALUES (14, (SELECT max(id) FROM users), 'computed') RETURNING user_id"),
+		s("INSERT INTO orders VALUES (15, (SELECT max(id) + 1 FROM users), 'computed missing')"),
+		s("INSERT INTO orders VALUES ($1, $2::int + 1, 'parameter expression')", 16, 2),
+		s("INSERT INTO orders VALUES ($1, $2::int + 1, 'parameter expression')", 17, 3),
+	}},
 	{name: "prepared statement executed many times", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES ($1, $2, 'p')", 100, 1),
 		s("INSERT INTO orders VALUES ($1, $2, 'p')", 101, 2),

@@ -88,6 +88,22 @@ type Plan struct {
 	Shadowed []ShadowEvent
 	// Copy, when set, checks the data of a COPY FROM STDIN.
 	Copy *CopyPlan
+	// Inline, when set, checks the statement's rows inside the statement
+	// itself, through Hidden columns (see Inline).
+	Inline *Inline
+}
+
+// Inline describes checks a statement makes of its own rows: an expression
+// over each row it writes, appended to its RETURNING list, looks up the
+// parent (locking it, as Postgres's RI check does). The first Hidden
+// column, when Enforced is set, raises the signal of an enforced
+// relationship's violation, so the statement fails as with a real FOREIGN
+// KEY and no other statement is needed; the last Shadows columns return
+// the signals of shadow relationships' violations, or NULL.
+type Inline struct {
+	Enforced *Check
+	Shadow   *Check
+	Shadows  int
 }
 
 // ShadowEvent is something a shadow relationship would have stopped or
@@ -116,7 +132,7 @@ func (p *Plan) FirstRel() *Rel {
 
 // Empty reports whether the plan asks for nothing.
 func (p *Plan) Empty() bool {
-	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 &&
+	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 && p.Inline == nil &&
 		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Shadowed) == 0 && p.Copy == nil
 }
 
@@ -341,12 +357,75 @@ func firstOf(a, b []*Rel) *Rel {
 // insert plans the child side of an INSERT: known keys are checked in the
 // same batch; anything the server computes comes back through RETURNING.
 func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
-	if len(rels) == 0 {
+	if len(rels) == 0 || b.rowChecks(w, rels) {
 		return
 	}
 	if !b.knownChildRows(w, rels) {
 		b.childFromReturning(w, rels)
 	}
+}
+
+// rowChecks plans the checks of a one-row INSERT inside the statement
+// itself (see Inline), and reports whether it did. It does not when the
+// check could see less than Postgres's RI trigger would at the end of the
+// statement (a self-reference to the new row; a BEFORE trigger or rule
+// that may write elsewhere first), or more than one row could fail for
+// another reason after a violation was raised (Postgres would report that
+// other error, from the insert, before its RI triggers fire). An
+// ON CONFLICT DO UPDATE takes the general path: a real FK checks an
+// updated row only when its key changed.
+func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
+	t := rels[0].Child
+	if len(b.st.Targets) != 1 || w.OnConflict == parser.DoUpdate || t.HasRules || t.BeforeInsertTrigger ||
+		!(len(w.Rows) == 1 || w.DefaultValues) {
+		return false
+	}
+	for _, r := range rels {
+		if r.Parent == r.Child {
+			return false
+		}
+	}
+	ref := config.QuoteIdent(w.Table.RefName())
+	cond := rowGuard(w.Table, t, ref)
+	in := &Inline{}
+	var enforced, shadow []string
+	for _, r := range rels {
+		c := &in.Enforced
+		if r.Mode == config.Shadow {
+			c = &in.Shadow
+			shadow = append(shadow, rowViolation(r, ref, cond, false))
+		} else {
+			enforced = append(enforced, rowViolation(r, ref, cond, true))
+		}
+		if *c == nil {
+			*c = &Check{rels: map[int]*Rel{}, Shadow: r.Mode == config.Shadow, Side: ChildSide}
+		}
+		(*c).rels[r.Index] = r
+	}
+	switch len(enforced) {
+	case 0:
+	case 1:
+		b.plan.Hidden = append(b.plan.Hidden, castTo(enforced[0], "int4"))
+	default:
+		b.plan.Hidden = append(b.plan.Hidden, castTo("COALESCE("+strings.Join(enforced, ", ")+")", "int4"))
+	}
+	b.plan.Hidden = append(b.plan.Hidden, shadow...)
+	in.Shadows = len(shadow)
+	b.plan.Inline = in
+	return true
+}
+
+// rowGuard renders the condition that a row written through ref (the
+// statement's name for it) is in table t: an unqualified name may denote
+// another table on the session's search_path.
+func rowGuard(name parser.Relation, t *Table, ref string) string {
+	switch {
+	case name.Schema != "":
+		return ""
+	case t.Kind == 'p':
+		return guard(name, t) // a row's tableoid is its partition's
+	}
+	return ref + ".tableoid = " + oidLit(t.OID) + "::oid"
 }
 
 // knownChildRows plans the checks of an INSERT's new keys when all of them

@@ -61,3 +61,40 @@ func TestPlanParentKeyUpdate(t *testing.T) {
 		t.Log(st.SQL)
 	}
 }
+
+func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
+	db := testDB(t, `relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}
+  - {table: orders, columns: [tag_id], references: {table: tags, columns: [id]}, mode: shadow}
+  - {table: users, columns: [boss_id], references: {table: users, columns: [id]}}
+`, map[string][]string{"public.users": {"id:integer", "boss_id:integer"}, "public.orders": {"id:integer", "user_id:integer", "tag_id:integer"}, "public.tags": {"id:integer"}})
+	env := Env{StandardStrings: true}
+
+	p := planFor(t, db, "INSERT INTO orders AS o VALUES (1, 2, 3)", env)
+	if p == nil || p.Inline == nil || p.Inline.Enforced == nil || p.Inline.Shadow == nil || p.Inline.Shadows != 1 || len(p.Hidden) != 2 || len(p.After) != 0 {
+		t.Fatalf("want the row checked inside the statement, got %+v", p)
+	}
+	enforced, shadow := p.Hidden[0], p.Hidden[1]
+	for _, want := range []string{"CAST((SELECT ", "o.tableoid = ", "p.id = o.user_id FOR KEY SHARE OF p"} {
+		if !strings.Contains(enforced, want) {
+			t.Errorf("enforced check %q lacks %q", enforced, want)
+		}
+	}
+	if !strings.Contains(shadow, "p.id = o.tag_id") || strings.Contains(shadow, "FOR KEY SHARE") || strings.HasPrefix(shadow, "CAST") {
+		t.Errorf("shadow check %q should return the violation without locking", shadow)
+	}
+
+	if p := planFor(t, db, "INSERT INTO public.orders VALUES (1, 2, 3)", env); p == nil || p.Inline == nil || strings.Contains(p.Hidden[0], "tableoid") {
+		t.Errorf("a schema-qualified table needs no guard: %+v", p)
+	}
+	for _, sql := range []string{
+		"INSERT INTO orders VALUES (1, 2, 3), (2, 2, 3)",                                 // another row may fail otherwise first
+		"INSERT INTO orders SELECT 1, 2, 3",                                              // idem
+		"INSERT INTO orders VALUES (1, 2, 3) ON CONFLICT (id) DO UPDATE SET user_id = 2", // unchanged keys are not checked
+		"INSERT INTO users VALUES (1, 1)",                                                // the row references itself
+	} {
+		if p := planFor(t, db, sql, env); p == nil || p.Inline != nil {
+			t.Errorf("%s: want a check after the statement, got %+v", sql, p)
+		}
+	}
+}

@@ -97,23 +97,26 @@ func jsonSource(jsonExpr string, types []string) keySource {
 	}
 }
 
-// nullCount renders num_nulls over k's columns at positions idx (or a
-// cheaper IS NULL test for one column).
-func nullCount(idx []int) string {
-	var cols []string
-	for _, i := range idx {
-		cols = append(cols, "k.c"+strconv.Itoa(i))
+// kColumns names k's columns at positions idx.
+func kColumns(idx []int) []string {
+	cols := make([]string, len(idx))
+	for i, j := range idx {
+		cols[i] = "k.c" + strconv.Itoa(j)
 	}
-	return "num_nulls(" + strings.Join(cols, ", ") + ")"
+	return cols
 }
 
-// keyText renders k's columns idx as text for the signal's JSON, through
-// each type's output function as Postgres's DETAIL shows them (a cast to
-// text would differ for some types, e.g. boolean or inet).
-func keyText(idx []int) string {
+// nullCount renders num_nulls over the key expressions.
+func nullCount(keys []string) string {
+	return "num_nulls(" + strings.Join(keys, ", ") + ")"
+}
+
+// keyText renders the key expressions as text for the signal's JSON,
+// through each type's output function as Postgres's DETAIL shows them (a
+// cast to text would differ for some types, e.g. boolean or inet).
+func keyText(keys []string) string {
 	var cols []string
-	for _, i := range idx {
-		c := "k.c" + strconv.Itoa(i)
+	for _, c := range keys {
 		cols = append(cols, "CASE WHEN "+c+" IS NOT NULL THEN format('%s', "+c+") END")
 	}
 	return strings.Join(cols, ", ")
@@ -132,30 +135,50 @@ func permExpr(t *Table, cols []Column) string {
 		oid, oid, strings.Join(colPerm, " AND "))
 }
 
-// childViolations renders, for relationship r, the rows of k (holding the
-// child's new key values at positions idx) that violate r: a key with no
-// parent row, or (MATCH FULL) a key mixing nulls and values. With lock,
-// each parent row found is locked FOR KEY SHARE, as Postgres's RI check
-// does, so it cannot be deleted before this transaction ends.
-func childViolations(r *Rel, from string, idx []int, cond string, lock bool) string {
+// childViolation renders, for relationship r and the child's new key
+// values keys (SQL expressions), the condition that they violate r (a key
+// with no parent row, or under MATCH FULL a key mixing nulls and values)
+// and the signal text that reports it. With lock, the parent row found is
+// locked FOR KEY SHARE, as Postgres's RI check does, so it cannot be
+// deleted before this transaction ends.
+func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) {
 	var eq []string
 	for j, pc := range r.RefColumns {
-		eq = append(eq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(pc), idx[j]))
+		eq = append(eq, fmt.Sprintf("p.%s = %s", config.QuoteIdent(pc), keys[j]))
 	}
 	locking := ""
 	if lock {
 		locking = " FOR KEY SHARE OF p"
 	}
 	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s%s)", TableRef(r.Parent), strings.Join(eq, " AND "), locking)
-	nulls := nullCount(idx)
+	nulls := nullCount(keys)
 	kind := "'" + kindMissing + "'"
-	violates := nulls + " = 0 AND " + missing
-	if r.Match == config.MatchFull && len(idx) > 1 {
+	violates = nulls + " = 0 AND " + missing
+	if r.Match == config.MatchFull && len(keys) > 1 {
 		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
-		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(idx)-1)
+		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(keys)-1)
 	}
-	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, %s, %s)::text AS v FROM %s WHERE %s",
-		r.Index, SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(idx), from, joinNonEmpty(" AND ", cond, violates))
+	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(keys))
+	return violates, signal
+}
+
+// childViolations renders, for relationship r, the rows of k (holding the
+// child's new key values at positions idx) that violate r.
+func childViolations(r *Rel, from string, idx []int, cond string, lock bool) string {
+	violates, signal := childViolation(r, kColumns(idx), lock)
+	return fmt.Sprintf("SELECT k.n, %d AS r, %s AS v FROM %s WHERE %s", r.Index, signal, from, joinNonEmpty(" AND ", cond, violates))
+}
+
+// rowViolation renders an expression over a row a statement writes (its
+// columns named through ref): the signal of its violation of relationship
+// r, or NULL.
+func rowViolation(r *Rel, ref, cond string, lock bool) string {
+	keys := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		keys[i] = ref + "." + config.QuoteIdent(c)
+	}
+	violates, signal := childViolation(r, keys, lock)
+	return "(SELECT " + signal + " WHERE " + joinNonEmpty(" AND ", cond, violates) + ")"
 }
 
 // parentViolations renders, for relationship r, the rows of k (holding the
@@ -175,8 +198,8 @@ func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool
 		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
-		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(idx), from,
-		joinNonEmpty(" AND ", cond, nullCount(idx)+" = 0", violates))
+		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(kColumns(idx)), from,
+		joinNonEmpty(" AND ", cond, nullCount(kColumns(idx))+" = 0", violates))
 }
 
 // violationQuery renders one relationship's violation query over k, given

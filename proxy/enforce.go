@@ -236,6 +236,9 @@ func needsRounds(p *policy.Plan) bool {
 // send appends the request itself with the part it is given.
 func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send func(part), result part) error {
 	h := &hold{}
+	if plan.Inline != nil {
+		result.rows = f.newRowCheck(plan.Inline, stmt)
+	}
 	if !needsRounds(plan) {
 		// Only enforced checks hold the responses back; shadow checks just
 		// watch.

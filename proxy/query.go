@@ -123,15 +123,23 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 	q.parts = append(q.parts, p)
 }
 
-// checkedStatement appends a client statement (text, starting at offset
-// from of the client's string) and its known-key checks; its responses are
-// held until every enforced check has passed (shadow checks hold nothing).
-func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, stmt string, after []*policy.Step) {
+// checkedStatement appends a client statement st (text, which starts at
+// offset from of the client's string) with its plan p: the checks it makes
+// of its own rows, and its known-key checks after it. Its responses are
+// held until every enforced check after it has passed (shadow checks hold
+// nothing).
+func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, st *parser.Statement, p *policy.Plan) {
 	h := &hold{}
-	q.client(text, from, part{hold: h})
-	stmtPart := len(q.parts) - 1
-	for _, step := range after {
-		resp := &checkResponder{f: f, check: step.Check, stmt: stmt}
+	stmtPart := part{hold: h}
+	if p.Inline != nil {
+		text = withHiddenReturning(text, relativeTo(st, from), p.Hidden)
+		stmtPart.hidden, stmtPart.noRows = len(p.Hidden), !st.Returns()
+		stmtPart.rows = f.newRowCheck(p.Inline, st.Text)
+	}
+	q.client(text, from, stmtPart)
+	stmtIdx := len(q.parts) - 1
+	for _, step := range p.After {
+		resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
 		if !step.Check.Shadow {
 			resp.hold, resp.verdict = h, true
 			h.waiting++
@@ -139,7 +147,7 @@ func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, stmt
 		f.inlineStep(q, step, resp)
 	}
 	if h.waiting == 0 {
-		q.parts[stmtPart].hold = nil
+		q.parts[stmtIdx].hold = nil
 	}
 }
 
@@ -202,7 +210,7 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 			q.raw(sql[prev:st.Start])
 			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
 		default:
-			f.checkedStatement(&q, sql[prev:st.End], prev, st.Text, p.After)
+			f.checkedStatement(&q, sql[prev:st.End], prev, st, p)
 		}
 		prev = st.End
 	}
@@ -322,7 +330,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 				q.own(step.SQL, part{proxy: r}, true)
 			}
 			if len(p.Hidden) > 0 {
-				text = withHiddenReturning(text, offsetStatement(st), p.Hidden)
+				text = withHiddenReturning(text, relativeTo(st, st.Start), p.Hidden)
 			}
 			w.hidden = len(p.Hidden)
 			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()})
@@ -330,7 +338,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 				f.inlineStep(&q, step, &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text})
 			}
 		default:
-			f.checkedStatement(&q, text, st.Start, st.Text, p.After)
+			f.checkedStatement(&q, text, st.Start, st, p)
 		}
 		if i < end {
 			q.raw(";")
@@ -370,11 +378,11 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 	return err != nil || status == 'E', err
 }
 
-// offsetStatement returns the statement with TokenEnd made relative to its
-// own text.
-func offsetStatement(st *parser.Statement) *parser.Statement {
+// relativeTo returns the statement with TokenEnd made relative to offset
+// from of the query string, where the text it is given to starts.
+func relativeTo(st *parser.Statement, from int) *parser.Statement {
 	c := *st
-	c.TokenEnd -= st.Start
+	c.TokenEnd -= from
 	return &c
 }
 

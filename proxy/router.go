@@ -115,6 +115,9 @@ type part struct {
 	// the proxy inserted before this statement in the query text.
 	posShift int
 	watch    *watch // non-nil: the proxy waits on this client request
+	// rows, when set, reads the verdicts of the checks the statement makes
+	// of its own rows.
+	rows *rowCheck
 	// notices are messages to send the client just before the statement's
 	// completion (for a statement softfk rewrote).
 	notices []byte
@@ -371,6 +374,9 @@ func (r *router) route(typ byte, body []byte) {
 		if p.watch != nil && p.watch.hidden > 0 {
 			p.watch.rows = append(p.watch.rows, lastValues(body, p.watch.hidden))
 		}
+		if p.rows != nil {
+			p.rows.row(body)
+		}
 		if !p.noRows {
 			r.toClient(p, typ, stripColumns(body, p.hidden))
 		}
@@ -425,6 +431,9 @@ func (r *router) complete(req *pending, p *part, typ byte, body []byte) {
 		if p.watch != nil && typ != 'n' && typ != 'T' {
 			p.watch.round.complete()
 		}
+		if p.rows != nil && typ == 'C' {
+			p.rows.succeeded(r)
+		}
 	} else {
 		p.proxy.succeeded(r)
 	}
@@ -448,10 +457,13 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		if p.hold != nil {
 			r.release(p.hold)
 		}
-		if p.posShift != 0 {
-			body = shiftErrorPosition(body, p.posShift)
+		switch {
+		case p.rows != nil && p.rows.failed(r, body):
+		case p.posShift != 0:
+			r.out = appendMessage(r.out, 'E', shiftErrorPosition(body, p.posShift))
+		default:
+			r.out = appendMessage(r.out, 'E', body)
 		}
-		r.out = appendMessage(r.out, 'E', body)
 		if p.watch != nil {
 			p.watch.round.fail()
 		}
