@@ -354,13 +354,19 @@ func firstOf(a, b []*Rel) *Rel {
 	return b[0]
 }
 
-// insert plans the child side of an INSERT: known keys are checked in the
-// same batch; anything the server computes comes back through RETURNING.
+// insert plans the child side of an INSERT. A one-row INSERT of the
+// extended protocol checks its row itself; so does a simple-protocol one
+// whose keys the server computes (the server plans such a query afresh each
+// time, so known keys are cheaper checked by a prepared statement right
+// after it). Other known keys are checked in the same batch; anything else
+// the server computes comes back through RETURNING.
 func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
-	if len(rels) == 0 || b.rowChecks(w, rels) {
-		return
-	}
-	if !b.knownChildRows(w, rels) {
+	switch {
+	case len(rels) == 0:
+	case b.env.Extended && b.rowChecks(w, rels):
+	case b.knownChildRows(w, rels):
+	case b.rowChecks(w, rels):
+	default:
 		b.childFromReturning(w, rels)
 	}
 }

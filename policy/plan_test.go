@@ -68,7 +68,7 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
   - {table: orders, columns: [tag_id], references: {table: tags, columns: [id]}, mode: shadow}
   - {table: users, columns: [boss_id], references: {table: users, columns: [id]}}
 `, map[string][]string{"public.users": {"id:integer", "boss_id:integer"}, "public.orders": {"id:integer", "user_id:integer", "tag_id:integer"}, "public.tags": {"id:integer"}})
-	env := Env{StandardStrings: true}
+	env := Env{StandardStrings: true, Extended: true}
 
 	p := planFor(t, db, "INSERT INTO orders AS o VALUES (1, 2, 3)", env)
 	if p == nil || p.Inline == nil || p.Inline.Enforced == nil || p.Inline.Shadow == nil || p.Inline.Shadows != 1 || len(p.Hidden) != 2 || len(p.After) != 0 {
@@ -86,6 +86,13 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 
 	if p := planFor(t, db, "INSERT INTO public.orders VALUES (1, 2, 3)", env); p == nil || p.Inline == nil || strings.Contains(p.Hidden[0], "tableoid") {
 		t.Errorf("a schema-qualified table needs no guard: %+v", p)
+	}
+	simple := Env{StandardStrings: true}
+	if p := planFor(t, db, "INSERT INTO orders VALUES (1, 2, 3)", simple); p == nil || p.Inline != nil || len(p.After) == 0 {
+		t.Errorf("simple protocol, known keys: want a prepared check after the statement, got %+v", p)
+	}
+	if p := planFor(t, db, "INSERT INTO orders VALUES (1, (SELECT 2), 3)", simple); p == nil || p.Inline == nil {
+		t.Errorf("simple protocol, computed keys: want the row checked inside the statement, got %+v", p)
 	}
 	for _, sql := range []string{
 		"INSERT INTO orders VALUES (1, 2, 3), (2, 2, 3)",                                 // another row may fail otherwise first
