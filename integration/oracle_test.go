@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -138,8 +140,9 @@ func runCopy(ctx context.Context, conn *pgx.Conn, st step) string {
 // s builds a step.
 func s(sql string, args ...any) step { return step{sql: sql, args: args} }
 
-// oracleModes are the client protocols every scenario runs over.
-var oracleModes = []string{"simple", "extended", "exec", "pipeline"}
+// oracleModes are the client protocols every scenario runs over: pgx's
+// modes, and "wire", which compares the protocol messages themselves.
+var oracleModes = []string{"simple", "extended", "exec", "pipeline", "wire"}
 
 // oracleDBs are the two databases the scenarios share (each run gets its
 // own schema): one for the real-FK oracle, one behind softfk.
@@ -297,9 +300,23 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 	}
 	defer conn.Close(ctx)
 	var out []string
-	if mode == "pipeline" {
+	switch mode {
+	case "pipeline":
 		out = pipelineTranscript(ctx, conn, steps)
-	} else {
+	case "wire":
+		// The session's own connection speaks raw protocol; the contents
+		// are read on a second one.
+		raw, err := pgconn.ConnectConfig(ctx, &cfg.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := raw.Hijack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Conn.Close()
+		out = wireTranscript(h.Conn, h.Frontend, steps)
+	default:
 		for _, st := range steps {
 			var result string
 			switch {
@@ -318,6 +335,82 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 		}
 	}
 	return append(out, tableContents(t, ctx, conn, schema)...)
+}
+
+// wireTranscript runs the steps as raw protocol messages (a Query, or
+// Parse, Bind of text parameters, Describe, Execute and Sync) and records
+// every message the server sends up to ReadyForQuery: softfk must send
+// exactly what Postgres does, which the drivers' tolerance would hide. COPY
+// steps are left out.
+func wireTranscript(conn net.Conn, fe *pgproto3.Frontend, steps []step) []string {
+	var out []string
+	for _, st := range steps {
+		if st.copy != nil {
+			out = append(out, "(COPY not run)")
+			continue
+		}
+		if len(st.args) == 0 {
+			fe.Send(&pgproto3.Query{String: st.sql})
+		} else {
+			bind := &pgproto3.Bind{}
+			for _, a := range st.args {
+				if a == nil {
+					bind.Parameters = append(bind.Parameters, nil)
+				} else {
+					bind.Parameters = append(bind.Parameters, []byte(fmt.Sprint(a)))
+				}
+			}
+			fe.Send(&pgproto3.Parse{Query: st.sql})
+			fe.Send(bind)
+			fe.Send(&pgproto3.Describe{ObjectType: 'P'})
+			fe.Send(&pgproto3.Execute{})
+			fe.Send(&pgproto3.Sync{})
+		}
+		var msgs []string
+		if err := fe.Flush(); err != nil {
+			return append(out, err.Error())
+		}
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			msg, err := fe.Receive()
+			if err != nil {
+				return append(out, strings.Join(msgs, " ")+" "+err.Error())
+			}
+			msgs = append(msgs, wireMessage(msg))
+			if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+				break
+			}
+		}
+		out = append(out, strings.Join(msgs, " "))
+	}
+	return out
+}
+
+// wireMessage renders a server message for a transcript.
+func wireMessage(msg pgproto3.BackendMessage) string {
+	switch m := msg.(type) {
+	case *pgproto3.RowDescription:
+		var names []string
+		for _, f := range m.Fields {
+			names = append(names, string(f.Name))
+		}
+		return "RowDescription" + fmt.Sprint(names)
+	case *pgproto3.DataRow:
+		var values []string
+		for _, v := range m.Values {
+			values = append(values, string(v))
+		}
+		return "DataRow" + fmt.Sprint(values)
+	case *pgproto3.CommandComplete:
+		return "CommandComplete(" + string(m.CommandTag) + ")"
+	case *pgproto3.ErrorResponse:
+		return fmt.Sprintf("ErrorResponse(%s %s %q %q %s.%s %s pos %d)", m.Severity, m.Code, m.Message, m.Detail, m.SchemaName, m.TableName, m.ConstraintName, m.Position)
+	case *pgproto3.NoticeResponse:
+		return fmt.Sprintf("NoticeResponse(%s %s %q)", m.Severity, m.Code, m.Message)
+	case *pgproto3.ReadyForQuery:
+		return "ReadyForQuery(" + string(m.TxStatus) + ")"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3.")
 }
 
 // multiResult runs a (possibly multi-statement) query string with the

@@ -240,3 +240,21 @@ func checkLiteral(t *testing.T, lit string) {
 		t.Fatalf("literal %s is not a constant", lit)
 	}
 }
+
+func TestLiteralTextInvertsTheRenderedConstants(t *testing.T) {
+	for _, s := range []string{"", "plain", "it's", `back\slash`, `both '\' ''`, "ünï"} {
+		if got, ok := LiteralText(QuoteLiteral(s)); !ok || got != s {
+			t.Errorf("LiteralText(QuoteLiteral(%q)) = %q, %v", s, got, ok)
+		}
+	}
+	for lit, want := range map[string]string{"42": "42", "-7": "-7", "99999999999": "99999999999", "true": "true", "false": "false"} {
+		if got, ok := LiteralText(lit); !ok || got != want {
+			t.Errorf("LiteralText(%q) = %q, %v", lit, got, ok)
+		}
+	}
+	for _, lit := range []string{"1.5", "1e3", "-", "NULL", "B'101'", "X'1f'", "CAST('1' AS int)", "'a'||'b'", "'it''s'"} {
+		if got, ok := LiteralText(lit); ok {
+			t.Errorf("LiteralText(%q) = %q, want no text", lit, got)
+		}
+	}
+}

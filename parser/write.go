@@ -380,6 +380,28 @@ func QuoteLiteral(s string) string {
 	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
 }
 
+// LiteralText returns the text a type's input function reads for a
+// constant the parser rendered (Value.Literal): a string literal (as
+// QuoteLiteral renders it), an integer or a boolean. ok is false for
+// anything else (a decimal, which an integer column would round where its
+// input function fails; a bit string), and for NULL.
+func LiteralText(lit string) (text string, ok bool) {
+	switch {
+	case strings.HasPrefix(lit, "E'") && strings.HasSuffix(lit, "'") && len(lit) >= 3:
+		return strings.NewReplacer(`\\`, `\`, `''`, `'`).Replace(lit[2 : len(lit)-1]), true
+	case strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2:
+		body := lit[1 : len(lit)-1]
+		return body, !strings.ContainsAny(body, `'\`)
+	case lit == "true" || lit == "false":
+		return lit, true
+	}
+	digits := strings.TrimPrefix(lit, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return "", false
+	}
+	return lit, true
+}
+
 // treeVersion is the parse tree version of the linked libpg_query, which
 // the deparser requires on the trees it is given.
 var treeVersion = func() int32 {

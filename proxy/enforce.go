@@ -242,14 +242,7 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	if !needsRounds(plan) {
 		// Only enforced checks hold the responses back; shadow checks just
 		// watch.
-		resps := make([]*checkResponder, len(plan.After))
-		for i, st := range plan.After {
-			resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt}
-			if !st.Check.Shadow {
-				resps[i].hold, resps[i].verdict = h, true
-				h.waiting++
-			}
-		}
+		resps := f.afterResponders(plan.After, h, stmt)
 		if h.waiting > 0 {
 			result.hold = h
 		}

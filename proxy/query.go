@@ -67,6 +67,8 @@ func (f *frontend) query(body []byte) error {
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
 		return nil
+	case len(res.Statements) == 1 && f.asExtended(sql, &res.Statements[0], plans[0], ready):
+		return nil
 	case !rounds:
 		f.inlineQuery(sql, res, plans, ready)
 		return nil
@@ -138,17 +140,96 @@ func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, st *
 	}
 	q.client(text, from, stmtPart)
 	stmtIdx := len(q.parts) - 1
-	for _, step := range p.After {
-		resp := &checkResponder{f: f, check: step.Check, stmt: st.Text}
-		if !step.Check.Shadow {
-			resp.hold, resp.verdict = h, true
-			h.waiting++
-		}
-		f.inlineStep(q, step, resp)
+	for i, resp := range f.afterResponders(p.After, h, st.Text) {
+		f.inlineStep(q, p.After[i], resp)
 	}
 	if h.waiting == 0 {
 		q.parts[stmtIdx].hold = nil
 	}
+}
+
+// afterResponders builds the responders of the checks that follow a client
+// statement; the enforced ones give their verdicts to h, which holds the
+// statement's responses.
+func (f *frontend) afterResponders(after []*policy.Step, h *hold, stmt string) []*checkResponder {
+	resps := make([]*checkResponder, len(after))
+	for i, st := range after {
+		resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt}
+		if !st.Check.Shadow {
+			resps[i].hold, resps[i].verdict = h, true
+			h.waiting++
+		}
+	}
+	return resps
+}
+
+// asExtended runs a simple Query of one statement whose known keys are
+// checked after it through the extended protocol instead, and reports
+// whether it did: the checks then run as Bind and Execute of a statement
+// the server planned once, where in a query string they would be EXECUTE
+// statements, parsed and analysed every time. The client sees what the
+// Query would have given it: Postgres treats one statement ended by Sync
+// as it treats a one-statement Query (one implicit transaction, the
+// unnamed statement and portal replaced), and the acknowledgements of the
+// extended protocol are not passed on. It applies when each checked value
+// is a constant whose text the check can take as a parameter.
+func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, ready func(byte)) bool {
+	if p == nil || len(p.After) == 0 || len(p.Hidden) > 0 || needsRounds(p) || p.Rewrite != "" || standIn(p, "") != nil {
+		return false
+	}
+	steps := make([]*policy.Step, len(p.After))
+	for i, step := range p.After {
+		if steps[i] = withTextArgs(step); steps[i] == nil {
+			return false
+		}
+	}
+	h := &hold{}
+	resps := f.afterResponders(steps, h, st.Text)
+	stmtPart := part{simple: true}
+	if h.waiting > 0 {
+		stmtPart.hold = h
+	}
+	for _, msg := range []struct {
+		kind requestKind
+		msg  pgproto3.FrontendMessage
+	}{
+		{reqParse, &pgproto3.Parse{Query: sql}},
+		{reqBind, &pgproto3.Bind{}},
+		{reqDescribe, &pgproto3.Describe{ObjectType: 'P'}},
+		{reqExecute, &pgproto3.Execute{}},
+	} {
+		f.pending = append(f.pending, pending{kind: msg.kind, part: stmtPart})
+		f.sendMsg(msg.msg)
+	}
+	for i, step := range steps {
+		f.sendStep(step, resps[i], nil)
+	}
+	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
+	f.sendMsg(&pgproto3.Sync{})
+	return true
+}
+
+// withTextArgs returns a copy of a simple-protocol check whose arguments,
+// SQL constants, are given as their text instead; nil when one is not a
+// constant with a text (see parser.LiteralText).
+func withTextArgs(step *policy.Step) *policy.Step {
+	out := *step
+	out.Args = make([]policy.Arg, len(step.Args))
+	for i, a := range step.Args {
+		switch {
+		case a.Expr == "NULL":
+			out.Args[i] = policy.Arg{Null: true}
+		case a.Expr != "":
+			text, ok := parser.LiteralText(a.Expr)
+			if !ok {
+				return nil
+			}
+			out.Args[i] = policy.Arg{Text: text}
+		default:
+			out.Args[i] = a
+		}
+	}
+	return &out
 }
 
 // inlineStep appends one of softfk's steps to a rewritten query. A step

@@ -118,6 +118,10 @@ type part struct {
 	// rows, when set, reads the verdicts of the checks the statement makes
 	// of its own rows.
 	rows *rowCheck
+	// simple says the client sent the statement as a simple Query, which
+	// softfk runs through the extended protocol: only its RowDescription,
+	// rows, completion and errors are for the client.
+	simple bool
 	// notices are messages to send the client just before the statement's
 	// completion (for a statement softfk rewrote).
 	notices []byte
@@ -427,7 +431,9 @@ func (r *router) complete(req *pending, p *part, typ byte, body []byte) {
 		if len(p.notices) > 0 && (typ == 'C' || typ == 'I') {
 			r.out = append(r.out, p.notices...)
 		}
-		r.toClient(p, typ, body)
+		if !p.simple || typ == 'C' || typ == 'T' {
+			r.toClient(p, typ, body)
+		}
 		if p.watch != nil && typ != 'n' && typ != 'T' {
 			p.watch.round.complete()
 		}
