@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,11 +171,11 @@ type Env struct {
 // Plan decides what softfk must run around one statement, or returns nil
 // when the statement touches no relationship.
 func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
-	rels := db.relationships()
+	rels, shapes := db.relationships()
 	if len(rels) == 0 || len(st.Targets) == 0 {
 		return nil
 	}
-	b := &planBuilder{db: db, rels: rels, env: env, plan: &Plan{}, st: st}
+	b := &planBuilder{db: db, rels: rels, shapes: shapes, env: env, plan: &Plan{}, st: st}
 	if st.Kind == parser.Truncate {
 		b.truncate(st)
 		if b.plan.Empty() {
@@ -200,11 +201,12 @@ func (db *DB) UnverifiablePolicy() config.Unverifiable { return db.unverifiable 
 
 // planBuilder accumulates the plan of one statement.
 type planBuilder struct {
-	db   *DB
-	rels []*Rel
-	env  Env
-	plan *Plan
-	st   *parser.Statement
+	db     *DB
+	rels   []*Rel
+	shapes *sqlCache
+	env    Env
+	plan   *Plan
+	st     *parser.Statement
 
 	childChecks []childCheck // known-key checks, combined into After
 	work        *parentWork  // parent-side work from collected rows
@@ -437,27 +439,30 @@ func rowGuard(name parser.Relation, t *Table, ref string) string {
 // knownChildRows plans the checks of an INSERT's new keys when all of them
 // are known without running it, and reports whether they are.
 func (b *planBuilder) knownChildRows(w *parser.Write, rels []*Rel) bool {
-	rows, ok := b.knownRows(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
+	needed := unionColumns(rels, func(r *Rel) []string { return r.Columns })
+	rows, ok := b.knownRows(w, rels[0].Child, needed)
 	if !ok {
 		return false
 	}
+	at := indexOf(needed)
 	for _, r := range rels {
-		cc := childCheck{rel: r, guard: guard(w.Table, r.Child)}
-		for _, row := range rows {
-			var vals []keyValue
-			for _, col := range r.Columns {
-				vals = append(vals, row[col])
+		cc := childCheck{rel: r, guard: guard(w.Table, r.Child), values: make([][]keyValue, len(rows))}
+		for i, row := range rows {
+			vals := make([]keyValue, len(r.Columns))
+			for j, col := range r.Columns {
+				vals[j] = row[at[col]]
 			}
-			cc.values = append(cc.values, vals)
+			cc.values[i] = vals
 		}
 		b.childChecks = append(b.childChecks, cc)
 	}
 	return true
 }
 
-// knownRows renders each VALUES row's value for the needed columns as SQL,
-// when all of them are known without running the statement.
-func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]map[string]keyValue, bool) {
+// knownRows renders each VALUES row's value for the needed columns as SQL
+// (in the order of needed), when all of them are known without running
+// the statement.
+func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([][]keyValue, bool) {
 	if w.OnConflict != parser.NoConflictClause || t.BeforeInsertTrigger || t.HasRules || (w.Rows == nil && !w.DefaultValues) {
 		return nil, false
 	}
@@ -469,16 +474,25 @@ func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]m
 	if w.DefaultValues {
 		rows = [][]parser.Value{nil}
 	}
-	var out []map[string]keyValue
-	for _, row := range rows {
-		vals := map[string]keyValue{}
-		for _, name := range needed {
+	// Where each needed column is in the VALUES rows (the last mention
+	// wins, as it did), or -1 when the INSERT does not name it.
+	pos := make([]int, len(needed))
+	for k, name := range needed {
+		pos[k] = -1
+		for i, col := range cols {
+			if col == name {
+				pos[k] = i
+			}
+		}
+	}
+	out := make([][]keyValue, len(rows))
+	for r, row := range rows {
+		vals := make([]keyValue, len(needed))
+		for k, name := range needed {
 			c := t.Columns[name]
 			v := parser.Value{Kind: parser.Default}
-			for i, col := range cols {
-				if col == name && i < len(row) {
-					v = row[i]
-				}
+			if pos[k] >= 0 && pos[k] < len(row) {
+				v = row[pos[k]]
 			}
 			if c.Generated || (v.Kind == parser.Const && !b.env.StandardStrings && strings.Contains(v.Literal, "'")) {
 				return nil, false
@@ -487,9 +501,9 @@ func (b *planBuilder) knownRows(w *parser.Write, t *Table, needed []string) ([]m
 			if !ok {
 				return nil, false
 			}
-			vals[name] = keyValue{expr: expr, typ: c.Type}
+			vals[k] = keyValue{expr: expr, typ: c.Type}
 		}
-		out = append(out, vals)
+		out[r] = vals
 	}
 	return out, true
 }
@@ -748,51 +762,79 @@ func (b *planBuilder) finish() {
 // parameters and the literals of its prepared statement, so the check is
 // fixed for that statement. In the simple protocol every value becomes a
 // parameter of the check, so one prepared check serves every execution of
-// the same statement shape.
+// the same statement shape, and its SQL is built once per shape.
 func (b *planBuilder) knownChecks() []*Step {
 	var steps []*Step
 	for _, shadow := range []bool{false, true} {
-		var width int
-		var rows [][]string
-		var violations []violationQuery
+		var checks []childCheck
 		var args []Arg
 		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
+		shape := fmt.Sprint(shadow)
 		for _, cc := range b.childChecks {
 			if (cc.rel.Mode == config.Shadow) != shadow {
 				continue
 			}
-			idx := make([]int, len(cc.rel.Columns))
-			for j := range idx {
-				idx[j] = width + j
-			}
-			for i, vals := range cc.values {
-				if i >= len(rows) {
-					rows = append(rows, make([]string, 0, width+len(vals)))
-				}
-				for _, v := range vals {
-					expr := v.expr
-					if !b.env.Extended {
-						args = append(args, Arg{Expr: expr})
-						expr = "$" + strconv.Itoa(len(args))
-					}
-					rows[i] = append(rows[i], castTo(expr, v.typ))
-				}
-			}
-			width += len(cc.rel.Columns)
-			rel, guard := cc.rel, cc.guard
-			violations = append(violations, func(from string) string { return childViolations(rel, from, idx, guard, !shadow) })
+			checks = append(checks, cc)
 			check.rels[cc.rel.Index] = cc.rel
+			shape += fmt.Sprintf(" %d %d %q", cc.rel.Index, len(cc.values), cc.guard)
+			if !b.env.Extended {
+				for _, vals := range cc.values {
+					for _, v := range vals {
+						args = append(args, Arg{Expr: v.expr})
+					}
+				}
+			}
 		}
-		if len(violations) == 0 {
+		if len(checks) == 0 {
 			continue
 		}
-		step := &Step{SQL: checkSQL(valuesSource(rows), violations, shadow), Check: check, Args: args}
+		build := func() string { return knownCheckSQL(checks, b.env.Extended, shadow) }
+		var sql string
+		if b.env.Extended {
+			sql = build()
+		} else {
+			sql = b.shapes.get(shape, build)
+		}
+		step := &Step{SQL: sql, Check: check, Args: args}
 		if b.env.Extended {
 			b.bindClientParams(step)
 		}
 		steps = append(steps, step)
 	}
 	return steps
+}
+
+// knownCheckSQL renders the check of the known keys of checks. With
+// params, the values stand in the SQL as they are (the client's
+// parameters, literals); otherwise each value is a parameter of the check,
+// numbered check by check, row by row.
+func knownCheckSQL(checks []childCheck, params bool, shadow bool) string {
+	var width, n int
+	var rows [][]string
+	var violations []violationQuery
+	for _, cc := range checks {
+		idx := make([]int, len(cc.rel.Columns))
+		for j := range idx {
+			idx[j] = width + j
+		}
+		for i, vals := range cc.values {
+			if i >= len(rows) {
+				rows = append(rows, make([]string, 0, width+len(vals)))
+			}
+			for _, v := range vals {
+				expr := v.expr
+				if !params {
+					n++
+					expr = "$" + strconv.Itoa(n)
+				}
+				rows[i] = append(rows[i], castTo(expr, v.typ))
+			}
+		}
+		width += len(cc.rel.Columns)
+		rel, guard := cc.rel, cc.guard
+		violations = append(violations, func(from string) string { return childViolations(rel, from, idx, guard, !shadow) })
+	}
+	return checkSQL(valuesSource(rows), violations, shadow)
 }
 
 // setsAny reports whether an UPDATE (or DO UPDATE) assigns any of cols.

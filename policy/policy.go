@@ -72,6 +72,7 @@ type DB struct {
 	mu      sync.RWMutex
 	catalog *Catalog
 	rels    []*Rel
+	shapes  *sqlCache // check statements built from rels, by shape
 }
 
 // Active reports whether any relationship applies to this database.
@@ -109,7 +110,7 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 		rels = append(rels, rel)
 	}
 	db.mu.Lock()
-	db.catalog, db.rels = cat, rels
+	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
 	db.mu.Unlock()
 	return missing, nil
 }
@@ -118,15 +119,47 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 // next session reloads it.
 func (db *DB) Invalidate() {
 	db.mu.Lock()
-	db.catalog, db.rels = nil, nil
+	db.catalog, db.rels, db.shapes = nil, nil, nil
 	db.mu.Unlock()
 }
 
-// relationships returns the resolved relationships.
-func (db *DB) relationships() []*Rel {
+// relationships returns the resolved relationships, and the cache of
+// check statements built from them.
+func (db *DB) relationships() ([]*Rel, *sqlCache) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.rels
+	return db.rels, db.shapes
+}
+
+// sqlCache remembers SQL by a key describing its shape. Building a check
+// statement costs more than the rest of planning a statement, and a
+// simple-protocol statement is planned every time it runs.
+type sqlCache struct {
+	mu  sync.Mutex
+	sql map[string]string
+}
+
+// maxCachedSQL bounds a cache; when full it starts afresh.
+const maxCachedSQL = 4096
+
+func newSQLCache() *sqlCache { return &sqlCache{sql: map[string]string{}} }
+
+// get returns the SQL of shape key, building it the first time.
+func (c *sqlCache) get(key string, build func() string) string {
+	c.mu.Lock()
+	sql, ok := c.sql[key]
+	c.mu.Unlock()
+	if ok {
+		return sql
+	}
+	sql = build()
+	c.mu.Lock()
+	if len(c.sql) >= maxCachedSQL {
+		clear(c.sql)
+	}
+	c.sql[key] = sql
+	c.mu.Unlock()
+	return sql
 }
 
 // Rel is a relationship with the catalog facts about its two tables.
