@@ -21,6 +21,21 @@ func manyRows(n, bad int) string {
 }
 
 var shapeScenarios = []scenario{
+	// Hidden RETURNING columns must not make a row limit suspend a portal
+	// that returns nothing to the client.
+	{name: "execute with a row limit", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"wire"}, steps: []step{
+		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited')", 60, 1),
+		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited')", 61, 99),
+		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited') RETURNING id", 62, 2),
+		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited') RETURNING id", 63, 98),
+		limited(1, "INSERT INTO orders VALUES ($1, (SELECT 3), 'limited')", 64),
+		limited(1, "INSERT INTO orders VALUES (65, 1, 'a'), (66, 2, 'b')"),
+		limited(1, "UPDATE orders SET user_id = $1 WHERE id = $2", 3, 60),
+		limited(1, "UPDATE orders SET user_id = $1 WHERE id = $2", 97, 60),
+		limited(1, "DELETE FROM users WHERE id = $1", 1),
+		limited(1, "DELETE FROM orders WHERE user_id = $1", 3),
+		limited(1, "DELETE FROM users WHERE id = $1", 3),
+	}},
 	// A one-row INSERT checks its row inside the statement (policy.Inline):
 	// errors Postgres raises while inserting still come first, and keys
 	// the server computes are checked as stored.

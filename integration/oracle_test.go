@@ -102,6 +102,10 @@ type step struct {
 	sql  string
 	args []any
 	copy *copyData
+	// maxRows, in wire mode, is the row limit of the Execute that runs
+	// the statement (always with the extended protocol); other modes run
+	// the statement without one.
+	maxRows uint32
 }
 
 // copyData is the data of a COPY step: text for COPY's text and CSV
@@ -139,6 +143,11 @@ func runCopy(ctx context.Context, conn *pgx.Conn, st step) string {
 
 // s builds a step.
 func s(sql string, args ...any) step { return step{sql: sql, args: args} }
+
+// limited builds a step executed with a row limit (see step.maxRows).
+func limited(maxRows uint32, sql string, args ...any) step {
+	return step{sql: sql, args: args, maxRows: maxRows}
+}
 
 // oracleModes are the client protocols every scenario runs over: pgx's
 // modes, and "wire", which compares the protocol messages themselves.
@@ -349,7 +358,7 @@ func wireTranscript(conn net.Conn, fe *pgproto3.Frontend, steps []step) []string
 			out = append(out, "(COPY not run)")
 			continue
 		}
-		if len(st.args) == 0 {
+		if len(st.args) == 0 && st.maxRows == 0 {
 			fe.Send(&pgproto3.Query{String: st.sql})
 		} else {
 			bind := &pgproto3.Bind{}
@@ -363,7 +372,7 @@ func wireTranscript(conn net.Conn, fe *pgproto3.Frontend, steps []step) []string
 			fe.Send(&pgproto3.Parse{Query: st.sql})
 			fe.Send(bind)
 			fe.Send(&pgproto3.Describe{ObjectType: 'P'})
-			fe.Send(&pgproto3.Execute{})
+			fe.Send(&pgproto3.Execute{MaxRows: st.maxRows})
 			fe.Send(&pgproto3.Sync{})
 		}
 		var msgs []string

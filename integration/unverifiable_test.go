@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -81,5 +83,54 @@ func TestUnverifiableWrites(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// An Execute with a row limit of a statement with its own RETURNING whose
+// checks need its results cannot run in rounds (the portal would be
+// suspended mid-statement): enforce mode refuses it. Without a RETURNING
+// of its own the limit means nothing and the statement is checked (see the
+// "execute with a row limit" scenario).
+func TestRowLimitOnReturningThatNeedsRoundsIsRefused(t *testing.T) {
+	db := newDatabase(t)
+	mustExec(t, connect(t, cluster.DSN(db)),
+		"CREATE TABLE users (id int PRIMARY KEY)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1), (2)")
+	cfg, err := config.Parse([]byte("relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := proxyConfig()
+	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
+	p := startProxy(t, cfg)
+	conn, fe := rawSession(t, p.DSN(db))
+	fe.Send(&pgproto3.Parse{Query: "DELETE FROM users WHERE id = $1 RETURNING id"})
+	fe.Send(&pgproto3.Bind{Parameters: [][]byte{[]byte("1")}})
+	fe.Send(&pgproto3.Execute{MaxRows: 1})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var codes []string
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			codes = append(codes, e.Code)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	if len(codes) != 1 || codes[0] != "0A000" {
+		t.Fatalf("errors %v, want one 0A000", codes)
+	}
+	var n int
+	if err := connect(t, cluster.DSN(db)).QueryRow(context.Background(), "SELECT count(*) FROM users").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("users left: %d (%v), want 2", n, err)
 	}
 }
