@@ -187,7 +187,7 @@ func (f *frontend) parse(body []byte) {
 	if f.changesSchema(sql) {
 		f.ddl[string(name)] = true
 	}
-	if !f.relevant(sql) {
+	if ok, _ := f.relevant(sql); !ok {
 		f.forward(reqParse, 'P', body)
 		return
 	}
@@ -215,17 +215,21 @@ func (f *frontend) parse(body []byte) {
 // relevant is the cheap test that keeps statements away from the parser:
 // some relationship applies to this database, and the text has a write
 // keyword and names a guarded table. It makes sure the catalog facts are
-// there for planning.
-func (f *frontend) relevant(sql []byte) bool {
+// there for planning; err says why they are not (errCatalogUnavailable:
+// the client has the server's error).
+func (f *frontend) relevant(sql []byte) (bool, error) {
 	db := f.s.rules()
 	if !db.Active() {
-		return false
+		return false, nil
 	}
 	text := unsafeString(sql)
 	if !parser.MayWrite(text) || !parser.MentionsAny(text, db.TableNames()) {
-		return false
+		return false, nil
 	}
-	return f.ensureCatalog(db) == nil
+	if err := f.ensureCatalog(db); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // changesSchema reports whether sql is DDL on a guarded table, after which

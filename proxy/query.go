@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -24,7 +25,19 @@ func (f *frontend) query(body []byte) error {
 			ready = f.invalidateCatalog
 		}
 	}
-	if len(body) == 0 || !f.relevant(body[:len(body)-1]) {
+	relevant := false
+	if len(body) > 0 {
+		var err error
+		relevant, err = f.relevant(body[:len(body)-1])
+		if errors.Is(err, errCatalogUnavailable) {
+			// The client has the server's error, and the server now skips
+			// everything up to a Sync: its ReadyForQuery ends the query.
+			f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
+			f.sendMsg(&pgproto3.Sync{})
+			return nil
+		}
+	}
+	if !relevant {
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
 		return nil
