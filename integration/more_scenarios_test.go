@@ -21,6 +21,25 @@ func manyRows(n, bad int) string {
 }
 
 var shapeScenarios = []scenario{
+	// Another schema's table of the same name, without the key column: a
+	// statement whose search_path picks it must reach it untouched.
+	{name: "namesake table without the key column", schema: `
+CREATE TABLE customers (id int PRIMARY KEY);
+CREATE TABLE invoices (id int PRIMARY KEY, customer_id int);
+INSERT INTO customers VALUES (1);
+CREATE SCHEMA IF NOT EXISTS namesakes;
+CREATE TABLE IF NOT EXISTS namesakes.invoices (id int);`,
+		fks: []fk{{table: "invoices", cols: "customer_id", refTable: "customers", refCols: "id"}}, steps: []step{
+			s("INSERT INTO invoices VALUES (1, 1)"),
+			s("INSERT INTO invoices VALUES (2, 9)"),
+			s("INSERT INTO invoices VALUES ($1, $2)", 3, 9),
+			s("SET search_path = namesakes"),
+			s("INSERT INTO invoices VALUES (4)"),
+			s("INSERT INTO invoices VALUES ($1)", 5),
+			s("RESET search_path"),
+			s("INSERT INTO invoices VALUES ($1, $2)", 6, 9),
+			s("INSERT INTO invoices VALUES ($1, $2)", 7, 1),
+		}},
 	// Hidden RETURNING columns must not make a row limit suspend a portal
 	// that returns nothing to the client.
 	{name: "execute with a row limit", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"wire"}, steps: []step{

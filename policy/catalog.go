@@ -35,6 +35,12 @@ type Column struct {
 	NotNull   bool
 	Default   bool // has a default (or is an identity or generated column)
 	Generated bool // GENERATED ALWAYS AS (...) STORED
+	// Everywhere says every other relation of the table's name (in
+	// another schema, temporary ones included), which a statement's
+	// unqualified name may denote instead, is a table with a column of
+	// this name too: SQL naming the column through that name is valid
+	// whichever it denotes.
+	Everywhere bool
 }
 
 // Catalog holds the configured tables of one database.
@@ -43,7 +49,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 14
+const catalogColumns = 15
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables (as text, one row per column of each table). Table names travel as
@@ -70,7 +76,12 @@ func CatalogQuery(tables []config.TableName) string {
             FROM pg_catalog.pg_trigger t
             WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
               AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2), ''),
-  c.relhasrules::text
+  c.relhasrules::text,
+  (NOT EXISTS (SELECT FROM pg_catalog.pg_class o
+               WHERE o.relname = c.relname AND o.oid <> c.oid
+                 AND (o.relkind NOT IN ('r', 'p', 'f') OR NOT EXISTS (
+                   SELECT FROM pg_catalog.pg_attribute oa
+                   WHERE oa.attrelid = o.oid AND oa.attname = a.attname AND oa.attnum > 0 AND NOT oa.attisdropped))))::text
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -103,7 +114,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		num, _ := strconv.Atoi(r[4])
 		typOID, _ := strconv.ParseUint(r[6], 10, 32)
 		t.Columns[r[5]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[7], NotNull: r[8] == "true",
-			Default: r[9] == "true", Generated: r[10] == "true"}
+			Default: r[9] == "true", Generated: r[10] == "true", Everywhere: r[14] == "true"}
 		byNum[t][num] = r[5]
 		if r[11] != "" {
 			indexes[t] = r[11]

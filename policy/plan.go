@@ -381,7 +381,9 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 // another reason after a violation was raised (Postgres would report that
 // other error, from the insert, before its RI triggers fire). An
 // ON CONFLICT DO UPDATE takes the general path: a real FK checks an
-// updated row only when its key changed.
+// updated row only when its key changed. Nor does it when an unqualified
+// name may denote another relation without the key columns the check
+// names (see Column.Everywhere).
 func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 	t := rels[0].Child
 	if len(b.st.Targets) != 1 || w.OnConflict == parser.DoUpdate || t.HasRules || t.BeforeInsertTrigger ||
@@ -391,6 +393,11 @@ func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 	for _, r := range rels {
 		if r.Parent == r.Child {
 			return false
+		}
+		for _, c := range r.ChildCols {
+			if w.Table.Schema == "" && !c.Everywhere {
+				return false
+			}
 		}
 	}
 	ref := config.QuoteIdent(w.Table.RefName())

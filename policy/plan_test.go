@@ -26,7 +26,7 @@ func testDB(t *testing.T, yaml string, tables map[string][]string) *DB {
 		oid++
 		for i, c := range cols {
 			col, typ, _ := strings.Cut(c, ":")
-			rows = append(rows, []string{schema, table, strconv.Itoa(oid), "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false"})
+			rows = append(rows, []string{schema, table, strconv.Itoa(oid), "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true"})
 		}
 	}
 	if _, err := db.SetCatalog(rows); err != nil {
@@ -87,6 +87,20 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 	if p := planFor(t, db, "INSERT INTO public.orders VALUES (1, 2, 3)", env); p == nil || p.Inline == nil || strings.Contains(p.Hidden[0], "tableoid") {
 		t.Errorf("a schema-qualified table needs no guard: %+v", p)
 	}
+	// Another table named orders, without user_id, may be what an
+	// unqualified name denotes: SQL naming o.user_id would then fail.
+	col := db.rels[0].ChildCols[0]
+	col.Everywhere = false
+	db.rels[0].ChildCols[0] = col
+	if p := planFor(t, db, "INSERT INTO orders VALUES (1, 2, 3)", env); p == nil || p.Inline != nil {
+		t.Errorf("a namesake without the key column: want a check after the statement, got %+v", p)
+	}
+	if p := planFor(t, db, "INSERT INTO public.orders VALUES (1, 2, 3)", env); p == nil || p.Inline == nil {
+		t.Errorf("a qualified name denotes the table itself: want the row checked inside the statement, got %+v", p)
+	}
+	col.Everywhere = true
+	db.rels[0].ChildCols[0] = col
+
 	simple := Env{StandardStrings: true}
 	if p := planFor(t, db, "INSERT INTO orders VALUES (1, 2, 3)", simple); p == nil || p.Inline != nil || len(p.After) == 0 {
 		t.Errorf("simple protocol, known keys: want a prepared check after the statement, got %+v", p)
