@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS namesakes.invoices (id int);`,
 	// the server computes are checked as stored.
 	{name: "one-row insert: other errors first, computed keys, aliases", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (10, 99, 'duplicate id, missing user')"),
+		s("INSERT INTO orders VALUES (10, 1, 'duplicate id') RETURNING id"),
+		s("INSERT INTO orders VALUES ($1, $2, 'duplicate id') RETURNING id", 10, 1),
 		s("INSERT INTO orders VALUES (NULL, 99, 'null id, missing user')"),
 		s("INSERT INTO orders VALUES ('x', 99, 'bad id')"),
 		s("INSERT INTO orders AS o VALUES (13, 98, 'alias') RETURNING o.id"),

@@ -196,12 +196,12 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 			return false
 		}
 	}
-	h := &hold{}
+	// The statement's responses wait for its own completion too: a Query
+	// that fails shows nothing but its error, not even the RowDescription
+	// the Describe brings first.
+	h := &hold{waiting: 1}
 	resps := f.afterResponders(steps, h, st.Text)
-	stmtPart := part{simple: true}
-	if h.waiting > 0 {
-		stmtPart.hold = h
-	}
+	stmtPart := part{simple: true, hold: h}
 	for _, msg := range []struct {
 		kind requestKind
 		msg  pgproto3.FrontendMessage

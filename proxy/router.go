@@ -120,7 +120,8 @@ type part struct {
 	rows *rowCheck
 	// simple says the client sent the statement as a simple Query, which
 	// softfk runs through the extended protocol: only its RowDescription,
-	// rows, completion and errors are for the client.
+	// rows, completion and errors are for the client, and its completion
+	// is one of the verdicts its hold waits for.
 	simple bool
 	// notices are messages to send the client just before the statement's
 	// completion (for a statement softfk rewrote).
@@ -434,10 +435,15 @@ func (r *router) complete(req *pending, p *part, typ byte, body []byte) {
 		if !p.simple || typ == 'C' || typ == 'T' {
 			r.toClient(p, typ, body)
 		}
+		if p.simple && typ == 'C' {
+			r.verdict(p.hold)
+		}
 		if p.watch != nil && typ != 'n' && typ != 'T' {
 			p.watch.round.complete()
 		}
-		if p.rows != nil && typ == 'C' {
+		if p.rows != nil && (typ == 'C' || typ == 's') {
+			// A one-row INSERT has run to its end even when a row limit
+			// suspends its portal.
 			p.rows.succeeded(r)
 		}
 	} else {
@@ -460,7 +466,12 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		}
 		p.proxy.failed(r, &e)
 	} else {
-		if p.hold != nil {
+		switch {
+		case p.hold != nil && p.simple:
+			// All a failed Query shows is its error: not the
+			// RowDescription softfk's Describe brought.
+			r.drop(p.hold)
+		case p.hold != nil:
 			r.release(p.hold)
 		}
 		switch {
