@@ -8,8 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/softfk/softfk/config"
 )
 
 // When softfk must read the catalog again in the middle of a session (DDL
@@ -24,13 +22,7 @@ func TestCatalogReadInAbortedTransaction(t *testing.T) {
 				"CREATE TABLE users (id int PRIMARY KEY)",
 				"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
 				"INSERT INTO users VALUES (1)")
-			cfg, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			base := proxyConfig()
-			cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
-			p := startProxy(t, cfg)
+			p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			a := connect(t, p.DSN(db))

@@ -82,6 +82,18 @@ func proxyConfig() *config.Config {
 	return cfg
 }
 
+// configFor parses a softfk configuration and aims it at the cluster.
+func configFor(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, yaml)
+	}
+	base := proxyConfig()
+	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
+	return cfg
+}
+
 // startProxy runs softfk with cfg on a free port until the test ends.
 func startProxy(t testing.TB, cfg *config.Config) *testProxy {
 	t.Helper()

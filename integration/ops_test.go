@@ -44,18 +44,6 @@ func createOpsSchema(t *testing.T, db string) {
 	mustExec(t, conn, "INSERT INTO users VALUES (1)")
 }
 
-// opsConfig parses yaml and aims it at the cluster.
-func opsConfig(t *testing.T, yaml string) *config.Config {
-	t.Helper()
-	cfg, err := config.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yaml)
-	}
-	base := proxyConfig()
-	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
-	return cfg
-}
-
 // startMetrics serves m for p at a free port until the test ends and
 // returns its base URL.
 func startMetrics(t *testing.T, m *metrics.Metrics, srv *proxy.Server) string {
@@ -122,7 +110,7 @@ func TestMetricsAndViolationLog(t *testing.T) {
 	db := newDatabase(t)
 	createOpsSchema(t, db)
 	logPath := filepath.Join(t.TempDir(), "violations.jsonl")
-	cfg := opsConfig(t, opsRelationships+"violation_log: "+logPath+"\nlog_key_values: true\n")
+	cfg := configFor(t, opsRelationships+"violation_log: "+logPath+"\nlog_key_values: true\n")
 	m := metrics.New()
 	p := startProxyLogger(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), proxy.WithMetrics(m))
 	url := startMetrics(t, m, p.srv)
@@ -217,7 +205,7 @@ func TestViolationLogRedactsKeysAndRotates(t *testing.T) {
 	db := newDatabase(t)
 	createOpsSchema(t, db)
 	logPath := filepath.Join(t.TempDir(), "violations.jsonl")
-	cfg := opsConfig(t, opsRelationships+"violation_log: "+logPath+"\nviolation_log_max_bytes: 1024\nviolation_log_keep: 2\nlog_key_values: false\n")
+	cfg := configFor(t, opsRelationships+"violation_log: "+logPath+"\nviolation_log_max_bytes: 1024\nviolation_log_keep: 2\nlog_key_values: false\n")
 	p := startProxy(t, cfg)
 	conn := connect(t, p.DSN(db))
 	for i := 0; i < 40; i++ {
@@ -355,12 +343,12 @@ func relationshipIn(mode config.Mode) string {
 func TestReloadUnderLoadDropsNothing(t *testing.T) {
 	db := newDatabase(t)
 	createOpsSchema(t, db)
-	p := startProxy(t, opsConfig(t, relationshipIn(config.Enforce)))
+	p := startProxy(t, configFor(t, relationshipIn(config.Enforce)))
 	load := startInsertLoad(t, p.DSN(db), 8)
 	mode := config.Enforce
 	for i := 0; i < 20; i++ {
 		mode = map[config.Mode]config.Mode{config.Enforce: config.Shadow, config.Shadow: config.Enforce}[mode]
-		if err := p.srv.Reload(opsConfig(t, relationshipIn(mode))); err != nil {
+		if err := p.srv.Reload(configFor(t, relationshipIn(mode))); err != nil {
 			t.Fatal(err)
 		}
 		load.waitProgress(t)
@@ -369,7 +357,7 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 		t.Fatal("the test must end in enforce mode")
 	}
 	// A configuration that cannot be put in force changes nothing.
-	bad := opsConfig(t, relationshipIn(config.Shadow)+"violation_log: "+filepath.Join(t.TempDir(), "missing", "v.jsonl")+"\n")
+	bad := configFor(t, relationshipIn(config.Shadow)+"violation_log: "+filepath.Join(t.TempDir(), "missing", "v.jsonl")+"\n")
 	if err := p.srv.Reload(bad); err == nil {
 		t.Fatal("a reload with an unwritable violation log was accepted")
 	}

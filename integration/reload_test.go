@@ -28,13 +28,7 @@ func TestReloadSwapsRelationshipsForOpenSessions(t *testing.T) {
 		t.Fatalf("pass-through rejected a write: %v", err)
 	}
 	reload := func(yaml string) {
-		cfg, err := config.Parse([]byte(yaml))
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := proxyConfig()
-		cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
-		p.srv.Reload(cfg)
+		p.srv.Reload(configFor(t, yaml))
 	}
 	reload("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n")
 	if _, err := conn.Exec(ctx, "INSERT INTO orders VALUES (2, 98)"); !violates(err) {

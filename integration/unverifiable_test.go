@@ -12,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
-
-	"github.com/softfk/softfk/config"
 )
 
 // A write softfk cannot check is never passed silently: enforce mode
@@ -41,12 +39,7 @@ func TestUnverifiableWrites(t *testing.T) {
 					"CREATE TABLE users (id int PRIMARY KEY)",
 					"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
 					"CREATE TABLE notes (id int PRIMARY KEY, t text)")
-				cfg, err := config.Parse([]byte(tc.yaml + "relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				base := proxyConfig()
-				cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
+				cfg := configFor(t, tc.yaml+"relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n")
 				core, logs := observer.New(zap.WarnLevel)
 				p := startProxyLogger(t, cfg, zap.New(core))
 				conn := connect(t, p.DSN(db))
@@ -97,13 +90,7 @@ func TestRowLimitOnReturningThatNeedsRoundsIsRefused(t *testing.T) {
 		"CREATE TABLE users (id int PRIMARY KEY)",
 		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
 		"INSERT INTO users VALUES (1), (2)")
-	cfg, err := config.Parse([]byte("relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := proxyConfig()
-	cfg.Listen, cfg.Upstream = base.Listen, base.Upstream
-	p := startProxy(t, cfg)
+	p := startProxy(t, configFor(t, "relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
 	conn, fe := rawSession(t, p.DSN(db))
 	fe.Send(&pgproto3.Parse{Query: "DELETE FROM users WHERE id = $1 RETURNING id"})
 	fe.Send(&pgproto3.Bind{Parameters: [][]byte{[]byte("1")}})
