@@ -28,17 +28,26 @@ CREATE TABLE customers (id int PRIMARY KEY);
 CREATE TABLE invoices (id int PRIMARY KEY, customer_id int);
 INSERT INTO customers VALUES (1);
 CREATE SCHEMA IF NOT EXISTS namesakes;
-CREATE TABLE IF NOT EXISTS namesakes.invoices (id int);`,
+CREATE TABLE IF NOT EXISTS namesakes.invoices (id int);
+CREATE TABLE IF NOT EXISTS namesakes.customers (name text);`,
 		fks: []fk{{table: "invoices", cols: "customer_id", refTable: "customers", refCols: "id"}}, steps: []step{
 			s("INSERT INTO invoices VALUES (1, 1)"),
 			s("INSERT INTO invoices VALUES (2, 9)"),
 			s("INSERT INTO invoices VALUES ($1, $2)", 3, 9),
+			s("INSERT INTO invoices VALUES (8, (SELECT 9))"),
+			s("INSERT INTO invoices SELECT 10, 9"),
+			s("INSERT INTO invoices SELECT 10, 1"),
+			s("UPDATE invoices SET customer_id = $1 WHERE id = $2", 9, 1),
+			s("DELETE FROM customers WHERE id = 1"),
 			s("SET search_path = namesakes"),
 			s("INSERT INTO invoices VALUES (4)"),
 			s("INSERT INTO invoices VALUES ($1)", 5),
+			s("INSERT INTO invoices SELECT 6"),
+			s("DELETE FROM customers WHERE name = 'nobody'"),
 			s("RESET search_path"),
 			s("INSERT INTO invoices VALUES ($1, $2)", 6, 9),
 			s("INSERT INTO invoices VALUES ($1, $2)", 7, 1),
+			s("UPDATE invoices SET customer_id = 1 WHERE id = 7 RETURNING id, customer_id"),
 		}},
 	// Hidden RETURNING columns must not make a row limit suspend a portal
 	// that returns nothing to the client.

@@ -101,7 +101,7 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 			return row
 		}
 		touches = true
-		copy(row, columnTexts(ref, cols))
+		copy(row, rowTexts(ref, t, cols))
 		if c.Kind == parser.Update {
 			newKeys, why := newKeyExprs(ref, c.SetValue, t, cols, needsNewKey(rels))
 			if why != "" {

@@ -337,12 +337,12 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 			return
 		}
 		cols := refColumnsOf(asParent)
-		step, err := b.captureStep(w, columnTexts(config.QuoteIdent(w.Table.RefName()), cols))
+		parent := asParent[0].Parent
+		step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
 		if err != nil {
 			unverifiable("DELETE softfk cannot analyse ("+err.Error()+")", asParent[0])
 			return
 		}
-		parent := asParent[0].Parent
 		b.capture(step, func(rows [][]*string) { b.work.deleted(parent, w.Table, cols, rows) })
 	default:
 		unverifiable(w.Kind.String(), firstOf(asChild, asParent))
@@ -529,7 +529,7 @@ func columnsInOrder(t *Table) []string {
 // returns the new key values of every row it wrote (hidden), and a check
 // runs on them after it.
 func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
-	from, cols := b.hide(w, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
+	from, cols := b.hide(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
 	colIdx := indexOf(cols)
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
 		b.work.childRows(rels, w.Table, cols, colIdx, rows)
@@ -537,10 +537,10 @@ func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 }
 
 // hide appends hidden RETURNING columns (each value as text) for the
-// target's columns and returns where they start.
-func (b *planBuilder) hide(w *parser.Write, cols []string) (int, []string) {
+// columns of the target, table t, and returns where they start.
+func (b *planBuilder) hide(w *parser.Write, t *Table, cols []string) (int, []string) {
 	from := len(b.plan.Hidden)
-	b.plan.Hidden = append(b.plan.Hidden, columnTexts(config.QuoteIdent(w.Table.RefName()), cols)...)
+	b.plan.Hidden = append(b.plan.Hidden, rowTexts(config.QuoteIdent(w.Table.RefName()), t, cols)...)
 	b.ensureWork()
 	return from, cols
 }
@@ -574,7 +574,7 @@ func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	if !b.conflictCheck(w, rels) {
 		return
 	}
-	from, cols := b.hide(w, refColumnsOf(rels))
+	from, cols := b.hide(w, rels[0].Parent, refColumnsOf(rels))
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
 		b.work.deleted(rels[0].Parent, w.Table, cols, rows)
 	}})
@@ -628,7 +628,7 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 		b.plan.Unverifiable = &Unverifiable{Reason: reason, Rel: touched[0]}
 		return
 	}
-	step, err := b.captureStep(w, append(columnTexts(ref, cols), newKeys...))
+	step, err := b.captureStep(w, append(rowTexts(ref, touched[0].Parent, cols), newKeys...))
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: touched[0]}
 		return
@@ -649,7 +649,7 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 // with the same result is refused; reason then says why.
 func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Table, cols []string, exact bool) (exprs []string, reason string) {
 	for _, c := range cols {
-		expr := columnText(ref, c)
+		expr := rowText(ref, t, c)
 		if v, ok := set(c); ok {
 			if expr, reason = assignedText(v, t, c, exact); reason != "" {
 				return nil, reason

@@ -331,3 +331,26 @@ func columnTexts(alias string, columns []string) []string {
 func columnText(alias, column string) string {
 	return "(" + alias + "." + config.QuoteIdent(column) + ")::text"
 }
+
+// rowTexts renders as text the columns cols of the rows that ref names in
+// a statement on table t (see rowText).
+func rowTexts(ref string, t *Table, cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = rowText(ref, t, c)
+	}
+	return out
+}
+
+// rowText renders as text column c of the row that ref names in a
+// statement on table t. When another table of t's name, which the
+// statement's name may denote instead, may lack the column (see
+// Column.Everywhere), the value is read from the whole row, where a missing
+// column is NULL: softfk's additions must not make the statement invalid
+// whichever table it reaches.
+func rowText(ref string, t *Table, c string) string {
+	if t.Columns[c].Everywhere {
+		return columnText(ref, c)
+	}
+	return "(to_jsonb(" + ref + ") ->> " + parser.QuoteLiteral(c) + ")"
+}
