@@ -17,6 +17,10 @@ import (
 // the query runs statement group by statement group inside a transaction
 // (splitQuery).
 func (f *frontend) query(body []byte) error {
+	// A Query replaces the unnamed statement and portal, as Postgres does.
+	delete(f.stmts, "")
+	delete(f.portals, "")
+	delete(f.ddl, "")
 	// After DDL on a guarded table, every session reads the catalog again.
 	var ready func(byte)
 	if len(body) > 0 {
