@@ -59,12 +59,12 @@ func fastInsert(sql string) (res *Result, ok bool) {
 	if !l.keyword("values") {
 		return nil, false
 	}
-	tokenEnd := 0
+	tokenEnd, width := 0, 0
 	for {
 		if !l.punct('(') {
 			return nil, false
 		}
-		var row []Value
+		row := make([]Value, 0, width) // rows are as wide as the first
 		for {
 			v, ok := l.value()
 			if !ok {
@@ -79,7 +79,7 @@ func fastInsert(sql string) (res *Result, ok bool) {
 			}
 		}
 		w.Rows = append(w.Rows, row)
-		tokenEnd = l.i
+		tokenEnd, width = l.i, len(row)
 		if !l.punct(',') {
 			break
 		}
@@ -272,6 +272,9 @@ func (l *lexer) number() (Value, bool) {
 	}
 	if integer {
 		if n, err := strconv.ParseInt(text, 10, 32); err == nil {
+			if d := strings.TrimPrefix(text, "-"); (d[0] != '0' || len(d) == 1) && text != "-0" {
+				return Value{Kind: Const, Literal: text}, true // already as pg_query renders it
+			}
 			return Value{Kind: Const, Literal: strconv.Itoa(int(n))}, true
 		}
 	}
