@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/softfk/softfk/config"
 )
 
 // Benchmarks of checked writes over one connection (per-statement latency;
@@ -37,32 +35,35 @@ func benchTarget(b *testing.B, target string) *pgx.Conn {
 	case "no-fk":
 		return connect(b, cluster.DSN(benchDB(b, false)))
 	default:
-		cfg := proxyConfig()
-		parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg.Relationships = parsed.Relationships
-		p := startProxy(b, cfg)
+		p := startProxy(b, configFor(b, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
 		return connect(b, p.DSN(benchDB(b, false)))
 	}
 }
 
 var benchTargets = []string{"real-fk", "no-fk", "softfk"}
 
-func BenchmarkSingleRowInsert(b *testing.B) {
+// benchInserts runs, against each target, b.N executions of the statement
+// and arguments that insert gives for iteration i.
+func benchInserts(b *testing.B, insert func(i int) (string, []any)) {
 	for _, target := range benchTargets {
 		b.Run(target, func(b *testing.B) {
 			conn := benchTarget(b, target)
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := conn.Exec(ctx, "INSERT INTO orders (user_id, amount) VALUES ($1, 1)", 1+i%10000); err != nil {
+				sql, args := insert(i)
+				if _, err := conn.Exec(ctx, sql, args...); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+func BenchmarkSingleRowInsert(b *testing.B) {
+	benchInserts(b, func(i int) (string, []any) {
+		return "INSERT INTO orders (user_id, amount) VALUES ($1, 1)", []any{1 + i%10000}
+	})
 }
 
 func BenchmarkHundredRowInsert(b *testing.B) {
@@ -75,64 +76,38 @@ func BenchmarkHundredRowInsert(b *testing.B) {
 		}
 		fmt.Fprintf(&sql, "($%d, 1)", i+1)
 	}
-	for _, target := range benchTargets {
-		b.Run(target, func(b *testing.B) {
-			conn := benchTarget(b, target)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				for j := range args {
-					args[j] = 1 + (i*100+j)%10000
-				}
-				if _, err := conn.Exec(ctx, sql.String(), args...); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	benchInserts(b, func(i int) (string, []any) {
+		for j := range args {
+			args[j] = 1 + (i*100+j)%10000
+		}
+		return sql.String(), args
+	})
 }
 
 // BenchmarkHundredRowInsertLiterals sends the keys as literals over the
 // simple protocol, as pgbench -M simple and many ORMs do: every statement
 // text is new to softfk's parser cache.
 func BenchmarkHundredRowInsertLiterals(b *testing.B) {
-	for _, target := range benchTargets {
-		b.Run(target, func(b *testing.B) {
-			conn := benchTarget(b, target)
-			ctx := context.Background()
-			var sql strings.Builder
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				sql.Reset()
-				sql.WriteString("INSERT INTO orders (user_id, amount) VALUES ")
-				for j := 0; j < 100; j++ {
-					if j > 0 {
-						sql.WriteString(", ")
-					}
-					fmt.Fprintf(&sql, "(%d, 1)", 1+(i*100+j)%10000)
-				}
-				if _, err := conn.Exec(ctx, sql.String(), pgx.QueryExecModeSimpleProtocol); err != nil {
-					b.Fatal(err)
-				}
+	var sql strings.Builder
+	simple := []any{pgx.QueryExecModeSimpleProtocol}
+	benchInserts(b, func(i int) (string, []any) {
+		sql.Reset()
+		sql.WriteString("INSERT INTO orders (user_id, amount) VALUES ")
+		for j := 0; j < 100; j++ {
+			if j > 0 {
+				sql.WriteString(", ")
 			}
-		})
-	}
+			fmt.Fprintf(&sql, "(%d, 1)", 1+(i*100+j)%10000)
+		}
+		return sql.String(), simple
+	})
 }
 
 // BenchmarkSingleRowInsertLiterals is BenchmarkSingleRowInsert with the key
 // as a literal over the simple protocol.
 func BenchmarkSingleRowInsertLiterals(b *testing.B) {
-	for _, target := range benchTargets {
-		b.Run(target, func(b *testing.B) {
-			conn := benchTarget(b, target)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				sql := fmt.Sprintf("INSERT INTO orders (user_id, amount) VALUES (%d, 1)", 1+i%10000)
-				if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	simple := []any{pgx.QueryExecModeSimpleProtocol}
+	benchInserts(b, func(i int) (string, []any) {
+		return fmt.Sprintf("INSERT INTO orders (user_id, amount) VALUES (%d, 1)", 1+i%10000), simple
+	})
 }
