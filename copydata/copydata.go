@@ -139,15 +139,10 @@ func (d *Decoder) text(data []byte, final bool) ([]byte, error) {
 			}
 		}
 		data = next
-		d.lineNo++
-		if !d.started {
-			d.started = true
-			if d.opts.Header {
-				continue
-			}
-		}
-		if bytes.Equal(line, []byte(`\.`)) {
-			d.done = true
+		switch d.countLine(line) {
+		case lineHeader:
+			continue
+		case lineEnd:
 			return nil, nil
 		}
 		if err := d.textLine(line); err != nil {
@@ -155,6 +150,32 @@ func (d *Decoder) text(data []byte, final bool) ([]byte, error) {
 		}
 	}
 	return nil, nil
+}
+
+// lineKind is what a line (or CSV record) of text or CSV data is.
+type lineKind uint8
+
+const (
+	lineData   lineKind = iota
+	lineHeader          // the first line, skipped under HEADER
+	lineEnd             // \. alone: the end of the data
+)
+
+// countLine counts a line (or CSV record) of text or CSV data and tells
+// what it is; after lineEnd the decoder is done.
+func (d *Decoder) countLine(line []byte) lineKind {
+	d.lineNo++
+	if !d.started {
+		d.started = true
+		if d.opts.Header {
+			return lineHeader
+		}
+	}
+	if bytes.Equal(line, []byte(`\.`)) {
+		d.done = true
+		return lineEnd
+	}
+	return lineData
 }
 
 // textLineEnd finds the newline ending the first text-format line, or -1: a
@@ -312,15 +333,10 @@ func (d *Decoder) csv(data []byte, final bool) ([]byte, error) {
 			}
 			data = data[1:]
 		}
-		d.lineNo++
-		if !d.started {
-			d.started = true
-			if d.opts.Header {
-				continue
-			}
-		}
-		if bytes.Equal(rec, []byte(`\.`)) {
-			d.done = true
+		switch d.countLine(rec) {
+		case lineHeader:
+			continue
+		case lineEnd:
 			return nil, nil
 		}
 		if err := d.csvRecord(rec); err != nil {

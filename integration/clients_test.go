@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-
-	"github.com/softfk/softfk/config"
 )
 
 // psqlScript exercises psql features that use different protocol paths:
@@ -193,13 +191,7 @@ func TestManyConcurrentSessions(t *testing.T) {
 }
 
 func TestLibPQExtendedCopyIsChecked(t *testing.T) {
-	cfg := proxyConfig()
-	parsed, err := config.Parse([]byte("relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Relationships = parsed.Relationships
-	p := startProxy(t, cfg)
+	p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
 	db := newDatabase(t)
 	mustExec(t, connect(t, cluster.DSN(db)), "CREATE TABLE users (id int PRIMARY KEY)", "INSERT INTO users VALUES (1), (2)",
 		"CREATE TABLE orders (id int, user_id int)")
