@@ -35,7 +35,7 @@ func (c *Cache) Analyze(sql string) (*Result, error) {
 		return r, nil
 	}
 	c.mu.Unlock()
-	r, err := Analyze(sql)
+	r, err := analyzeTree(sql)
 	if err != nil {
 		return nil, err
 	}

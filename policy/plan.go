@@ -783,8 +783,8 @@ func (b *planBuilder) knownChecks() []*Step {
 			}
 			checks = append(checks, cc)
 			check.rels[cc.rel.Index] = cc.rel
-			shape += fmt.Sprintf(" %d %d %q", cc.rel.Index, len(cc.values), cc.guard)
 			if !b.env.Extended {
+				shape += fmt.Sprintf(" %d %d %q", cc.rel.Index, len(cc.values), cc.guard)
 				for _, vals := range cc.values {
 					for _, v := range vals {
 						args = append(args, Arg{Expr: v.expr})

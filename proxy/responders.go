@@ -61,22 +61,33 @@ func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 		c.fail()
 		return
 	}
-	if !c.check.Shadow && policy.IsSignal(e.Code, e.Message) {
-		if v, err := c.check.FromError(e.Message); err == nil {
-			if v.Conflict {
-				c.observe(nil, metrics.OutcomeError)
-			} else {
-				c.f.s.reportViolation(v, c.check, c.stmt)
-				c.observe([]string{v.Rel.Name}, "")
-			}
-			r.sendError(violationError(v, e))
-			c.fail()
-			return
-		}
+	if c.signalled(r, e) {
+		return
 	}
 	c.observe(nil, metrics.OutcomeError)
 	r.sendError(ownStatementError(e))
 	c.fail()
+}
+
+// signalled answers an enforced check's violation signal with Postgres's
+// error and reports true; for any other error it does nothing.
+func (c *checkResponder) signalled(r *router, e *pgproto3.ErrorResponse) bool {
+	if c.check.Shadow || !policy.IsSignal(e.Code, e.Message) {
+		return false
+	}
+	v, err := c.check.FromError(e.Message)
+	if err != nil {
+		return false
+	}
+	if v.Conflict {
+		c.observe(nil, metrics.OutcomeError)
+	} else {
+		c.f.s.reportViolation(v, c.check, c.stmt)
+		c.observe([]string{v.Rel.Name}, "")
+	}
+	r.sendError(violationError(v, e))
+	c.fail()
+	return true
 }
 
 func (c *checkResponder) skipped(r *router) {

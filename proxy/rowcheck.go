@@ -60,12 +60,5 @@ func (rc *rowCheck) failed(r *router, body []byte) bool {
 		return false
 	}
 	var e pgproto3.ErrorResponse
-	if e.Decode(body) != nil || !policy.IsSignal(e.Code, e.Message) {
-		return false
-	}
-	if _, err := rc.enforced.check.FromError(e.Message); err != nil {
-		return false
-	}
-	rc.enforced.failed(r, &e)
-	return true
+	return e.Decode(body) == nil && rc.enforced.signalled(r, &e)
 }
