@@ -29,10 +29,14 @@ var errSessionClosed = errors.New("session closed")
 // it for its whole life: no pooling, so every session property (prepared
 // statements, SET, temp tables, locks) behaves as with a direct connection.
 type session struct {
-	srv        *Server
-	client     net.Conn
-	clientTLS  bool
-	upstream   net.Conn
+	srv       *Server
+	client    net.Conn
+	clientTLS bool
+	upstream  net.Conn
+	// clientIO and upstreamIO read and write the two connections (raw
+	// socket I/O for plain TCP, see sockio.go).
+	clientIO   io.ReadWriter
+	upstreamIO io.ReadWriter
 	clientIn   *frameReader
 	upstreamIn *frameReader
 	router     *router
@@ -62,11 +66,12 @@ type session struct {
 
 func newSession(srv *Server, conn net.Conn) *session {
 	s := &session{
-		srv:     srv,
-		client:  conn,
-		log:     srv.log,
-		started: time.Now(),
-		done:    make(chan struct{}),
+		srv:      srv,
+		client:   conn,
+		clientIO: newSockIO(conn),
+		log:      srv.log,
+		started:  time.Now(),
+		done:     make(chan struct{}),
 	}
 	s.router = newRouter(s.noteParameterStatus)
 	s.standardStrings.Store(true)
@@ -91,7 +96,7 @@ func (s *session) run(ctx context.Context) {
 		zap.String("database", s.database()),
 		zap.String("application_name", s.params["application_name"]),
 	)
-	s.clientIn = newFrameReader(s.client, s.srv.cfg.MaxMessageBytes)
+	s.clientIn = newFrameReader(s.clientIO, s.srv.cfg.MaxMessageBytes)
 	if err := s.connectUpstream(ctx); err != nil {
 		s.srv.metrics.Upstream(metrics.UpstreamConnect)
 		s.log.Warn("cannot reach upstream", zap.Error(err))
@@ -149,9 +154,10 @@ func (s *session) connectUpstream(ctx context.Context) error {
 		return err
 	}
 	s.upstream = conn
+	s.upstreamIO = newSockIO(conn)
 	// Server messages are not limited by max_message_bytes (it protects
 	// softfk from clients); the protocol's own 1 GB ceiling applies.
-	s.upstreamIn = newFrameReader(conn, 1<<30)
+	s.upstreamIn = newFrameReader(s.upstreamIO, 1<<30)
 	return nil
 }
 
@@ -237,7 +243,7 @@ func (s *session) flushClient() error {
 func (s *session) writeClient(b []byte) error {
 	s.clientWriteMu.Lock()
 	defer s.clientWriteMu.Unlock()
-	n, err := s.client.Write(b)
+	n, err := s.clientIO.Write(b)
 	s.bytesToClient += int64(n)
 	s.srv.metrics.BytesToClient(n)
 	return err
@@ -245,7 +251,7 @@ func (s *session) writeClient(b []byte) error {
 
 // writeUpstream writes bytes to the upstream.
 func (s *session) writeUpstream(b []byte) error {
-	n, err := s.upstream.Write(b)
+	n, err := s.upstreamIO.Write(b)
 	s.bytesUpstream += int64(n)
 	s.srv.metrics.BytesToUpstream(n)
 	return err

@@ -79,7 +79,7 @@ func (s *session) answerSSLRequest() error {
 	if err := tconn.Handshake(); err != nil {
 		return fmt.Errorf("TLS handshake with client: %w", err)
 	}
-	s.client = tconn
+	s.client, s.clientIO = tconn, tconn
 	s.clientTLS = true
 	return nil
 }
