@@ -764,6 +764,17 @@ func (b *planBuilder) finish() {
 	}
 }
 
+// knownValueCount returns how many key values the known-key checks hold.
+func (b *planBuilder) knownValueCount() int {
+	n := 0
+	for _, cc := range b.childChecks {
+		for _, vals := range cc.values {
+			n += len(vals)
+		}
+	}
+	return n
+}
+
 // knownChecks combines the known-key checks into one enforced and one
 // shadow step. In the extended protocol the values are the client's own
 // parameters and the literals of its prepared statement, so the check is
@@ -784,6 +795,9 @@ func (b *planBuilder) knownChecks() []*Step {
 			checks = append(checks, cc)
 			check.rels[cc.rel.Index] = cc.rel
 			if !b.env.Extended {
+				if args == nil {
+					args = make([]Arg, 0, b.knownValueCount())
+				}
 				shape += fmt.Sprintf(" %d %d %q", cc.rel.Index, len(cc.values), cc.guard)
 				for _, vals := range cc.values {
 					for _, v := range vals {

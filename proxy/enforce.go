@@ -112,27 +112,9 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(st.SQL, name)}}})
 		f.sendMsg(&pgproto3.Parse{Name: name, Query: st.SQL, ParameterOIDs: st.Types})
 	}
-	bind := &pgproto3.Bind{DestinationPortal: ownPortal, PreparedStatement: name, ResultFormatCodes: []int16{0}}
-	for _, a := range st.Args {
-		switch {
-		case a.ClientParam > 0 && bp != nil:
-			v, format := bp.param(a.ClientParam)
-			bind.Parameters = append(bind.Parameters, v)
-			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, format)
-		case a.Null:
-			bind.Parameters = append(bind.Parameters, nil)
-			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
-		case a.Binary != nil:
-			bind.Parameters = append(bind.Parameters, a.Binary)
-			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 1)
-		default:
-			bind.Parameters = append(bind.Parameters, []byte(a.Text))
-			bind.ParameterFormatCodes = append(bind.ParameterFormatCodes, 0)
-		}
-	}
 	aux := &auxResponder{step: resp}
 	f.pending = append(f.pending, pending{kind: reqBind, part: part{proxy: aux}})
-	f.sendMsg(bind)
+	f.sendBind(name, st.Args, bp)
 	f.pending = append(f.pending, pending{kind: reqExecute, part: part{proxy: resp}})
 	f.sendMsg(&pgproto3.Execute{Portal: ownPortal})
 	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
@@ -141,6 +123,57 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
 		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: ownOneOff})
 	}
+}
+
+// sendBind appends the Bind of softfk's portal to statement name with the
+// given arguments (text results), encoded directly: a check of a 100-row
+// INSERT has hundreds of arguments, each of which would otherwise be
+// copied into its own slice first.
+func (f *frontend) sendBind(name string, args []policy.Arg, bp *boundPortal) {
+	if f.out == nil {
+		f.out = outPool.Get().(*[]byte)
+	}
+	b, lenAt := beginMessage(*f.out, 'B')
+	b = appendCString(b, ownPortal)
+	b = appendCString(b, name)
+	b = appendInt16(b, len(args))
+	for _, a := range args {
+		var format int16
+		switch {
+		case a.ClientParam > 0 && bp != nil:
+			_, format = bp.param(a.ClientParam)
+		case a.Binary != nil && !a.Null:
+			format = 1
+		}
+		b = appendInt16(b, int(format))
+	}
+	b = appendInt16(b, len(args))
+	for _, a := range args {
+		switch {
+		case a.ClientParam > 0 && bp != nil:
+			v, _ := bp.param(a.ClientParam)
+			b = appendValue(b, v, v == nil)
+		case a.Null:
+			b = appendValue(b, nil, true)
+		case a.Binary != nil:
+			b = appendValue(b, a.Binary, false)
+		default:
+			b = appendInt32(b, int32(len(a.Text)))
+			b = append(b, a.Text...)
+		}
+	}
+	b = appendInt16(b, 1) // one result format for all columns:
+	b = appendInt16(b, 0) // text
+	*f.out = finishMessage(b, lenAt)
+}
+
+// appendValue appends a parameter value with its length (-1 for NULL).
+func appendValue(dst, v []byte, null bool) []byte {
+	if null {
+		return appendInt32(dst, -1)
+	}
+	dst = appendInt32(dst, int32(len(v)))
+	return append(dst, v...)
 }
 
 // responderFor builds the responder of a step.
