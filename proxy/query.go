@@ -206,18 +206,18 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	h := &hold{waiting: 1}
 	resps := f.afterResponders(steps, h, st.Text)
 	stmtPart := part{simple: true, hold: h}
-	for _, msg := range []struct {
-		kind requestKind
-		msg  pgproto3.FrontendMessage
-	}{
-		{reqParse, &pgproto3.Parse{Query: sql}},
-		{reqBind, &pgproto3.Bind{}},
-		{reqDescribe, &pgproto3.Describe{ObjectType: 'P'}},
-		{reqExecute, &pgproto3.Execute{}},
-	} {
-		f.pending = append(f.pending, pending{kind: msg.kind, part: stmtPart})
-		f.sendMsg(msg.msg)
+	send := func(kind requestKind, msg pgproto3.FrontendMessage) {
+		f.pending = append(f.pending, pending{kind: kind, part: stmtPart})
+		f.sendMsg(msg)
 	}
+	send(reqParse, &pgproto3.Parse{Query: sql})
+	send(reqBind, &pgproto3.Bind{})
+	if w := st.Main(); w == nil || w.Returning {
+		// Only rows need a RowDescription; a write without RETURNING
+		// would just get NoData, which a Query never shows.
+		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
+	}
+	send(reqExecute, &pgproto3.Execute{})
 	for i, step := range steps {
 		f.sendStep(step, resps[i], nil)
 	}
