@@ -115,9 +115,20 @@ type lexer struct {
 }
 
 func (l *lexer) space() {
-	for l.i < len(l.s) && strings.IndexByte(" \t\n\r\f", l.s[l.i]) >= 0 {
-		l.i++
+	l.i = skipBlanks(l.s, l.i)
+}
+
+// skipBlanks returns the position of the first non-blank at or after i.
+func skipBlanks(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\f':
+			i++
+		default:
+			return i
+		}
 	}
+	return i
 }
 
 // punct consumes the character c (after blanks) if it comes next.
@@ -228,7 +239,7 @@ func (l *lexer) value() (Value, bool) {
 	case c == '\'':
 		text, ok := l.quoted()
 		// A string continued on the next line, or cast: not this shape.
-		if rest := strings.TrimLeft(l.s[l.i:], " \t\n\r\f"); !ok || strings.HasPrefix(rest, "'") || strings.HasPrefix(rest, "::") {
+		if rest := l.s[skipBlanks(l.s, l.i):]; !ok || strings.HasPrefix(rest, "'") || strings.HasPrefix(rest, "::") {
 			return Value{}, false
 		}
 		return Value{Kind: Const, Literal: QuoteLiteral(text)}, true
@@ -277,7 +288,7 @@ func (l *lexer) number() (Value, bool) {
 	}
 	text := l.s[l.i:j]
 	l.i = j
-	if rest := strings.TrimLeft(l.s[j:], " \t\n\r\f"); !strings.HasPrefix(rest, ",") && !strings.HasPrefix(rest, ")") {
+	if k := skipBlanks(l.s, j); k == len(l.s) || l.s[k] != ',' && l.s[k] != ')' {
 		return Value{}, false // an exponent, an operator, a cast...
 	}
 	if integer {

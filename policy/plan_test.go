@@ -12,7 +12,7 @@ import (
 // testDB builds a database policy from a config and a fake catalog:
 // tables maps "schema.table" to "col:type" pairs (the first ones form the
 // primary key when listed in pk).
-func testDB(t *testing.T, yaml string, tables map[string][]string) *DB {
+func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
