@@ -34,7 +34,7 @@ type session struct {
 	clientTLS bool
 	upstream  net.Conn
 	// clientIO and upstreamIO read and write the two connections (raw
-	// socket I/O for plain TCP, see sockio.go).
+	// socket I/O for plain TCP, see sockio_linux.go).
 	clientIO   io.ReadWriter
 	upstreamIO io.ReadWriter
 	clientIn   *frameReader

@@ -37,7 +37,8 @@ type sockIO struct {
 }
 
 // newSockIO returns raw socket I/O for a TCP connection, and the connection
-// itself for anything else (TLS, a Unix socket in tests).
+// itself for anything else (TLS, a Unix socket). Other systems than Linux
+// use the connection as it is (sockio_other.go).
 func newSockIO(c net.Conn) io.ReadWriter {
 	tcp, ok := c.(*net.TCPConn)
 	if !ok {
