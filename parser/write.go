@@ -396,8 +396,13 @@ func LiteralText(lit string) (text string, ok bool) {
 		return lit, true
 	}
 	digits := strings.TrimPrefix(lit, "-")
-	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+	if digits == "" {
 		return "", false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return "", false
+		}
 	}
 	return lit, true
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // exitUsage is the status for a bad command line or configuration.
@@ -43,7 +44,17 @@ func commands() []command {
 	}
 }
 
+// defaultGCPercent is the garbage collector's target when GOGC is not set.
+// softfk's live heap is small (a few MB: sessions and caches), so with Go's
+// default of 100 a write-heavy load makes it collect many times a second:
+// checking 100-row INSERTs of literals, 200 cut softfk's CPU by about a
+// third for about 3 MB more memory.
+const defaultGCPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
