@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -255,6 +256,33 @@ func TestLiteralTextInvertsTheRenderedConstants(t *testing.T) {
 	for _, lit := range []string{"1.5", "1e3", "-", "NULL", "B'101'", "X'1f'", "CAST('1' AS int)", "'a'||'b'", "'it''s'"} {
 		if got, ok := LiteralText(lit); ok {
 			t.Errorf("LiteralText(%q) = %q, want no text", lit, got)
+		}
+	}
+}
+
+// TestHasWordMatchesAPlainScan compares hasWord with the obvious scan (at
+// every word start, compare) over random texts built from word letters,
+// their upper case, and separators.
+func TestHasWordMatchesAPlainScan(t *testing.T) {
+	plain := func(sql, w string) bool {
+		for i := range len(sql) {
+			if (i == 0 || !isWordByte(sql[i-1])) && hasWordAt(sql, i, w) {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "dropDROPxX_1 ,;('\n"
+	for range 20000 {
+		b := make([]byte, rng.IntN(16))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		for _, w := range []string{"drop", "d", "op"} {
+			if got, want := hasWord(string(b), w), plain(string(b), w); got != want {
+				t.Fatalf("hasWord(%q, %q) = %v, want %v", b, w, got, want)
+			}
 		}
 	}
 }

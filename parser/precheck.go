@@ -1,5 +1,7 @@
 package parser
 
+import "strings"
+
 // writeKeywords are the words without which a statement can write no table
 // softfk guards: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, and
 // SQL-level PREPARE/EXECUTE of such statements.
@@ -25,20 +27,47 @@ func MayChangeSchema(sql string) bool {
 	return hasAnyWord(sql, "alter", "drop", "create")
 }
 
-// hasAnyWord reports whether sql contains one of the lower-case words.
+// hasAnyWord reports whether sql contains one of the words (lower-case
+// ASCII letters) as a whole word, in any case.
 func hasAnyWord(sql string, words ...string) bool {
-	for i := 0; i < len(sql); i++ {
-		if i > 0 && isWordByte(sql[i-1]) {
-			continue
-		}
-		c := sql[i] | 0x20
-		for _, w := range words {
-			if w[0] == c && hasWordAt(sql, i, w) {
-				return true
-			}
+	for _, w := range words {
+		if hasWord(sql, w) {
+			return true
 		}
 	}
 	return false
+}
+
+// hasWord reports whether sql contains the word w (lower-case ASCII
+// letters) as a whole word, in any case. It jumps between the occurrences
+// of w's first letter with IndexByte, so long stretches without that
+// letter (a VALUES list of numbers) cost next to nothing.
+func hasWord(sql, w string) bool {
+	lower, upper := w[0], w[0]-('a'-'A')
+	nextLower, nextUpper := nextByte(sql, 0, lower), nextByte(sql, 0, upper)
+	for {
+		i := min(nextLower, nextUpper)
+		if i == len(sql) {
+			return false
+		}
+		if (i == 0 || !isWordByte(sql[i-1])) && hasWordAt(sql, i, w) {
+			return true
+		}
+		if i == nextLower {
+			nextLower = nextByte(sql, i+1, lower)
+		} else {
+			nextUpper = nextByte(sql, i+1, upper)
+		}
+	}
+}
+
+// nextByte returns the position of the first c in s at or after from, or
+// len(s).
+func nextByte(s string, from int, c byte) int {
+	if j := strings.IndexByte(s[from:], c); j >= 0 {
+		return from + j
+	}
+	return len(s)
 }
 
 // MentionsAny reports whether sql contains any of the names (compared
