@@ -87,7 +87,7 @@ func fastInsert(sql string) (res *Result, ok bool) {
 			more := (len(sql) - l.i) / (l.i - rowStart + 1)
 			values = append(make([]Value, 0, len(values)*(1+more)), values...)
 			w.Rows = make([][]Value, 1, 1+more)
-			w.Rows[0] = values
+			w.Rows[0] = values[:len(values):len(values)]
 		}
 		tokenEnd = l.i
 		if !l.punct(',') {

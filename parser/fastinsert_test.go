@@ -128,3 +128,18 @@ func FuzzFastInsert(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, sql string) { checkFast(t, sql) })
 }
+
+// TestFastInsertRowsDoNotShareRoom checks that the rows, windows of one
+// slice, are capped: appending to one cannot overwrite the next.
+func TestFastInsertRowsDoNotShareRoom(t *testing.T) {
+	res, ok := fastInsert("INSERT INTO t (a, b) VALUES (1, 2), (3, 4), (5, 6)")
+	if !ok {
+		t.Fatal("fast path refused a plain INSERT")
+	}
+	rows := res.Statements[0].Targets[0].Write.Rows
+	_ = append(rows[0], Value{Kind: Null})
+	_ = append(rows[1], Value{Kind: Null})
+	if len(rows) != 3 || rows[1][0].Literal != "3" || rows[2][0].Literal != "5" {
+		t.Fatalf("rows after appending to the first two: %+v", rows)
+	}
+}
