@@ -74,7 +74,7 @@ func (s *sockIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	s.rbuf = p
+	s.rbuf, s.rn, s.rerrno = p, 0, 0
 	err := s.rc.Read(s.readFn)
 	s.rbuf = nil
 	switch {
