@@ -371,13 +371,20 @@ func typeNameSQL(t *pg_query.TypeName) (string, bool) {
 	return out, true
 }
 
+// escapeLiteral doubles what an E” literal must escape; unescapeLiteral
+// undoes it.
+var (
+	escapeLiteral   = strings.NewReplacer(`\`, `\\`, `'`, `''`)
+	unescapeLiteral = strings.NewReplacer(`\\`, `\`, `''`, `'`)
+)
+
 // QuoteLiteral renders s as a string literal that means the same whatever
 // standard_conforming_strings says.
 func QuoteLiteral(s string) string {
 	if !strings.ContainsAny(s, `'\`) {
 		return "'" + s + "'"
 	}
-	return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+	return "E'" + escapeLiteral.Replace(s) + "'"
 }
 
 // LiteralText returns the text a type's input function reads for a
@@ -388,7 +395,7 @@ func QuoteLiteral(s string) string {
 func LiteralText(lit string) (text string, ok bool) {
 	switch {
 	case strings.HasPrefix(lit, "E'") && strings.HasSuffix(lit, "'") && len(lit) >= 3:
-		return strings.NewReplacer(`\\`, `\`, `''`, `'`).Replace(lit[2 : len(lit)-1]), true
+		return unescapeLiteral.Replace(lit[2 : len(lit)-1]), true
 	case strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2:
 		body := lit[1 : len(lit)-1]
 		return body, !strings.ContainsAny(body, `'\`)
