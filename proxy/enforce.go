@@ -207,7 +207,7 @@ func (f *frontend) execute(body []byte) error {
 	f.s.srv.metrics.StatementChecked()
 	if plan.Continue != nil {
 		// A continuation keeps state: each execution gets a fresh one.
-		if fresh := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden {
+		if fresh, _ := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden {
 			plan = fresh
 		}
 	}

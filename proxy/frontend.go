@@ -265,7 +265,9 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) *preparedStmt {
 	}
 	st := res.Statements[0]
 	f.sessionEffects(&st)
-	plan := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
+	// When planning fails the client has the server's error and the
+	// server skips what follows, this Parse too, up to the client's Sync.
+	plan, _ := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
 	if plan == nil {
 		return nil
 	}
@@ -275,9 +277,13 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) *preparedStmt {
 // plan plans one statement, including SQL-level EXECUTE of a prepared
 // statement softfk could not verify. Shadow events are logged here, and an
 // unverifiable write that the configuration lets through gets no plan.
-func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
+// Planning a TRUNCATE asks the server which tables its names denote; when
+// that fails (in an aborted transaction, say) the error is
+// errCatalogUnavailable: the client has the server's error, and the server
+// skips every message up to the next Sync.
+func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, error) {
 	if st.Kind == parser.Execute {
-		return f.sqlPrepared[st.Name]
+		return f.sqlPrepared[st.Name], nil
 	}
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
@@ -285,22 +291,22 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) *policy.Plan {
 	if names := db.TruncateNames(st); len(names) > 0 {
 		resolved, err := f.resolveNames(names)
 		if err != nil {
-			return nil // the session is gone, or the client has the server's error
+			return nil, err
 		}
 		env.Resolved = resolved
 	}
 	p := db.Plan(st, env)
 	if p == nil {
-		return nil
+		return nil, nil
 	}
 	for _, e := range p.Shadowed {
 		f.s.reportShadowEvent(e, st.Text)
 	}
 	p.Shadowed = nil
 	if p.Unverifiable != nil && !f.reject(p.Unverifiable, st.Text) || p.Empty() {
-		return nil
+		return nil, nil
 	}
-	return p
+	return p, nil
 }
 
 // resolveNames asks the session which table each unqualified name denotes

@@ -34,10 +34,7 @@ func (f *frontend) query(body []byte) error {
 		var err error
 		relevant, err = f.relevant(body[:len(body)-1])
 		if errors.Is(err, errCatalogUnavailable) {
-			// The client has the server's error, and the server now skips
-			// everything up to a Sync: its ReadyForQuery ends the query.
-			f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
-			f.sendMsg(&pgproto3.Sync{})
+			f.endFailedQuery(ready)
 			return nil
 		}
 	}
@@ -58,7 +55,10 @@ func (f *frontend) query(body []byte) error {
 		st := &res.Statements[i]
 		f.sessionEffects(st)
 		txControl = txControl || st.Kind == parser.Transaction
-		plans[i] = f.plan(st, policy.Env{})
+		if plans[i], err = f.plan(st, policy.Env{}); err != nil {
+			f.endFailedQuery(ready)
+			return nil
+		}
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
 			planned = true
@@ -105,6 +105,14 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	return f.splitQuery(sql, res, plans, ready)
+}
+
+// endFailedQuery ends a Query whose planning failed on the server: the
+// client has the server's error and the server now skips everything up
+// to a Sync, whose ReadyForQuery ends the query as the client expects.
+func (f *frontend) endFailedQuery(ready func(byte)) {
+	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
+	f.sendMsg(&pgproto3.Sync{})
 }
 
 // queryBuilder rewrites a query string, keeping track of the statements'
