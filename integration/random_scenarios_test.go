@@ -98,9 +98,15 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		desc[i] = fmt.Sprintf("%s(del %q upd %q match %q)", f.name, f.onDelete, f.onUpdate, f.match)
 	}
 	sc := scenario{name: name + " " + strings.Join(desc, " "), schema: randomSchema, fks: fks, steps: g.steps}
-	if g.multi {
+	switch {
+	case g.multi && g.copies:
+		sc.name += " multi"
+		sc.modes = []string{"simple"}
+	case g.multi:
 		sc.name += " multi"
 		sc.modes = []string{"simple", "wire"}
+	case g.copies:
+		sc.modes = []string{"simple", "extended"} // COPY runs only in these
 	}
 	return sc
 }
@@ -115,6 +121,7 @@ type stepGen struct {
 	// (one without parameters or transaction control either).
 	multi    bool
 	joinable bool
+	copies   bool // some step is a COPY
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -162,7 +169,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(36) {
+	switch r.IntN(41) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -208,7 +215,7 @@ func (g *stepGen) next() {
 	case 20:
 		g.add("UPDATE cc SET a = " + g.key(1, 3, 20) + " WHERE id = " + g.key(1, 5, 0))
 	case 21:
-		g.add("MERGE INTO c USING (VALUES (" + g.key(10, 16, 0) + ", " + pid() + ")) AS v(id, pid) ON c.id = v.id" +
+		g.add("MERGE INTO c USING (VALUES (" + g.key(10, 16, 0) + ", CAST(" + pid() + " AS int))) AS v(id, pid) ON c.id = v.id" +
 			" WHEN MATCHED THEN UPDATE SET pid = v.pid WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.pid, 2)")
 	case 22:
 		g.add("WITH d AS (DELETE FROM p WHERE id = " + g.key(0, 5, 0) + " RETURNING id) SELECT count(*) FROM d")
@@ -230,6 +237,18 @@ func (g *stepGen) next() {
 		g.add("UPDATE g SET cid = $1 WHERE id = $2", 10+r.IntN(7), 100+r.IntN(4))
 	case 31:
 		g.add("DELETE FROM p WHERE id = $1 RETURNING id, v", r.IntN(6))
+	case 32:
+		g.add("INSERT INTO cc (id, a, b) VALUES ($1, $2, $3) RETURNING *", 4+r.IntN(5), 1+r.IntN(3), 1+r.IntN(3))
+	case 33:
+		g.add("INSERT INTO c (id, pid, v) VALUES (" + g.key(10, 22, 0) + ", DEFAULT, 5), (" + g.key(10, 22, 0) + ", " + pid() + ", 5)")
+	case 34:
+		g.add(g.pick("DELETE FROM c", "UPDATE p SET id = id + 1", "DELETE FROM t WHERE up IS NULL", "UPDATE cp SET a = a + 1 WHERE b = 1"))
+	case 35:
+		g.steps = append(g.steps, copyText("COPY c (id, pid) FROM STDIN",
+			g.key(17, 25, 0)+"\t"+g.key(0, 5, 0)+"\n"+g.key(17, 25, 0)+"\t"+g.key(1, 3, 0)+"\n"))
+		g.joinable, g.copies = false, true
+	case 36:
+		g.add("INSERT INTO g SELECT 109 + " + g.key(0, 3, 0) + ", id, 0 FROM c WHERE pid = " + pid() + " ORDER BY id LIMIT 1")
 	default:
 		g.transaction()
 	}
