@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,11 @@ type scenario struct {
 	// log exactly shadowEvents violations.
 	shadow       bool
 	shadowEvents int
+	// anyReferencedRow accepts any of the still referenced keys in the
+	// DETAIL of a parent-side violation: when a statement leaves several,
+	// Postgres names the first its own execution order reaches (see the
+	// README's known limits).
+	anyReferencedRow bool
 }
 
 // fk is one relationship, written once for both sides.
@@ -230,6 +236,9 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 		}
 	}
 
+	if sc.anyReferencedRow {
+		direct, soft = withoutReferencedKeys(direct), withoutReferencedKeys(soft)
+	}
 	if !reflect.DeepEqual(direct, soft) {
 		var diff strings.Builder
 		for i := 0; i < len(direct) || i < len(soft); i++ {
@@ -242,6 +251,18 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 		}
 		t.Fatalf("softfk differs from real foreign keys (%s protocol):\n%s", mode, diff.String())
 	}
+}
+
+// referencedKey matches the key of a parent-side violation's DETAIL.
+var referencedKey = regexp.MustCompile(`(Key \([^)]*\)=)\(.*?\)( is still referenced)`)
+
+// withoutReferencedKeys blanks the keys of parent-side violations.
+func withoutReferencedKeys(steps []string) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = referencedKey.ReplaceAllString(s, "${1}(...)${2}")
+	}
+	return out
 }
 
 func at(list []string, i int) string {
