@@ -10,6 +10,22 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// usersOrdersBehindProxy creates a database with users 1 and 2 and their
+// orders table, and a proxy guarding orders(user_id) -> users(id) with
+// the relationship's extra YAML keys (", on_delete: cascade"). It returns
+// the database, a direct connection to it and the proxy.
+func usersOrdersBehindProxy(t *testing.T, extra string) (string, *pgx.Conn, *testProxy) {
+	t.Helper()
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct,
+		"CREATE TABLE users (id int PRIMARY KEY)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1), (2)")
+	p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}"+extra+"}\n"))
+	return db, direct, p
+}
+
 // When softfk must read the catalog again in the middle of a session (DDL
 // on a guarded table invalidated it) and cannot, because the session's
 // transaction is aborted, the client's statement fails as Postgres would
@@ -17,12 +33,7 @@ import (
 func TestCatalogReadInAbortedTransaction(t *testing.T) {
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 		t.Run(mode.String(), func(t *testing.T) {
-			db := newDatabase(t)
-			mustExec(t, connect(t, cluster.DSN(db)),
-				"CREATE TABLE users (id int PRIMARY KEY)",
-				"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
-				"INSERT INTO users VALUES (1)")
-			p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+			db, _, p := usersOrdersBehindProxy(t, "")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			a := connect(t, p.DSN(db))
@@ -52,6 +63,56 @@ func TestCatalogReadInAbortedTransaction(t *testing.T) {
 			}
 			if err := exec("INSERT INTO orders VALUES (4, 1)"); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// Tables recreated behind softfk's back, as online schema migration tools
+// do (build a new table, swap the names), are the same tables to softfk:
+// its checks, actions and TRUNCATE refusals follow the names, not the
+// table OIDs it read when it started.
+func TestTablesRecreatedOutsideSoftfk(t *testing.T) {
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		t.Run(mode.String(), func(t *testing.T) {
+			db, direct, p := usersOrdersBehindProxy(t, ", on_delete: cascade")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			a := connect(t, p.DSN(db))
+			var pe *pgconn.PgError
+			expect := func(sql, code string) {
+				t.Helper()
+				_, err := a.Exec(ctx, sql, mode)
+				switch {
+				case code == "" && err != nil:
+					t.Fatalf("%s: %v", sql, err)
+				case code != "" && (!errors.As(err, &pe) || pe.Code != code):
+					t.Fatalf("%s: %v, want %s", sql, err, code)
+				}
+			}
+			expect("INSERT INTO orders VALUES (1, 1), (2, 2)", "")
+			expect("INSERT INTO orders VALUES (3, 99)", "23503")
+
+			mustExec(t, direct,
+				"CREATE TABLE users_new (LIKE users INCLUDING ALL)",
+				"INSERT INTO users_new SELECT * FROM users",
+				"ALTER TABLE users RENAME TO users_old",
+				"ALTER TABLE users_new RENAME TO users",
+				"CREATE TABLE orders_new (LIKE orders INCLUDING ALL)",
+				"INSERT INTO orders_new SELECT * FROM orders",
+				"DROP TABLE orders",
+				"ALTER TABLE orders_new RENAME TO orders")
+
+			for _, c := range []*pgx.Conn{a, connect(t, p.DSN(db))} {
+				a = c
+				expect("INSERT INTO orders VALUES (4, 99)", "23503")
+				expect("UPDATE orders SET user_id = 98 WHERE id = 1", "23503")
+				expect("TRUNCATE users", "0A000")
+			}
+			expect("DELETE FROM users WHERE id = 1", "")
+			var left int
+			if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders WHERE user_id = 1").Scan(&left); err != nil || left != 0 {
+				t.Fatalf("orders of the deleted user: %d (%v), want 0: the cascade did not run", left, err)
 			}
 		})
 	}

@@ -13,7 +13,6 @@ import (
 // Table is what softfk needs to know about one configured table.
 type Table struct {
 	Name    config.TableName
-	OID     uint32
 	Kind    byte // pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, ...
 	Columns map[string]Column
 	// UniqueKeys are the column sets of valid, non-partial unique indexes
@@ -49,7 +48,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 15
+const catalogColumns = 14
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables (as text, one row per column of each table). Table names travel as
@@ -65,7 +64,7 @@ func CatalogQuery(tables []config.TableName) string {
 	if vals.Len() == 0 {
 		vals.WriteString("(NULL::text, NULL::text)")
 	}
-	return `SELECT n.nspname, c.relname, c.oid::text, c.relkind::text,
+	return `SELECT n.nspname, c.relname, c.relkind::text,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
   a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, (a.attgenerated <> '')::text,
   coalesce((SELECT string_agg(i.indisunique::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
@@ -101,23 +100,22 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		name := config.TableName{Schema: r[0], Name: r[1]}
 		t := cat.Tables[name]
 		if t == nil {
-			oid, _ := strconv.ParseUint(r[2], 10, 32)
-			t = &Table{Name: name, OID: uint32(oid), Columns: map[string]Column{}, HasRules: r[13] == "true"}
-			if r[3] != "" {
-				t.Kind = r[3][0]
+			t = &Table{Name: name, Columns: map[string]Column{}, HasRules: r[12] == "true"}
+			if r[2] != "" {
+				t.Kind = r[2][0]
 			}
-			t.BeforeInsertTrigger = strings.Contains(r[12], "insert")
-			t.BeforeUpdateTrigger = strings.Contains(r[12], "update")
+			t.BeforeInsertTrigger = strings.Contains(r[11], "insert")
+			t.BeforeUpdateTrigger = strings.Contains(r[11], "update")
 			cat.Tables[name] = t
 			byNum[t] = map[int]string{}
 		}
-		num, _ := strconv.Atoi(r[4])
-		typOID, _ := strconv.ParseUint(r[6], 10, 32)
-		t.Columns[r[5]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[7], NotNull: r[8] == "true",
-			Default: r[9] == "true", Generated: r[10] == "true", Everywhere: r[14] == "true"}
-		byNum[t][num] = r[5]
-		if r[11] != "" {
-			indexes[t] = r[11]
+		num, _ := strconv.Atoi(r[3])
+		typOID, _ := strconv.ParseUint(r[5], 10, 32)
+		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
+			Default: r[8] == "true", Generated: r[9] == "true", Everywhere: r[13] == "true"}
+		byNum[t][num] = r[4]
+		if r[10] != "" {
+			indexes[t] = r[10]
 		}
 	}
 	for t, spec := range indexes {

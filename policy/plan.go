@@ -161,9 +161,9 @@ type Env struct {
 	// literals may not mean what the parser read, so softfk does not reuse
 	// them.
 	StandardStrings bool
-	// Resolved maps unqualified table names to the OID they denote in the
-	// session (see TruncateNames).
-	Resolved map[string]uint32
+	// Resolved maps unqualified table names to the schema of the table
+	// they denote in the session (see TruncateNames).
+	Resolved map[string]string
 	// ClientEncoding is the session's client_encoding (COPY data is in it).
 	ClientEncoding string
 }
@@ -440,7 +440,7 @@ func rowGuard(name parser.Relation, t *Table, ref string) string {
 	case t.Kind == 'p':
 		return guard(name, t) // a row's tableoid is its partition's
 	}
-	return ref + ".tableoid = " + oidLit(t.OID) + "::oid"
+	return ref + ".tableoid = " + liveOID(t)
 }
 
 // knownChildRows plans the checks of an INSERT's new keys when all of them

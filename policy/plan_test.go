@@ -20,13 +20,11 @@ func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 	}
 	db := New(cfg).Database("app")
 	var rows [][]string
-	oid := 1000
 	for name, cols := range tables {
 		schema, table, _ := strings.Cut(name, ".")
-		oid++
 		for i, c := range cols {
 			col, typ, _ := strings.Cut(c, ":")
-			rows = append(rows, []string{schema, table, strconv.Itoa(oid), "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true"})
+			rows = append(rows, []string{schema, table, "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true"})
 		}
 	}
 	if _, err := db.SetCatalog(rows); err != nil {

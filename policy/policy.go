@@ -209,7 +209,7 @@ func guard(ref parser.Relation, t *Table) string {
 	if ref.Schema != "" {
 		return ""
 	}
-	return "to_regclass(" + parser.QuoteLiteral(config.QuoteIdent(ref.Name)) + ") = " + oidLit(t.OID) + "::regclass"
+	return "to_regclass(" + parser.QuoteLiteral(config.QuoteIdent(ref.Name)) + ") = " + liveOID(t)
 }
 
 // mentions reports whether a name occurs in names.

@@ -26,7 +26,14 @@ const (
 	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
 )
 
-func oidLit(oid uint32) string { return strconv.FormatUint(uint64(oid), 10) }
+// liveOID renders the OID of table t as the session resolves its
+// qualified name when the SQL runs (NULL when there is none). softfk
+// never writes an OID it read earlier into its SQL: a table rebuilt and
+// renamed into place behind softfk's back, as online migration tools do,
+// is still the guarded table.
+func liveOID(t *Table) string {
+	return "to_regclass(" + parser.QuoteLiteral(t.Name.String()) + ")"
+}
 
 // TableRef names a table in a query about its own rows: ONLY for plain
 // tables (as Postgres's RI queries do), the whole tree for partitioned
@@ -123,16 +130,17 @@ func keyText(keys []string) string {
 }
 
 // permExpr renders whether the current user may see the key values of
-// table t's columns, as ri_ReportViolation decides whether to show them:
-// no row security in force, and SELECT on the table or on every key column.
-func permExpr(t *Table, cols []Column) string {
-	oid := oidLit(t.OID)
+// table t's columns cols, as ri_ReportViolation decides whether to show
+// them: no row security in force, and SELECT on the table or on every key
+// column. It runs only on a violation, in the table that has it.
+func permExpr(t *Table, cols []string) string {
+	name := parser.QuoteLiteral(t.Name.String())
 	var colPerm []string
 	for _, c := range cols {
-		colPerm = append(colPerm, fmt.Sprintf("has_column_privilege(%s::oid, %d::int2, 'SELECT')", oid, c.Num))
+		colPerm = append(colPerm, fmt.Sprintf("has_column_privilege(%s, %s, 'SELECT')", name, parser.QuoteLiteral(config.QuoteIdent(c))))
 	}
-	return fmt.Sprintf("(NOT row_security_active(%s::oid) AND (has_table_privilege(%s::oid, 'SELECT') OR (%s)))",
-		oid, oid, strings.Join(colPerm, " AND "))
+	return fmt.Sprintf("(NOT row_security_active(%s) AND (has_table_privilege(%s, 'SELECT') OR (%s)))",
+		name, name, strings.Join(colPerm, " AND "))
 }
 
 // childViolation renders, for relationship r and the child's new key
@@ -158,7 +166,7 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
 		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(keys)-1)
 	}
-	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.ChildCols), kind, keyText(keys))
+	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.Columns), kind, keyText(keys))
 	return violates, signal
 }
 
@@ -198,7 +206,7 @@ func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool
 		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
-		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), kindReferenced, keyText(kColumns(idx)), from,
+		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), kindReferenced, keyText(kColumns(idx)), from,
 		joinNonEmpty(" AND ", cond, nullCount(kColumns(idx))+" = 0", violates))
 }
 

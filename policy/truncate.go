@@ -31,14 +31,16 @@ func (db *DB) TruncateNames(st *parser.Statement) []string {
 }
 
 // ResolveQuery returns the query that resolves names as TruncateNames
-// needs: one row per name, with the OID it denotes (NULL when none).
+// needs: one row per name, with the schema of the table it denotes (NULL
+// when none).
 func ResolveQuery(names []string) string {
 	var q string
 	for i, n := range names {
 		if i > 0 {
 			q += " UNION ALL "
 		}
-		q += fmt.Sprintf("SELECT %s, to_regclass(%s)::oid::text", parser.QuoteLiteral(n), parser.QuoteLiteral(config.QuoteIdent(n)))
+		q += fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
+			parser.QuoteLiteral(n), parser.QuoteLiteral(config.QuoteIdent(n)))
 	}
 	return q
 }
@@ -98,7 +100,7 @@ func (b *planBuilder) resolvedTable(ref parser.Relation) *Table {
 			continue
 		}
 		for _, t := range []*Table{r.Child, r.Parent} {
-			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.env.Resolved[ref.Name] == t.OID {
+			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.env.Resolved[ref.Name] == t.Name.Schema {
 				return t
 			}
 		}

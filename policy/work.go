@@ -273,7 +273,7 @@ func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action confi
 		eq = append(eq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
 	}
 	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
-		SignalPrefix, r.Index, permExpr(r.Parent, r.ParentCols), parser.QuoteLiteral(string(action)), keyText(kColumns(idx)), src.from(),
+		SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), parser.QuoteLiteral(string(action)), keyText(kColumns(idx)), src.from(),
 		joinNonEmpty(" AND ", cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), strings.Join(eq, " AND "))))
 }
 

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -309,20 +308,19 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	return p, nil
 }
 
-// resolveNames asks the session which table each unqualified name denotes
-// (its search_path decides), on its own connection.
-func (f *frontend) resolveNames(names []string) (map[string]uint32, error) {
+// resolveNames asks the session which schema's table each unqualified name
+// denotes (its search_path decides), on its own connection.
+func (f *frontend) resolveNames(names []string) (map[string]string, error) {
 	rd := newRound(1)
 	resp := &stepResponder{round: rd, collect: true}
 	f.sendStep(&policy.Step{SQL: policy.ResolveQuery(names), Collect: true}, resp, nil)
 	if ok, err := f.await(rd); err != nil || !ok {
 		return nil, errCatalogUnavailable
 	}
-	out := map[string]uint32{}
+	out := map[string]string{}
 	for _, row := range resp.rows {
 		if len(row) == 2 && row[0] != nil && row[1] != nil {
-			oid, _ := strconv.ParseUint(*row[1], 10, 32)
-			out[*row[0]] = uint32(oid)
+			out[*row[0]] = *row[1]
 		}
 	}
 	return out, nil
