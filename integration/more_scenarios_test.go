@@ -21,6 +21,24 @@ func manyRows(n, bad int) string {
 }
 
 var shapeScenarios = []scenario{
+	// On the referenced side Postgres compares keys by their binary image:
+	// 1 set to 1.0 is a change, which CASCADE passes on and RESTRICT
+	// refuses, though 1 = 1.0.
+	{name: "referenced key changed to an equal value that looks different", schema: `
+CREATE TABLE prices (k numeric PRIMARY KEY);
+CREATE TABLE quotes (id int PRIMARY KEY, k numeric);
+CREATE TABLE bids (id int PRIMARY KEY, k numeric);
+INSERT INTO prices VALUES (1), (2.5);
+INSERT INTO quotes VALUES (1, 1.00), (2, 2.50);
+INSERT INTO bids VALUES (1, 2.5);`, fks: []fk{
+		withActions(fk{table: "quotes", cols: "k", refTable: "prices", refCols: "k"}, "", "CASCADE"),
+		withActions(fk{table: "bids", cols: "k", refTable: "prices", refCols: "k"}, "", "RESTRICT"),
+	}, steps: []step{
+		s("UPDATE prices SET k = 1.0 WHERE k = 1"),
+		s("UPDATE prices SET k = 2.50 WHERE k = 2.5"),
+		s("UPDATE prices SET k = k WHERE k = 1"),
+		s("UPDATE prices SET k = $1 WHERE k = $2", "1.000", "1"),
+	}},
 	// Another schema's table of the same name, without the key column: a
 	// statement whose search_path picks it must reach it untouched.
 	{name: "namesake table without the key column", schema: `

@@ -182,7 +182,11 @@ func (w *parentWork) changed(e event) {
 		}
 		cond := e.guard
 		if isUpdate {
-			cond = joinNonEmpty(" AND ", cond, "ROW("+cols(idx)+") IS DISTINCT FROM ROW("+cols(newIdx)+")")
+			// As Postgres does on the referenced side, a key changed when
+			// its value looks different, even if it compares equal: 1 set
+			// to 1.0 cascades the new scale, and RESTRICT refuses it. The
+			// text of a value tells its looks apart.
+			cond = joinNonEmpty(" AND ", cond, "ROW("+textCols(idx)+") IS DISTINCT FROM ROW("+textCols(newIdx)+")")
 		}
 		shadow := r.Mode == config.Shadow
 		check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: shadow, Side: ParentSide}
@@ -304,11 +308,11 @@ func jsonRows(rows [][]*string) string {
 	return string(b)
 }
 
-// cols renders k's columns at positions idx.
-func cols(idx []int) string {
-	var out []string
-	for _, i := range idx {
-		out = append(out, "k.c"+strconv.Itoa(i))
+// textCols renders k's columns at positions idx as their text.
+func textCols(idx []int) string {
+	out := make([]string, len(idx))
+	for j, i := range idx {
+		out[j] = "k.c" + strconv.Itoa(i) + "::text"
 	}
 	return strings.Join(out, ", ")
 }
