@@ -37,7 +37,17 @@ INSERT INTO c VALUES (10, 1, 0), (11, 2, 0), (12, NULL, 0), (13, 2, 0);
 INSERT INTO g VALUES (100, 10, 0), (101, 11, 0), (102, 13, 0);
 INSERT INTO t VALUES (1, NULL), (2, 1), (3, 2), (4, 2);
 INSERT INTO cp VALUES (1, 1), (1, 2), (2, 1);
-INSERT INTO cc VALUES (1, 1, 1), (2, NULL, NULL), (3, 2, 1);`
+INSERT INTO cc VALUES (1, 1, 1), (2, NULL, NULL), (3, 2, 1);
+CREATE TABLE tp (code text PRIMARY KEY);
+CREATE TABLE tc (id int PRIMARY KEY, code text);
+CREATE TABLE np (k numeric PRIMARY KEY);
+CREATE TABLE nc (id int PRIMARY KEY, k numeric);
+CREATE TABLE bc (id int PRIMARY KEY, pid bigint);
+INSERT INTO tp VALUES ('a'), ('B'), ('a '), ('');
+INSERT INTO tc VALUES (1, 'a'), (2, 'B'), (3, NULL);
+INSERT INTO np VALUES (1), (2.5), (-3);
+INSERT INTO nc VALUES (1, 1.00), (2, 2.50), (3, -3);
+INSERT INTO bc VALUES (1, 1), (2, 3);`
 
 func TestOracleRandom(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
@@ -81,6 +91,14 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 			match:    pick("", "FULL"),
 			onDelete: pick("", "CASCADE", "SET NULL"),
 			onUpdate: pick("", "CASCADE", "RESTRICT")},
+		{name: "tc_code_fkey", table: "tc", cols: "code", refTable: "tp", refCols: "code",
+			onDelete: pick("", "CASCADE", "SET NULL"),
+			onUpdate: pick("", "CASCADE", "RESTRICT")},
+		{name: "nc_k_fkey", table: "nc", cols: "k", refTable: "np", refCols: "k",
+			onDelete: pick("", "CASCADE"),
+			onUpdate: pick("", "CASCADE", "SET NULL")},
+		{name: "bc_pid_fkey", table: "bc", cols: "pid", refTable: "p", refCols: "id",
+			onDelete: pick("", "CASCADE", "SET NULL")},
 	}
 	// Every third scenario joins statements into multi-statement query
 	// strings, which only the simple protocol (and the wire mode's Query)
@@ -171,7 +189,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(41) {
+	switch r.IntN(45) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -251,8 +269,42 @@ func (g *stepGen) next() {
 		g.joinable, g.copies = false, true
 	case 36:
 		g.add("INSERT INTO g SELECT 109 + " + g.key(0, 3, 0) + ", id, 0 FROM c WHERE pid = " + pid() + " ORDER BY id LIMIT 1")
+	case 37, 38:
+		g.typedKeys()
 	default:
 		g.transaction()
+	}
+}
+
+// typedKeys draws a write of text, numeric or bigint keys: case and
+// trailing blanks, equal numerics written differently, a bigint beyond
+// the referenced int column's range, quotes and backslashes.
+func (g *stepGen) typedKeys() {
+	text := func() string { return g.pick("'a'", "'A'", "'B'", "'a '", "''", "'x''y'", "E'b\\\\'", "NULL") }
+	num := func() string { return g.pick("1", "1.0", "2.50", "2.5", "-3", "-3.000", "4", "NULL") }
+	big := func() string { return g.pick("1", "2", "3", "4", "2147483648", "-1", "NULL") }
+	id := func() string { return g.key(1, 7, 0) }
+	switch g.rng.IntN(10) {
+	case 0:
+		g.add("INSERT INTO tc VALUES (" + id() + ", " + text() + "), (" + id() + ", " + text() + ")")
+	case 1:
+		g.add("INSERT INTO nc VALUES (" + id() + ", " + num() + ")")
+	case 2:
+		g.add("INSERT INTO bc VALUES (" + id() + ", " + big() + ")")
+	case 3:
+		g.add("UPDATE tp SET code = " + text() + " WHERE code = " + text())
+	case 4:
+		g.add("DELETE FROM tp WHERE code = " + text())
+	case 5:
+		g.add("UPDATE np SET k = " + num() + " WHERE k = " + num())
+	case 6:
+		g.add("DELETE FROM np WHERE k = " + num())
+	case 7:
+		g.add("INSERT INTO tc (id, code) VALUES ($1, $2)", 1+g.rng.IntN(7), g.pick("a", "A", "a ", "", "x'y", `b\`))
+	case 8:
+		g.add("INSERT INTO nc (id, k) VALUES ($1, $2)", 1+g.rng.IntN(7), g.pick("1", "1.0", "2.50", "-3.000", "7"))
+	default:
+		g.add("UPDATE bc SET pid = " + big() + " WHERE id = " + id())
 	}
 }
 
