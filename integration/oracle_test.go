@@ -43,7 +43,7 @@ type scenario struct {
 	modes []string
 	// shadow runs softfk in shadow mode: then the oracle is the same schema
 	// without constraints (softfk must change nothing), and softfk must
-	// log exactly shadowEvents violations.
+	// log exactly shadowEvents violations (any number when negative).
 	shadow       bool
 	shadowEvents int
 	// anyReferencedRow accepts any of the still referenced keys in the
@@ -226,7 +226,7 @@ func runScenario(t *testing.T, sc scenario, mode string) {
 	soft := transcript(t, ctx, p.DSN(oracleDBs.soft), schema, mode, sc.steps)
 	if sc.shadow {
 		events := logs.FilterMessage("soft foreign key violation").FilterField(zap.String("mode", "shadow")).All()
-		if len(events) != sc.shadowEvents {
+		if sc.shadowEvents >= 0 && len(events) != sc.shadowEvents {
 			t.Errorf("%d shadow violation events, want %d: %v", len(events), sc.shadowEvents, events)
 		}
 		for _, e := range events {
