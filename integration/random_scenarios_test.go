@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,7 +48,15 @@ INSERT INTO tp VALUES ('a'), ('B'), ('a '), ('');
 INSERT INTO tc VALUES (1, 'a'), (2, 'B'), (3, NULL);
 INSERT INTO np VALUES (1), (2.5), (-3);
 INSERT INTO nc VALUES (1, 1.00), (2, 2.50), (3, -3);
-INSERT INTO bc VALUES (1, 1), (2, 3);`
+INSERT INTO bc VALUES (1, 1), (2, 3);
+CREATE TABLE pp (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE pp1 PARTITION OF pp FOR VALUES FROM (0) TO (5);
+CREATE TABLE pp2 PARTITION OF pp FOR VALUES FROM (5) TO (100);
+CREATE TABLE pc (id int PRIMARY KEY, ppid int) PARTITION BY RANGE (id);
+CREATE TABLE pc1 PARTITION OF pc FOR VALUES FROM (0) TO (10);
+CREATE TABLE pc2 PARTITION OF pc FOR VALUES FROM (10) TO (100);
+INSERT INTO pp VALUES (1), (2), (6);
+INSERT INTO pc VALUES (1, 1), (11, 6), (12, 2);`
 
 func TestOracleRandom(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
@@ -99,6 +108,9 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 			onUpdate: pick("", "CASCADE", "SET NULL")},
 		{name: "bc_pid_fkey", table: "bc", cols: "pid", refTable: "p", refCols: "id",
 			onDelete: pick("", "CASCADE", "SET NULL")},
+		{name: "pc_ppid_fkey", table: "pc", cols: "ppid", refTable: "pp", refCols: "id",
+			onDelete: pick("", "CASCADE", "SET NULL", "RESTRICT"),
+			onUpdate: pick("", "CASCADE", "SET NULL")},
 	}
 	// Every third scenario joins statements into multi-statement query
 	// strings, which only the simple protocol (and the wire mode's Query)
@@ -115,9 +127,7 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 	for i, f := range fks {
 		desc[i] = fmt.Sprintf("%s(del %q upd %q match %q)", f.name, f.onDelete, f.onUpdate, f.match)
 	}
-	// Cascades and multi-row deletes can leave several referenced keys;
-	// which one Postgres reports depends on its execution order.
-	sc := scenario{name: name + " " + strings.Join(desc, " "), schema: randomSchema, fks: fks, steps: g.steps, anyReferencedRow: true}
+	sc := scenario{name: name + " " + strings.Join(desc, " "), schema: randomSchema, fks: fks, steps: g.steps, normalize: knownDifferences}
 	// Every fourth runs softfk in shadow mode, where it must change
 	// nothing: the oracle is then the schema without constraints.
 	if rng.IntN(4) == 0 {
@@ -135,6 +145,22 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		sc.modes = []string{"simple", "extended"} // COPY runs only in these
 	}
 	return sc
+}
+
+// Known differences between real and soft foreign keys (the README's
+// known limits): which of several still referenced keys a DETAIL names
+// (Postgres's execution order decides), and the partition a partitioned
+// table's error names with, for a partitioned referenced table, the
+// constraint Postgres derived for that partition (pc_ppid_fkey2).
+var (
+	referencedKey  = regexp.MustCompile(`(Key \([^)]*\)=)\(.*?\)( is still referenced)`)
+	partitionNames = regexp.MustCompile(`\b(pc|pp)[0-9]+\b|\b(pc_ppid_fkey)[0-9]+\b`)
+)
+
+// knownDifferences blanks the known differences in a transcript line.
+func knownDifferences(line string) string {
+	line = referencedKey.ReplaceAllString(line, "${1}(...)${2}")
+	return partitionNames.ReplaceAllString(line, "${1}${2}")
 }
 
 // stepGen draws statements, keeping transaction blocks well formed.
@@ -195,7 +221,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(45) {
+	switch r.IntN(47) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -277,8 +303,30 @@ func (g *stepGen) next() {
 		g.add("INSERT INTO g SELECT 109 + " + g.key(0, 3, 0) + ", id, 0 FROM c WHERE pid = " + pid() + " ORDER BY id LIMIT 1")
 	case 37, 38:
 		g.typedKeys()
+	case 39, 40:
+		g.partitioned()
 	default:
 		g.transaction()
+	}
+}
+
+// partitioned draws a write of the partitioned tables, some of them
+// moving rows from one partition to another.
+func (g *stepGen) partitioned() {
+	key := func() string { return g.key(0, 8, 10) }
+	switch g.rng.IntN(6) {
+	case 0:
+		g.add("INSERT INTO pc VALUES (" + g.key(0, 20, 0) + ", " + key() + ")")
+	case 1:
+		g.add("UPDATE pc SET ppid = " + key() + " WHERE id = " + g.key(0, 20, 0))
+	case 2:
+		g.add("UPDATE pc SET id = id + " + g.key(5, 10, 0) + " WHERE id = " + g.key(0, 12, 0))
+	case 3:
+		g.add("DELETE FROM pp WHERE id = " + g.key(0, 8, 0))
+	case 4:
+		g.add("UPDATE pp SET id = " + g.key(0, 8, 0) + " WHERE id = " + g.key(0, 8, 0))
+	default:
+		g.add("INSERT INTO pp VALUES (" + g.key(0, 8, 0) + ")")
 	}
 }
 
