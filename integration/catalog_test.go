@@ -8,6 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/softfk/softfk/proxy"
 )
 
 // usersOrdersBehindProxy creates a database with users 1 and 2 and their
@@ -115,5 +119,39 @@ func TestTablesRecreatedOutsideSoftfk(t *testing.T) {
 				t.Fatalf("orders of the deleted user: %d (%v), want 0: the cascade did not run", left, err)
 			}
 		})
+	}
+}
+
+// Catalog facts changed directly on the server are read again once the
+// catalog is older than its maximum age: here a BEFORE INSERT trigger
+// that rewrites the key, after which softfk must check the row as stored,
+// not the key the statement names.
+func TestCatalogReadAgainWhenOld(t *testing.T) {
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct,
+		"CREATE TABLE users (id int PRIMARY KEY)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1)")
+	cfg := configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n")
+	p := startProxyLogger(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), proxy.WithCatalogMaxAge(50*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a := connect(t, p.DSN(db))
+	mustExec(t, a, "INSERT INTO orders VALUES (1, 1)")
+
+	mustExec(t, direct,
+		"CREATE FUNCTION reassign() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := 99; RETURN NEW; END$$",
+		"CREATE TRIGGER reassign BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION reassign()")
+	time.Sleep(100 * time.Millisecond)
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+		var pe *pgconn.PgError
+		if _, err := a.Exec(ctx, "INSERT INTO orders VALUES (2, 1)", mode); !errors.As(err, &pe) || pe.Code != "23503" {
+			t.Fatalf("%v: insert the trigger sends to a missing user: %v, want 23503", mode, err)
+		}
+	}
+	var orphans int
+	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders WHERE user_id = 99").Scan(&orphans); err != nil || orphans != 0 {
+		t.Fatalf("%d orphans (%v)", orphans, err)
 	}
 }

@@ -5,9 +5,11 @@
 package policy
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
@@ -69,10 +71,13 @@ type DB struct {
 	names        []string
 	unverifiable config.Unverifiable
 
-	mu      sync.RWMutex
-	catalog *Catalog
-	rels    []*Rel
-	shapes  *sqlCache // check statements built from rels, by shape
+	mu         sync.RWMutex
+	catalog    *Catalog
+	rels       []*Rel
+	shapes     *sqlCache // check statements built from rels, by shape
+	loaded     time.Time // when catalog was read
+	refreshing bool      // a session is reading the catalog again
+	missing    []string  // relationships the last read could not resolve
 }
 
 // Active reports whether any relationship applies to this database.
@@ -94,7 +99,8 @@ func (db *DB) HasCatalog() bool {
 
 // SetCatalog resolves the relationships against the catalog rows read by
 // CatalogQuery. It returns the relationships whose tables or columns are
-// missing (they stay unenforceable until the catalog is reloaded).
+// missing (they stay unenforceable until the catalog is read again) when
+// they differ from the last read's, so that they are reported once.
 func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 	cat, err := ParseCatalog(rows)
 	if err != nil {
@@ -111,8 +117,42 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 	}
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
+	db.loaded, db.refreshing = time.Now(), false
+	if slices.Equal(missing, db.missing) {
+		missing = nil
+	} else {
+		db.missing = missing
+	}
 	db.mu.Unlock()
 	return missing, nil
+}
+
+// ClaimRefresh reports whether the catalog, loaded more than maxAge ago,
+// should be read again by the caller: true for one caller at a time, while
+// the others go on with the catalog as it is. The caller then calls
+// SetCatalog, and ReleaseRefresh in any case.
+func (db *DB) ClaimRefresh(maxAge time.Duration) bool {
+	db.mu.RLock()
+	due := db.catalog != nil && !db.refreshing && time.Since(db.loaded) > maxAge
+	db.mu.RUnlock()
+	if !due {
+		return false
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.refreshing || db.catalog == nil {
+		return false
+	}
+	db.refreshing = true
+	return true
+}
+
+// ReleaseRefresh ends a claim of ClaimRefresh; if the catalog could not
+// be read, another session tries later.
+func (db *DB) ReleaseRefresh() {
+	db.mu.Lock()
+	db.refreshing = false
+	db.mu.Unlock()
 }
 
 // Invalidate forgets the catalog (after DDL on a guarded table), so the

@@ -14,7 +14,9 @@ import (
 // relationships name, unless another session loaded them already.
 func (s *session) loadCatalog() error {
 	db := s.rules()
-	if !db.Active() || db.HasCatalog() {
+	due, release := s.catalogDue(db)
+	defer release()
+	if !due {
 		return nil
 	}
 	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(db.CatalogQuery()), 0))); err != nil {
@@ -53,6 +55,23 @@ func (s *session) loadCatalog() error {
 	}
 }
 
+// catalogDue reports whether this session must read db's catalog: the
+// database has relationships and no catalog yet, or one older than the
+// server's catalogMaxAge that no other session is reading again. Changes
+// made directly on the server (a trigger, a default, a column type) are
+// so seen within that age. release ends the claim to read it again.
+func (s *session) catalogDue(db *policy.DB) (due bool, release func()) {
+	switch {
+	case !db.Active():
+		return false, func() {}
+	case !db.HasCatalog():
+		return true, func() {}
+	case db.ClaimRefresh(s.srv.catalogMaxAge):
+		return true, db.ReleaseRefresh
+	}
+	return false, func() {}
+}
+
 // useCatalog resolves the relationships against catalog rows.
 func (s *session) useCatalog(db *policy.DB, rows [][]string) error {
 	missing, err := db.SetCatalog(rows)
@@ -67,11 +86,13 @@ func (s *session) useCatalog(db *policy.DB, rows [][]string) error {
 }
 
 // ensureCatalog loads the catalog in the middle of a session (after a
-// reload, or after DDL on a guarded table invalidated it), with softfk's
-// own statement on the session's connection inside whatever transaction is
-// open.
+// reload, after DDL on a guarded table invalidated it, or when it is due
+// to be read again), with softfk's own statement on the session's
+// connection inside whatever transaction is open.
 func (f *frontend) ensureCatalog(db *policy.DB) error {
-	if db.HasCatalog() {
+	due, release := f.s.catalogDue(db)
+	defer release()
+	if !due {
 		return nil
 	}
 	step := &policy.Step{SQL: db.CatalogQuery(), Collect: true}

@@ -16,6 +16,12 @@ import (
 // Option changes how New builds a Server.
 type Option func(*Server)
 
+// WithCatalogMaxAge sets how old a database's catalog facts may grow
+// before a session reads them again (default 30 s).
+func WithCatalogMaxAge(d time.Duration) Option {
+	return func(s *Server) { s.catalogMaxAge = d }
+}
+
 // WithMetrics makes the server record its activity in m.
 func WithMetrics(m *metrics.Metrics) Option {
 	return func(s *Server) { s.metrics = m }

@@ -31,6 +31,9 @@ type Server struct {
 
 	parser *parser.Cache
 	rules  atomic.Pointer[policy.Policy]
+	// catalogMaxAge is how old a database's catalog facts may grow before
+	// a session reads them again.
+	catalogMaxAge time.Duration
 
 	metrics    *metrics.Metrics // nil: no metrics
 	violations violationlog.Log // off unless violation_log is set
@@ -42,13 +45,18 @@ type Server struct {
 	ln       net.Listener
 }
 
+// defaultCatalogMaxAge bounds how long softfk works from catalog facts that
+// changed directly on the server.
+const defaultCatalogMaxAge = 30 * time.Second
+
 // New prepares a server for cfg; it does not listen yet.
 func New(cfg *config.Config, log *zap.Logger, opts ...Option) (*Server, error) {
 	dialer, err := newUpstreamDialer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}, parser: parser.NewCache(4096)}
+	s := &Server{cfg: cfg, log: log, dialer: dialer, sessions: map[*session]struct{}{}, parser: parser.NewCache(4096),
+		catalogMaxAge: defaultCatalogMaxAge}
 	for _, o := range opts {
 		o(s)
 	}
