@@ -17,8 +17,8 @@ import (
 // usersOrdersBehindProxy creates a database with users 1 and 2 and their
 // orders table, and a proxy guarding orders(user_id) -> users(id) with
 // the relationship's extra YAML keys (", on_delete: cascade"). It returns
-// the database, a direct connection to it and the proxy.
-func usersOrdersBehindProxy(t *testing.T, extra string) (string, *pgx.Conn, *testProxy) {
+// the database, a direct connection to it and the proxy (built with opts).
+func usersOrdersBehindProxy(t *testing.T, extra string, opts ...proxy.Option) (string, *pgx.Conn, *testProxy) {
 	t.Helper()
 	db := newDatabase(t)
 	direct := connect(t, cluster.DSN(db))
@@ -26,7 +26,8 @@ func usersOrdersBehindProxy(t *testing.T, extra string) (string, *pgx.Conn, *tes
 		"CREATE TABLE users (id int PRIMARY KEY)",
 		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
 		"INSERT INTO users VALUES (1), (2)")
-	p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}"+extra+"}\n"))
+	cfg := configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}"+extra+"}\n")
+	p := startProxyLogger(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), opts...)
 	return db, direct, p
 }
 
@@ -127,14 +128,7 @@ func TestTablesRecreatedOutsideSoftfk(t *testing.T) {
 // that rewrites the key, after which softfk must check the row as stored,
 // not the key the statement names.
 func TestCatalogReadAgainWhenOld(t *testing.T) {
-	db := newDatabase(t)
-	direct := connect(t, cluster.DSN(db))
-	mustExec(t, direct,
-		"CREATE TABLE users (id int PRIMARY KEY)",
-		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
-		"INSERT INTO users VALUES (1)")
-	cfg := configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n")
-	p := startProxyLogger(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), proxy.WithCatalogMaxAge(50*time.Millisecond))
+	db, direct, p := usersOrdersBehindProxy(t, "", proxy.WithCatalogMaxAge(50*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a := connect(t, p.DSN(db))
