@@ -133,6 +133,10 @@ func TestCatalogReadAgainWhenOld(t *testing.T) {
 	defer cancel()
 	a := connect(t, p.DSN(db))
 	mustExec(t, a, "INSERT INTO orders VALUES (1, 1)")
+	// Prepared before the change too: drivers keep statements.
+	if _, err := a.Exec(ctx, "INSERT INTO orders VALUES ($1, $2)", 3, 1); err != nil {
+		t.Fatal(err)
+	}
 
 	mustExec(t, direct,
 		"CREATE FUNCTION reassign() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := 99; RETURN NEW; END$$",
@@ -143,6 +147,10 @@ func TestCatalogReadAgainWhenOld(t *testing.T) {
 		if _, err := a.Exec(ctx, "INSERT INTO orders VALUES (2, 1)", mode); !errors.As(err, &pe) || pe.Code != "23503" {
 			t.Fatalf("%v: insert the trigger sends to a missing user: %v, want 23503", mode, err)
 		}
+	}
+	var pe *pgconn.PgError
+	if _, err := a.Exec(ctx, "INSERT INTO orders VALUES ($1, $2)", 4, 1); !errors.As(err, &pe) || pe.Code != "23503" {
+		t.Fatalf("statement prepared before the trigger: %v, want 23503", err)
 	}
 	var orphans int
 	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders WHERE user_id = 99").Scan(&orphans); err != nil || orphans != 0 {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,5 +62,53 @@ func TestSchemaChangeRereadsCatalog(t *testing.T) {
 	}
 	if _, err := other.Exec(ctx, "INSERT INTO orders VALUES (3, 5000000001)"); !violates(err) {
 		t.Fatalf("orphan after the type change: %v", err)
+	}
+}
+
+// A statement prepared before a reload (drivers keep them for the life of
+// the connection) follows the new configuration: the rollout from shadow
+// to enforce must reach it, and a relationship removed must stop
+// applying.
+func TestReloadReachesPreparedStatements(t *testing.T) {
+	db := newDatabase(t)
+	mustExec(t, connect(t, cluster.DSN(db)), "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1)")
+	const rel = "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}%s}\n"
+	p := startProxy(t, configFor(t, fmt.Sprintf(rel, ", mode: shadow")))
+	conn := connect(t, p.DSN(db))
+	ctx := context.Background()
+	insert := func(id, user int) error {
+		_, err := conn.Exec(ctx, "INSERT INTO orders VALUES ($1, $2)", id, user)
+		return err
+	}
+	if err := insert(1, 99); err != nil {
+		t.Fatalf("shadow mode rejected an orphan: %v", err)
+	}
+	p.srv.Reload(configFor(t, fmt.Sprintf(rel, "")))
+	if err := insert(2, 98); !violates(err) {
+		t.Fatalf("after the reload to enforce, the prepared insert of an orphan: %v", err)
+	}
+	if err := insert(3, 1); err != nil {
+		t.Fatalf("after the reload to enforce, a valid insert: %v", err)
+	}
+	p.srv.Reload(proxyConfig())
+	if err := insert(4, 97); err != nil {
+		t.Fatalf("after the relationship was removed: %v", err)
+	}
+	// Prepared while nothing is checked, then a relationship comes.
+	insertNamed := func(id, user int) error {
+		_, err := conn.Exec(ctx, "INSERT INTO orders (id, user_id) VALUES ($1, $2)", id, user)
+		return err
+	}
+	if err := insertNamed(5, 96); err != nil {
+		t.Fatalf("pass-through: %v", err)
+	}
+	p.srv.Reload(configFor(t, fmt.Sprintf(rel, "")))
+	if err := insertNamed(6, 95); !violates(err) {
+		t.Fatalf("after a relationship was added, the prepared insert of an orphan: %v", err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d orders (%v), want 4", n, err)
 	}
 }

@@ -78,6 +78,15 @@ type DB struct {
 	loaded     time.Time // when catalog was read
 	refreshing bool      // a session is reading the catalog again
 	missing    []string  // relationships the last read could not resolve
+	generation uint64    // counts catalog changes (SetCatalog, Invalidate)
+}
+
+// Generation counts the changes of the catalog the relationships were
+// resolved against: a plan made at another generation may be out of date.
+func (db *DB) Generation() uint64 {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.generation
 }
 
 // Active reports whether any relationship applies to this database.
@@ -118,6 +127,7 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
 	db.loaded, db.refreshing = time.Now(), false
+	db.generation++
 	if slices.Equal(missing, db.missing) {
 		missing = nil
 	} else {
@@ -160,6 +170,7 @@ func (db *DB) ReleaseRefresh() {
 func (db *DB) Invalidate() {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = nil, nil, nil
+	db.generation++
 	db.mu.Unlock()
 }
 

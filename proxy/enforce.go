@@ -79,6 +79,15 @@ func (o *ownStatements) remember(sql string) (string, bool) {
 	return name, true
 }
 
+// canKeep reports whether the statement under key is prepared, or may be
+// without going over the session's limit.
+func (o *ownStatements) canKeep(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, ok := o.names[key]
+	return ok || len(o.names) < maxOwnStatements
+}
+
 // forget returns a function that drops sql's entry (if still name) when
 // its Parse did not take effect. It runs on the goroutine reading the
 // server, hence the lock.
@@ -102,16 +111,7 @@ func unsafeString(b []byte) string {
 // extended protocol, and queues their answers for resp.
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 	markSent(resp)
-	name, prepared := f.own.lookup(st.SQL)
-	oneOff := false
-	if !prepared {
-		var ok bool
-		if name, ok = f.own.remember(st.SQL); !ok {
-			name, oneOff = ownOneOff, true
-		}
-		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(st.SQL, name)}}})
-		f.sendMsg(&pgproto3.Parse{Name: name, Query: st.SQL, ParameterOIDs: st.Types})
-	}
+	name, oneOff := f.prepareOwn(st.SQL, st.SQL, st.Types, resp)
 	aux := &auxResponder{step: resp}
 	f.pending = append(f.pending, pending{kind: reqBind, part: part{proxy: aux}})
 	f.sendBind(name, st.Args, bp)
@@ -123,6 +123,25 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
 		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: ownOneOff})
 	}
+}
+
+// prepareOwn returns the name of softfk's statement for sql (with
+// parameter types), kept under key, and sends its Parse unless it is
+// prepared already; resp learns when that Parse fails. oneOff says the
+// session keeps as many statements as it may: sql is then prepared as
+// ownOneOff, to be closed after its one use.
+func (f *frontend) prepareOwn(key, sql string, types []uint32, resp responder) (name string, oneOff bool) {
+	name, prepared := f.own.lookup(key)
+	if prepared {
+		return name, false
+	}
+	name, ok := f.own.remember(key)
+	if !ok {
+		name, oneOff = ownOneOff, true
+	}
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(key, name)}}})
+	f.sendMsg(&pgproto3.Parse{Name: name, Query: sql, ParameterOIDs: types})
+	return name, oneOff
 }
 
 // sendBind appends the Bind of softfk's portal to statement name with the

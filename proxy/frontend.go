@@ -32,11 +32,15 @@ type frontend struct {
 	ddlRan bool
 	// copy follows a COPY FROM STDIN softfk checks, while its data flows.
 	copy *copyIn
+	// writes are the client's prepared statements that may write, planned
+	// again when the configuration or the catalog changes (replan.go).
+	writes map[string]*parsedWrite
 }
 
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
-		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{}}
+		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{},
+		writes: map[string]*parsedWrite{}}
 }
 
 // outPool recycles upstream write buffers so an idle session holds none.
@@ -181,13 +185,17 @@ func (f *frontend) parse(body []byte) {
 	}
 	delete(f.stmts, string(name))
 	delete(f.ddl, string(name))
+	delete(f.writes, string(name))
 	sql, _, _ := cutNul(rest)
 	f.noteSessionReset(sql)
 	if f.changesSchema(sql) {
 		f.ddl[string(name)] = true
 	}
+	// Stamped before planning: a change meanwhile makes the next Bind
+	// plan again.
+	pw := f.newParsedWrite(sql)
 	if ok, _ := f.relevant(sql); !ok {
-		f.forward(reqParse, 'P', body)
+		f.forwardParse(pw, body)
 		return
 	}
 	var msg pgproto3.Parse
@@ -195,20 +203,32 @@ func (f *frontend) parse(body []byte) {
 		f.forward(reqParse, 'P', body)
 		return
 	}
-	ps := f.prepare(msg.Query, msg.ParameterOIDs)
+	ps, _ := f.prepare(msg.Query, msg.ParameterOIDs)
 	if ps == nil {
-		f.forward(reqParse, 'P', body)
+		f.forwardParse(pw, body)
 		return
 	}
 	f.stmts[msg.Name] = ps
-	switch {
-	case ps.hidden > 0:
-		msg.Query = withHiddenReturning(msg.Query, &ps.stmt, ps.plan.Hidden)
-	case ps.plan.Rewrite != "":
-		msg.Query = ps.plan.Rewrite
+	query := msg.Query
+	msg.Query = ps.serverText(query)
+	if pw != nil {
+		pw.query, pw.paramTypes, pw.parsed, pw.text = query, msg.ParameterOIDs, msg.Query, msg.Query
+		f.writes[msg.Name] = pw
 	}
 	f.pending = append(f.pending, pending{kind: reqParse})
 	f.sendMsg(&msg)
+}
+
+// serverText is the text the server prepares for the client's query
+// planned as ps: with softfk's hidden RETURNING columns, or rewritten.
+func (ps *preparedStmt) serverText(query string) string {
+	switch {
+	case ps.hidden > 0:
+		return withHiddenReturning(query, &ps.stmt, ps.plan.Hidden)
+	case ps.plan.Rewrite != "":
+		return ps.plan.Rewrite
+	}
+	return query
 }
 
 // relevant is the cheap test that keeps statements away from the parser:
@@ -256,21 +276,21 @@ func (f *frontend) changesSchema(sql []byte) bool {
 func (f *frontend) invalidateCatalog(byte) { f.s.rules().Invalidate() }
 
 // prepare analyses and plans a statement of the extended protocol; nil when
-// it touches no relationship.
-func (f *frontend) prepare(sql string, paramTypes []uint32) *preparedStmt {
+// it touches no relationship. When planning fails (errCatalogUnavailable)
+// the client has the server's error and the server skips what follows up
+// to the client's Sync.
+func (f *frontend) prepare(sql string, paramTypes []uint32) (*preparedStmt, error) {
 	res, err := f.s.srv.parser.Analyze(sql)
 	if err != nil || len(res.Statements) != 1 {
-		return nil // the server will reject it itself
+		return nil, nil // the server will reject it itself
 	}
 	st := res.Statements[0]
 	f.sessionEffects(&st)
-	// When planning fails the client has the server's error and the
-	// server skips what follows, this Parse too, up to the client's Sync.
-	plan, _ := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
+	plan, err := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
 	if plan == nil {
-		return nil
+		return nil, err
 	}
-	return &preparedStmt{stmt: st, paramTypes: paramTypes, plan: plan, hidden: len(plan.Hidden)}
+	return &preparedStmt{stmt: st, paramTypes: paramTypes, plan: plan, hidden: len(plan.Hidden)}, nil
 }
 
 // plan plans one statement, including SQL-level EXECUTE of a prepared
@@ -378,13 +398,23 @@ func (f *frontend) bind(body []byte) {
 	if f.ddl[string(stmtName)] {
 		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
 	}
+	target := f.replanIfStale(string(stmtName))
 	ps := f.stmts[string(stmtName)]
-	if ps == nil {
+	if ps == nil && target == "" {
 		f.forward(reqBind, 'B', body)
 		return
 	}
 	var msg pgproto3.Bind
 	if err := msg.Decode(body); err != nil {
+		f.forward(reqBind, 'B', body)
+		return
+	}
+	if target != "" {
+		msg.PreparedStatement = target
+		body, _ = msg.Encode(nil)
+		body = body[5:]
+	}
+	if ps == nil {
 		f.forward(reqBind, 'B', body)
 		return
 	}
@@ -419,6 +449,9 @@ func (f *frontend) describe(body []byte) {
 	name, _, _ := cutNul(body[1:])
 	var ps *preparedStmt
 	if body[0] == 'S' {
+		if target := f.replanIfStale(string(name)); target != "" {
+			body = append(append([]byte{'S'}, target...), 0)
+		}
 		ps = f.stmts[string(name)]
 	} else if bp := f.portals[string(name)]; bp != nil {
 		ps = bp.stmt
@@ -441,6 +474,7 @@ func (f *frontend) close(body []byte) {
 		name, _, _ := cutNul(body[1:])
 		if body[0] == 'S' {
 			delete(f.stmts, string(name))
+			delete(f.writes, string(name))
 		} else {
 			delete(f.portals, string(name))
 		}

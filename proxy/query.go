@@ -19,6 +19,7 @@ import (
 func (f *frontend) query(body []byte) error {
 	// A Query replaces the unnamed statement and portal, as Postgres does.
 	delete(f.stmts, "")
+	delete(f.writes, "")
 	delete(f.portals, "")
 	delete(f.ddl, "")
 	// After DDL on a guarded table, every session reads the catalog again.

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/softfk/softfk/parser"
+	"github.com/softfk/softfk/policy"
+)
+
+// Drivers keep prepared statements for the life of a connection, so a
+// plan made at Parse must follow later changes: a reload (a relationship
+// added, removed, or moved from shadow to enforce) and a catalog read
+// again (a trigger or a column type changed on the server). Each client
+// statement that may write remembers the configuration and catalog it was
+// planned with; a Bind or Describe after either changed plans it again.
+// The new plan may need another text on the server (other hidden RETURNING
+// columns, or none): softfk then prepares that text under a name of its
+// own and binds it in place of the client's statement, which stays as it
+// was on the server.
+
+// parsedWrite is a client statement that may write, as the server has it.
+type parsedWrite struct {
+	query      string   // the client's text
+	paramTypes []uint32 // the types the client declared
+	parsed     string   // the text prepared under the client's name
+	text       string   // the text the current plan needs
+	db         *policy.DB
+	generation uint64 // db's catalog generation when planned
+}
+
+// newParsedWrite stamps a statement about to be parsed with the current
+// configuration and catalog, or returns nil when it cannot write.
+func (f *frontend) newParsedWrite(sql []byte) *parsedWrite {
+	if !parser.MayWrite(unsafeString(sql)) {
+		return nil
+	}
+	db := f.s.rules()
+	return &parsedWrite{db: db, generation: db.Generation()}
+}
+
+// forwardParse passes on the Parse of a statement softfk does not check
+// (now), remembering it when it may write.
+func (f *frontend) forwardParse(pw *parsedWrite, body []byte) {
+	var msg pgproto3.Parse
+	if pw != nil && msg.Decode(body) == nil {
+		pw.query, pw.paramTypes, pw.parsed, pw.text = msg.Query, msg.ParameterOIDs, msg.Query, msg.Query
+		f.writes[msg.Name] = pw
+	}
+	f.forward(reqParse, 'P', body)
+}
+
+// replanIfStale plans the client's statement name again when the
+// configuration or the catalog changed since it was planned, and returns
+// the statement to use in its place ("" for name itself). It waits while
+// the transaction is aborted (nothing can be prepared then), when the
+// catalog cannot be read (the next Bind tries again), and when the
+// session keeps as many statements of its own as it may.
+func (f *frontend) replanIfStale(name string) string {
+	pw := f.writes[name]
+	if pw == nil {
+		return ""
+	}
+	db := f.s.rules()
+	generation := db.Generation()
+	if pw.db == db && pw.generation == generation || f.s.router.status() == 'E' {
+		return f.stand(pw)
+	}
+	var ps *preparedStmt
+	relevant, err := f.relevant([]byte(pw.query))
+	if err == nil && relevant {
+		ps, err = f.prepare(pw.query, pw.paramTypes)
+	}
+	if err != nil {
+		return f.stand(pw)
+	}
+	text := pw.query
+	if ps != nil {
+		text = ps.serverText(pw.query)
+	}
+	if text != pw.parsed && !f.own.canKeep(ownKey(text, pw.paramTypes)) {
+		return f.stand(pw)
+	}
+	pw.text, pw.db, pw.generation = text, db, generation
+	if ps == nil {
+		delete(f.stmts, name)
+	} else {
+		f.stmts[name] = ps
+	}
+	return f.stand(pw)
+}
+
+// stand returns softfk's statement that stands in for the client's, with
+// the text pw's plan needs, preparing it if needed; "" when the client's
+// own has that text.
+func (f *frontend) stand(pw *parsedWrite) string {
+	if pw.text == pw.parsed {
+		return ""
+	}
+	name, _ := f.prepareOwn(ownKey(pw.text, pw.paramTypes), pw.text, pw.paramTypes, &stepResponder{})
+	return name
+}
+
+// ownKey identifies softfk's statement for a client text with declared
+// parameter types (a check's SQL never holds a NUL).
+func ownKey(text string, types []uint32) string {
+	return fmt.Sprint(text, "\x00", types)
+}
