@@ -117,3 +117,47 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 		}
 	}
 }
+
+// Plans depend on the catalog's content only: a catalog read again
+// unchanged (every 30 s) must give the same SQL, or every prepared
+// statement would be prepared again each time.
+func TestPlansDoNotChangeWithAnUnchangedCatalog(t *testing.T) {
+	yaml := `relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}, on_delete: cascade}
+  - {table: orders, columns: [tag_id, tag_kind], references: {table: tags, columns: [id, kind]}, mode: shadow}
+  - {table: users, columns: [boss_id], references: {table: users, columns: [id]}, on_update: set null}
+`
+	tables := map[string][]string{"public.users": {"id:integer", "boss_id:integer", "name:text"},
+		"public.orders": {"id:integer", "user_id:integer", "tag_id:integer", "tag_kind:text"},
+		"public.tags":   {"id:integer", "kind:text"}}
+	render := func(p *Plan) string {
+		if p == nil {
+			return "<nil>"
+		}
+		out := strings.Join(p.Hidden, "|")
+		for _, steps := range [][]*Step{p.Before, p.After} {
+			for _, s := range steps {
+				out += "|" + s.SQL
+			}
+		}
+		return out
+	}
+	statements := []string{
+		"INSERT INTO orders VALUES ($1, $2, $3, $4)",
+		"INSERT INTO orders VALUES (1, 2, 3, 'a'), (2, 2, 3, 'b')",
+		"UPDATE users SET id = $1 WHERE id = $2",
+		"DELETE FROM users WHERE id = $1",
+		"UPDATE orders SET user_id = $1, tag_id = $2 WHERE id = $3",
+	}
+	first := testDB(t, yaml, tables)
+	for i := 0; i < 5; i++ {
+		again := testDB(t, yaml, tables) // rows in another map order
+		for _, sql := range statements {
+			for _, env := range []Env{{StandardStrings: true, Extended: true}, {StandardStrings: true}} {
+				if a, b := render(planFor(t, first, sql, env)), render(planFor(t, again, sql, env)); a != b {
+					t.Fatalf("%s (extended %v): plans differ:\n%s\n%s", sql, env.Extended, a, b)
+				}
+			}
+		}
+	}
+}
