@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/softfk/softfk/config"
@@ -78,16 +79,14 @@ type DB struct {
 	loaded     time.Time // when catalog was read
 	refreshing bool      // a session is reading the catalog again
 	missing    []string  // relationships the last read could not resolve
-	generation uint64    // counts catalog changes (SetCatalog, Invalidate)
+	// generation counts catalog changes (SetCatalog, Invalidate); every
+	// Bind of a prepared write reads it, so it needs no lock.
+	generation atomic.Uint64
 }
 
 // Generation counts the changes of the catalog the relationships were
 // resolved against: a plan made at another generation may be out of date.
-func (db *DB) Generation() uint64 {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return db.generation
-}
+func (db *DB) Generation() uint64 { return db.generation.Load() }
 
 // Active reports whether any relationship applies to this database.
 func (db *DB) Active() bool { return len(db.configured) > 0 }
@@ -127,7 +126,7 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
 	db.loaded, db.refreshing = time.Now(), false
-	db.generation++
+	db.generation.Add(1)
 	if slices.Equal(missing, db.missing) {
 		missing = nil
 	} else {
@@ -170,7 +169,7 @@ func (db *DB) ReleaseRefresh() {
 func (db *DB) Invalidate() {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = nil, nil, nil
-	db.generation++
+	db.generation.Add(1)
 	db.mu.Unlock()
 }
 
