@@ -243,14 +243,15 @@ func (f *frontend) execute(body []byte) error {
 		return nil
 	}
 	var msg pgproto3.Execute
-	if err := msg.Decode(body); err == nil && msg.MaxRows > 0 && bp.stmt.hidden > 0 && !bp.stmt.stmt.Returns() {
+	exact := decodeExact(&msg, body)
+	if exact && msg.MaxRows > 0 && bp.stmt.hidden > 0 && !bp.stmt.stmt.Returns() {
 		// A statement that returns no rows runs to its end whatever the
 		// limit; softfk's hidden RETURNING would make the limit suspend
 		// it instead.
 		msg.MaxRows = 0
 		encoded, _ := msg.Encode(nil)
 		body = encoded[5:]
-	} else if err == nil && msg.MaxRows > 0 && needsRounds(plan) {
+	} else if exact && msg.MaxRows > 0 && needsRounds(plan) {
 		u := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
 		if f.reject(u, stmt) {
 			f.sendStep(rejectStep, &rejecter{err: unverifiableError(u, stmt)}, nil)

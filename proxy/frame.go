@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // Buffer sizes: small enough that an idle session costs little, growing for
@@ -137,6 +139,18 @@ func appendMessage(dst []byte, typ byte, body []byte) []byte {
 	dst = append(dst, typ, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(dst[len(dst)-4:], uint32(len(body)+4))
 	return append(dst, body...)
+}
+
+// decodeExact decodes a client message's body into msg, and reports
+// whether the body is exactly that message encoded, nothing missing and
+// nothing left over. softfk re-encodes the messages it changes, so it
+// must not read leniently what Postgres would refuse: it would mend it.
+func decodeExact(msg pgproto3.FrontendMessage, body []byte) bool {
+	if msg.Decode(body) != nil {
+		return false
+	}
+	enc, err := msg.Encode(nil)
+	return err == nil && len(enc) == 5+len(body) && bytes.Equal(enc[5:], body)
 }
 
 // beginMessage starts a message of type typ in dst and returns the offset of

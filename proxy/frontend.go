@@ -35,6 +35,10 @@ type frontend struct {
 	// writes are the client's prepared statements that may write, planned
 	// again when the configuration or the catalog changes (replan.go).
 	writes map[string]*parsedWrite
+	// unsynced says the client sent extended-protocol messages since its
+	// last Sync: if one of them fails, the server skips everything up to
+	// the next Sync, a Query included (see serverSkipsQuery).
+	unsynced bool
 }
 
 func newFrontend(s *session) *frontend {
@@ -48,6 +52,12 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // handle processes one client message.
 func (f *frontend) handle(typ byte, body []byte) error {
+	switch typ {
+	case 'P', 'B', 'D', 'E', 'C', 'H':
+		f.unsynced = true
+	case 'S':
+		f.unsynced = false
+	}
 	switch typ {
 	case 'Q':
 		return f.query(body)
@@ -199,7 +209,7 @@ func (f *frontend) parse(body []byte) {
 		return
 	}
 	var msg pgproto3.Parse
-	if err := msg.Decode(body); err != nil {
+	if !decodeExact(&msg, body) {
 		f.forward(reqParse, 'P', body)
 		return
 	}
@@ -405,7 +415,7 @@ func (f *frontend) bind(body []byte) {
 		return
 	}
 	var msg pgproto3.Bind
-	if err := msg.Decode(body); err != nil {
+	if !decodeExact(&msg, body) {
 		f.forward(reqBind, 'B', body)
 		return
 	}

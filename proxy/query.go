@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,16 @@ import (
 // the query runs statement group by statement group inside a transaction
 // (splitQuery).
 func (f *frontend) query(body []byte) error {
+	if skipped, err := f.serverSkipsQuery(); err != nil || skipped {
+		// The server takes the Query without an answer of its own.
+		f.send('Q', body)
+		return err
+	}
+	if !wellFormedQuery(body) {
+		// Postgres refuses it; nothing in it runs.
+		f.forward(reqQuery, 'Q', body)
+		return nil
+	}
 	// A Query replaces the unnamed statement and portal, as Postgres does.
 	delete(f.stmts, "")
 	delete(f.writes, "")
@@ -24,27 +35,22 @@ func (f *frontend) query(body []byte) error {
 	delete(f.ddl, "")
 	// After DDL on a guarded table, every session reads the catalog again.
 	var ready func(byte)
-	if len(body) > 0 {
-		f.noteSessionReset(body[:len(body)-1])
-		if f.changesSchema(body[:len(body)-1]) {
-			ready = f.invalidateCatalog
-		}
+	text := body[:len(body)-1]
+	f.noteSessionReset(text)
+	if f.changesSchema(text) {
+		ready = f.invalidateCatalog
 	}
-	relevant := false
-	if len(body) > 0 {
-		var err error
-		relevant, err = f.relevant(body[:len(body)-1])
-		if errors.Is(err, errCatalogUnavailable) {
-			f.endFailedQuery(ready)
-			return nil
-		}
+	relevant, err := f.relevant(text)
+	if errors.Is(err, errCatalogUnavailable) {
+		f.endFailedQuery(ready)
+		return nil
 	}
 	if !relevant {
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
 		return nil
 	}
-	sql := string(body[:len(body)-1])
+	sql := string(text)
 	res, err := f.s.srv.parser.Analyze(sql)
 	if err != nil {
 		f.forward(reqQuery, 'Q', body)
@@ -106,6 +112,31 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	return f.splitQuery(sql, res, plans, ready)
+}
+
+// wellFormedQuery reports whether a Query message's body is one
+// NUL-terminated string, as Postgres requires.
+func wellFormedQuery(body []byte) bool {
+	return bytes.IndexByte(body, 0) == len(body)-1 && len(body) > 0
+}
+
+// serverSkipsQuery reports whether the server will not run a Query the
+// client sends now (see router.skipsQueries). Whether an earlier message
+// failed is known only from its answers: while the client's
+// extended-protocol messages are unsynced, or a COPY from the client runs,
+// softfk asks for the answers and waits for them. A softfk statement of its
+// own sent into that state would be skipped too, and its Sync would end
+// the skipping early, running the client's next messages that Postgres
+// skips.
+func (f *frontend) serverSkipsQuery() (bool, error) {
+	if !f.unsynced && !f.s.router.skipsQueries() {
+		return false, nil
+	}
+	f.send('H', nil)
+	if _, err := f.settledStatus(); err != nil {
+		return false, err
+	}
+	return f.s.router.skipsQueries(), nil
 }
 
 // endFailedQuery ends a Query whose planning failed on the server: the
@@ -221,18 +252,30 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	}
 	send(reqParse, &pgproto3.Parse{Query: sql})
 	send(reqBind, &pgproto3.Bind{})
+	// A Query leaves no unnamed statement or portal behind: closing the
+	// statement now keeps the portal bound to it, and whatever happens
+	// next, the Query left no statement. The portal goes once it ran.
+	f.closeUnnamed('S')
 	if w := st.Main(); w == nil || w.Returning {
 		// Only rows need a RowDescription; a write without RETURNING
 		// would just get NoData, which a Query never shows.
 		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
 	}
 	send(reqExecute, &pgproto3.Execute{})
+	f.closeUnnamed('P')
 	for i, step := range steps {
 		f.sendStep(step, resps[i], nil)
 	}
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return true
+}
+
+// closeUnnamed closes the unnamed statement ('S') or portal ('P') with an
+// answer the client never sees.
+func (f *frontend) closeUnnamed(objectType byte) {
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &stepResponder{}}})
+	f.sendMsg(&pgproto3.Close{ObjectType: objectType})
 }
 
 // withTextArgs returns a copy of a simple-protocol check whose arguments,

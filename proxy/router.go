@@ -157,9 +157,12 @@ type router struct {
 	// to the next Sync. skipping is set until that Sync is answered;
 	// syncQueued says the Sync is already in the queue (guarded by mu).
 	skipping, syncQueued bool
-	txStatus             byte              // status of the last ReadyForQuery (guarded by mu)
-	onParam              func(body []byte) // sees every ParameterStatus
-	fatal                bool              // the server sent a FATAL error: it is closing the connection
+	// copyIn says the server waits for the COPY data of the client's
+	// current request (guarded by mu).
+	copyIn   bool
+	txStatus byte              // status of the last ReadyForQuery (guarded by mu)
+	onParam  func(body []byte) // sees every ParameterStatus
+	fatal    bool              // the server sent a FATAL error: it is closing the connection
 }
 
 func newRouter(onParam func(body []byte)) *router {
@@ -200,6 +203,7 @@ func (r *router) pop() {
 	r.mu.Lock()
 	r.queue[r.head] = pending{}
 	r.head++
+	r.copyIn = false
 	if r.head == len(r.queue) {
 		r.head = 0
 		r.queue = r.queue[:0]
@@ -232,11 +236,13 @@ func (r *router) signalIdle() {
 	}
 }
 
-// whenIdle returns a channel closed once no request waits for an answer.
+// whenIdle returns a channel closed once no request waits for an answer,
+// or once the server waits for the client's COPY data (it will not answer
+// before the client speaks).
 func (r *router) whenIdle() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.head == len(r.queue) {
+	if r.head == len(r.queue) || r.copyIn {
 		done := make(chan struct{})
 		close(done)
 		return done
@@ -245,6 +251,16 @@ func (r *router) whenIdle() <-chan struct{} {
 		r.idleCh = make(chan struct{})
 	}
 	return r.idleCh
+}
+
+// skipsQueries reports whether the server will not run a Query the
+// client sends now: it skips everything up to a Sync after an
+// extended-protocol error, and takes any message in a COPY from the client
+// as the COPY's failure.
+func (r *router) skipsQueries() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipping && !r.syncQueued || r.copyIn
 }
 
 // idle reports whether no request is waiting for an answer.
@@ -392,6 +408,10 @@ func (r *router) route(typ byte, body []byte) {
 		// responses or not.
 		if p.proxy == nil {
 			r.out = appendMessage(r.out, typ, body)
+			r.mu.Lock()
+			r.copyIn = true
+			r.signalIdle()
+			r.mu.Unlock()
 		}
 	default:
 		// CopyOutResponse/CopyData/CopyDone, FunctionCall responses and

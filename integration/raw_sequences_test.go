@@ -1,0 +1,156 @@
+package integration
+
+import (
+	"context"
+	"encoding/binary"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Raw protocol sequences that drivers rarely send but Postgres defines,
+// sent directly (with real FOREIGN KEYs) and through softfk; everything
+// the server says, and the tables afterwards, must be the same.
+//
+// After an extended-protocol message fails, Postgres skips every message
+// up to the next Sync, a Query included. softfk sends statements of its
+// own around a checked write; sent into that state they would be skipped
+// too, and a Sync of softfk's would end the skipping early: the client's
+// next messages, which Postgres skips, would run.
+
+// rawCase is a message sequence sent as it is, followed by a Sync.
+type rawCase struct {
+	name string
+	msgs []pgproto3.FrontendMessage
+	// mangle, when set, changes the encoded sequence before it is sent.
+	mangle func([]byte) []byte
+}
+
+// endMarker is the query that follows every sequence: its result tells
+// the reader that everything before it has been answered.
+const endMarker = "SELECT 'end of sequence'"
+
+func TestRawMessageSequences(t *testing.T) {
+	const schema = `CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int);
+CREATE TABLE events (id int);
+INSERT INTO users VALUES (1), (2);
+INSERT INTO orders VALUES (10, 1);`
+	insertOrder := func(id, user int) pgproto3.FrontendMessage {
+		return &pgproto3.Query{String: "INSERT INTO orders VALUES (" + strconv.Itoa(id) + ", " + strconv.Itoa(user) + ")"}
+	}
+	failingExecute := &pgproto3.Execute{Portal: "no such portal"}
+	extendedInsert := []pgproto3.FrontendMessage{
+		&pgproto3.Parse{Query: "INSERT INTO orders VALUES ($1, $2)"},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte("12"), []byte("2")}},
+		&pgproto3.Execute{},
+	}
+	cases := []rawCase{
+		{name: "checked insert as a Query", msgs: []pgproto3.FrontendMessage{failingExecute, insertOrder(11, 1), &pgproto3.Parse{Query: "INSERT INTO events VALUES (1)"}, &pgproto3.Bind{}, &pgproto3.Execute{}}},
+		{name: "violating insert as a Query", msgs: []pgproto3.FrontendMessage{failingExecute, insertOrder(11, 99), &pgproto3.Query{String: "INSERT INTO events VALUES (2)"}}},
+		{name: "parent delete as a Query", msgs: []pgproto3.FrontendMessage{failingExecute, &pgproto3.Query{String: "DELETE FROM users WHERE id = 2"}, &pgproto3.Query{String: "INSERT INTO events VALUES (3)"}}},
+		{name: "data-modifying WITH as a Query", msgs: []pgproto3.FrontendMessage{failingExecute,
+			&pgproto3.Query{String: "WITH n AS (INSERT INTO orders VALUES (13, 2) RETURNING *) SELECT count(*) FROM n"}, &pgproto3.Query{String: "INSERT INTO events VALUES (4)"}}},
+		{name: "truncate of a parent as a Query", msgs: []pgproto3.FrontendMessage{failingExecute, &pgproto3.Query{String: "TRUNCATE users"}, &pgproto3.Query{String: "INSERT INTO events VALUES (5)"}}},
+		{name: "violating extended insert, then a Query", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "INSERT INTO orders VALUES ($1, $2)"}, &pgproto3.Bind{Parameters: [][]byte{[]byte("14"), []byte("99")}}, &pgproto3.Execute{},
+			insertOrder(15, 1), &pgproto3.Query{String: "INSERT INTO events VALUES (6)"}}},
+		// Without an error, a Query in the middle of extended messages
+		// commits their implicit transaction, checks and all.
+		{name: "checked Query after unsynced extended messages", msgs: append(append([]pgproto3.FrontendMessage{}, extendedInsert...),
+			insertOrder(16, 2), &pgproto3.Query{String: "WITH n AS (INSERT INTO orders VALUES (17, 1) RETURNING *) SELECT count(*) FROM n"},
+			&pgproto3.Query{String: "DELETE FROM users WHERE id = 2"})},
+		// A Query during an extended-protocol COPY from the client fails
+		// the COPY; it must not leave the session waiting.
+		{name: "Query during a COPY", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{},
+			&pgproto3.CopyData{Data: []byte("18\t1\n")}, insertOrder(19, 1)}},
+		// A Parse softfk would rewrite, with a byte too many: Postgres
+		// refuses the message, and softfk must not mend it.
+		{name: "malformed Parse of a checked insert", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Name: "s", Query: "INSERT INTO orders VALUES ($1, $2)"}, &pgproto3.Bind{PreparedStatement: "s", Parameters: [][]byte{[]byte("20"), []byte("1")}}, &pgproto3.Execute{}},
+			mangle: oneByteMoreInFirst},
+		{name: "malformed Query of a checked insert", msgs: []pgproto3.FrontendMessage{insertOrder(21, 1)}, mangle: oneByteMoreInFirst},
+		// A Query drops the unnamed statement and, once it ran, its
+		// portal: softfk's own messages for it must leave neither.
+		{name: "unnamed statement and portal after a checked Query", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "SELECT 1"}, &pgproto3.Sync{}, &pgproto3.Query{String: "INSERT INTO orders VALUES (22, 1), (23, 2)"},
+			&pgproto3.Describe{ObjectType: 'S'}, &pgproto3.Sync{}, &pgproto3.Describe{ObjectType: 'P'}}},
+		{name: "unnamed portal after a checked Query in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "INSERT INTO orders VALUES (22, 1), (23, 2)"},
+			&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{}, &pgproto3.Query{String: "COMMIT"}}},
+	}
+	fks := []fk{{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}}
+	p := startProxy(t, configFor(t, "relationships:\n"+fks[0].yaml("public")))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got [2][]string
+			for i, dsn := range []func(string) string{cluster.DSN, p.DSN} {
+				db := newDatabase(t)
+				conn := connect(t, cluster.DSN(db))
+				mustExec(t, conn, schema)
+				if i == 0 {
+					mustExec(t, conn, fks[0].sql())
+				}
+				got[i] = rawTranscript(t, dsn(db), c)
+				ctx := context.Background()
+				got[i] = append(got[i], tableContents(t, ctx, conn, "public")...)
+			}
+			if !reflect.DeepEqual(got[0], got[1]) {
+				t.Fatalf("through softfk the client saw something else:\ndirect: %q\nsoftfk: %q", got[0], got[1])
+			}
+		})
+	}
+}
+
+// oneByteMoreInFirst makes the first message of an encoded sequence one
+// byte longer (a NUL after its end), which Postgres refuses as an invalid
+// message format.
+func oneByteMoreInFirst(b []byte) []byte {
+	n := 1 + int(binary.BigEndian.Uint32(b[1:]))
+	out := append([]byte{}, b[:n]...)
+	binary.BigEndian.PutUint32(out[1:], uint32(n))
+	out = append(out, 0)
+	return append(out, b[n:]...)
+}
+
+// rawTranscript sends the case's messages, a Sync and the end marker on a
+// fresh session, and records every server message up to the marker's
+// ReadyForQuery.
+func rawTranscript(t *testing.T, dsn string, c rawCase) []string {
+	t.Helper()
+	conn, fe := rawSession(t, dsn)
+	var wire []byte
+	for _, m := range append(append([]pgproto3.FrontendMessage{}, c.msgs...), &pgproto3.Sync{}) {
+		var err error
+		if wire, err = m.Encode(wire); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.mangle != nil {
+		wire = c.mangle(wire)
+	}
+	wire, _ = (&pgproto3.Query{String: endMarker}).Encode(wire)
+	if _, err := conn.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var out []string
+	sawMarker := false
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			return append(out, "connection: "+err.Error())
+		}
+		out = append(out, wireMessage(msg))
+		if d, ok := msg.(*pgproto3.DataRow); ok && len(d.Values) == 1 && string(d.Values[0]) == "end of sequence" {
+			sawMarker = true
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok && sawMarker {
+			return out
+		}
+	}
+}
