@@ -68,6 +68,38 @@ INSERT INTO orders VALUES (10, 1);`
 		{name: "Query during a COPY", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{},
 			&pgproto3.CopyData{Data: []byte("18\t1\n")}, insertOrder(19, 1)}},
+		// tokio-postgres and libpq's PQexecParams send a COPY's Sync
+		// before its data; the server ignores a Sync inside a COPY.
+		{name: "extended COPY with its Sync before the data", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.CopyData{Data: []byte("24\t1\n25\t2\n")}, &pgproto3.CopyDone{}}},
+		{name: "violating extended COPY with its Sync before the data", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.CopyData{Data: []byte("26\t1\n27\t99\n")}, &pgproto3.CopyDone{}}},
+		{name: "unchecked extended COPY with its Sync before the data", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY events FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.CopyData{Data: []byte("7\n")}, &pgproto3.CopyDone{}, &pgproto3.Sync{},
+			// softfk must know the COPY's Syncs apart to see that these
+			// unsynced messages are answered before the checked Query.
+			&pgproto3.Parse{Query: "INSERT INTO events VALUES (8)"}, &pgproto3.Bind{}, &pgproto3.Execute{}, insertOrder(29, 1)}},
+		{name: "COPY with a Sync inside", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.Sync{}, &pgproto3.CopyData{Data: []byte("28\t1\n")},
+			&pgproto3.Flush{}, &pgproto3.CopyDone{}}},
+		{name: "checked COPY that fails to start", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "COPY orders (id, nosuch) FROM STDIN"}, insertOrder(30, 99), insertOrder(31, 1)}},
+		{name: "checked extended COPY that fails to start", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders (id, nosuch) FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			insertOrder(32, 99), insertOrder(33, 1)}},
+		{name: "checked COPY with bad data", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.CopyData{Data: []byte("34\t1\nx\t1\n")}, &pgproto3.CopyDone{},
+			insertOrder(35, 1)}},
+		{name: "checked COPY the client fails in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.CopyData{Data: []byte("36\t1\n")},
+			&pgproto3.CopyFail{Message: "changed my mind"}, &pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "checked COPY in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.CopyData{Data: []byte("37\t1\n")},
+			&pgproto3.CopyDone{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Sync{}, &pgproto3.Query{String: "COPY orders FROM STDIN"},
+			&pgproto3.CopyData{Data: []byte("38\t99\n")}, &pgproto3.CopyDone{}, &pgproto3.Query{String: "COMMIT"}}},
 		// A Parse softfk would rewrite, with a byte too many: Postgres
 		// refuses the message, and softfk must not mend it.
 		{name: "malformed Parse of a checked insert", msgs: []pgproto3.FrontendMessage{

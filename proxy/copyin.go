@@ -29,19 +29,20 @@ const (
 
 // copyIn follows one COPY FROM STDIN while its data flows.
 type copyIn struct {
-	plan     *policy.CopyPlan
-	decoder  *copydata.Decoder
-	keys     *keySet
-	err      error // the data could not be read: the COPY will be failed
-	hold     *hold // the COPY's completion, released when the checks pass
-	stmt     string
-	envelope bool      // simple protocol: softfk opened the transaction
-	ready    chan byte // simple protocol: the COPY query's ReadyForQuery
-	round    *round    // extended protocol: the Execute's completion
+	plan    *policy.CopyPlan
+	decoder *copydata.Decoder
+	keys    *keySet
+	err     error // the data could not be read: the COPY will be failed
+	hold    *hold // the COPY's completion, released when the checks pass
+	stmt    string
+	watch   *watch // the COPY statement's completion
+	// simple says the client sent the COPY as a simple Query: softfk ends
+	// it with a Sync of its own.
+	simple bool
 }
 
 func newCopyIn(plan *policy.CopyPlan, stmt string) *copyIn {
-	c := &copyIn{plan: plan, keys: newKeySet(), hold: &hold{waiting: 1}, stmt: stmt}
+	c := &copyIn{plan: plan, keys: newKeySet(), hold: &hold{waiting: 1}, stmt: stmt, watch: &watch{round: newRound(1)}}
 	c.decoder = copydata.NewDecoder(plan.Options, plan.Fields, func(row []copydata.Field) error {
 		return c.keys.add(row)
 	})
@@ -55,36 +56,31 @@ func (c *copyIn) feed(data []byte) {
 	}
 }
 
-// startCopySimple sends a simple-protocol COPY statement softfk checks,
-// inside a transaction of its own when the client has none open.
-func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) error {
-	status, err := f.settledStatus()
-	if err != nil {
-		return err
-	}
-	if status == 'E' {
-		f.forward(reqQuery, 'Q', append([]byte(sql), 0)) // it fails anyway
-		return nil
-	}
+// startCopySimple sends a simple-protocol COPY statement softfk checks
+// as extended-protocol messages (Parse, Bind, Execute, Sync), so that its
+// transaction stays open for the checks once it completes, as an
+// extended-protocol COPY's does. The server ignores a Sync inside a COPY:
+// when the COPY starts, softfk sends the one that ends it after the
+// checks (endCopy); when it fails before it starts, this Sync gives the
+// client the ReadyForQuery that ends its Query.
+func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) {
 	c := newCopyIn(plan, stmt)
-	c.envelope = status == 'I'
-	c.ready = make(chan byte, 1)
-	if c.envelope {
-		f.hiddenQuery("BEGIN", nil)
-	}
-	f.pending = append(f.pending, pending{kind: reqQuery, parts: []part{{hold: c.hold}}, hideReady: true,
-		ready: func(s byte) { c.ready <- s }})
-	f.sendMsg(&pgproto3.Query{String: sql})
+	c.simple = true
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
+	f.sendMsg(&pgproto3.Parse{Query: sql})
+	f.pending = append(f.pending, pending{kind: reqBind, part: part{simple: true}})
+	f.sendMsg(&pgproto3.Bind{})
+	f.closeUnnamed('S')
+	f.forwardPart(reqExecute, 'E', []byte{0, 0, 0, 0, 0}, part{hold: c.hold, watch: c.watch})
+	f.forward(reqSync, 'S', nil)
 	f.copy = c
-	return nil
 }
 
 // startCopyExtended forwards the Execute of an extended-protocol COPY
 // softfk checks.
 func (f *frontend) startCopyExtended(body []byte, plan *policy.CopyPlan, stmt string, result part) {
 	c := newCopyIn(plan, stmt)
-	c.round = newRound(1)
-	result.hold, result.watch = c.hold, &watch{round: c.round}
+	result.hold, result.watch = c.hold, c.watch
 	f.forwardPart(reqExecute, 'E', body, result)
 	f.copy = c
 }
@@ -98,13 +94,14 @@ func (f *frontend) endCopy(typ byte, body []byte) error {
 	if typ != 'f' && c.err == nil {
 		c.err = c.decoder.Close()
 	}
+	f.pending = append(f.pending, pending{kind: reqCopyEnd})
 	if typ == 'f' || c.err == nil {
 		f.send(typ, body)
 	} else {
 		// softfk cannot know what the data says: the COPY must not pass.
 		f.sendMsg(&pgproto3.CopyFail{Message: "softfk could not read the COPY data to check its keys: " + c.err.Error()})
 	}
-	ok, err := f.copyCompleted(c)
+	ok, err := f.await(c.watch.round) // the COPY statement's own end
 	if err != nil {
 		return err
 	}
@@ -117,25 +114,14 @@ func (f *frontend) endCopy(typ byte, body []byte) error {
 	if ok {
 		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: c.hold}}}})
 		f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
-		if c.ready != nil {
-			if _, err := f.syncRound(); err != nil {
-				return err
-			}
-		}
 	}
-	if c.ready != nil {
-		f.endSimpleCopy(c, ok)
+	if c.simple && c.watch.copyStarted {
+		// The Query's end: its portal goes, its transaction ends. (A
+		// COPY that never started ended with the first Sync.)
+		f.closeUnnamed('P')
+		f.forward(reqSync, 'S', nil)
 	}
 	return nil
-}
-
-// copyCompleted waits for the COPY statement itself to end.
-func (f *frontend) copyCompleted(c *copyIn) (bool, error) {
-	if c.ready != nil {
-		status, err := f.awaitReady(c.ready)
-		return status != 'E' && err == nil, err
-	}
-	return f.await(c.round)
 }
 
 // checkCopyKeys checks the COPY's keys batch by batch; ok is false when a
@@ -146,14 +132,6 @@ func (f *frontend) checkCopyKeys(c *copyIn) (ok bool, err error) {
 		rd := newRound(len(steps))
 		for _, st := range steps {
 			f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: c.hold, round: rd, stmt: c.stmt}, nil)
-		}
-		if c.ready != nil {
-			status, err := f.syncRound()
-			if err != nil || status == 'E' {
-				ok = false
-				return errStopCopyChecks
-			}
-			return nil
 		}
 		done, err := f.await(rd)
 		if err == nil && !done {
@@ -172,20 +150,6 @@ func (f *frontend) checkCopyKeys(c *copyIn) (ok bool, err error) {
 
 // errStopCopyChecks ends the key checks after a failed one.
 var errStopCopyChecks = errors.New("a COPY check failed")
-
-// endSimpleCopy ends what softfk opened for a simple-protocol COPY: the
-// last ReadyForQuery is the one the client's query gets.
-func (f *frontend) endSimpleCopy(c *copyIn, ok bool) {
-	switch {
-	case c.envelope && ok:
-		f.finalQuery("COMMIT", nil)
-	case c.envelope:
-		f.finalQuery("ROLLBACK", nil)
-	default:
-		f.pending = append(f.pending, pending{kind: reqSync})
-		f.sendMsg(&pgproto3.Sync{})
-	}
-}
 
 // keySet keeps the distinct keys of a COPY in first-seen order, in batches;
 // full batches go to a temporary file so memory stays bounded however long

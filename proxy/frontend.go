@@ -58,6 +58,15 @@ func (f *frontend) handle(typ byte, body []byte) error {
 	case 'S':
 		f.unsynced = false
 	}
+	if f.copy != nil && !inCopyStream(typ) {
+		running, err := f.copyRunning()
+		if err != nil || running {
+			// The server takes it as the COPY's failure, with no answer
+			// of its own.
+			f.send(typ, body)
+			return err
+		}
+	}
 	switch typ {
 	case 'Q':
 		return f.query(body)
@@ -89,13 +98,40 @@ func (f *frontend) handle(typ byte, body []byte) error {
 		if f.copy != nil {
 			return f.endCopy(typ, body)
 		}
-		f.send(typ, body)
+		f.forward(reqCopyEnd, typ, body)
 	default:
 		// Flush, Terminate and anything the server will judge itself: no
 		// answer of their own to route.
 		f.send(typ, body)
 	}
 	return nil
+}
+
+// inCopyStream reports whether a client message may come inside a COPY
+// from the client: its data, its end, and the Sync and Flush the server
+// ignores there.
+func inCopyStream(typ byte) bool {
+	switch typ {
+	case 'd', 'c', 'f', 'S', 'H':
+		return true
+	}
+	return false
+}
+
+// copyRunning learns, for a client message that no COPY stream holds,
+// whether the checked COPY the client started still runs. If it does not,
+// it failed before it started (the client has its error), and softfk
+// stops following it.
+func (f *frontend) copyRunning() (bool, error) {
+	f.send('H', nil)
+	if _, err := f.settledStatus(); err != nil {
+		return false, err
+	}
+	if f.s.router.copyRunning() {
+		return true, nil
+	}
+	f.release()
+	return false, nil
 }
 
 // release frees what the frontend holds when the session ends (the

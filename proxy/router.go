@@ -20,6 +20,10 @@ const (
 	reqClose                           // CloseComplete
 	reqSync                            // ReadyForQuery
 	reqFunctionCall                    // FunctionCallResponse, then ReadyForQuery
+	// reqCopyEnd is the client's CopyDone or CopyFail. It has no answer
+	// of its own; it marks where the client's COPY data ends, since the
+	// server ignores the client's Syncs before it (see startCopyIn).
+	reqCopyEnd
 )
 
 // A responder consumes the responses to a request the proxy sent on its own
@@ -102,6 +106,9 @@ type watch struct {
 	hidden int         // trailing columns to collect
 	rows   [][]*string // their values, as text (nil is NULL)
 	round  *round
+	// copyStarted says the request started a COPY from the client
+	// (readable once the round is done).
+	copyStarted bool
 }
 
 // part is one statement of a simple Query (or the whole of an extended
@@ -158,11 +165,12 @@ type router struct {
 	// syncQueued says the Sync is already in the queue (guarded by mu).
 	skipping, syncQueued bool
 	// copyIn says the server waits for the COPY data of the client's
-	// current request (guarded by mu).
-	copyIn   bool
-	txStatus byte              // status of the last ReadyForQuery (guarded by mu)
-	onParam  func(body []byte) // sees every ParameterStatus
-	fatal    bool              // the server sent a FATAL error: it is closing the connection
+	// current request; copyEndQueued, that the client's end of that data
+	// is queued (both guarded by mu).
+	copyIn, copyEndQueued bool
+	txStatus              byte              // status of the last ReadyForQuery (guarded by mu)
+	onParam               func(body []byte) // sees every ParameterStatus
+	fatal                 bool              // the server sent a FATAL error: it is closing the connection
 }
 
 func newRouter(onParam func(body []byte)) *router {
@@ -177,6 +185,16 @@ func (r *router) push(reqs ...pending) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range reqs {
+		switch {
+		case reqs[i].kind == reqSync && r.copyIn && !r.copyEndQueued:
+			// Inside a COPY from the client the server ignores a Sync.
+			r.skipRequest(&reqs[i])
+			continue
+		case reqs[i].kind == reqCopyEnd && r.head == len(r.queue):
+			continue // no COPY runs: the server ignores it
+		case reqs[i].kind == reqCopyEnd:
+			r.copyEndQueued = r.copyEndQueued || r.copyIn
+		}
 		if r.skipping && !r.syncQueued {
 			if reqs[i].kind != reqSync {
 				r.skipRequest(&reqs[i])
@@ -203,7 +221,11 @@ func (r *router) pop() {
 	r.mu.Lock()
 	r.queue[r.head] = pending{}
 	r.head++
-	r.copyIn = false
+	r.copyIn, r.copyEndQueued = false, false
+	for r.head < len(r.queue) && r.queue[r.head].kind == reqCopyEnd {
+		r.queue[r.head] = pending{}
+		r.head++
+	}
 	if r.head == len(r.queue) {
 		r.head = 0
 		r.queue = r.queue[:0]
@@ -251,6 +273,41 @@ func (r *router) whenIdle() <-chan struct{} {
 		r.idleCh = make(chan struct{})
 	}
 	return r.idleCh
+}
+
+// startCopyIn notes that the server now waits for the client's COPY data.
+// It ignores the client's Syncs up to the end of that data: those queued
+// already (a client may send the COPY's Sync before its data) are settled
+// now, later ones when they are queued. Whoever waits for the server to
+// answer everything learns that it will not before the client speaks.
+func (r *router) startCopyIn() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.copyIn, r.copyEndQueued = true, false
+	kept := r.queue[:r.head+1]
+	rest := len(r.queue)
+	for i := r.head + 1; i < len(r.queue); i++ {
+		if r.queue[i].kind == reqCopyEnd {
+			r.copyEndQueued, rest = true, i
+			break
+		}
+		if r.queue[i].kind == reqSync {
+			r.skipRequest(&r.queue[i])
+			continue
+		}
+		kept = append(kept, r.queue[i])
+	}
+	kept = append(kept, r.queue[rest:]...)
+	clear(r.queue[len(kept):])
+	r.queue = kept
+	r.signalIdle()
+}
+
+// copyRunning reports whether the server waits for the client's COPY data.
+func (r *router) copyRunning() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.copyIn
 }
 
 // skipsQueries reports whether the server will not run a Query the
@@ -408,10 +465,10 @@ func (r *router) route(typ byte, body []byte) {
 		// responses or not.
 		if p.proxy == nil {
 			r.out = appendMessage(r.out, typ, body)
-			r.mu.Lock()
-			r.copyIn = true
-			r.signalIdle()
-			r.mu.Unlock()
+			r.startCopyIn()
+			if p.watch != nil {
+				p.watch.copyStarted = true
+			}
 		}
 	default:
 		// CopyOutResponse/CopyData/CopyDone, FunctionCall responses and

@@ -181,6 +181,37 @@ func TestRouterHiddenColumns(t *testing.T) {
 	check(t, got, "T2", "D2", "C:INSERT 0 1", "n", "C:INSERT 0 1", "Z:I")
 }
 
+func TestRouterIgnoresSyncsInsideCopy(t *testing.T) {
+	r := newRouter(func([]byte) {})
+	// An extended COPY with its Sync sent before the data (tokio-postgres,
+	// PQexecParams), a second Sync inside the data, then the real one.
+	r.push(pending{kind: reqBind}, pending{kind: reqExecute}, pending{kind: reqSync})
+	got := feed(r, &pgproto3.BindComplete{}, &pgproto3.CopyInResponse{})
+	check(t, got, "2", "G")
+	if r.idle() {
+		t.Fatal("idle while the COPY runs")
+	}
+	r.push(pending{kind: reqSync}, pending{kind: reqCopyEnd}, pending{kind: reqSync})
+	got = feed(r, &pgproto3.CommandComplete{CommandTag: []byte("COPY 1")}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	check(t, got, "C:COPY 1", "Z:I")
+	if !r.idle() {
+		t.Fatal("requests left over")
+	}
+	// The end of data sent with the COPY, before the server answered.
+	r.push(pending{kind: reqQuery}, pending{kind: reqSync}, pending{kind: reqCopyEnd}, pending{kind: reqSync})
+	got = feed(r, &pgproto3.CopyInResponse{}, &pgproto3.CommandComplete{CommandTag: []byte("COPY 1")},
+		&pgproto3.ReadyForQuery{TxStatus: 'I'}, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	check(t, got, "G", "C:COPY 1", "Z:I", "Z:I")
+	if !r.idle() {
+		t.Fatal("requests left over")
+	}
+	// A CopyDone when no COPY runs is ignored by the server.
+	r.push(pending{kind: reqCopyEnd})
+	if !r.idle() {
+		t.Fatal("waiting for an answer to a lone CopyDone")
+	}
+}
+
 func TestRouterUnexpectedMessagesGoToClient(t *testing.T) {
 	r := newRouter(func([]byte) {})
 	got := feed(r, &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "terminating"})
