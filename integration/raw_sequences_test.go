@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"net"
 	"reflect"
 	"strconv"
 	"testing"
@@ -30,8 +32,9 @@ type rawCase struct {
 }
 
 // endMarker is the query that follows every sequence: its result tells
-// the reader that everything before it has been answered.
-const endMarker = "SELECT 'end of sequence'"
+// the reader that everything before it has been answered. It ends an
+// aborted transaction first, which ending the session would do anyway.
+const endMarker = "ROLLBACK; SELECT 'end of sequence'"
 
 func TestRawMessageSequences(t *testing.T) {
 	const schema = `CREATE TABLE users (id int PRIMARY KEY);
@@ -155,6 +158,7 @@ func oneByteMoreInFirst(b []byte) []byte {
 func rawTranscript(t *testing.T, dsn string, c rawCase) []string {
 	t.Helper()
 	conn, fe := rawSession(t, dsn)
+	defer conn.Close()
 	var wire []byte
 	for _, m := range append(append([]pgproto3.FrontendMessage{}, c.msgs...), &pgproto3.Sync{}) {
 		var err error
@@ -174,8 +178,12 @@ func rawTranscript(t *testing.T, dsn string, c rawCase) []string {
 	sawMarker := false
 	for {
 		msg, err := fe.Receive()
-		if err != nil {
-			return append(out, "connection: "+err.Error())
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return append(out, "no answer for 30 s")
+		case err != nil:
+			return append(out, "connection ended: "+err.Error())
 		}
 		out = append(out, wireMessage(msg))
 		if d, ok := msg.(*pgproto3.DataRow); ok && len(d.Values) == 1 && string(d.Values[0]) == "end of sequence" {

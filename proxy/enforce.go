@@ -218,6 +218,16 @@ func collectedRows(steps []*policy.Step, resps []responder) [][][]*string {
 func (f *frontend) execute(body []byte) error {
 	portal, _, _ := cutNul(body)
 	bp := f.portals[string(portal)]
+	if bp != nil {
+		exists, err := f.portalBound(bp)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			delete(f.portals, string(portal))
+			bp = nil
+		}
+	}
 	if bp == nil {
 		f.forward(reqExecute, 'E', body)
 		return nil
@@ -350,6 +360,19 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
 	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
 	return nil
+}
+
+// portalBound reports whether a portal's Bind succeeded. Bind and Execute
+// in one batch need no answer: a failed Bind makes the server skip the
+// Execute and softfk's statements with it. A Sync between them ends the
+// skipping, so softfk's statements for the Execute would run and could
+// report something else than the missing portal: softfk waits for the
+// Bind's answer then.
+func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
+	if bp.syncs == f.syncs {
+		return true, nil
+	}
+	return f.await(bp.bound)
 }
 
 // await sends what is buffered (asking the server to answer without ending

@@ -35,10 +35,9 @@ type frontend struct {
 	// writes are the client's prepared statements that may write, planned
 	// again when the configuration or the catalog changes (replan.go).
 	writes map[string]*parsedWrite
-	// unsynced says the client sent extended-protocol messages since its
-	// last Sync: if one of them fails, the server skips everything up to
-	// the next Sync, a Query included (see serverSkipsQuery).
-	unsynced bool
+	// syncs counts the client's Syncs: a portal bound before the last
+	// one may have failed to bind unnoticed (see portalBound).
+	syncs uint64
 }
 
 func newFrontend(s *session) *frontend {
@@ -52,12 +51,6 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // handle processes one client message.
 func (f *frontend) handle(typ byte, body []byte) error {
-	switch typ {
-	case 'P', 'B', 'D', 'E', 'C', 'H':
-		f.unsynced = true
-	case 'S':
-		f.unsynced = false
-	}
 	if f.copy != nil && !inCopyStream(typ) {
 		running, err := f.copyRunning()
 		if err != nil || running {
@@ -81,6 +74,7 @@ func (f *frontend) handle(typ byte, body []byte) error {
 	case 'C':
 		f.close(body)
 	case 'S':
+		f.syncs++
 		p := pending{kind: reqSync}
 		if f.ddlRan {
 			p.ready, f.ddlRan = f.invalidateCatalog, false
@@ -205,6 +199,10 @@ type boundPortal struct {
 	stmt    *preparedStmt
 	formats []int16
 	values  [][]byte
+	// bound ends when the server answers the Bind; syncs is the client's
+	// Sync count then.
+	bound *round
+	syncs uint64
 }
 
 // param returns the client's value and format of parameter n (1-based).
@@ -464,7 +462,7 @@ func (f *frontend) bind(body []byte) {
 		f.forward(reqBind, 'B', body)
 		return
 	}
-	bp := &boundPortal{stmt: ps, formats: append([]int16(nil), msg.ParameterFormatCodes...)}
+	bp := &boundPortal{stmt: ps, formats: append([]int16(nil), msg.ParameterFormatCodes...), bound: newRound(1), syncs: f.syncs}
 	for _, v := range msg.Parameters {
 		if v == nil {
 			bp.values = append(bp.values, nil)
@@ -478,11 +476,11 @@ func (f *frontend) bind(body []byte) {
 		for i := 0; i < ps.hidden; i++ {
 			msg.ResultFormatCodes = append(msg.ResultFormatCodes, 0)
 		}
-		f.pending = append(f.pending, pending{kind: reqBind})
+		f.pending = append(f.pending, pending{kind: reqBind, part: part{watch: &watch{round: bp.bound}}})
 		f.sendMsg(&msg)
 		return
 	}
-	f.forward(reqBind, 'B', body)
+	f.forwardPart(reqBind, 'B', body, part{watch: &watch{round: bp.bound}})
 }
 
 // describe handles a Describe message: the descriptions of a statement

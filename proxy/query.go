@@ -123,14 +123,15 @@ func wellFormedQuery(body []byte) bool {
 
 // serverSkipsQuery reports whether the server will not run a Query the
 // client sends now (see router.skipsQueries). Whether an earlier message
-// failed is known only from its answers: while the client's
-// extended-protocol messages are unsynced, or a COPY from the client runs,
-// softfk asks for the answers and waits for them. A softfk statement of its
-// own sent into that state would be skipped too, and its Sync would end
-// the skipping early, running the client's next messages that Postgres
-// skips.
+// failed, or started a COPY, is known only from its answers: while the
+// client has requests unanswered, softfk asks for the answers and waits
+// for them (only a client that pipelines a Query behind other messages
+// waits). A softfk statement of its own sent into a skipping server would
+// be skipped too, and its Sync would end the skipping early, running the
+// client's next messages that Postgres skips; the session effects softfk
+// notes (DISCARD, SET) would be wrong.
 func (f *frontend) serverSkipsQuery() (bool, error) {
-	if !f.unsynced && !f.s.router.skipsQueries() {
+	if len(f.pending) == 0 && f.s.router.idle() && !f.s.router.skipsQueries() {
 		return false, nil
 	}
 	f.send('H', nil)
