@@ -103,6 +103,11 @@ INSERT INTO orders VALUES (10, 1);`
 			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.CopyData{Data: []byte("37\t1\n")},
 			&pgproto3.CopyDone{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Sync{}, &pgproto3.Query{String: "COPY orders FROM STDIN"},
 			&pgproto3.CopyData{Data: []byte("38\t99\n")}, &pgproto3.CopyDone{}, &pgproto3.Query{String: "COMMIT"}}},
+		// The Bind is skipped after the failed Execute; the Sync ends the
+		// skipping, and the Execute finds no portal. softfk's check of
+		// the TRUNCATE must not run and report its own error instead.
+		{name: "Execute of a portal whose Bind was skipped before a Sync", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "TRUNCATE users"}, failingExecute, &pgproto3.Bind{}, &pgproto3.Sync{}, &pgproto3.Execute{}}},
 		// A Parse softfk would rewrite, with a byte too many: Postgres
 		// refuses the message, and softfk must not mend it.
 		{name: "malformed Parse of a checked insert", msgs: []pgproto3.FrontendMessage{

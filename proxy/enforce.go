@@ -253,7 +253,7 @@ func (f *frontend) execute(body []byte) error {
 		return nil
 	}
 	var msg pgproto3.Execute
-	exact := decodeExact(&msg, body)
+	exact := f.decodeExact(&msg, body)
 	if exact && msg.MaxRows > 0 && bp.stmt.hidden > 0 && !bp.stmt.stmt.Returns() {
 		// A statement that returns no rows runs to its end whatever the
 		// limit; softfk's hidden RETURNING would make the limit suspend
@@ -372,7 +372,11 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 	if bp.syncs == f.syncs {
 		return true, nil
 	}
-	return f.await(bp.bound)
+	f.send('H', nil)
+	if _, err := f.settledStatus(); err != nil {
+		return false, err
+	}
+	return !bp.bindFailed.Load(), nil
 }
 
 // await sends what is buffered (asking the server to answer without ending

@@ -145,12 +145,14 @@ func appendMessage(dst []byte, typ byte, body []byte) []byte {
 // whether the body is exactly that message encoded, nothing missing and
 // nothing left over. softfk re-encodes the messages it changes, so it
 // must not read leniently what Postgres would refuse: it would mend it.
-func decodeExact(msg pgproto3.FrontendMessage, body []byte) bool {
+// scratch is where the message is encoded again to compare; the grown
+// buffer is returned for the next call.
+func decodeExact(msg pgproto3.FrontendMessage, body, scratch []byte) (bool, []byte) {
 	if msg.Decode(body) != nil {
-		return false
+		return false, scratch
 	}
-	enc, err := msg.Encode(nil)
-	return err == nil && len(enc) == 5+len(body) && bytes.Equal(enc[5:], body)
+	enc, err := msg.Encode(scratch[:0])
+	return err == nil && len(enc) == 5+len(body) && bytes.Equal(enc[5:], body), enc
 }
 
 // beginMessage starts a message of type typ in dst and returns the offset of

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -38,6 +39,8 @@ type frontend struct {
 	// syncs counts the client's Syncs: a portal bound before the last
 	// one may have failed to bind unnoticed (see portalBound).
 	syncs uint64
+	// scratch is reused to check messages softfk decodes (decodeExact).
+	scratch []byte
 }
 
 func newFrontend(s *session) *frontend {
@@ -99,6 +102,15 @@ func (f *frontend) handle(typ byte, body []byte) error {
 		f.send(typ, body)
 	}
 	return nil
+}
+
+// decodeExact is decodeExact with the frontend's scratch buffer.
+func (f *frontend) decodeExact(msg pgproto3.FrontendMessage, body []byte) bool {
+	ok, scratch := decodeExact(msg, body, f.scratch)
+	if cap(scratch) <= writeFlushThreshold {
+		f.scratch = scratch
+	}
+	return ok
 }
 
 // inCopyStream reports whether a client message may come inside a COPY
@@ -199,10 +211,10 @@ type boundPortal struct {
 	stmt    *preparedStmt
 	formats []int16
 	values  [][]byte
-	// bound ends when the server answers the Bind; syncs is the client's
-	// Sync count then.
-	bound *round
-	syncs uint64
+	// bindFailed is set when the server refuses or skips the Bind; syncs
+	// is the client's Sync count when it was sent.
+	bindFailed atomic.Bool
+	syncs      uint64
 }
 
 // param returns the client's value and format of parameter n (1-based).
@@ -243,7 +255,7 @@ func (f *frontend) parse(body []byte) {
 		return
 	}
 	var msg pgproto3.Parse
-	if !decodeExact(&msg, body) {
+	if !f.decodeExact(&msg, body) {
 		f.forward(reqParse, 'P', body)
 		return
 	}
@@ -449,7 +461,7 @@ func (f *frontend) bind(body []byte) {
 		return
 	}
 	var msg pgproto3.Bind
-	if !decodeExact(&msg, body) {
+	if !f.decodeExact(&msg, body) {
 		f.forward(reqBind, 'B', body)
 		return
 	}
@@ -462,7 +474,7 @@ func (f *frontend) bind(body []byte) {
 		f.forward(reqBind, 'B', body)
 		return
 	}
-	bp := &boundPortal{stmt: ps, formats: append([]int16(nil), msg.ParameterFormatCodes...), bound: newRound(1), syncs: f.syncs}
+	bp := &boundPortal{stmt: ps, formats: append([]int16(nil), msg.ParameterFormatCodes...), syncs: f.syncs}
 	for _, v := range msg.Parameters {
 		if v == nil {
 			bp.values = append(bp.values, nil)
@@ -476,11 +488,11 @@ func (f *frontend) bind(body []byte) {
 		for i := 0; i < ps.hidden; i++ {
 			msg.ResultFormatCodes = append(msg.ResultFormatCodes, 0)
 		}
-		f.pending = append(f.pending, pending{kind: reqBind, part: part{watch: &watch{round: bp.bound}}})
+		f.pending = append(f.pending, pending{kind: reqBind, part: part{failed: &bp.bindFailed}})
 		f.sendMsg(&msg)
 		return
 	}
-	f.forwardPart(reqBind, 'B', body, part{watch: &watch{round: bp.bound}})
+	f.forwardPart(reqBind, 'B', body, part{failed: &bp.bindFailed})
 }
 
 // describe handles a Describe message: the descriptions of a statement

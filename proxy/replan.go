@@ -44,7 +44,7 @@ func (f *frontend) newParsedWrite(sql []byte) *parsedWrite {
 // (now), remembering it when it may write.
 func (f *frontend) forwardParse(pw *parsedWrite, body []byte) {
 	var msg pgproto3.Parse
-	if pw != nil && decodeExact(&msg, body) {
+	if pw != nil && f.decodeExact(&msg, body) {
 		pw.query, pw.paramTypes, pw.parsed, pw.text = msg.Query, msg.ParameterOIDs, msg.Query, msg.Query
 		f.writes[msg.Name] = pw
 	}

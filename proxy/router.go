@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -133,6 +134,8 @@ type part struct {
 	// notices are messages to send the client just before the statement's
 	// completion (for a statement softfk rewrote).
 	notices []byte
+	// failed, when set, is set when the request fails or is skipped.
+	failed *atomic.Bool
 }
 
 // pending is one request sent upstream whose responses have not all arrived.
@@ -561,6 +564,9 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		if p.watch != nil {
 			p.watch.round.fail()
 		}
+		if p.failed != nil {
+			p.failed.Store(true)
+		}
 	}
 	switch req.kind {
 	case reqQuery:
@@ -634,6 +640,9 @@ func (r *router) skipPart(p *part) {
 		p.proxy.skipped(r)
 	case p.watch != nil:
 		p.watch.round.fail()
+	}
+	if p.failed != nil {
+		p.failed.Store(true)
 	}
 	if p.hold != nil {
 		r.drop(p.hold)
