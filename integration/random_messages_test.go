@@ -20,7 +20,8 @@ import (
 // and an unguarded table, half of them with one message's body mangled.
 // Each sequence is sent raw, directly to Postgres with a real FOREIGN KEY
 // and through softfk, as in TestRawMessageSequences: everything the server
-// says and the tables afterwards must be the same. Drivers send only a
+// says and the tables afterwards must be the same. A quarter of them run
+// through softfk in shadow mode, against Postgres without the constraint. Drivers send only a
 // few well-formed shapes; this covers the orders and the errors they
 // never produce (a message after a failed one, a Query in the middle of
 // a batch, a Sync inside a COPY, a Bind that does not match its Parse).
@@ -73,7 +74,9 @@ func TestRandomMessageSequences(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
 	count := envInt(t, "SOFTFK_RANDOM_SEQUENCES", 80)
 	rel := fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
-	p := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
+	enforcing := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
+	// In shadow mode softfk changes nothing: the oracle has no constraint.
+	shadowing := startProxy(t, configFor(t, "mode: shadow\nrelationships:\n"+rel.yaml("public")))
 	ctx := context.Background()
 	direct, proxied := newDatabase(t), newDatabase(t)
 	reset := func(db string, constraint bool) {
@@ -86,10 +89,15 @@ func TestRandomMessageSequences(t *testing.T) {
 	}
 	failures := 0
 	for i := 0; i < count && failures < 3; i++ {
-		c := randomRawCase(rand.New(rand.NewPCG(uint64(seed), uint64(i))))
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+		c := randomRawCase(rng)
+		p, constraint := enforcing, true
+		if rng.IntN(4) == 0 {
+			p, constraint, c.name = shadowing, false, c.name+", shadow mode"
+		}
 		var got [2][]string
 		for k, db := range []string{direct, proxied} {
-			reset(db, k == 0)
+			reset(db, k == 0 && constraint)
 			dsn := cluster.DSN(db)
 			if k == 1 {
 				dsn = p.DSN(db)
@@ -135,8 +143,16 @@ func randomRawCase(rng *rand.Rand) rawCase {
 			sql = strings.NewReplacer("$1", strconv.Itoa(rng.IntN(5)), "$2", strconv.Itoa(rng.IntN(5))).Replace(sql)
 			msgs = append(msgs, &pgproto3.Query{String: sql})
 		case 11:
-			// COPY data, mostly right after a COPY statement.
-			if rng.IntN(3) > 0 {
+			// COPY data, mostly right after a COPY statement: a Query, or
+			// extended messages, their Sync before the data or not.
+			switch rng.IntN(4) {
+			case 0:
+			case 1:
+				msgs = append(msgs, &pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{})
+				if rng.IntN(2) == 0 {
+					msgs = append(msgs, &pgproto3.Sync{})
+				}
+			default:
 				msgs = append(msgs, &pgproto3.Query{String: "COPY orders FROM STDIN"})
 			}
 			var rows strings.Builder
