@@ -372,8 +372,7 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 	if bp.syncs == f.syncs {
 		return true, nil
 	}
-	f.send('H', nil)
-	if _, err := f.settledStatus(); err != nil {
+	if err := f.awaitAnswers(); err != nil {
 		return false, err
 	}
 	return !bp.bindFailed.Load(), nil

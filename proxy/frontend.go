@@ -129,8 +129,7 @@ func inCopyStream(typ byte) bool {
 // it failed before it started (the client has its error), and softfk
 // stops following it.
 func (f *frontend) copyRunning() (bool, error) {
-	f.send('H', nil)
-	if _, err := f.settledStatus(); err != nil {
+	if err := f.awaitAnswers(); err != nil {
 		return false, err
 	}
 	if f.s.router.copyRunning() {

@@ -134,8 +134,7 @@ func (f *frontend) serverSkipsQuery() (bool, error) {
 	if len(f.pending) == 0 && f.s.router.idle() && !f.s.router.skipsQueries() {
 		return false, nil
 	}
-	f.send('H', nil)
-	if _, err := f.settledStatus(); err != nil {
+	if err := f.awaitAnswers(); err != nil {
 		return false, err
 	}
 	return f.s.router.skipsQueries(), nil
@@ -434,6 +433,15 @@ func (f *frontend) settledStatus() (byte, error) {
 	case <-f.s.done:
 		return 0, errSessionClosed
 	}
+}
+
+// awaitAnswers asks the server for the answers to everything sent so far
+// (a Flush, which does not end the transaction) and waits for all of them,
+// or until the server waits for the client's COPY data.
+func (f *frontend) awaitAnswers() error {
+	f.send('H', nil)
+	_, err := f.settledStatus()
+	return err
 }
 
 // hiddenQuery sends a statement of softfk's as a Query whose answers the
