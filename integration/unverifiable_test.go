@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,19 @@ import (
 // refuses it (unless unverifiable: allow), shadow mode lets it through
 // and logs it; writes to tables without relationships are untouched.
 func TestUnverifiableWrites(t *testing.T) {
-	unverifiable := []string{
-		"MERGE INTO orders o USING (VALUES (50, 99)) s(id, u) ON o.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.u + (random() * 0)::int)",
-		"WITH c AS (INSERT INTO orders SELECT 51, 99) SELECT 1",
-		"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO orders VALUES (52, 99)",
+	// Each write, and the statement the error's DETAIL names.
+	type write struct{ sql, stmt string }
+	unverifiable := []write{
+		{sql: "MERGE INTO orders o USING (VALUES (50, 99)) s(id, u) ON o.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.u + (random() * 0)::int)"},
+		{sql: "WITH c AS (INSERT INTO orders SELECT 51, 99) SELECT 1"},
+		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO orders VALUES (52, 99)"},
+		{sql: "EXECUTE ins(53, 99 + 0)"},
+		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE ins(54, 99)"},
+	}
+	// Query strings of several statements are for the simple protocol.
+	severalStatements := []write{
+		{sql: "SELECT 1; EXECUTE ins(55, 99)", stmt: "EXECUTE ins(55, 99)"},
+		{sql: "PREPARE ins2 AS INSERT INTO orders VALUES ($1, $2); EXECUTE ins2(56, 99)", stmt: "EXECUTE ins2(56, 99)"},
 	}
 	unguarded := "MERGE INTO notes n USING (VALUES (1, 'x')) s(id, t) ON n.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.t)"
 	for _, tc := range []struct {
@@ -34,6 +44,10 @@ func TestUnverifiableWrites(t *testing.T) {
 	} {
 		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 			t.Run(tc.name+"/"+mode.String(), func(t *testing.T) {
+				writes := unverifiable
+				if mode == pgx.QueryExecModeSimpleProtocol {
+					writes = append(slices.Clip(writes), severalStatements...)
+				}
 				db := newDatabase(t)
 				mustExec(t, connect(t, cluster.DSN(db)),
 					"CREATE TABLE users (id int PRIMARY KEY)",
@@ -44,15 +58,21 @@ func TestUnverifiableWrites(t *testing.T) {
 				p := startProxyLogger(t, cfg, zap.New(core))
 				conn := connect(t, p.DSN(db))
 				ctx := context.Background()
-				for _, sql := range unverifiable {
-					_, err := conn.Exec(ctx, sql, mode)
+				if _, err := conn.Exec(ctx, "PREPARE ins (int, int) AS INSERT INTO orders VALUES ($1, $2)", mode); err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range writes {
+					if w.stmt == "" {
+						w.stmt = w.sql
+					}
+					_, err := conn.Exec(ctx, w.sql, mode)
 					var pe *pgconn.PgError
 					switch {
 					case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, `"order_user"`) &&
-						strings.Contains(pe.Detail, sql[:20])):
-						t.Errorf("%s: got %v, want 0A000 naming the relationship and the statement", sql, err)
+						strings.Contains(pe.Detail, w.stmt[:min(20, len(w.stmt))])):
+						t.Errorf("%s: got %v, want 0A000 naming the relationship and the statement", w.sql, err)
 					case !tc.refused && err != nil:
-						t.Errorf("%s: %v", sql, err)
+						t.Errorf("%s: %v", w.sql, err)
 					}
 				}
 				if _, err := conn.Exec(ctx, unguarded, mode); err != nil {
@@ -62,12 +82,12 @@ func TestUnverifiableWrites(t *testing.T) {
 				if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
 					t.Fatal(err)
 				}
-				if want := map[bool]int{true: 0, false: 3}[tc.refused]; n != want {
+				if want := map[bool]int{true: 0, false: len(writes)}[tc.refused]; n != want {
 					t.Errorf("%d orders written, want %d", n, want)
 				}
 				events := logs.FilterMessage("unverifiable write").FilterField(zap.String("relationship", "order_user")).All()
-				if len(events) != len(unverifiable) {
-					t.Errorf("%d unverifiable-write events, want %d: %v", len(events), len(unverifiable), events)
+				if len(events) != len(writes) {
+					t.Errorf("%d unverifiable-write events, want %d: %v", len(events), len(writes), events)
 				}
 				for _, e := range events {
 					if e.ContextMap()["rejected"] != tc.refused {

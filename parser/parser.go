@@ -66,8 +66,17 @@ type Statement struct {
 	// Name is the prepared statement name of PREPARE, EXECUTE, DEALLOCATE
 	// ("" with DEALLOCATE ALL / DISCARD ALL).
 	Name string
-	// Inner is the statement a PREPARE prepares.
+	// Inner is the statement a PREPARE prepares, and Body its text.
 	Inner *Statement
+	Body  string
+	// Args are the arguments of an EXECUTE as the client wrote them, when
+	// softfk may evaluate them in its stead: a constant (perhaps cast) or
+	// a parameter of the EXECUTE itself; "" for anything else. ArgsAt are
+	// their offsets in the query string.
+	Args   []string
+	ArgsAt []int
+	// Explained says the EXECUTE runs under EXPLAIN ANALYZE.
+	Explained bool
 	// Text is the statement's own SQL.
 	Text string
 	// Copy describes a COPY FROM statement.
@@ -221,14 +230,19 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	case n.GetSelectStmt() != nil:
 		st.Targets = a.withTargets(n.GetSelectStmt().WithClause)
 	case n.GetExplainStmt() != nil:
-		st.Targets = a.explain(n.GetExplainStmt())
+		if e := n.GetExplainStmt(); explainsAnalyze(e) && e.Query.GetExecuteStmt() != nil {
+			st.Kind, st.Name, st.Explained = Execute, e.Query.GetExecuteStmt().Name, true
+		} else {
+			st.Targets = a.explain(e)
+		}
 	case n.GetPrepareStmt() != nil:
 		p := n.GetPrepareStmt()
-		st.Kind, st.Name = Prepare, p.Name
+		st.Kind, st.Name, st.Body = Prepare, p.Name, preparedBody(text)
 		inner := analyzeStatement(p.Query, text, base, analyzer{})
 		st.Inner = &inner
 	case n.GetExecuteStmt() != nil:
 		st.Kind, st.Name = Execute, n.GetExecuteStmt().Name
+		st.Args, st.ArgsAt = executeArgs(n.GetExecuteStmt(), text, base)
 	case n.GetDeallocateStmt() != nil:
 		st.Kind, st.Name = Deallocate, n.GetDeallocateStmt().Name
 	case n.GetDiscardStmt() != nil:
@@ -253,13 +267,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 // explain reports the writes of EXPLAIN ANALYZE, which really runs its
 // statement; plain EXPLAIN writes nothing.
 func (a *analyzer) explain(e *pg_query.ExplainStmt) []Target {
-	analyze := false
-	for _, o := range e.Options {
-		if d := o.GetDefElem(); d != nil && d.Defname == "analyze" {
-			analyze = d.Arg == nil || defElemTrue(d.Arg)
-		}
-	}
-	if !analyze {
+	if !explainsAnalyze(e) {
 		return nil
 	}
 	inner := analyzeStatement(e.Query, a.text, a.base, analyzer{})
@@ -270,6 +278,17 @@ func (a *analyzer) explain(e *pg_query.ExplainStmt) []Target {
 		}
 	}
 	return targets
+}
+
+// explainsAnalyze reports whether an EXPLAIN runs its statement (ANALYZE).
+func explainsAnalyze(e *pg_query.ExplainStmt) bool {
+	analyze := false
+	for _, o := range e.Options {
+		if d := o.GetDefElem(); d != nil && d.Defname == "analyze" {
+			analyze = d.Arg == nil || defElemTrue(d.Arg)
+		}
+	}
+	return analyze
 }
 
 // defElemTrue reads a boolean EXPLAIN option value.

@@ -2,6 +2,7 @@ package parser
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -174,7 +175,7 @@ func TestPrechecks(t *testing.T) {
 	if !MentionsAny("insert into ORDERS values (1)", []string{"users", "orders"}) || MentionsAny("insert into x", []string{"orders"}) {
 		t.Error("MentionsAny")
 	}
-	if !MayResetSession("DISCARD ALL") || MayChangeSchema("SELECT created") || !MayChangeSchema("alter table t add x int") {
+	if !MayChangePrepared("DISCARD ALL") || !MayChangePrepared("prepare x as delete from t") || !MayExecute("EXECUTE x") || MayChangeSchema("SELECT created") || !MayChangeSchema("alter table t add x int") {
 		t.Error("session and schema prechecks")
 	}
 }
@@ -284,5 +285,37 @@ func TestHasWordMatchesAPlainScan(t *testing.T) {
 				t.Fatalf("hasWord(%q, %q) = %v, want %v", b, w, got, want)
 			}
 		}
+	}
+}
+
+func TestExecuteAndPrepare(t *testing.T) {
+	sql := `PREPARE ins (bigint, "as") AS /* c */ INSERT INTO orders (user_id, note) VALUES ($1, $2::text || $1); EXECUTE ins(- 5 /* five */, CAST('it''s' AS text)); EXECUTE ins(now(), $1); EXPLAIN (ANALYZE) EXECUTE ins(1, NULL); EXPLAIN EXECUTE ins(1, NULL)`
+	res, err := Analyze(sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.Statements
+	if st[0].Kind != Prepare || st[0].Name != "ins" || st[0].Body != `/* c */ INSERT INTO orders (user_id, note) VALUES ($1, $2::text || $1)` {
+		t.Errorf("PREPARE: %+v", st[0])
+	}
+	if st[1].Kind != Execute || st[1].Name != "ins" || !slices.Equal(st[1].Args, []string{"- 5", "CAST('it''s' AS text)"}) ||
+		sql[st[1].ArgsAt[1]:][:4] != "CAST" {
+		t.Errorf("EXECUTE: %+v", st[1])
+	}
+	if !slices.Equal(st[2].Args, []string{"", "$1"}) {
+		t.Errorf("EXECUTE with a function argument: %q", st[2].Args)
+	}
+	if st[3].Kind != Execute || !st[3].Explained || st[4].Kind != Other {
+		t.Errorf("EXPLAIN EXECUTE: %+v / %+v", st[3], st[4])
+	}
+	bound, at, err := BindParams(st[0].Body, []string{"CAST(-5 AS bigint)", "CAST('x' AS text)"})
+	if want := `/* c */ INSERT INTO orders (user_id, note) VALUES ((CAST(-5 AS bigint)), (CAST('x' AS text))::text || (CAST(-5 AS bigint)))`; err != nil || bound != want {
+		t.Errorf("BindParams: %q, %v; want %q", bound, err, want)
+	}
+	if len(at) != 3 || at[1].Param != 2 || bound[at[1].At:][:9] != "CAST('x' " || at[2].Param != 1 {
+		t.Errorf("BindParams placed the expressions at %v", at)
+	}
+	if _, _, err := BindParams("DELETE FROM t WHERE a = $3", []string{"1"}); err == nil {
+		t.Error("BindParams bound a parameter it has no value for")
 	}
 }

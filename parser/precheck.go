@@ -15,10 +15,16 @@ func MayWrite(sql string) bool {
 	return hasAnyWord(sql, writeKeywords...)
 }
 
-// MayResetSession reports whether sql may drop prepared statements
-// (DISCARD ALL, DEALLOCATE): softfk must then prepare its own again.
-func MayResetSession(sql string) bool {
-	return hasAnyWord(sql, "discard", "deallocate")
+// MayChangePrepared reports whether sql may PREPARE or drop SQL-level
+// prepared statements (PREPARE, DEALLOCATE, DISCARD ALL).
+func MayChangePrepared(sql string) bool {
+	return hasAnyWord(sql, "prepare", "deallocate", "discard")
+}
+
+// MayExecute reports whether sql may EXECUTE an SQL-level prepared
+// statement.
+func MayExecute(sql string) bool {
+	return hasWord(sql, "execute")
 }
 
 // MayChangeSchema reports whether sql may be DDL (CREATE, ALTER, DROP) that

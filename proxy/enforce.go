@@ -217,6 +217,12 @@ func collectedRows(steps []*policy.Step, resps []responder) [][][]*string {
 // execute handles an Execute message.
 func (f *frontend) execute(body []byte) error {
 	portal, _, _ := cutNul(body)
+	if st := f.arming[string(portal)]; st != nil {
+		// It PREPAREs or DEALLOCATEs: its answer says whether it did.
+		delete(f.arming, string(portal))
+		f.forwardPart(reqExecute, 'E', body, part{watch: f.sessionEffects(st, true)})
+		return nil
+	}
 	bp := f.portals[string(portal)]
 	if bp != nil {
 		exists, err := f.portalBound(bp)

@@ -23,10 +23,20 @@ type frontend struct {
 	// relationship (others are not tracked).
 	stmts   map[string]*preparedStmt
 	portals map[string]*boundPortal
-	// sqlPrepared are SQL-level PREPAREd statements softfk cannot verify
-	// when they are EXECUTEd.
-	sqlPrepared map[string]*policy.Plan
-	own         ownStatements
+	// sqlPrepared follows the session's SQL-level prepared writes by name
+	// (sqlprepared.go); sqlGeneration counts its changes.
+	sqlPrepared   map[string]*sqlPrepared
+	sqlGeneration uint64
+	// preparing are the client's extended-protocol statements that PREPARE
+	// or DEALLOCATE SQL-level statements, and arming the portals bound to
+	// them: their effect is recorded when a portal runs (see
+	// sessionEffects).
+	preparing map[string]*parser.Statement
+	arming    map[string]*parser.Statement
+	// remap, while softfk runs the statement an EXECUTE stands for in the
+	// EXECUTE's place, maps error positions back to the client's text.
+	remap func(int) int
+	own   ownStatements
 	// ddl are prepared statements that change a guarded table's schema;
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
@@ -45,7 +55,7 @@ type frontend struct {
 
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
-		sqlPrepared: map[string]*policy.Plan{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{},
+		sqlPrepared: map[string]*sqlPrepared{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 
@@ -199,7 +209,12 @@ func (f *frontend) flush() error {
 // preparedStmt is a client statement (named or unnamed) that touches a
 // relationship.
 type preparedStmt struct {
-	stmt       parser.Statement
+	stmt parser.Statement
+	// text, when set, is what the server prepares in place of the client's
+	// text (before hidden columns): the statement an EXECUTE stands for;
+	// remap maps error positions in it back to the client's.
+	text       string
+	remap      func(int) int
 	paramTypes []uint32
 	plan       *policy.Plan // as planned at Parse; re-planned per Execute when it has a continuation
 	hidden     int          // columns softfk appended to its RETURNING
@@ -242,7 +257,13 @@ func (f *frontend) parse(body []byte) {
 	delete(f.ddl, string(name))
 	delete(f.writes, string(name))
 	sql, _, _ := cutNul(rest)
-	f.noteSessionReset(sql)
+	delete(f.preparing, string(name))
+	if effects := f.effectsOf(sql); len(effects) == 1 {
+		if f.preparing == nil {
+			f.preparing = map[string]*parser.Statement{}
+		}
+		f.preparing[string(name)] = effects[0]
+	}
 	if f.changesSchema(sql) {
 		f.ddl[string(name)] = true
 	}
@@ -270,13 +291,16 @@ func (f *frontend) parse(body []byte) {
 		pw.query, pw.paramTypes, pw.parsed, pw.text = query, msg.ParameterOIDs, msg.Query, msg.Query
 		f.writes[msg.Name] = pw
 	}
-	f.pending = append(f.pending, pending{kind: reqParse})
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{remap: ps.remap}})
 	f.sendMsg(&msg)
 }
 
 // serverText is the text the server prepares for the client's query
 // planned as ps: with softfk's hidden RETURNING columns, or rewritten.
 func (ps *preparedStmt) serverText(query string) string {
+	if ps.text != "" {
+		query = ps.text
+	}
 	switch {
 	case ps.hidden > 0:
 		return withHiddenReturning(query, &ps.stmt, ps.plan.Hidden)
@@ -297,7 +321,7 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 		return false, nil
 	}
 	text := unsafeString(sql)
-	if !parser.MayWrite(text) || !parser.MentionsAny(text, db.TableNames()) {
+	if !(parser.MayWrite(text) && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text)) {
 		return false, nil
 	}
 	if err := f.ensureCatalog(db); err != nil {
@@ -340,7 +364,19 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) (*preparedStmt, erro
 		return nil, nil // the server will reject it itself
 	}
 	st := res.Statements[0]
-	f.sessionEffects(&st)
+	if st.Kind == parser.Execute {
+		text, remap, _, err := f.executeText(sql, &st)
+		if err != nil {
+			return nil, err
+		}
+		if text != "" {
+			ps, err := f.prepare(text, paramTypes)
+			if ps != nil {
+				ps.text, ps.remap = text, remap
+			}
+			return ps, err
+		}
+	}
 	plan, err := f.plan(&st, policy.Env{Extended: true, ParamTypes: paramTypes})
 	if plan == nil {
 		return nil, err
@@ -357,7 +393,7 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) (*preparedStmt, erro
 // skips every message up to the next Sync.
 func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, error) {
 	if st.Kind == parser.Execute {
-		return f.sqlPrepared[st.Name], nil
+		return f.planExecute(st)
 	}
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
@@ -401,55 +437,18 @@ func (f *frontend) resolveNames(names []string) (map[string]string, error) {
 	return out, nil
 }
 
-// noteSessionReset catches DISCARD ALL and DEALLOCATE ALL even in
-// statements that touch no relationship: they drop softfk's own prepared
-// statements too.
-func (f *frontend) noteSessionReset(sql []byte) {
-	text := unsafeString(sql)
-	if !parser.MayResetSession(text) {
-		return
-	}
-	if res, err := f.s.srv.parser.Analyze(string(sql)); err == nil {
-		for i := range res.Statements {
-			f.sessionEffects(&res.Statements[i])
-		}
-	}
-}
-
-// sessionEffects tracks what a statement does to the session's prepared
-// statements (SQL-level PREPARE/DEALLOCATE, DISCARD ALL).
-func (f *frontend) sessionEffects(st *parser.Statement) {
-	switch st.Kind {
-	case parser.Prepare:
-		delete(f.sqlPrepared, st.Name)
-		if plan := f.s.rules().Plan(st.Inner, policy.Env{StandardStrings: f.s.standardStrings.Load()}); plan != nil {
-			// EXECUTE runs it with values softfk cannot see reliably.
-			f.sqlPrepared[st.Name] = &policy.Plan{Unverifiable: unverifiableOf(plan, "EXECUTE of a prepared "+st.Inner.Kind.String())}
-		}
-	case parser.Deallocate:
-		if st.Name == "" {
-			clear(f.sqlPrepared)
-			f.own.reset() // DISCARD ALL / DEALLOCATE ALL dropped softfk's too
-		} else {
-			delete(f.sqlPrepared, st.Name)
-		}
-	}
-}
-
-// unverifiableOf describes a write as unverifiable for reason, naming the
-// relationship the plan concerns.
-func unverifiableOf(p *policy.Plan, reason string) *policy.Unverifiable {
-	if p.Unverifiable != nil {
-		return p.Unverifiable
-	}
-	return &policy.Unverifiable{Reason: reason, Rel: p.FirstRel()}
-}
-
 // bind handles a Bind message.
 func (f *frontend) bind(body []byte) {
 	portal, rest, _ := cutNul(body)
 	stmtName, _, _ := cutNul(rest)
 	delete(f.portals, string(portal))
+	delete(f.arming, string(portal))
+	if st := f.preparing[string(stmtName)]; st != nil {
+		if f.arming == nil {
+			f.arming = map[string]*parser.Statement{}
+		}
+		f.arming[string(portal)] = st
+	}
 	if f.ddl[string(stmtName)] {
 		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
 	}
@@ -530,8 +529,10 @@ func (f *frontend) close(body []byte) {
 		if body[0] == 'S' {
 			delete(f.stmts, string(name))
 			delete(f.writes, string(name))
+			delete(f.preparing, string(name))
 		} else {
 			delete(f.portals, string(name))
+			delete(f.arming, string(name))
 		}
 	}
 	f.forward(reqClose, 'C', body)

@@ -33,10 +33,11 @@ func (f *frontend) query(body []byte) error {
 	delete(f.writes, "")
 	delete(f.portals, "")
 	delete(f.ddl, "")
+	delete(f.preparing, "")
+	delete(f.arming, "")
 	// After DDL on a guarded table, every session reads the catalog again.
 	var ready func(byte)
 	text := body[:len(body)-1]
-	f.noteSessionReset(text)
 	if f.changesSchema(text) {
 		ready = f.invalidateCatalog
 	}
@@ -46,6 +47,7 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	if !relevant {
+		f.noteSessionEffects(text)
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
 		return nil
@@ -56,13 +58,32 @@ func (f *frontend) query(body []byte) error {
 		f.forward(reqQuery, 'Q', body)
 		return nil
 	}
+	if len(res.Statements) == 1 && res.Statements[0].Kind == parser.Execute {
+		// An EXECUTE runs as the statement it stands for.
+		stands, remap, _, err := f.executeText(sql, &res.Statements[0])
+		if errors.Is(err, errCatalogUnavailable) {
+			f.endFailedQuery(ready)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if stands != "" {
+			f.remap = remap
+			defer func() { f.remap = nil }()
+			return f.query(append([]byte(stands), 0))
+		}
+	}
 	plans := make([]*policy.Plan, len(res.Statements))
-	planned, rounds, txControl := false, false, false
+	watches := make([]*watch, len(res.Statements))
+	planned, rounds, txControl, learning := false, false, false, false
 	for i := range res.Statements {
 		st := &res.Statements[i]
-		f.sessionEffects(st)
+		watches[i] = f.sessionEffects(st, true)
+		learning = learning || watches[i] != nil
 		txControl = txControl || st.Kind == parser.Transaction
 		if plans[i], err = f.plan(st, policy.Env{}); err != nil {
+			failAll(watches)
 			f.endFailedQuery(ready)
 			return nil
 		}
@@ -88,14 +109,14 @@ func (f *frontend) query(body []byte) error {
 		}
 	}
 	switch {
-	case !planned:
+	case !planned && !learning && f.remap == nil:
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
 		return nil
 	case len(res.Statements) == 1 && f.asExtended(sql, &res.Statements[0], plans[0], ready):
 		return nil
 	case !rounds:
-		f.inlineQuery(sql, res, plans, ready)
+		f.inlineQuery(sql, res, plans, watches, ready)
 		return nil
 	case txControl && len(res.Statements) > 1:
 		// Splitting would change what BEGIN/COMMIT inside the string mean.
@@ -109,10 +130,19 @@ func (f *frontend) query(body []byte) error {
 				}
 			}
 		}
-		f.inlineQuery(sql, res, plans, ready)
+		f.inlineQuery(sql, res, plans, watches, ready)
 		return nil
 	}
-	return f.splitQuery(sql, res, plans, ready)
+	return f.splitQuery(sql, res, plans, watches, ready)
+}
+
+// failAll tells the watches of a query that never ran that it failed.
+func failAll(watches []*watch) {
+	for _, w := range watches {
+		if w != nil {
+			w.round.fail()
+		}
+	}
 }
 
 // wellFormedQuery reports whether a Query message's body is one
@@ -152,7 +182,10 @@ func (f *frontend) endFailedQuery(ready func(byte)) {
 // owners and of how far each client statement moved: error positions,
 // counted in characters, are mapped back to the client's own text.
 type queryBuilder struct {
-	orig  string // the client's query string
+	orig string // the client's query string
+	// remap maps error positions in orig to the client's own text, when
+	// orig is what softfk sends in its stead (see frontend.remap).
+	remap func(int) int
 	sql   strings.Builder
 	runes int // characters written so far
 	parts []part
@@ -168,6 +201,7 @@ func (q *queryBuilder) raw(text string) {
 // the client's query string.
 func (q *queryBuilder) client(text string, from int, p part) {
 	p.posShift = q.runes - utf8.RuneCountInString(q.orig[:from])
+	p.remap = q.remap
 	q.raw(text)
 	q.parts = append(q.parts, p)
 }
@@ -246,7 +280,7 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	// the Describe brings first.
 	h := &hold{waiting: 1}
 	resps := f.afterResponders(steps, h, st.Text)
-	stmtPart := part{simple: true, hold: h}
+	stmtPart := part{simple: true, hold: h, remap: f.remap}
 	send := func(kind requestKind, msg pgproto3.FrontendMessage) {
 		f.pending = append(f.pending, pending{kind: kind, part: stmtPart})
 		f.sendMsg(msg)
@@ -343,16 +377,17 @@ func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) 
 }
 
 // inlineQuery sends the query with each statement's known-key checks (and
-// the rejection of unverifiable ones) inlined.
-func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan, ready func(byte)) {
-	q := queryBuilder{orig: sql}
+// the rejection of unverifiable ones) inlined; watches[i], when set,
+// follows the i-th statement.
+func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.Plan, watches []*watch, ready func(byte)) {
+	q := queryBuilder{orig: sql, remap: f.remap}
 	prev := 0
 	for i := range res.Statements {
 		st := &res.Statements[i]
 		p := plans[i]
 		switch {
 		case p == nil:
-			q.client(sql[prev:st.End], prev, part{})
+			q.client(sql[prev:st.End], prev, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
 			q.raw(sql[prev:st.Start])
 			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
@@ -377,13 +412,15 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 // the client). Statements run in groups, each ending with a statement
 // whose checks need its results; those checks then run before the next
 // group. Only the last ReadyForQuery reaches the client.
-func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Plan, ready func(byte)) error {
+func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Plan, watches []*watch, ready func(byte)) error {
 	status, err := f.settledStatus()
 	if err != nil {
+		failAll(watches)
 		return err
 	}
 	if status == 'E' {
 		// Every statement fails in an aborted transaction: nothing to check.
+		failAll(watches)
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.sendMsg(&pgproto3.Query{String: sql})
 		return nil
@@ -399,11 +436,14 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 		for end < len(res.Statements)-1 && !needsPlanRounds(plans[end]) {
 			end++
 		}
-		failed, err = f.runGroup(sql, res, plans, start, end)
+		failed, err = f.runGroup(sql, res, plans, watches, start, end)
 		if err != nil {
 			return err
 		}
 		start = end + 1
+	}
+	if failed {
+		failAll(watches[start:]) // never sent
 	}
 	switch {
 	case envelope && failed:
@@ -462,8 +502,8 @@ func (f *frontend) finalQuery(sql string, ready func(byte)) {
 // runGroup sends statements [start, end] as one query (the last one with
 // its hidden columns and captures), waits for it, then runs the last
 // statement's rounds. failed reports that the transaction is now aborted.
-func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan, start, end int) (failed bool, err error) {
-	q := queryBuilder{orig: sql}
+func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan, watches []*watch, start, end int) (failed bool, err error) {
+	q := queryBuilder{orig: sql, remap: f.remap}
 	last := &res.Statements[end]
 	lastPlan := plans[end]
 	rounds := needsPlanRounds(lastPlan)
@@ -477,7 +517,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		text := st.Text
 		switch {
 		case p == nil:
-			q.client(text, st.Start, part{})
+			q.client(text, st.Start, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
 			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
 			q.client(text, st.Start, part{})

@@ -28,6 +28,9 @@ type parsedWrite struct {
 	text       string   // the text the current plan needs
 	db         *policy.DB
 	generation uint64 // db's catalog generation when planned
+	// sqlGeneration is the frontend's when planned: an EXECUTE stands for
+	// what its name denotes at the time.
+	sqlGeneration uint64
 }
 
 // newParsedWrite stamps a statement about to be parsed with the current
@@ -37,7 +40,7 @@ func (f *frontend) newParsedWrite(sql []byte) *parsedWrite {
 		return nil
 	}
 	db := f.s.rules()
-	return &parsedWrite{db: db, generation: db.Generation()}
+	return &parsedWrite{db: db, generation: db.Generation(), sqlGeneration: f.sqlGeneration}
 }
 
 // forwardParse passes on the Parse of a statement softfk does not check
@@ -64,7 +67,7 @@ func (f *frontend) replanIfStale(name string) string {
 	}
 	db := f.s.rules()
 	generation := db.Generation()
-	if pw.db == db && pw.generation == generation || f.s.router.status() == 'E' {
+	if pw.db == db && pw.generation == generation && pw.sqlGeneration == f.sqlGeneration || f.s.router.status() == 'E' {
 		return f.stand(pw)
 	}
 	var ps *preparedStmt
@@ -82,7 +85,7 @@ func (f *frontend) replanIfStale(name string) string {
 	if text != pw.parsed && !f.own.canKeep(ownKey(text, pw.paramTypes)) {
 		return f.stand(pw)
 	}
-	pw.text, pw.db, pw.generation = text, db, generation
+	pw.text, pw.db, pw.generation, pw.sqlGeneration = text, db, generation, f.sqlGeneration
 	if ps == nil {
 		delete(f.stmts, name)
 	} else {

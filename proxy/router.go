@@ -93,6 +93,14 @@ func (rd *round) fail() {
 	}
 }
 
+// state reports, without waiting, whether the round is over and whether
+// all succeeded.
+func (rd *round) state() (done, ok bool) {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.failed || rd.remaining == 0, !rd.failed
+}
+
 // wait blocks until the round is over and reports whether all succeeded.
 func (rd *round) wait() bool {
 	<-rd.done
@@ -120,8 +128,11 @@ type part struct {
 	hidden int       // trailing result columns the proxy added, stripped for the client
 	noRows bool      // the client's statement returns no rows: all columns are hidden
 	// posShift is subtracted from error positions: the number of characters
-	// the proxy inserted before this statement in the query text.
+	// the proxy inserted before this statement in the query text. remap,
+	// when set, then maps a position in the text softfk sent in the client's
+	// stead back to the client's (0: none there).
 	posShift int
+	remap    func(int) int
 	watch    *watch // non-nil: the proxy waits on this client request
 	// rows, when set, reads the verdicts of the checks the statement makes
 	// of its own rows.
@@ -556,8 +567,8 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		}
 		switch {
 		case p.rows != nil && p.rows.failed(r, body):
-		case p.posShift != 0:
-			r.out = appendMessage(r.out, 'E', shiftErrorPosition(body, p.posShift))
+		case p.posShift != 0 || p.remap != nil:
+			r.out = appendMessage(r.out, 'E', mapErrorPosition(body, p.clientPosition))
 		default:
 			r.out = appendMessage(r.out, 'E', body)
 		}
@@ -771,25 +782,40 @@ func stripRowDescription(body []byte, n int) []byte {
 	return out
 }
 
-// shiftErrorPosition rewrites the Position field of an ErrorResponse body,
-// subtracting shift characters.
-func shiftErrorPosition(body []byte, shift int) []byte {
-	var out []byte
+// clientPosition maps an error position in the text sent upstream to the
+// client's text (0: none there).
+func (p *part) clientPosition(pos int) int {
+	if pos > p.posShift {
+		pos -= p.posShift
+	}
+	if p.remap != nil {
+		pos = p.remap(pos)
+	}
+	return pos
+}
+
+// mapErrorPosition returns an ErrorResponse body with its position field
+// mapped through clientPosition, or dropped when that gives 0.
+func mapErrorPosition(body []byte, clientPosition func(int) int) []byte {
 	for i := 0; i < len(body) && body[i] != 0; {
 		field := body[i]
 		end := i + 1
 		for end < len(body) && body[end] != 0 {
 			end++
 		}
-		value := body[i+1 : end]
 		if field == 'P' {
-			if n, err := strconv.Atoi(string(value)); err == nil && n > shift {
-				out = make([]byte, 0, len(body))
-				out = append(out, body[:i+1]...)
-				out = strconv.AppendInt(out, int64(n-shift), 10)
-				out = append(out, body[end:]...)
-				return out
+			n, err := strconv.Atoi(string(body[i+1 : end]))
+			if err != nil {
+				return body
 			}
+			out := make([]byte, 0, len(body))
+			out = append(out, body[:i]...)
+			if m := clientPosition(n); m > 0 {
+				out = append(out, 'P')
+				out = strconv.AppendInt(out, int64(m), 10)
+				out = append(out, 0)
+			}
+			return append(out, body[min(end+1, len(body)):]...)
 		}
 		i = end + 1
 	}

@@ -221,11 +221,23 @@ func TestRouterUnexpectedMessagesGoToClient(t *testing.T) {
 	}
 }
 
-func TestShiftErrorPosition(t *testing.T) {
+func TestMapErrorPosition(t *testing.T) {
 	_, body := msg(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax", Position: 42, Routine: "scanner_yyerror"})
-	var e pgproto3.ErrorResponse
-	e.Decode(shiftErrorPosition(body, 40))
-	if e.Position != 2 || e.Routine != "scanner_yyerror" || e.Message != "syntax" {
-		t.Fatalf("%+v", e)
+	for _, tc := range []struct {
+		p    part
+		want int32
+	}{
+		{part{posShift: 40}, 2},
+		{part{posShift: -3}, 45},
+		{part{posShift: 2, remap: func(n int) int { return n * 2 }}, 80},
+		{part{remap: func(int) int { return 0 }}, 0},
+	} {
+		var e pgproto3.ErrorResponse
+		if err := e.Decode(mapErrorPosition(body, tc.p.clientPosition)); err != nil {
+			t.Fatal(err)
+		}
+		if e.Position != tc.want || e.Routine != "scanner_yyerror" || e.Message != "syntax" || e.Code != "42601" {
+			t.Errorf("%+v: got %+v, want position %d", tc.p, e, tc.want)
+		}
 	}
 }
