@@ -21,6 +21,14 @@ func manyRows(n, bad int) string {
 }
 
 var shapeScenarios = []scenario{
+	// A Unicode-escaped identifier names a table without spelling it.
+	{name: "unicode-escaped table names", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(`INSERT INTO U&"\006Frders" VALUES (20, 77, 'escaped')`),
+		s(`INSERT INTO u&"!006Frders" UESCAPE '!' VALUES (21, 78, 'own escape')`),
+		s(`INSERT INTO U&"\006Frders" VALUES (22, 1, 'escaped')`),
+		s(`DELETE FROM U&"\0075sers" WHERE id = 1`),
+		s(`UPDATE U&"\006Frders" SET user_id = 79 WHERE id = 10`),
+	}},
 	// On the referenced side Postgres compares keys by their binary image:
 	// 1 set to 1.0 is a change, which CASCADE passes on and RESTRICT
 	// refuses, though 1 = 1.0.

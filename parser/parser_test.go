@@ -172,7 +172,8 @@ func TestPrechecks(t *testing.T) {
 			t.Errorf("MayWrite(%q) = %v", sql, !want)
 		}
 	}
-	if !MentionsAny("insert into ORDERS values (1)", []string{"users", "orders"}) || MentionsAny("insert into x", []string{"orders"}) {
+	if !MentionsAny("insert into ORDERS values (1)", []string{"users", "orders"}) || MentionsAny("insert into x", []string{"orders"}) ||
+		!MentionsAny(`insert into u&"\006Frders" values (1)`, []string{"orders"}) {
 		t.Error("MentionsAny")
 	}
 	if !MayChangePrepared("DISCARD ALL") || !MayChangePrepared("prepare x as delete from t") || !MayExecute("EXECUTE x") || MayChangeSchema("SELECT created") || !MayChangeSchema("alter table t add x int") {

@@ -77,9 +77,13 @@ func nextByte(s string, from int, c byte) int {
 }
 
 // MentionsAny reports whether sql contains any of the names (compared
-// without regard to ASCII case). Statements that mention no guarded table
-// cannot write one directly.
+// without regard to ASCII case), or a Unicode-escaped identifier
+// (U&"\006Frders"), which may spell any of them. Statements that mention no
+// guarded table cannot write one directly.
 func MentionsAny(sql string, names []string) bool {
+	if containsFold(sql, `u&"`) {
+		return true
+	}
 	for _, name := range names {
 		if containsFold(sql, name) {
 			return true
