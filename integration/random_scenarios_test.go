@@ -191,6 +191,10 @@ type stepGen struct {
 // add appends a statement, as a step of its own or, in multi mode,
 // sometimes joined to the previous step's query string.
 func (g *stepGen) add(sql string, args ...any) {
+	if g.rng.IntN(8) == 0 && preparable(sql) {
+		g.prepared(sql, args)
+		return
+	}
 	if g.multi && g.joinable && len(args) == 0 && g.rng.IntN(3) == 0 {
 		g.steps[len(g.steps)-1].sql += "; " + sql
 		return
@@ -199,9 +203,47 @@ func (g *stepGen) add(sql string, args ...any) {
 	g.joinable = len(args) == 0
 }
 
-// control appends a transaction control statement, always a step of its
-// own: softfk refuses some writes in a query string that also holds
-// transaction control (see the README's known limits).
+// preparable reports whether an SQL-level PREPARE can prepare sql.
+func preparable(sql string) bool {
+	for _, kw := range []string{"INSERT ", "UPDATE ", "DELETE ", "MERGE ", "WITH "} {
+		if strings.HasPrefix(sql, kw) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepared appends a statement as an SQL-level PREPARE and an EXECUTE with
+// the arguments as literals (then sometimes a DEALLOCATE), each a step of
+// its own: an EXECUTE is checked only alone in its query string.
+func (g *stepGen) prepared(sql string, args []any) {
+	name := fmt.Sprintf("q%d", len(g.steps))
+	exec := "EXECUTE " + name
+	if len(args) > 0 {
+		lits := make([]string, len(args))
+		for i, a := range args {
+			switch v := a.(type) {
+			case nil:
+				lits[i] = "NULL"
+			case string:
+				lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+			default:
+				lits[i] = fmt.Sprint(v)
+			}
+		}
+		exec += "(" + strings.Join(lits, ", ") + ")"
+	}
+	g.control("PREPARE " + name + " AS " + sql)
+	g.control(exec)
+	if g.rng.IntN(2) == 0 {
+		g.control("DEALLOCATE " + name)
+	}
+}
+
+// control appends a transaction control statement (or another that must
+// stand alone), always a step of its own: softfk refuses some writes in a
+// query string that also holds transaction control (see the README's
+// known limits).
 func (g *stepGen) control(sql string) {
 	g.steps = append(g.steps, s(sql))
 	g.joinable = false
