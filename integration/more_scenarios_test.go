@@ -235,6 +235,30 @@ INSERT INTO p VALUES ('zürich'), ('東京');`, fks: []fk{{table: "c", cols: "na
 	}},
 }
 
+// Errors in the client's clauses that softfk's own statements meet first
+// (a lock, a capture) point into the client's text, as Postgres's do.
+var clauseErrorScenarios = []scenario{
+	{name: "errors in clauses softfk repeats", schema: usersOrders, fks: []fk{withActions(ordersFK, "CASCADE", "CASCADE")}, steps: []step{
+		s("DELETE FROM users WHERE nosuch = 1"),
+		s("DELETE FROM users WHERE id #= 4"),
+		s("DELETE FROM users WHERE email = 'é' AND id = 'x'"),
+		s("UPDATE users SET id = nosuch + 1 WHERE id = 1"),
+		s("UPDATE users SET id = 5 WHERE id = 1 AND email = 5"),
+		s("DELETE FROM users u USING nothere n WHERE u.id = n.id"),
+		s("MERGE INTO orders o USING (VALUES (1, 2)) v(id, u) ON o.nosuch = v.id WHEN MATCHED THEN UPDATE SET user_id = v.u"),
+		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED THEN UPDATE SET id = v.nosuch"),
+		s("BEGIN ISOLATION LEVEL REPEATABLE READ"),
+		s("DELETE FROM users WHERE nosuch = 2"),
+		s("ROLLBACK"),
+	}},
+	{name: "errors in clauses within query strings", schema: usersOrders, fks: []fk{withActions(ordersFK, "CASCADE", "")}, modes: []string{"simple", "wire"}, steps: []step{
+		s("SELECT 'ü'; DELETE FROM users WHERE email = 'é' AND nosuch = 1"),
+		s("INSERT INTO users VALUES (7, 'ö'); UPDATE users SET id = 8 WHERE id = 7 AND nosuch"),
+	}},
+}
+
+func TestOracleClauseErrors(t *testing.T) { runScenarios(t, clauseErrorScenarios) }
+
 var moreTransactionScenarios = []scenario{
 	{name: "savepoint rollback restores parent", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("BEGIN"),

@@ -68,6 +68,11 @@ var randomMessageSQL = []string{
 	"SET search_path = nothere, public",
 	"COPY orders FROM STDIN",
 	"COPY events FROM STDIN",
+	"PREPARE w (int, int) AS INSERT INTO orders VALUES ($1, $2)",
+	"EXECUTE w($1, $2)",
+	"PREPARE d (int) AS DELETE FROM users WHERE id = $1",
+	"EXECUTE d($1)",
+	"DEALLOCATE w",
 }
 
 func TestRandomMessageSequences(t *testing.T) {

@@ -320,3 +320,42 @@ func TestExecuteAndPrepare(t *testing.T) {
 		t.Error("BindParams bound a parameter it has no value for")
 	}
 }
+
+func TestClientOffset(t *testing.T) {
+	for _, tc := range []struct {
+		sql, token string
+		and        bool // the WHERE ANDed with a condition of softfk's
+	}{
+		{"SELECT 1; DELETE FROM users WHERE name = 'é' AND nosuch = 1", "nosuch", false},
+		{"DELETE FROM users WHERE name = 'é' AND id = 'x'", "'x'", true},
+		{"DELETE FROM users WHERE id #= 4 RETURNING *", "#=", false},
+		{"UPDATE users SET id = nosuch + 1 WHERE id = 1", "nosuch", false},
+		{"DELETE FROM users u USING nothere n WHERE u.id = n.id", "nothere", true},
+	} {
+		res, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := res.Statements[len(res.Statements)-1].Main()
+		with, from, err := w.FromWhere()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sel := "1"
+		if v, ok := w.SetValue("id"); ok {
+			sel, _ = v.SQL()
+		}
+		companion := with + "SELECT " + sel + ", 'own' " + from + " FOR UPDATE"
+		if tc.and {
+			with, from, _ = w.FromWhereAnd("true")
+			companion = with + "SELECT " + sel + ", 'own' " + from
+		}
+		got := w.ClientOffset(companion, strings.Index(companion, tc.token))
+		if want := strings.Index(tc.sql, tc.token); got != want {
+			t.Errorf("%s: %q in %q maps to %d, want %d", tc.sql, tc.token, companion, got, want)
+		}
+		if got := w.ClientOffset(companion, strings.Index(companion, "'own'")); got != -1 {
+			t.Errorf("%s: softfk's own text maps to %d", tc.sql, got)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 		if !inserts && !updates {
 			continue
 		}
-		step := &Step{SQL: sql}
+		step := &Step{SQL: sql, Source: w}
 		if b.env.Extended {
 			b.bindClientParams(step)
 		}
@@ -123,7 +123,7 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 	if !touches || !b.conflictCheck(w, rels) {
 		return
 	}
-	step := &Step{SQL: sql}
+	step := &Step{SQL: sql, Source: w}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}

@@ -31,6 +31,10 @@ type Step struct {
 	Check *Check
 	// Collect says the step's rows feed the plan's continuation.
 	Collect bool
+	// Source, when set, is the client's write whose pieces the step
+	// repeats: errors Postgres reports in them point into the client's
+	// text through it (see parser.Write.ClientOffset).
+	Source *parser.Write
 }
 
 // Check identifies the relationships a check step covers, to turn its
@@ -600,7 +604,7 @@ func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
 		return false
 	}
 	check := &Check{rels: map[int]*Rel{enforced[0].Index: enforced[0]}, Side: ParentSide, LockWaitConflicts: true}
-	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere), Check: check}
+	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere), Check: check, Source: w}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
@@ -700,7 +704,7 @@ func (b *planBuilder) captureStep(w *parser.Write, sel []string) (*Step, error) 
 	if err != nil {
 		return nil, err
 	}
-	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName())}
+	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName()), Source: w}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}

@@ -196,11 +196,11 @@ func appendValue(dst, v []byte, null bool) []byte {
 }
 
 // responderFor builds the responder of a step.
-func (f *frontend) responderFor(st *policy.Step, h *hold, rd *round, stmt string) responder {
+func (f *frontend) responderFor(st *policy.Step, h *hold, rd *round, stmt string, position func(int) int) responder {
 	if st.Check != nil {
-		return &checkResponder{f: f, check: st.Check, hold: h, round: rd, stmt: stmt}
+		return &checkResponder{f: f, check: st.Check, hold: h, round: rd, stmt: stmt, position: position}
 	}
-	return &stepResponder{hold: h, round: rd, collect: st.Collect}
+	return &stepResponder{hold: h, round: rd, collect: st.Collect, position: position}
 }
 
 // collectedRows returns the rows of the collecting steps, in step order.
@@ -331,7 +331,7 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	rd := newRound(len(plan.Before) + 1)
 	resps := make([]responder, len(plan.Before))
 	for i, st := range plan.Before {
-		resps[i] = f.responderFor(st, h, rd, stmt)
+		resps[i] = f.responderFor(st, h, rd, stmt, nil)
 		f.sendStep(st, resps[i], bp)
 	}
 	w := &watch{hidden: len(plan.Hidden), round: rd}
@@ -353,7 +353,7 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 		rd = newRound(len(steps))
 		resps = make([]responder, len(steps))
 		for i, st := range steps {
-			resps[i] = f.responderFor(st, h, rd, stmt)
+			resps[i] = f.responderFor(st, h, rd, stmt, nil)
 			f.sendStep(st, resps[i], nil)
 		}
 		if ok, err := f.await(rd); !ok || err != nil {

@@ -217,6 +217,34 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 	q.parts = append(q.parts, p)
 }
 
+// stepPositions maps error positions in one of softfk's steps, about to
+// be appended to the query, to the client's text: in the pieces of the
+// client's statement it repeats, if any (policy.Step.Source).
+func (q *queryBuilder) stepPositions(step *policy.Step) func(int) int {
+	if step.Source == nil {
+		return nil
+	}
+	start, orig, remap := q.runes, q.orig, q.remap
+	return func(pos int) int {
+		if pos <= start {
+			return 0
+		}
+		at := byteOffset(step.SQL, pos-start-1)
+		if at >= len(step.SQL) {
+			return 0
+		}
+		off := step.Source.ClientOffset(step.SQL, at)
+		if off < 0 {
+			return 0
+		}
+		pos = utf8.RuneCountInString(orig[:off]) + 1
+		if remap != nil {
+			pos = remap(pos)
+		}
+		return pos
+	}
+}
+
 // checkedStatement appends a client statement st (text, which starts at
 // offset from of the client's string) with its plan p: the checks it makes
 // of its own rows, and its known-key checks after it. Its responses are
@@ -525,7 +553,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
 		case i == end && rounds:
 			for _, step := range p.Before {
-				r := f.responderFor(step, h, nil, st.Text)
+				r := f.responderFor(step, h, nil, st.Text, q.stepPositions(step))
 				beforeResps = append(beforeResps, r)
 				q.own(step.SQL, part{proxy: r}, true)
 			}
@@ -564,7 +592,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		}
 		resps := make([]responder, len(steps))
 		for i, st := range steps {
-			resps[i] = f.responderFor(st, h, nil, last.Text)
+			resps[i] = f.responderFor(st, h, nil, last.Text, nil)
 			f.sendStep(st, resps[i], nil)
 		}
 		if status, err := f.syncRound(); err != nil || status == 'E' {

@@ -24,6 +24,9 @@ type checkResponder struct {
 	stmt     string // the client's statement, for logs
 	shadowed []string
 	sent     time.Time // when the check went out, for its latency
+	// position maps an error position in the check to the client's text
+	// (0: none); nil maps every position to none.
+	position func(int) int
 }
 
 func (c *checkResponder) row(body []byte) {
@@ -65,7 +68,7 @@ func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 		return
 	}
 	c.observe(nil, metrics.OutcomeError)
-	r.sendError(ownStatementError(e))
+	r.sendError(ownStatementError(e, c.position))
 	c.fail()
 }
 
@@ -108,6 +111,8 @@ type stepResponder struct {
 	round   *round
 	collect bool
 	rows    [][]*string
+	// position is as checkResponder's.
+	position func(int) int
 }
 
 func (s *stepResponder) row(body []byte) {
@@ -124,7 +129,7 @@ func (s *stepResponder) succeeded(*router) {
 
 func (s *stepResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 	r.drop(s.hold)
-	r.sendError(ownStatementError(e))
+	r.sendError(ownStatementError(e, s.position))
 	if s.round != nil {
 		s.round.fail()
 	}
@@ -210,11 +215,17 @@ func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgprot
 }
 
 // ownStatementError passes on the error of one of softfk's statements
-// (missing privilege, a lock timeout, a serialization failure...) without
-// the positions and query text that would point into softfk's SQL.
-func ownStatementError(e *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+// (missing privilege, a lock timeout, a serialization failure, an unknown
+// column in the client's WHERE that softfk's lock met first...) without
+// the positions and query text that would point into softfk's SQL: an
+// error position is kept only where position maps it into the client's
+// text.
+func ownStatementError(e *pgproto3.ErrorResponse, position func(int) int) *pgproto3.ErrorResponse {
 	out := *e
 	out.Position, out.InternalPosition, out.InternalQuery = 0, 0, ""
+	if position != nil && e.Position > 0 {
+		out.Position = int32(position(int(e.Position)))
+	}
 	return &out
 }
 
