@@ -1,0 +1,82 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// psqlEnforceScript is what a person types into psql against guarded
+// tables: violations and their errors (with the LINE and caret psql draws
+// from error positions), PREPARE and EXECUTE, a transaction, \copy.
+const psqlEnforceScript = `
+\set VERBOSITY verbose
+INSERT INTO orders VALUES (10, 1, 'ok');
+INSERT INTO orders VALUES (11, 42, 'missing parent');
+INSERT INTO orders VALUES (12, 2, 'é'), (13, 43, 'second row');
+DELETE FROM users WHERE nosuch = 1;
+DELETE FROM users WHERE email = 'é' AND id = 'x';
+DELETE FROM users WHERE id = 1;
+UPDATE users SET id = 7 WHERE id = 2;
+UPDATE orders SET user_id = 99 WHERE id = 10;
+MERGE INTO orders o USING (VALUES (10, 3)) v(id, u) ON o.nosuch = v.id WHEN MATCHED THEN UPDATE SET user_id = v.u;
+PREPARE ins (int, int) AS INSERT INTO orders VALUES ($1, $2, 'prepared');
+EXECUTE ins(14, 2);
+EXECUTE ins(15, 77);
+EXECUTE ins(16, 'x');
+EXECUTE ins(17);
+PREPARE ins AS SELECT 1;
+DEALLOCATE ins;
+EXECUTE ins(18, 1);
+BEGIN;
+INSERT INTO orders VALUES (19, 3, 'in a transaction');
+INSERT INTO orders VALUES (20, 88, 'in a transaction');
+SELECT 1;
+ROLLBACK;
+\copy orders FROM stdin
+30	1	copied
+31	3	copied
+\.
+\copy orders FROM stdin
+32	1	copied
+33	55	missing parent
+\.
+TABLE users;
+TABLE orders;
+`
+
+// psql shows the same as with a real FOREIGN KEY, character for character.
+func TestPsqlEnforcementMatchesRealForeignKey(t *testing.T) {
+	rel := fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
+	p := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
+	run := func(addr string, constraint bool) string {
+		db := newDatabase(t)
+		conn := connect(t, cluster.DSN(db))
+		mustExec(t, conn,
+			"CREATE TABLE users (id int PRIMARY KEY, email text)",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text)",
+			"INSERT INTO users VALUES (1, 'a'), (2, 'é'), (3, 'c')")
+		if constraint {
+			mustExec(t, conn, rel.sql())
+		}
+		host, port, _ := strings.Cut(addr, ":")
+		cmd := exec.Command(cluster.Tool("psql"), "-X", "-h", host, "-p", port, "-U", cluster.User, "-d", db)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+cluster.Password, "PGCLIENTENCODING=UTF8")
+		cmd.Stdin = strings.NewReader(psqlEnforceScript)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	direct, proxied := run(cluster.Addr(), true), run(p.Addr, false)
+	if direct != proxied {
+		t.Fatalf("psql output differs through softfk\n--- real FK\n%s\n--- softfk\n%s", direct, proxied)
+	}
+	for _, want := range []string{"violates foreign key constraint", "LINE 1: DELETE FROM users WHERE nosuch = 1;", "EXECUTE ins(16, 'x');", "COPY 2"} {
+		if !strings.Contains(proxied, want) {
+			t.Errorf("psql output lacks %q:\n%s", want, proxied)
+		}
+	}
+}
