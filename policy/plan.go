@@ -598,7 +598,7 @@ func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
 	if len(enforced) == 0 {
 		return true
 	}
-	with, fromWhere, err := w.FromWhereAnd(repeatableRead)
+	with, fromWhere, err := w.FromWhereAnd(conflictsMatter)
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "statement softfk cannot analyse: " + err.Error(), Rel: enforced[0]}
 		return false

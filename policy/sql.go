@@ -26,6 +26,13 @@ const (
 	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
 )
 
+// enforced is the condition that Postgres enforces foreign keys in the
+// session now. Its RI triggers do not fire while session_replication_role
+// is replica (as logical replication's apply workers and bulk loaders set
+// it), so no check and no action applies then. The condition names no
+// column: Postgres evaluates it once, before it reads or locks any row.
+const enforced = "current_setting('session_replication_role') <> 'replica'"
+
 // liveOID renders the OID of table t as the session resolves its
 // qualified name when the SQL runs (NULL when there is none). softfk
 // never writes an OID it read earlier into its SQL: a table rebuilt and
@@ -166,6 +173,7 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
 		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(keys)-1)
 	}
+	violates = enforced + " AND " + violates
 	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.Columns), kind, keyText(keys))
 	return violates, signal
 }
@@ -207,7 +215,7 @@ func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
 		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), kindReferenced, keyText(kColumns(idx)), from,
-		joinNonEmpty(" AND ", cond, nullCount(kColumns(idx))+" = 0", violates))
+		joinNonEmpty(" AND ", enforced, cond, nullCount(kColumns(idx))+" = 0", violates))
 }
 
 // violationQuery renders one relationship's violation query over k, given
@@ -300,6 +308,10 @@ func xmaxConflict(xmax string) string {
 // REPEATABLE READ, where the conflict check applies (READ COMMITTED sees
 // concurrent children itself, and SERIALIZABLE's own checks catch them).
 const repeatableRead = "current_setting('transaction_isolation') = 'repeatable read'"
+
+// conflictsMatter is the condition that the conflict check applies: under
+// REPEATABLE READ, while foreign keys are enforced.
+const conflictsMatter = repeatableRead + " AND " + enforced
 
 // conflictCheckSQL renders a check for relationship r that, under
 // REPEATABLE READ, locks the rows about to be deleted or re-keyed (reached
