@@ -29,6 +29,22 @@ var shapeScenarios = []scenario{
 		s(`DELETE FROM U&"\0075sers" WHERE id = 1`),
 		s(`UPDATE U&"\006Frders" SET user_id = 79 WHERE id = 10`),
 	}},
+	// softfk's own SQL sits inside the client's statement (RETURNING) and
+	// next to it: the client's aliases must not meet softfk's.
+	{name: "short table aliases", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders AS p VALUES ($1, $2, 'alias p')", 20, 2),
+		s("INSERT INTO orders AS p VALUES ($1, $2, 'alias p')", 21, 77),
+		s("INSERT INTO orders AS p VALUES (22, (SELECT 3), 'computed')"),
+		s("INSERT INTO orders AS c VALUES (23, 1, 'c'), (24, 2, 'c') RETURNING c.id"),
+		s("INSERT INTO orders AS o VALUES (12, 3, 'upsert') ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, note = o.note || '!'"),
+		s("UPDATE orders o SET user_id = 2 WHERE o.id = 10"),
+		s("UPDATE orders o SET user_id = 99 WHERE o.id = 11"),
+		s("UPDATE orders k SET user_id = $1 WHERE k.id = $2", 3, 11),
+		s("UPDATE orders AS x SET note = 'x', user_id = x.user_id WHERE x.id = 20"),
+		s("DELETE FROM users p WHERE p.id = 1"),
+		s("UPDATE users c SET id = 9 WHERE c.id = 2"),
+		s("DELETE FROM users k WHERE k.id = 3"),
+	}},
 	// On the referenced side Postgres compares keys by their binary image:
 	// 1 set to 1.0 is a change, which CASCADE passes on and RESTRICT
 	// refuses, though 1 = 1.0.

@@ -73,12 +73,12 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 		t.Fatalf("want the row checked inside the statement, got %+v", p)
 	}
 	enforced, shadow := p.Hidden[0], p.Hidden[1]
-	for _, want := range []string{"CAST((SELECT ", "o.tableoid = ", "p.id = o.user_id FOR KEY SHARE OF p"} {
+	for _, want := range []string{"CAST((SELECT ", "o.tableoid = ", "softfk_parent.id = o.user_id FOR KEY SHARE OF softfk_parent"} {
 		if !strings.Contains(enforced, want) {
 			t.Errorf("enforced check %q lacks %q", enforced, want)
 		}
 	}
-	if !strings.Contains(shadow, "p.id = o.tag_id") || strings.Contains(shadow, "FOR KEY SHARE") || strings.HasPrefix(shadow, "CAST") {
+	if !strings.Contains(shadow, "softfk_parent.id = o.tag_id") || strings.Contains(shadow, "FOR KEY SHARE") || strings.HasPrefix(shadow, "CAST") {
 		t.Errorf("shadow check %q should return the violation without locking", shadow)
 	}
 

@@ -150,6 +150,12 @@ func permExpr(t *Table, cols []string) string {
 		name, name, strings.Join(colPerm, " AND "))
 }
 
+// parentAlias names the parent table in softfk's lookup of a parent row,
+// which may sit inside a client's statement (see rowViolation), next to
+// the names the client gave its own tables: it must not be a name a client
+// would choose.
+const parentAlias = "softfk_parent"
+
 // childViolation renders, for relationship r and the child's new key
 // values keys (SQL expressions), the condition that they violate r (a key
 // with no parent row, or under MATCH FULL a key mixing nulls and values)
@@ -159,13 +165,13 @@ func permExpr(t *Table, cols []string) string {
 func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) {
 	var eq []string
 	for j, pc := range r.RefColumns {
-		eq = append(eq, fmt.Sprintf("p.%s = %s", config.QuoteIdent(pc), keys[j]))
+		eq = append(eq, fmt.Sprintf("%s.%s = %s", parentAlias, config.QuoteIdent(pc), keys[j]))
 	}
 	locking := ""
 	if lock {
-		locking = " FOR KEY SHARE OF p"
+		locking = " FOR KEY SHARE OF " + parentAlias
 	}
-	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s%s)", TableRef(r.Parent), strings.Join(eq, " AND "), locking)
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", TableRef(r.Parent), parentAlias, strings.Join(eq, " AND "), locking)
 	nulls := nullCount(keys)
 	kind := "'" + kindMissing + "'"
 	violates = nulls + " = 0 AND " + missing
