@@ -66,8 +66,9 @@ type raceOptions struct {
 	enforce   bool
 	proxies   int // sessions are spread over this many softfk processes (at least 1)
 	duration  time.Duration
-	// writePaths varies how children arrive (INSERT, COPY, MERGE) and
-	// parents go (DELETE, MERGE, a data-modifying WITH query).
+	// writePaths varies how children arrive (INSERT, COPY, MERGE, an
+	// UPDATE moving one) and parents go (DELETE, MERGE, a data-modifying
+	// WITH query).
 	writePaths bool
 }
 
@@ -165,13 +166,17 @@ func raceWorkload(t *testing.T, opts raceOptions) *raceOutcome {
 			user := pick(rng)
 			_, err := conn.Exec(ctx, "BEGIN")
 			if err == nil {
-				switch path := rng.Intn(3); {
+				switch path := rng.Intn(4); {
 				case !opts.writePaths || path == 0:
 					_, err = conn.Exec(ctx, "INSERT INTO orders (user_id) VALUES ($1)", user)
 				case path == 1:
 					_, err = conn.PgConn().CopyFrom(ctx, strings.NewReader(fmt.Sprintf("%d\n", user)), "COPY orders (user_id) FROM STDIN")
-				default:
+				case path == 2:
 					_, err = conn.Exec(ctx, "MERGE INTO orders o USING (SELECT $1::int AS u) s ON false WHEN NOT MATCHED THEN INSERT (user_id) VALUES (s.u)", user)
+				default:
+					// Move a recent child to the parent, or leave its key as
+					// it is (then Postgres, and softfk, check nothing).
+					_, err = conn.Exec(ctx, "UPDATE orders SET user_id = CASE WHEN id % 2 = 0 THEN $1 ELSE user_id END WHERE id = (SELECT max(id) - $2 FROM orders)", user, rng.Intn(20))
 				}
 				if err == nil {
 					// Hold the parent's lock a moment, as real transactions do.

@@ -15,8 +15,8 @@ type Table struct {
 	Name    config.TableName
 	Kind    byte // pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, ...
 	Columns map[string]Column
-	// UniqueKeys are the column sets of valid, non-partial unique indexes
-	// without expressions: what a FOREIGN KEY may reference.
+	// UniqueKeys are the column sets of valid, non-partial, non-deferrable
+	// unique indexes without expressions: what a FOREIGN KEY may reference.
 	UniqueKeys [][]string
 	// IndexPrefixes are, for every index, its leading plain columns.
 	IndexPrefixes [][]string
@@ -67,7 +67,7 @@ func CatalogQuery(tables []config.TableName) string {
 	return `SELECT n.nspname, c.relname, c.relkind::text,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
   a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, (a.attgenerated <> '')::text,
-  coalesce((SELECT string_agg(i.indisunique::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
+  coalesce((SELECT string_agg((i.indisunique AND i.indimmediate)::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
             FROM pg_catalog.pg_index i
             WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), ''),
   coalesce((SELECT string_agg(DISTINCT CASE WHEN t.tgtype & 4 <> 0 THEN 'insert' ELSE '' END ||

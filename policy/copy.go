@@ -189,7 +189,7 @@ func (c *CopyPlan) Steps(keys [][]copydata.Field) []*Step {
 		width: len(c.keyCols),
 		rows:  len(keys),
 	}
-	return childCheckSteps(c.rels, c.ref, indexOf(c.keyCols), src, args)
+	return childCheckSteps(c.rels, c.ref, indexOf(c.keyCols), -1, src, args)
 }
 
 // binaryArray encodes a one-dimensional array of elem values in Postgres's

@@ -78,7 +78,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 			b.bindClientParams(step)
 		}
 		b.capture(step, func(rows [][]*string) {
-			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, len(cols)))
+			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, len(cols)), false)
 		})
 	}
 	return true

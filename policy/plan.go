@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -333,7 +334,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 				return
 			}
 			colIdx := indexOf(cols)
-			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows) })
+			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows, false) })
 		}
 		b.updateParent(w, asParent)
 	case parser.Delete:
@@ -531,13 +532,67 @@ func columnsInOrder(t *Table) []string {
 
 // childFromReturning plans the general child-side path: the statement
 // returns the new key values of every row it wrote (hidden), and a check
-// runs on them after it.
+// runs on them after it. Rows an update left a relationship's key alone in
+// are not checked for it (see hideKeptKeys).
 func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 	from, cols := b.hide(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
+	n := len(cols)
+	kept := (w.Kind == parser.Update || w.OnConflict == parser.DoUpdate) && b.hideKeptKeys(w, rels)
+	if kept {
+		n += len(rels)
+	}
 	colIdx := indexOf(cols)
-	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
-		b.work.childRows(rels, w.Table, cols, colIdx, rows)
+	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: n, apply: func(rows [][]*string) {
+		b.work.childRows(rels, w.Table, cols, colIdx, rows, kept)
 	}})
+}
+
+// hideKeptKeys appends, for an UPDATE or ON CONFLICT DO UPDATE, one hidden
+// column per relationship of rels telling whether the row kept its key
+// (see keptKey), and reports whether it could: that needs a unique key of
+// the table the statement leaves alone, and no BEFORE UPDATE trigger or
+// rule that might change it anyway.
+func (b *planBuilder) hideKeptKeys(w *parser.Write, rels []*Rel) bool {
+	t := rels[0].Child
+	if t.BeforeUpdateTrigger || t.HasRules || !onlyTables(w, t) {
+		return false
+	}
+	var unique []string
+	for _, key := range t.UniqueKeys {
+		if setsAny(w, key) {
+			continue
+		}
+		// The shortest, the first in name order among equals: plans stay
+		// the same however the catalog lists the keys.
+		if unique == nil || len(key) < len(unique) || len(key) == len(unique) && slices.Compare(key, unique) < 0 {
+			unique = key
+		}
+	}
+	if unique == nil {
+		return false
+	}
+	ref, g := config.QuoteIdent(w.Table.RefName()), guard(w.Table, t)
+	for _, r := range rels {
+		b.plan.Hidden = append(b.plan.Hidden, keptKey(r, ref, g, unique))
+	}
+	return true
+}
+
+// onlyTables reports whether the name a statement writes through denotes a
+// table (plain, partitioned or foreign, with system columns such as xmin)
+// whichever relation of that name it reaches: always when the name is
+// qualified; otherwise when some column of t is in every other relation of
+// its name, which makes those tables too (see Column.Everywhere).
+func onlyTables(w *parser.Write, t *Table) bool {
+	if w.Table.Schema != "" {
+		return true
+	}
+	for _, c := range t.Columns {
+		if c.Everywhere {
+			return true
+		}
+	}
+	return false
 }
 
 // hide appends hidden RETURNING columns (each value as text) for the

@@ -150,11 +150,13 @@ func permExpr(t *Table, cols []string) string {
 		name, name, strings.Join(colPerm, " AND "))
 }
 
-// parentAlias names the parent table in softfk's lookup of a parent row,
-// which may sit inside a client's statement (see rowViolation), next to
-// the names the client gave its own tables: it must not be a name a client
-// would choose.
-const parentAlias = "softfk_parent"
+// parentAlias and oldRowAlias name the tables of softfk's subqueries that
+// sit inside a client's statement, next to the names the client gave its
+// own tables: they must not be names a client would choose.
+const (
+	parentAlias = "softfk_parent"
+	oldRowAlias = "softfk_old"
+)
 
 // childViolation renders, for relationship r and the child's new key
 // values keys (SQL expressions), the condition that they violate r (a key
@@ -201,6 +203,38 @@ func rowViolation(r *Rel, ref, cond string, lock bool) string {
 	}
 	violates, signal := childViolation(r, keys, lock)
 	return "(SELECT " + signal + " WHERE " + joinNonEmpty(" AND ", cond, violates) + ")"
+}
+
+// keptKey renders, as text, whether the row an UPDATE (or ON CONFLICT DO
+// UPDATE) wrote through ref kept relationship r's key: Postgres checks an
+// updated referencing row only when its key changed (by the key type's =)
+// or when the transaction wrote the row itself. The old row is read by
+// unique, a unique key the statement leaves alone, as the statement's own
+// snapshot still shows it, and counts only if it is the very version the
+// statement replaced: its xmax is the new row's xmin. Anything else counts
+// as changed and is checked: a row the statement inserted, one locked by
+// another transaction meanwhile, one READ COMMITTED updated in a newer
+// version than the snapshot's. Values are read as text and cast back, so
+// the SQL stays valid whichever table of its name the statement reaches
+// (see rowText), and every table it may reach has xmin (see onlyTables);
+// the guard, when the name is unqualified, keeps other tables from being
+// looked at.
+func keptKey(r *Rel, ref, guard string, unique []string) string {
+	t, o := r.Child, oldRowAlias
+	written := ref + ".xmin"
+	conds := []string{
+		o + ".xmax = " + written,
+		o + ".xmin <> " + written,
+		o + ".xmin <> xid(pg_current_xact_id())",
+	}
+	for _, c := range append(append([]string(nil), unique...), r.Columns...) {
+		conds = append(conds, fmt.Sprintf("%s.%s = %s", o, config.QuoteIdent(c), castTo(rowText(ref, t, c), t.Columns[c].Type)))
+	}
+	kept := fmt.Sprintf("EXISTS (SELECT FROM %s %s WHERE %s)", TableRef(t), o, strings.Join(conds, " AND "))
+	if guard != "" {
+		kept = "CASE WHEN " + guard + " THEN " + kept + " END"
+	}
+	return "(" + kept + ")::text"
 }
 
 // parentViolations renders, for relationship r, the rows of k (holding the

@@ -88,29 +88,57 @@ func (w *parentWork) add(s *Step, collect func([][]*string)) {
 }
 
 // childRows checks new child keys (columns cols of rows) against rels.
-func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, colIdx map[string]int, rows [][]*string) {
-	if len(rows) == 0 {
-		return
-	}
+// With kept, each row carries after its keys one flag per relationship of
+// rels, "true" when the row kept that relationship's key (see keptKey):
+// Postgres does not check such a row for it, and neither does softfk.
+func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, colIdx map[string]int, rows [][]*string, kept bool) {
 	types := make([]string, len(cols))
 	for i, c := range cols {
 		types[i] = rels[0].Child.Columns[c].Type
 	}
+	keptAt := -1
+	if kept {
+		rows = changedRows(rows, len(cols), len(rels))
+		keptAt = len(cols)
+		for range rels {
+			types = append(types, "boolean")
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
 	args := []Arg{{Text: jsonRows(rows)}}
-	for _, st := range childCheckSteps(rels, ref, colIdx, jsonSource("$1", types), args) {
+	for _, st := range childCheckSteps(rels, ref, colIdx, keptAt, jsonSource("$1", types), args) {
 		w.add(st, nil)
 	}
 }
 
+// changedRows keeps the rows whose flags, n of them from position at, do
+// not all say "true": rows that changed some relationship's key.
+func changedRows(rows [][]*string, at, n int) [][]*string {
+	var out [][]*string
+	for _, row := range rows {
+		for _, f := range row[at : at+n] {
+			if f == nil || *f != "true" {
+				out = append(out, row)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // childCheckSteps builds the checks of new child keys read from src (whose
 // columns are placed by colIdx) against rels: one enforced and one shadow
-// step, as needed. args are the values of src's parameters.
-func childCheckSteps(rels []*Rel, ref parser.Relation, colIdx map[string]int, src keySource, args []Arg) []*Step {
+// step, as needed. args are the values of src's parameters. When keptAt is
+// not negative, src's column keptAt+i says whether a row kept the key of
+// relationship rels[i], and such rows are not checked for it.
+func childCheckSteps(rels []*Rel, ref parser.Relation, colIdx map[string]int, keptAt int, src keySource, args []Arg) []*Step {
 	var steps []*Step
 	for _, shadow := range []bool{false, true} {
 		check := &Check{rels: map[int]*Rel{}, Shadow: shadow, Side: ChildSide}
 		var violations []violationQuery
-		for _, r := range rels {
+		for i, r := range rels {
 			if (r.Mode == config.Shadow) != shadow {
 				continue
 			}
@@ -119,6 +147,9 @@ func childCheckSteps(rels []*Rel, ref parser.Relation, colIdx map[string]int, sr
 				idx[j] = colIdx[c]
 			}
 			r, g := r, guard(ref, r.Child)
+			if keptAt >= 0 {
+				g = joinNonEmpty(" AND ", g, "k.c"+strconv.Itoa(keptAt+i)+" IS NOT TRUE")
+			}
 			violations = append(violations, func(from string) string { return childViolations(r, from, idx, g, !shadow) })
 			check.rels[r.Index] = r
 		}
@@ -256,7 +287,7 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 			// checked next round, as Postgres checks them after its update.
 			sql += " RETURNING " + textColumns("c", r.Columns)
 			collect = func(rows [][]*string) {
-				w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), rows)
+				w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), rows, false)
 			}
 		}
 		w.add(jsonStep(sql, data, nil), collect)
