@@ -275,7 +275,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(48) {
+	switch r.IntN(52) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -365,8 +365,37 @@ func (g *stepGen) next() {
 		g.add(g.pick("CREATE TEMP TABLE IF NOT EXISTS c (id int PRIMARY KEY, pid int DEFAULT 1, v int)",
 			"CREATE TEMP TABLE IF NOT EXISTS p (id int PRIMARY KEY, v int)",
 			"DROP TABLE IF EXISTS pg_temp.c", "DROP TABLE IF EXISTS pg_temp.p"))
+	case 42:
+		// Foreign keys off and on again: orphans written meanwhile stay.
+		g.add(g.pick("SET session_replication_role = replica", "SET session_replication_role = replica",
+			"RESET session_replication_role", "SET session_replication_role = origin", "SET LOCAL session_replication_role = replica"))
+	case 43, 44:
+		g.keptKeys()
 	default:
 		g.transaction()
+	}
+}
+
+// keptKeys draws an update that assigns referencing keys their own value,
+// as ORMs do, which Postgres checks only for rows the transaction wrote.
+func (g *stepGen) keptKeys() {
+	switch g.rng.IntN(8) {
+	case 0:
+		g.add("UPDATE c SET pid = pid, v = v + 1 WHERE id <= " + g.key(10, 16, 0))
+	case 1:
+		g.add("UPDATE c SET v = 7, pid = $1 WHERE id = $2", g.rng.IntN(6), 10+g.rng.IntN(7))
+	case 2:
+		g.add("INSERT INTO c VALUES (" + g.key(10, 18, 0) + ", " + g.key(0, 5, 10) + ", 4) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v")
+	case 3:
+		g.add("UPDATE g SET cid = cid WHERE id = " + g.key(100, 108, 0))
+	case 4:
+		g.add("UPDATE cc SET a = a, b = b WHERE id <= " + g.key(1, 5, 0))
+	case 5:
+		g.add("UPDATE nc SET k = k + 0.000 WHERE id = " + g.key(1, 7, 0))
+	case 6:
+		g.add("UPDATE t SET up = up WHERE id >= " + g.key(1, 8, 0))
+	default:
+		g.add("UPDATE pc SET ppid = ppid WHERE id <= " + g.key(0, 20, 0))
 	}
 }
 
