@@ -359,3 +359,29 @@ func TestClientOffset(t *testing.T) {
 		}
 	}
 }
+
+func TestPinned(t *testing.T) {
+	for sql, want := range map[string][]string{
+		"UPDATE orders SET user_id = 1 WHERE id = 5":                             {"id"},
+		"UPDATE orders o SET user_id = 1 WHERE o.id = $1 AND 'x' = o.note":       {"id", "note"},
+		"UPDATE public.orders SET user_id = 1 WHERE public.orders.id = '5'::int": {"id"},
+		"UPDATE orders SET user_id = 1 WHERE (a = 1 AND (b = $2)) AND c > 3":     {"a", "b"},
+		"UPDATE orders SET user_id = 1 WHERE id = 5 OR id = 6":                   nil,
+		"UPDATE orders SET user_id = 1 WHERE id = other_id":                      nil,
+		"UPDATE orders SET user_id = 1 FROM users u WHERE orders.id = 5":         nil,
+		"UPDATE orders o SET user_id = 1 WHERE orders.id = 5":                    nil,
+		"UPDATE orders SET user_id = 1 WHERE id IN (5)":                          nil,
+		"UPDATE orders SET user_id = 1":                                          nil,
+		"UPDATE orders SET user_id = 1 WHERE id = (SELECT 5)":                    nil,
+		"DELETE FROM orders WHERE id = 5":                                        {"id"},
+	} {
+		res, err := Analyze(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := res.Statements[0].Targets[0].Write
+		if got := w.Pinned(); !slices.Equal(got, want) {
+			t.Errorf("%s: pinned %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -139,6 +139,67 @@ func setValue(set []Assignment, column string) (Value, bool) {
 	return Value{}, false
 }
 
+// Pinned returns the columns of the target table that an UPDATE's or
+// DELETE's WHERE compares with = to a constant or a parameter, at its top
+// level or in a top-level AND, when the statement reads no other table
+// (FROM, USING): every row it writes has those values. nil otherwise.
+func (w *Write) Pinned() []string {
+	if len(w.from) > 0 || w.where == nil {
+		return nil
+	}
+	var cols []string
+	var visit func(n *pg_query.Node)
+	visit = func(n *pg_query.Node) {
+		if b := n.GetBoolExpr(); b != nil && b.Boolop == pg_query.BoolExprType_AND_EXPR {
+			for _, arg := range b.Args {
+				visit(arg)
+			}
+			return
+		}
+		e := n.GetAExpr()
+		if e == nil || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
+			return
+		}
+		for _, side := range [][2]*pg_query.Node{{e.Lexpr, e.Rexpr}, {e.Rexpr, e.Lexpr}} {
+			if c, ok := w.ownColumn(side[0]); ok {
+				if v := valueOf(side[1]); v.Kind == Const || v.Kind == Param {
+					cols = append(cols, c)
+				}
+				return
+			}
+		}
+	}
+	visit(w.where)
+	return cols
+}
+
+// ownColumn returns the column a column reference names when it is one of
+// the target table's: unqualified, or qualified by the statement's name for
+// the table.
+func (w *Write) ownColumn(n *pg_query.Node) (string, bool) {
+	ref := n.GetColumnRef()
+	if ref == nil {
+		return "", false
+	}
+	var names []string
+	for _, f := range ref.Fields {
+		s := f.GetString_()
+		if s == nil {
+			return "", false // a.*
+		}
+		names = append(names, s.Sval)
+	}
+	switch {
+	case len(names) == 1:
+		return names[0], true
+	case len(names) == 2 && names[0] == w.Table.RefName():
+		return names[1], true
+	case len(names) == 3 && w.Table.Alias == "" && names[0] == w.Table.Schema && names[1] == w.Table.Name:
+		return names[2], true
+	}
+	return "", false
+}
+
 // FromWhere renders the rows an UPDATE or DELETE reaches, for a companion
 // SELECT: from is "FROM <target> [, <from list>] [WHERE <condition>]" and
 // with is "" or the "WITH <read-only queries> " that must precede the

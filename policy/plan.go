@@ -381,20 +381,59 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 // rowChecks plans the checks of a one-row INSERT inside the statement
 // itself (see Inline), and reports whether it did. It does not when the
 // check could see less than Postgres's RI trigger would at the end of the
-// statement (a self-reference to the new row; a BEFORE trigger or rule
-// that may write elsewhere first), or more than one row could fail for
-// another reason after a violation was raised (Postgres would report that
-// other error, from the insert, before its RI triggers fire). An
-// ON CONFLICT DO UPDATE takes the general path: a real FK checks an
-// updated row only when its key changed. Nor does it when an unqualified
-// name may denote another relation without the key columns the check
-// names (see Column.Everywhere).
+// statement (a BEFORE trigger or rule that may write elsewhere first; see
+// inline for more), or more than one row could fail for another reason
+// after a violation was raised (Postgres would report that other error,
+// from the insert, before its RI triggers fire). A row that ON CONFLICT DO
+// UPDATE updated instead is checked only where its key changed (see
+// keptKey).
 func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 	t := rels[0].Child
-	if len(b.st.Targets) != 1 || w.OnConflict == parser.DoUpdate || t.HasRules || t.BeforeInsertTrigger ||
+	upsert := w.OnConflict == parser.DoUpdate
+	if len(b.st.Targets) != 1 || t.HasRules || t.BeforeInsertTrigger || upsert && t.BeforeUpdateTrigger ||
 		!(len(w.Rows) == 1 || w.DefaultValues) {
 		return false
 	}
+	var kept func(r *Rel) string
+	if upsert {
+		kept = b.keptKeys(w, rels)
+	}
+	return b.inline(w, rels, kept)
+}
+
+// updateRowChecks plans the checks of an UPDATE that writes one row at
+// most (its WHERE pins a unique key) inside the statement itself, as
+// rowChecks does for an INSERT, and reports whether it did. The row is
+// checked for a relationship only when it changed its key (see keptKey).
+func (b *planBuilder) updateRowChecks(w *parser.Write, rels []*Rel) bool {
+	t := rels[0].Child
+	if len(b.st.Targets) != 1 || t.HasRules || t.BeforeUpdateTrigger || !pinsUniqueKey(w, t) {
+		return false
+	}
+	return b.inline(w, rels, b.keptKeys(w, rels))
+}
+
+// pinsUniqueKey reports whether a statement's WHERE gives every column of
+// some unique key of t a value, so that it writes one row at most.
+func pinsUniqueKey(w *parser.Write, t *Table) bool {
+	pinned := w.Pinned()
+	for _, key := range t.UniqueKeys {
+		if !slices.ContainsFunc(key, func(c string) bool { return !slices.Contains(pinned, c) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// inline plans the checks of the one row a statement writes inside the
+// statement (see Inline), and reports whether it could: not for a
+// relationship of a table with itself (the row may reference itself, or a
+// row the statement writes later), nor when an unqualified name may denote
+// another relation without the key columns the check names (see
+// Column.Everywhere). With kept, a relationship's check is skipped for a
+// row that kept its key.
+func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) string) bool {
+	t := rels[0].Child
 	for _, r := range rels {
 		if r.Parent == r.Child {
 			return false
@@ -406,10 +445,14 @@ func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 		}
 	}
 	ref := config.QuoteIdent(w.Table.RefName())
-	cond := rowGuard(w.Table, t, ref)
+	guard := rowGuard(w.Table, t, ref)
 	in := &Inline{}
 	var enforced, shadow []string
 	for _, r := range rels {
+		cond := guard
+		if kept != nil {
+			cond = joinNonEmpty(" AND ", guard, "("+kept(r)+") IS NOT TRUE")
+		}
 		c := &in.Enforced
 		if r.Mode == config.Shadow {
 			c = &in.Shadow
@@ -533,29 +576,35 @@ func columnsInOrder(t *Table) []string {
 // childFromReturning plans the general child-side path: the statement
 // returns the new key values of every row it wrote (hidden), and a check
 // runs on them after it. Rows an update left a relationship's key alone in
-// are not checked for it (see hideKeptKeys).
+// are not checked for it (see keptKeys).
 func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 	from, cols := b.hide(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
 	n := len(cols)
-	kept := (w.Kind == parser.Update || w.OnConflict == parser.DoUpdate) && b.hideKeptKeys(w, rels)
-	if kept {
+	var kept func(r *Rel) string
+	if w.Kind == parser.Update || w.OnConflict == parser.DoUpdate {
+		kept = b.keptKeys(w, rels)
+	}
+	if kept != nil {
+		for _, r := range rels {
+			b.plan.Hidden = append(b.plan.Hidden, "("+kept(r)+")::text")
+		}
 		n += len(rels)
 	}
 	colIdx := indexOf(cols)
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: n, apply: func(rows [][]*string) {
-		b.work.childRows(rels, w.Table, cols, colIdx, rows, kept)
+		b.work.childRows(rels, w.Table, cols, colIdx, rows, kept != nil)
 	}})
 }
 
-// hideKeptKeys appends, for an UPDATE or ON CONFLICT DO UPDATE, one hidden
-// column per relationship of rels telling whether the row kept its key
-// (see keptKey), and reports whether it could: that needs a unique key of
-// the table the statement leaves alone, and no BEFORE UPDATE trigger or
-// rule that might change it anyway.
-func (b *planBuilder) hideKeptKeys(w *parser.Write, rels []*Rel) bool {
+// keptKeys returns, for an UPDATE or ON CONFLICT DO UPDATE, what renders
+// whether the row kept a relationship's key (see keptKey), or nil when it
+// cannot be known: that needs a unique key of the table the statement
+// leaves alone, and no BEFORE UPDATE trigger or rule that might change it
+// anyway.
+func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string {
 	t := rels[0].Child
 	if t.BeforeUpdateTrigger || t.HasRules || !onlyTables(w, t) {
-		return false
+		return nil
 	}
 	var unique []string
 	for _, key := range t.UniqueKeys {
@@ -569,13 +618,10 @@ func (b *planBuilder) hideKeptKeys(w *parser.Write, rels []*Rel) bool {
 		}
 	}
 	if unique == nil {
-		return false
+		return nil
 	}
 	ref, g := config.QuoteIdent(w.Table.RefName()), guard(w.Table, t)
-	for _, r := range rels {
-		b.plan.Hidden = append(b.plan.Hidden, keptKey(r, ref, g, unique))
-	}
-	return true
+	return func(r *Rel) string { return keptKey(r, ref, g, unique) }
 }
 
 // onlyTables reports whether the name a statement writes through denotes a
@@ -610,8 +656,9 @@ func (b *planBuilder) ensureWork() {
 	}
 }
 
-// updateChild plans an UPDATE that assigns referencing columns: the new
-// values come back through RETURNING and are checked.
+// updateChild plans an UPDATE that assigns referencing columns: one that
+// writes a single row checks it inside the statement; otherwise the new
+// values come back through RETURNING and are checked after it.
 func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 	var touched []*Rel
 	for _, r := range rels {
@@ -619,7 +666,7 @@ func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 			touched = append(touched, r)
 		}
 	}
-	if len(touched) > 0 {
+	if len(touched) > 0 && !b.updateRowChecks(w, touched) {
 		b.childFromReturning(w, touched)
 	}
 }

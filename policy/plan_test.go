@@ -109,11 +109,29 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 	for _, sql := range []string{
 		"INSERT INTO orders VALUES (1, 2, 3), (2, 2, 3)",                                 // another row may fail otherwise first
 		"INSERT INTO orders SELECT 1, 2, 3",                                              // idem
-		"INSERT INTO orders VALUES (1, 2, 3) ON CONFLICT (id) DO UPDATE SET user_id = 2", // unchanged keys are not checked
 		"INSERT INTO users VALUES (1, 1)",                                                // the row references itself
 	} {
 		if p := planFor(t, db, sql, env); p == nil || p.Inline != nil {
 			t.Errorf("%s: want a check after the statement, got %+v", sql, p)
+		}
+	}
+	for _, sql := range []string{
+		"INSERT INTO orders VALUES (1, 2, 3) ON CONFLICT (id) DO UPDATE SET user_id = 2",
+		"UPDATE orders SET user_id = $1 WHERE id = $2",
+		"UPDATE orders o SET user_id = 2, tag_id = NULL WHERE o.id = 7 AND o.user_id > 1",
+	} {
+		p := planFor(t, db, sql, env)
+		if p == nil || p.Inline == nil || !strings.Contains(p.Hidden[0], "softfk_old.user_id = ") {
+			t.Errorf("%s: want the row checked inside the statement where its key changed, got %+v", sql, p)
+		}
+	}
+	for _, sql := range []string{
+		"UPDATE orders SET user_id = 2 WHERE id IN (1, 2)",
+		"UPDATE orders SET user_id = 2 FROM users u WHERE orders.id = 1 AND u.id = 2",
+	} {
+		p := planFor(t, db, sql, env)
+		if p == nil || p.Inline != nil || p.Continue == nil || !strings.Contains(strings.Join(p.Hidden, " "), "softfk_old.user_id = ") {
+			t.Errorf("%s: want new keys and kept flags returned and checked after the statement, got %+v", sql, p)
 		}
 	}
 }

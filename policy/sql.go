@@ -205,7 +205,7 @@ func rowViolation(r *Rel, ref, cond string, lock bool) string {
 	return "(SELECT " + signal + " WHERE " + joinNonEmpty(" AND ", cond, violates) + ")"
 }
 
-// keptKey renders, as text, whether the row an UPDATE (or ON CONFLICT DO
+// keptKey renders whether the row an UPDATE (or ON CONFLICT DO
 // UPDATE) wrote through ref kept relationship r's key: Postgres checks an
 // updated referencing row only when its key changed (by the key type's =)
 // or when the transaction wrote the row itself. The old row is read by
@@ -234,7 +234,7 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 	if guard != "" {
 		kept = "CASE WHEN " + guard + " THEN " + kept + " END"
 	}
-	return "(" + kept + ")::text"
+	return kept
 }
 
 // parentViolations renders, for relationship r, the rows of k (holding the
