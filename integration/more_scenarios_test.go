@@ -301,6 +301,16 @@ var clauseErrorScenarios = []scenario{
 		s("SELECT 'ü'; DELETE FROM users WHERE email = 'é' AND nosuch = 1"),
 		s("INSERT INTO users VALUES (7, 'ö'); UPDATE users SET id = 8 WHERE id = 7 AND nosuch"),
 	}},
+	// A vertical tab is blank to softfk's parser (the Postgres 17 grammar)
+	// but not to Postgres 15: the server refuses the whole query string,
+	// softfk's statements around the client's included, and the error must
+	// still point into the client's text.
+	{name: "syntax errors only the server sees", schema: usersOrders, fks: []fk{withActions(ordersFK, "CASCADE", "")}, steps: []step{
+		s("DELETE FROM users WHERE id\v= 1"),
+		s("UPDATE users SET id = 9 WHERE id\v= 2"),
+		s("SELECT 'é'; DELETE FROM users WHERE id\v= 1"),
+		s("INSERT INTO orders VALUES (20, 1, 'ü'); DELETE FROM users WHERE id = 0x1"),
+	}},
 }
 
 func TestOracleClauseErrors(t *testing.T) { runScenarios(t, clauseErrorScenarios) }

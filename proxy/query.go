@@ -189,6 +189,14 @@ type queryBuilder struct {
 	sql   strings.Builder
 	runes int // characters written so far
 	parts []part
+	// clients are where the client's statements stand in sql.
+	clients []clientText
+}
+
+// clientText is where a client statement stands in the text sent upstream:
+// characters (start, end], moved by shift from where it stood in orig.
+type clientText struct {
+	start, end, shift int
 }
 
 // raw appends text that is not a statement of its own.
@@ -200,10 +208,29 @@ func (q *queryBuilder) raw(text string) {
 // client appends a client statement's text, which starts at offset from in
 // the client's query string.
 func (q *queryBuilder) client(text string, from int, p part) {
-	p.posShift = q.runes - utf8.RuneCountInString(q.orig[:from])
-	p.remap = q.remap
+	// Positions are mapped through the whole query string: a syntax error
+	// in a later statement is reported against the first.
+	p.remap = q.clientPosition
+	start := q.runes
 	q.raw(text)
+	q.clients = append(q.clients, clientText{start: start, end: q.runes, shift: start - utf8.RuneCountInString(q.orig[:from])})
 	q.parts = append(q.parts, p)
+}
+
+// clientPosition maps an error position in the text sent upstream that
+// falls in one of the client's statements to the client's text (0 when it
+// falls in none).
+func (q *queryBuilder) clientPosition(pos int) int {
+	for _, c := range q.clients {
+		if pos > c.start && pos <= c.end {
+			pos -= c.shift
+			if q.remap != nil {
+				pos = q.remap(pos)
+			}
+			return pos
+		}
+	}
+	return 0
 }
 
 // own appends a statement of softfk's, on its own line so a trailing
@@ -217,20 +244,23 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 	q.parts = append(q.parts, p)
 }
 
-// stepPositions maps error positions in one of softfk's steps, about to
-// be appended to the query, to the client's text: in the pieces of the
-// client's statement it repeats, if any (policy.Step.Source).
+// stepPositions maps error positions met by one of softfk's steps, about
+// to be appended to the query, to the client's text: in the pieces of the
+// client's statement it repeats, if any (policy.Step.Source). A position
+// outside the step is a syntax error of the whole query string, which
+// Postgres reports before running its first statement: one in a client
+// statement maps there.
 func (q *queryBuilder) stepPositions(step *policy.Step) func(int) int {
-	if step.Source == nil {
-		return nil
-	}
 	start, orig, remap := q.runes, q.orig, q.remap
 	return func(pos int) int {
 		if pos <= start {
-			return 0
+			return q.clientPosition(pos)
 		}
 		at := byteOffset(step.SQL, pos-start-1)
 		if at >= len(step.SQL) {
+			return q.clientPosition(pos)
+		}
+		if step.Source == nil {
 			return 0
 		}
 		off := step.Source.ClientOffset(step.SQL, at)
