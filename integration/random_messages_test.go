@@ -27,9 +27,12 @@ import (
 // a batch, a Sync inside a COPY, a Bind that does not match its Parse).
 //
 // SOFTFK_RANDOM_SEED (default 1) seeds the draw and SOFTFK_RANDOM_SEQUENCES
-// (default 80) says how many sequences to draw. A longer hunt:
+// (default 80) says how many sequences to draw; each sequence is drawn on
+// its own, so SOFTFK_RANDOM_FIRST (default 0) can skip to the one a hunt
+// reported. A longer hunt, and a replay of its sequence 233:
 //
 //	SOFTFK_RANDOM_SEED=7 SOFTFK_RANDOM_SEQUENCES=2000 go test ./integration -run TestRandomMessageSequences
+//	SOFTFK_RANDOM_SEED=7 SOFTFK_RANDOM_FIRST=233 SOFTFK_RANDOM_SEQUENCES=1 go test ./integration -run TestRandomMessageSequences
 
 // randomMessageSchema has no serial column: a statement softfk rejects
 // before Postgres would have advanced a sequence must not shift later rows.
@@ -77,6 +80,7 @@ var randomMessageSQL = []string{
 
 func TestRandomMessageSequences(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
+	first := envInt(t, "SOFTFK_RANDOM_FIRST", 0)
 	count := envInt(t, "SOFTFK_RANDOM_SEQUENCES", 80)
 	rel := fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
 	enforcing := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
@@ -93,7 +97,7 @@ func TestRandomMessageSequences(t *testing.T) {
 		}
 	}
 	failures := 0
-	for i := 0; i < count && failures < 3; i++ {
+	for i := first; i < first+count && failures < 3; i++ {
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
 		c := randomRawCase(rng)
 		p, constraint := enforcing, true
