@@ -107,9 +107,9 @@ func TestPlanOneRowInsertChecksItsOwnRow(t *testing.T) {
 		t.Errorf("simple protocol, computed keys: want the row checked inside the statement, got %+v", p)
 	}
 	for _, sql := range []string{
-		"INSERT INTO orders VALUES (1, 2, 3), (2, 2, 3)",                                 // another row may fail otherwise first
-		"INSERT INTO orders SELECT 1, 2, 3",                                              // idem
-		"INSERT INTO users VALUES (1, 1)",                                                // the row references itself
+		"INSERT INTO orders VALUES (1, 2, 3), (2, 2, 3)", // another row may fail otherwise first
+		"INSERT INTO orders SELECT 1, 2, 3",              // idem
+		"INSERT INTO users VALUES (1, 1)",                // the row references itself
 	} {
 		if p := planFor(t, db, sql, env); p == nil || p.Inline != nil {
 			t.Errorf("%s: want a check after the statement, got %+v", sql, p)
