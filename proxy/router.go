@@ -127,13 +127,10 @@ type part struct {
 	hold   *hold     // non-nil: client responses wait for a verdict
 	hidden int       // trailing result columns the proxy added, stripped for the client
 	noRows bool      // the client's statement returns no rows: all columns are hidden
-	// posShift is subtracted from error positions: the number of characters
-	// the proxy inserted before this statement in the query text. remap,
-	// when set, then maps a position in the text softfk sent in the client's
-	// stead back to the client's (0: none there).
-	posShift int
-	remap    func(int) int
-	watch    *watch // non-nil: the proxy waits on this client request
+	// remap, when set, maps an error position in the text softfk sent
+	// upstream back to the client's text (0: none there).
+	remap func(int) int
+	watch *watch // non-nil: the proxy waits on this client request
 	// rows, when set, reads the verdicts of the checks the statement makes
 	// of its own rows.
 	rows *rowCheck
@@ -567,8 +564,8 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		}
 		switch {
 		case p.rows != nil && p.rows.failed(r, body):
-		case p.posShift != 0 || p.remap != nil:
-			r.out = appendMessage(r.out, 'E', mapErrorPosition(body, p.clientPosition))
+		case p.remap != nil:
+			r.out = appendMessage(r.out, 'E', mapErrorPosition(body, p.remap))
 		default:
 			r.out = appendMessage(r.out, 'E', body)
 		}
@@ -782,21 +779,9 @@ func stripRowDescription(body []byte, n int) []byte {
 	return out
 }
 
-// clientPosition maps an error position in the text sent upstream to the
-// client's text (0: none there).
-func (p *part) clientPosition(pos int) int {
-	if pos > p.posShift {
-		pos -= p.posShift
-	}
-	if p.remap != nil {
-		pos = p.remap(pos)
-	}
-	return pos
-}
-
 // mapErrorPosition returns an ErrorResponse body with its position field
-// mapped through clientPosition, or dropped when that gives 0.
-func mapErrorPosition(body []byte, clientPosition func(int) int) []byte {
+// mapped through remap, or dropped when that gives 0.
+func mapErrorPosition(body []byte, remap func(int) int) []byte {
 	for i := 0; i < len(body) && body[i] != 0; {
 		field := body[i]
 		end := i + 1
@@ -810,7 +795,7 @@ func mapErrorPosition(body []byte, clientPosition func(int) int) []byte {
 			}
 			out := make([]byte, 0, len(body))
 			out = append(out, body[:i]...)
-			if m := clientPosition(n); m > 0 {
+			if m := remap(n); m > 0 {
 				out = append(out, 'P')
 				out = strconv.AppendInt(out, int64(m), 10)
 				out = append(out, 0)
