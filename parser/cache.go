@@ -2,18 +2,15 @@ package parser
 
 import "sync"
 
-// Cache remembers analyses by query text. It keeps two generations: when
-// the current one is full it becomes the previous one and a new one starts,
-// so frequently used statements survive and memory stays bounded.
+// Cache remembers analyses by query text (see generations). A plain INSERT
+// of constants is not kept (see Analyze).
 type Cache struct {
-	mu        sync.Mutex
-	max       int
-	cur, prev map[string]*Result
+	results generations[*Result]
 }
 
 // NewCache returns a cache holding up to about 2*max analyses.
 func NewCache(max int) *Cache {
-	return &Cache{max: max, cur: map[string]*Result{}}
+	return &Cache{results: newGenerations[*Result](max)}
 }
 
 // Analyze returns the cached analysis of sql, analysing it on a miss. A
@@ -24,31 +21,51 @@ func (c *Cache) Analyze(sql string) (*Result, error) {
 	if r, ok := fastInsert(sql); ok {
 		return r, nil
 	}
-	c.mu.Lock()
-	if r, ok := c.cur[sql]; ok {
-		c.mu.Unlock()
-		return r, nil
-	}
-	if r, ok := c.prev[sql]; ok {
-		c.put(sql, r)
-		c.mu.Unlock()
-		return r, nil
-	}
-	c.mu.Unlock()
-	r, err := analyzeTree(sql)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.put(sql, r)
-	c.mu.Unlock()
-	return r, nil
+	return c.results.get(sql, analyzeTree)
 }
 
-// put stores a result, rotating generations when the current one is full.
-func (c *Cache) put(sql string, r *Result) {
-	if len(c.cur) >= c.max {
-		c.prev, c.cur = c.cur, make(map[string]*Result, c.max)
+// generations remembers values computed from texts. It keeps two
+// generations: when the current one is full it becomes the previous one
+// and a new one starts, so frequently used texts survive and memory stays
+// bounded. It is safe for concurrent use.
+type generations[V any] struct {
+	mu        sync.Mutex
+	max       int
+	cur, prev map[string]V
+}
+
+func newGenerations[V any](max int) generations[V] {
+	return generations[V]{max: max, cur: map[string]V{}}
+}
+
+// get returns the value remembered for text, computing it on a miss;
+// errors are not remembered.
+func (g *generations[V]) get(text string, compute func(string) (V, error)) (V, error) {
+	g.mu.Lock()
+	if v, ok := g.cur[text]; ok {
+		g.mu.Unlock()
+		return v, nil
 	}
-	c.cur[sql] = r
+	if v, ok := g.prev[text]; ok {
+		g.put(text, v)
+		g.mu.Unlock()
+		return v, nil
+	}
+	g.mu.Unlock()
+	v, err := compute(text)
+	if err != nil {
+		return v, err
+	}
+	g.mu.Lock()
+	g.put(text, v)
+	g.mu.Unlock()
+	return v, nil
+}
+
+// put stores a value, rotating generations when the current one is full.
+func (g *generations[V]) put(text string, v V) {
+	if len(g.cur) >= g.max {
+		g.prev, g.cur = g.cur, make(map[string]V, g.max)
+	}
+	g.cur[text] = v
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -94,6 +95,20 @@ type Write struct {
 	where *pg_query.Node
 	rel   *pg_query.RangeVar
 	scope withScope // the WITH queries the statement can read
+
+	// companions remembers FromWhereAnd's renderings by condition: a
+	// prepared write is planned again at each execution, and rendering
+	// costs a parse and a deparse through pg_query.
+	companions struct {
+		sync.Mutex
+		byCond map[string]companion
+	}
+}
+
+// companion is a rendering of the rows a write reaches (see FromWhere).
+type companion struct {
+	with, from string
+	err        error
 }
 
 // withScope is what a write can read of the WITH clause around it: the
@@ -206,22 +221,53 @@ func (w *Write) ownColumn(n *pg_query.Node) (string, bool) {
 // SELECT. It fails when the rows depend on a data-modifying WITH query,
 // which a companion statement cannot repeat.
 func (w *Write) FromWhere() (with, from string, err error) {
-	return w.fromWhere(w.where)
+	return w.FromWhereAnd("")
 }
 
-// FromWhereAnd is FromWhere with cond (an SQL condition) ANDed to the
-// statement's own WHERE.
+// FromWhereAnd is FromWhere with cond (an SQL condition, or "" for none)
+// ANDed to the statement's own WHERE.
 func (w *Write) FromWhereAnd(cond string) (with, from string, err error) {
-	tree, err := pg_query.Parse("SELECT WHERE " + cond)
+	w.companions.Lock()
+	defer w.companions.Unlock()
+	c, ok := w.companions.byCond[cond]
+	if !ok {
+		c.with, c.from, c.err = w.renderFromWhere(cond)
+		if w.companions.byCond == nil {
+			w.companions.byCond = map[string]companion{}
+		}
+		w.companions.byCond[cond] = c
+	}
+	return c.with, c.from, c.err
+}
+
+// renderFromWhere renders FromWhereAnd's answer.
+func (w *Write) renderFromWhere(cond string) (with, from string, err error) {
+	if cond == "" {
+		return w.fromWhere(w.where)
+	}
+	where, err := conditions.get(cond, parseCondition)
 	if err != nil {
 		return "", "", err
 	}
-	where := tree.Stmts[0].Stmt.GetSelectStmt().WhereClause
 	if w.where != nil {
 		where = &pg_query.Node{Node: &pg_query.Node_BoolExpr{BoolExpr: &pg_query.BoolExpr{
 			Boolop: pg_query.BoolExprType_AND_EXPR, Args: []*pg_query.Node{w.where, where}}}}
 	}
 	return w.fromWhere(where)
+}
+
+// conditions remembers the parse trees of the conditions FromWhereAnd is
+// given: a handful of softfk's own, parsed once rather than for every
+// statement. The trees are shared, never changed.
+var conditions = newGenerations[*pg_query.Node](64)
+
+// parseCondition parses an SQL condition.
+func parseCondition(cond string) (*pg_query.Node, error) {
+	tree, err := pg_query.Parse("SELECT WHERE " + cond)
+	if err != nil {
+		return nil, err
+	}
+	return tree.Stmts[0].Stmt.GetSelectStmt().WhereClause, nil
 }
 
 func (w *Write) fromWhere(where *pg_query.Node) (with, from string, err error) {
@@ -564,20 +610,41 @@ func allDeterministic(ns []*pg_query.Node) bool {
 	return true
 }
 
-// ParamsUsed lists the parameter numbers an SQL text references.
+// ParamsUsed lists the parameter numbers an SQL text references, in order
+// of first appearance. softfk asks it about its own statements, a
+// kilobyte and more, each time it plans a prepared write: results are
+// remembered by text, and computed from the tokens, not from a parse tree
+// (every $n token is a parameter reference; parsing and walking such a
+// statement costs a millisecond, scanning it a fifth of that). The caller
+// must not change the slice.
 func ParamsUsed(sql string) ([]int, error) {
-	tree, err := pg_query.Parse(sql)
+	return paramsUsed.get(sql, scanParams)
+}
+
+// paramsUsed remembers ParamsUsed's answers.
+var paramsUsed = newGenerations[[]int](1024)
+
+// scanParams lists the parameters of sql from its tokens.
+func scanParams(sql string) ([]int, error) {
+	scan, err := pg_query.Scan(sql)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[int]bool{}
 	var out []int
-	walk(tree.ProtoReflect(), func(m protoreflect.Message) {
-		if p, ok := m.Interface().(*pg_query.ParamRef); ok && !seen[int(p.Number)] {
-			seen[int(p.Number)] = true
-			out = append(out, int(p.Number))
+	for _, t := range scan.Tokens {
+		if t.Token != pg_query.Token_PARAM {
+			continue
 		}
-	})
+		n, err := strconv.Atoi(sql[t.Start+1 : t.End])
+		if err != nil {
+			return nil, fmt.Errorf("parameter %q: %w", sql[t.Start:t.End], err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
 	return out, nil
 }
 
