@@ -148,3 +148,16 @@ func BenchmarkSingleRowInsertLiterals(b *testing.B) {
 		return fmt.Sprintf("INSERT INTO orders (user_id, amount) VALUES (%d, 1)", 1+i%10000), simple
 	})
 }
+
+// BenchmarkDeleteUnreferencedParent deletes users no order references, one
+// per statement by primary key: the RI trigger looks for children and finds
+// none; softfk plans the statement again (a fresh continuation), deletes,
+// and looks for children of what the DELETE returned.
+func BenchmarkDeleteUnreferencedParent(b *testing.B) {
+	if b.N > 200000 {
+		b.Skip("deletes at most 200000 users")
+	}
+	benchWrites(b, []string{"INSERT INTO users SELECT generate_series(10001, 210000)"}, func(i int) (string, []any) {
+		return "DELETE FROM users WHERE id = $1", []any{10001 + i}
+	})
+}
