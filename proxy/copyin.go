@@ -112,8 +112,7 @@ func (f *frontend) endCopy(typ byte, body []byte) error {
 		}
 	}
 	if ok {
-		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: c.hold}}}})
-		f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+		f.releaseHeld(c.hold)
 	}
 	if c.simple && c.watch.copyStarted {
 		// The Query's end: its portal goes, its transaction ends. (A

@@ -361,10 +361,8 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 		}
 		collected = policy.Collected{Steps: collectedRows(steps, resps)}
 	}
-	// Everything passed: a last cheap request (closing a portal that does
-	// not exist is not an error) releases the held responses in order.
-	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
-	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+	// Everything passed: the held responses go out in order.
+	f.releaseHeld(h)
 	return nil
 }
 

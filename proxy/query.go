@@ -489,12 +489,13 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 	}
 	failed := false
 	start := 0
+	var held *hold
 	for start < len(res.Statements) && !failed {
 		end := start
 		for end < len(res.Statements)-1 && !needsPlanRounds(plans[end]) {
 			end++
 		}
-		failed, err = f.runGroup(sql, res, plans, watches, start, end)
+		failed, held, err = f.runGroup(sql, res, plans, watches, start, end)
 		if err != nil {
 			return err
 		}
@@ -502,6 +503,11 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 	}
 	if failed {
 		failAll(watches[start:]) // never sent
+	}
+	if held != nil {
+		// The last statement's checks all passed: its responses go out
+		// just before the end of the query, without a round of their own.
+		f.releaseHeld(held)
 	}
 	switch {
 	case envelope && failed:
@@ -513,6 +519,14 @@ func (f *frontend) splitQuery(sql string, res *parser.Result, plans []*policy.Pl
 		f.sendMsg(&pgproto3.Sync{})
 	}
 	return nil
+}
+
+// releaseHeld sends a cheap request (closing a portal that does not exist
+// is not an error) whose answer releases h's held responses in order,
+// once everything sent before it has been answered.
+func (f *frontend) releaseHeld(h *hold) {
+	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
+	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
 }
 
 func needsPlanRounds(p *policy.Plan) bool {
@@ -560,7 +574,10 @@ func (f *frontend) finalQuery(sql string, ready func(byte)) {
 // runGroup sends statements [start, end] as one query (the last one with
 // its hidden columns and captures), waits for it, then runs the last
 // statement's rounds. failed reports that the transaction is now aborted.
-func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan, watches []*watch, start, end int) (failed bool, err error) {
+// When the group ends the query string and its last statement's checks
+// all passed, held is that statement's hold, for the caller to release
+// with the query's end; a group before others releases its own.
+func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan, watches []*watch, start, end int) (failed bool, held *hold, err error) {
 	q := queryBuilder{orig: sql, remap: f.remap}
 	last := &res.Statements[end]
 	lastPlan := plans[end]
@@ -609,10 +626,10 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 	f.sendMsg(&pgproto3.Query{String: q.sql.String()})
 	status, err := f.awaitReady(groupDone)
 	if err != nil || status == 'E' {
-		return true, err
+		return true, nil, err
 	}
 	if !rounds {
-		return false, nil
+		return false, nil, nil
 	}
 	collected := policy.Collected{Hidden: w.rows, Steps: collectedRows(lastPlan.Before, beforeResps)}
 	for lastPlan.Continue != nil {
@@ -626,14 +643,16 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			f.sendStep(st, resps[i], nil)
 		}
 		if status, err := f.syncRound(); err != nil || status == 'E' {
-			return true, err
+			return true, nil, err
 		}
 		collected = policy.Collected{Steps: collectedRows(steps, resps)}
 	}
-	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &finisher{stepResponder{hold: h}}}})
-	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownNoPortal})
+	if end == len(res.Statements)-1 {
+		return false, h, nil
+	}
+	f.releaseHeld(h)
 	status, err = f.syncRound()
-	return err != nil || status == 'E', err
+	return err != nil || status == 'E', nil, err
 }
 
 // relativeTo returns the statement with TokenEnd made relative to offset
