@@ -622,7 +622,7 @@ func ParamsUsed(sql string) ([]int, error) {
 }
 
 // paramsUsed remembers ParamsUsed's answers.
-var paramsUsed = newGenerations[[]int](1024)
+var paramsUsed = newGenerations[[]int](256)
 
 // scanParams lists the parameters of sql from its tokens.
 func scanParams(sql string) ([]int, error) {
