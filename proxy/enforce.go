@@ -112,6 +112,21 @@ func unsafeString(b []byte) string {
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 	markSent(resp)
 	name, oneOff := f.prepareOwn(st.SQL, st.SQL, st.Types, resp)
+	f.runStep(st, resp, bp, name, oneOff)
+}
+
+// sendStepOnce sends a step whose SQL will not come again (it repeats a
+// simple query's constants): prepared for this one use, not kept.
+func (f *frontend) sendStepOnce(st *policy.Step, resp responder) {
+	markSent(resp)
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp}}})
+	f.sendMsg(&pgproto3.Parse{Name: ownOneOff, Query: st.SQL, ParameterOIDs: st.Types})
+	f.runStep(st, resp, nil, ownOneOff, true)
+}
+
+// runStep binds, executes and closes softfk's statement name for a step;
+// oneOff closes the statement too.
+func (f *frontend) runStep(st *policy.Step, resp responder, bp *boundPortal, name string, oneOff bool) {
 	aux := &auxResponder{step: resp}
 	f.pending = append(f.pending, pending{kind: reqBind, part: part{proxy: aux}})
 	f.sendBind(name, st.Args, bp)
@@ -344,26 +359,35 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	if !ok || err != nil {
 		return err
 	}
-	collected := policy.Collected{Hidden: w.rows, Steps: collectedRows(plan.Before, resps)}
+	ok, err = f.continueRounds(plan, policy.Collected{Hidden: w.rows, Steps: collectedRows(plan.Before, resps)}, h, stmt)
+	if ok && err == nil {
+		// Everything passed: the held responses go out in order.
+		f.releaseHeld(h)
+	}
+	return err
+}
+
+// continueRounds runs the rounds a plan's continuation makes of what the
+// statement and its first round collected, each waited for; ok is false
+// when a request of a round failed (the client has been told).
+func (f *frontend) continueRounds(plan *policy.Plan, collected policy.Collected, h *hold, stmt string) (ok bool, err error) {
 	for plan.Continue != nil {
 		steps := plan.Continue.Next(collected)
 		if len(steps) == 0 {
 			break
 		}
-		rd = newRound(len(steps))
-		resps = make([]responder, len(steps))
+		rd := newRound(len(steps))
+		resps := make([]responder, len(steps))
 		for i, st := range steps {
 			resps[i] = f.responderFor(st, h, rd, stmt, nil)
 			f.sendStep(st, resps[i], nil)
 		}
 		if ok, err := f.await(rd); !ok || err != nil {
-			return err
+			return false, err
 		}
 		collected = policy.Collected{Steps: collectedRows(steps, resps)}
 	}
-	// Everything passed: the held responses go out in order.
-	f.releaseHeld(h)
-	return nil
+	return true, nil
 }
 
 // portalBound reports whether a portal's Bind succeeded. Bind and Execute

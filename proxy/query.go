@@ -115,6 +115,8 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	case len(res.Statements) == 1 && f.asExtended(sql, &res.Statements[0], plans[0], ready):
 		return nil
+	case len(res.Statements) == 1 && roundsAsExtended(plans[0]):
+		return f.runAsExtended(sql, &res.Statements[0], plans[0], ready)
 	case !rounds:
 		f.inlineQuery(sql, res, plans, watches, ready)
 		return nil
@@ -245,34 +247,38 @@ func (q *queryBuilder) own(sql string, p part, before bool) {
 }
 
 // stepPositions maps error positions met by one of softfk's steps, about
-// to be appended to the query, to the client's text: in the pieces of the
-// client's statement it repeats, if any (policy.Step.Source). A position
-// outside the step is a syntax error of the whole query string, which
-// Postgres reports before running its first statement: one in a client
-// statement maps there.
+// to be appended to the query, to the client's text (see
+// stepClientPosition). A position outside the step is a syntax error of
+// the whole query string, which Postgres reports before running its first
+// statement: one in a client statement maps there.
 func (q *queryBuilder) stepPositions(step *policy.Step) func(int) int {
-	start, orig, remap := q.runes, q.orig, q.remap
+	start := q.runes
 	return func(pos int) int {
-		if pos <= start {
+		if pos <= start || pos > start+utf8.RuneCountInString(step.SQL) {
 			return q.clientPosition(pos)
 		}
-		at := byteOffset(step.SQL, pos-start-1)
-		if at >= len(step.SQL) {
-			return q.clientPosition(pos)
-		}
-		if step.Source == nil {
-			return 0
-		}
-		off := step.Source.ClientOffset(step.SQL, at)
-		if off < 0 {
-			return 0
-		}
-		pos = utf8.RuneCountInString(orig[:off]) + 1
-		if remap != nil {
-			pos = remap(pos)
-		}
-		return pos
+		return stepClientPosition(step, q.orig, q.remap, pos-start)
 	}
+}
+
+// stepClientPosition maps the position (in characters, from 1) of an error
+// in one of softfk's steps to the client's query string orig, then through
+// remap if set: it points where the client wrote the piece of its
+// statement that the step repeats (policy.Step.Source), or nowhere (0).
+func stepClientPosition(step *policy.Step, orig string, remap func(int) int, pos int) int {
+	at := byteOffset(step.SQL, pos-1)
+	if step.Source == nil || at >= len(step.SQL) {
+		return 0
+	}
+	off := step.Source.ClientOffset(step.SQL, at)
+	if off < 0 {
+		return 0
+	}
+	pos = utf8.RuneCountInString(orig[:off]) + 1
+	if remap != nil {
+		pos = remap(pos)
+	}
+	return pos
 }
 
 // checkedStatement appends a client statement st (text, which starts at
@@ -349,9 +355,7 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	// statement now keeps the portal bound to it, and whatever happens
 	// next, the Query left no statement. The portal goes once it ran.
 	f.closeUnnamed('S')
-	if w := st.Main(); w == nil || w.Returning {
-		// Only rows need a RowDescription; a write without RETURNING
-		// would just get NoData, which a Query never shows.
+	if givesRows(st) {
 		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
 	}
 	send(reqExecute, &pgproto3.Execute{})
@@ -362,6 +366,102 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return true
+}
+
+// roundsAsExtended reports whether runAsExtended can run a one-statement
+// Query planned as p: one whose checks need its results.
+func roundsAsExtended(p *policy.Plan) bool {
+	if !needsPlanRounds(p) || p.Rewrite != "" || p.Copy != nil || p.Inline != nil {
+		return false
+	}
+	for _, step := range append(p.Before[:len(p.Before):len(p.Before)], p.After...) {
+		if withTextArgs(step) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// runAsExtended runs a simple Query of one statement whose checks need its
+// results (a DELETE or key UPDATE of referenced rows, a multi-row UPDATE,
+// MERGE) through the extended protocol, as runPlan runs a client's
+// Execute: the statement and its rounds share the implicit transaction
+// that the final Sync ends, so no transaction of softfk's own is needed
+// around them, and the client sees what the Query would have given it
+// (see asExtended). The steps before the statement repeat its constants:
+// they are prepared for their one use, and positions of errors they meet
+// in the client's clauses map into the query string.
+func (f *frontend) runAsExtended(sql string, st *parser.Statement, p *policy.Plan, ready func(byte)) error {
+	status, err := f.settledStatus()
+	if err != nil {
+		return err
+	}
+	if status == 'E' {
+		// It fails in an aborted transaction: nothing to check.
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.sendMsg(&pgproto3.Query{String: sql})
+		return nil
+	}
+	stmt := st.Text
+	// Held: the statement's own completion, and the release once every
+	// round has passed (see releaseHeld).
+	h := &hold{waiting: 2}
+	rd := newRound(len(p.Before) + 1)
+	before := make([]responder, len(p.Before))
+	remap := f.remap
+	for i, step := range p.Before {
+		step := withTextArgs(step)
+		before[i] = f.responderFor(step, h, rd, stmt, func(pos int) int { return stepClientPosition(step, sql, remap, pos) })
+		f.sendStepOnce(step, before[i])
+	}
+	stmtPart := part{simple: true, hold: h, remap: remap, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()}
+	send := func(kind requestKind, pt part, msg pgproto3.FrontendMessage) {
+		f.pending = append(f.pending, pending{kind: kind, part: pt})
+		f.sendMsg(msg)
+	}
+	text := sql
+	if len(p.Hidden) > 0 {
+		text = withHiddenReturning(sql, st, p.Hidden)
+	}
+	send(reqParse, stmtPart, &pgproto3.Parse{Query: text})
+	send(reqBind, stmtPart, &pgproto3.Bind{})
+	f.closeUnnamed('S') // see asExtended
+	if givesRows(st) {
+		send(reqDescribe, stmtPart, &pgproto3.Describe{ObjectType: 'P'})
+	}
+	w := &watch{hidden: len(p.Hidden), round: rd}
+	execPart := stmtPart
+	execPart.watch = w
+	send(reqExecute, execPart, &pgproto3.Execute{})
+	f.closeUnnamed('P')
+	for _, step := range p.After {
+		f.sendStep(withTextArgs(step), &checkResponder{f: f, check: step.Check, hold: h, stmt: stmt}, nil)
+	}
+	ok, err := f.await(rd)
+	if err != nil {
+		return err
+	}
+	if ok {
+		ok, err = f.continueRounds(p, policy.Collected{Hidden: w.rows, Steps: collectedRows(p.Before, before)}, h, stmt)
+		if err != nil {
+			return err
+		}
+	}
+	if ok {
+		f.releaseHeld(h)
+	}
+	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
+	f.sendMsg(&pgproto3.Sync{})
+	return nil
+}
+
+// givesRows reports whether a checked statement sent for a simple Query
+// gives the client rows, and so needs a Describe for their RowDescription:
+// a write with a RETURNING list, or a query whose WITH writes. A write
+// without RETURNING would just get NoData, which a Query never shows.
+func givesRows(st *parser.Statement) bool {
+	w := st.Main()
+	return w == nil || w.Returning
 }
 
 // closeUnnamed closes the unnamed statement ('S') or portal ('P') with an
