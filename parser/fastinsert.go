@@ -19,6 +19,16 @@ import (
 // fastInsert analyses sql when it is one plain INSERT ... VALUES of
 // literals, NULL and DEFAULT; ok is false otherwise.
 func fastInsert(sql string) (res *Result, ok bool) {
+	return scanInsert(sql, nil)
+}
+
+// span is where a value stands in a query string: the byte offsets of its
+// first character and of the one after it.
+type span struct{ from, to int }
+
+// scanInsert is fastInsert; with spans set, it also appends where each
+// value stands, in order.
+func scanInsert(sql string, spans *[]span) (res *Result, ok bool) {
 	if strings.Contains(sql, "--") || strings.Contains(sql, "/*") || strings.ContainsRune(sql, 0) || !utf8.ValidString(sql) {
 		return nil, false
 	}
@@ -70,9 +80,13 @@ func fastInsert(sql string) (res *Result, ok bool) {
 		}
 		start := len(values)
 		for {
+			from := skipBlanks(l.s, l.i)
 			v, ok := l.value()
 			if !ok {
 				return nil, false
+			}
+			if spans != nil {
+				*spans = append(*spans, span{from, l.i})
 			}
 			values = append(values, v)
 			if l.punct(')') {
