@@ -26,6 +26,50 @@ type Table struct {
 	HasRules                                 bool
 }
 
+// firstUserOID is PostgreSQL's FirstNormalObjectId: below it, the built-in
+// types (no domain, enum or composite a database defines).
+const firstUserOID = 16384
+
+// StringParamExact reports whether the string constant at position value
+// of the one row of VALUES that w inserts into t gives the same outcome,
+// error positions included, when it travels as a parameter of unspecified
+// type: it goes into a column of a built-in type without a type modifier,
+// which only the type's input function can refuse (with a constant, a
+// length or precision limit is enforced, and reported at the constant, as
+// the parser reads it; with a parameter, only when the row is stored).
+func (t *Table) StringParamExact(w *parser.Write, value int) bool {
+	var c Column
+	var ok bool
+	switch {
+	case len(w.Columns) > 0:
+		if value < len(w.Columns) {
+			c, ok = t.Columns[w.Columns[value]]
+		}
+	default:
+		c, ok = t.columnAt(value)
+	}
+	return ok && c.TypeOID < firstUserOID && !strings.Contains(c.Type, "(")
+}
+
+// columnAt returns the column at position i (0-based) in the table's
+// column order.
+func (t *Table) columnAt(i int) (Column, bool) {
+	nums := make([]int, 0, len(t.Columns))
+	for _, c := range t.Columns {
+		nums = append(nums, c.Num)
+	}
+	if i >= len(nums) {
+		return Column{}, false
+	}
+	sort.Ints(nums)
+	for _, c := range t.Columns {
+		if c.Num == nums[i] {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
 // Column is one column of a configured table.
 type Column struct {
 	Num       int

@@ -110,6 +110,8 @@ type Inline struct {
 	Enforced *Check
 	Shadow   *Check
 	Shadows  int
+	// Table is the table the statement writes.
+	Table *Table
 }
 
 // ShadowEvent is something a shadow relationship would have stopped or
@@ -446,7 +448,7 @@ func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) str
 	}
 	ref := config.QuoteIdent(w.Table.RefName())
 	guard := rowGuard(w.Table, t, ref)
-	in := &Inline{}
+	in := &Inline{Table: t}
 	var enforced, shadow []string
 	for _, r := range rels {
 		cond := guard
