@@ -53,8 +53,8 @@ func describe(tag pgconn.CommandTag, rows [][]any, err error) string {
 func describeErr(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return fmt.Sprintf("ERROR %s %s|%s|%s|%s|%s|%s|pos=%d", pe.Severity, pe.Code, pe.Message, pe.Detail, pe.Hint,
-			pe.SchemaName+"."+pe.TableName, pe.ConstraintName, pe.Position)
+		return fmt.Sprintf("ERROR %s %s|%s|%s|%s|%s|%s|pos=%d|where=%q", pe.Severity, pe.Code, pe.Message, pe.Detail, pe.Hint,
+			pe.SchemaName+"."+pe.TableName, pe.ConstraintName, pe.Position, pe.Where)
 	}
 	return "error: " + err.Error()
 }

@@ -30,16 +30,27 @@ import (
 // Until every check has passed, the statement's own responses are held
 // back; on a violation the client gets Postgres's error instead.
 
-// ownStatements are softfk's prepared statements in this session, by SQL.
+// ownStatements are softfk's prepared statements in this session, by SQL,
+// named root followed by a number; at most max of them.
 type ownStatements struct {
 	mu    sync.Mutex
 	names map[string]string
 	next  int
+	max   int
+	root  string
 }
 
-// maxOwnStatements bounds how many statements softfk keeps prepared per
+func newOwnStatements(root string, max int) ownStatements {
+	return ownStatements{names: map[string]string{}, root: root, max: max}
+}
+
+// maxOwnStatements bounds how many of its checks softfk keeps prepared per
 // session; beyond it, statements are prepared for one use.
 const maxOwnStatements = 256
+
+// maxOwnInserts bounds how many shapes of simple-protocol INSERTs softfk
+// keeps prepared per session (see preparedInsert).
+const maxOwnInserts = 64
 
 // Names of softfk's portal and one-off statement; the prefix is not one a
 // client would use.
@@ -48,6 +59,7 @@ const (
 	ownOneOff    = "softfk_once"
 	ownNoPortal  = "softfk_none"
 	ownStmtRoot  = "softfk_stmt_"
+	ownInsRoot   = "softfk_insert_"
 	rejectMarker = "softfk:unverifiable"
 )
 
@@ -70,11 +82,11 @@ func (o *ownStatements) lookup(sql string) (string, bool) {
 func (o *ownStatements) remember(sql string) (string, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.names) >= maxOwnStatements {
+	if len(o.names) >= o.max {
 		return "", false
 	}
 	o.next++
-	name := ownStmtRoot + strconv.Itoa(o.next)
+	name := o.root + strconv.Itoa(o.next)
 	o.names[sql] = name
 	return name, true
 }
@@ -85,7 +97,7 @@ func (o *ownStatements) canKeep(key string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	_, ok := o.names[key]
-	return ok || len(o.names) < maxOwnStatements
+	return ok || len(o.names) < o.max
 }
 
 // forget returns a function that drops sql's entry (if still name) when

@@ -15,6 +15,9 @@ const (
 	// Codes softfk translates between:
 	codeLockNotAvailable     = "55P03"
 	codeSerializationFailure = "40001"
+	// Codes of encoding conversion errors (see placeParamError):
+	codeCharacterNotInRepertoire = "22021"
+	codeUntranslatableCharacter  = "22P05"
 )
 
 // fatalError builds a FATAL ErrorResponse: the session ends after it.

@@ -37,6 +37,10 @@ type frontend struct {
 	// EXECUTE's place, maps error positions back to the client's text.
 	remap func(int) int
 	own   ownStatements
+	// ownInserts are the prepared statements of simple-protocol INSERTs
+	// (see preparedInsert).
+	ownInserts   ownStatements
+	insertShapes map[string]*insertShape
 	// ddl are prepared statements that change a guarded table's schema;
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
@@ -55,7 +59,8 @@ type frontend struct {
 
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
-		sqlPrepared: map[string]*sqlPrepared{}, own: ownStatements{names: map[string]string{}}, ddl: map[string]bool{},
+		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownInserts: newOwnStatements(ownInsRoot, maxOwnInserts),
+		insertShapes: map[string]*insertShape{}, ddl: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 

@@ -74,6 +74,10 @@ func (f *frontend) query(body []byte) error {
 			return f.query(append([]byte(stands), 0))
 		}
 	}
+	if len(res.Statements) == 1 && res.Statements[0].Kind == parser.Insert && f.remap == nil &&
+		f.preparedInsert(sql, res.Statements[0].Text, ready) {
+		return nil
+	}
 	plans := make([]*policy.Plan, len(res.Statements))
 	watches := make([]*watch, len(res.Statements))
 	planned, rounds, txControl, learning := false, false, false, false

@@ -130,7 +130,11 @@ type part struct {
 	// remap, when set, maps an error position in the text softfk sent
 	// upstream back to the client's text (0: none there).
 	remap func(int) int
-	watch *watch // non-nil: the proxy waits on this client request
+	// paramAt, when set, gives the position in the text softfk sent of
+	// the parameter that stands for the client's constant n (see
+	// placeParamError).
+	paramAt func(n int) int
+	watch   *watch // non-nil: the proxy waits on this client request
 	// rows, when set, reads the verdicts of the checks the statement makes
 	// of its own rows.
 	rows *rowCheck
@@ -565,6 +569,9 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		switch {
 		case p.rows != nil && p.rows.failed(r, body):
 		case p.remap != nil:
+			if req.kind == reqBind && p.paramAt != nil {
+				body = placeParamError(body, p.paramAt)
+			}
 			r.out = appendMessage(r.out, 'E', mapErrorPosition(body, p.remap))
 		default:
 			r.out = appendMessage(r.out, 'E', body)
