@@ -1,15 +1,19 @@
 package parser
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
-// Over the simple protocol every INSERT of constants has a new text, which
+// Over the simple protocol every write of constants has a new text, which
 // PostgreSQL parses and plans afresh. Parameterize rewrites a one-row
-// INSERT ... VALUES of constants with a parameter in place of each
-// constant, so that one prepared statement serves every such INSERT of
-// the same shape, each executed with its own constants.
+// INSERT ... VALUES, or an UPDATE, with a parameter in place of each
+// constant it writes or pins its rows with, so that one prepared statement
+// serves every such write of the same shape, each executed with its own
+// constants.
 
 // Type OIDs of the constants' own types, as PostgreSQL's parser gives them.
 const (
@@ -19,78 +23,278 @@ const (
 	oidNumeric = 1700
 )
 
-// Parameterized is a one-row INSERT ... VALUES with a parameter in place of
-// each constant (NULL and DEFAULT stay as they are).
+// Parameterized is a write with a parameter in place of each of some of
+// its constants.
 type Parameterized struct {
 	// Text is the statement with $1, $2, ... in place of the constants.
 	Text      string
 	Constants []Constant
 }
 
-// Constant is one constant of the client's INSERT, turned into a parameter.
+// Constant is one constant of the client's write, turned into a parameter.
 type Constant struct {
 	// Value is the constant as a text parameter value.
 	Value string
 	// Type is the parameter's declared type: the constant's own type for a
 	// number (int4, int8 or numeric, as PostgreSQL types the literal) or
 	// TRUE/FALSE, and 0 for a string, whose type PostgreSQL infers from
-	// the column it goes into, as for the string literal.
+	// where it stands, as for the string literal.
 	Type uint32
-	// Column is the constant's position in its row of VALUES.
-	Column int
+	// Typed says the statement casts the constant to a built-in type (see
+	// plainCasts), which then decides how its text is read.
+	Typed bool
+	// Column is the column the constant is written into or compared with;
+	// "" for a value of an INSERT that names no columns, whose position in
+	// its row of VALUES Index is.
+	Column string
+	Index  int
 	// From and To are the byte offsets of the constant in the client's
 	// text; At is that of its $n in Text.
 	From, To, At int
 }
 
-// Parameterize rewrites sql when it is one plain INSERT ... VALUES of one
-// row with at least one constant (the shape fastInsert reads); ok is false
-// otherwise. Strings are taken as standard_conforming_strings reads them.
-func Parameterize(sql string) (p *Parameterized, ok bool) {
+// plainCasts are the types a constant may be cast to and still become a
+// parameter: built-in base types whose input reads the same text the same
+// way, whether the parser reads a literal or Bind a parameter (neither a
+// domain, whose checks a literal meets only when the row is built, nor an
+// interval with fields, whose input a literal reads differently).
+var plainCasts = map[string]bool{
+	"bool": true, "int2": true, "int4": true, "int8": true, "numeric": true, "float4": true, "float8": true,
+	"text": true, "varchar": true, "date": true, "time": true, "timetz": true, "timestamp": true,
+	"timestamptz": true, "interval": true, "uuid": true, "json": true, "jsonb": true, "bytea": true,
+	"inet": true, "cidr": true,
+}
+
+// Parameterize rewrites st, the one statement of the query string sql,
+// when it is an INSERT ... VALUES of one row or an UPDATE: each constant,
+// perhaps cast to a plain type, among the INSERT's values, the UPDATE's
+// assignments and the conditions of its WHERE that pin its rows (see
+// Write.Pinned) becomes a parameter. ok is false when the statement is of
+// another kind, has no such constant, or refers to parameters of its own.
+// Strings are taken as standard_conforming_strings reads them.
+func Parameterize(sql string, st *Statement) (p *Parameterized, ok bool) {
 	var spans []span
-	res, ok := scanInsert(sql, &spans)
-	if !ok || len(res.Statements[0].Targets[0].Write.Rows) != 1 {
+	var found []Constant
+	if res, fast := scanInsert(sql, &spans); fast {
+		found, ok = fastConstants(sql, res.Statements[0].Targets[0].Write, spans)
+	} else {
+		found, ok = treeConstants(sql, st)
+	}
+	if !ok || len(found) == 0 {
 		return nil, false
 	}
-	p = &Parameterized{}
+	slices.SortFunc(found, func(a, b Constant) int { return a.From - b.From })
+	p = &Parameterized{Constants: found}
 	var b strings.Builder
 	b.Grow(len(sql))
 	last := 0
-	for i, v := range res.Statements[0].Targets[0].Write.Rows[0] {
-		if v.Kind != Const {
-			continue
-		}
-		sp := spans[i]
-		lit := sql[sp.from:sp.to]
-		param := Constant{Column: i, From: sp.from, To: sp.to}
-		switch {
-		case lit[0] == '\'':
-			param.Value = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'")
-		case v.Literal == "true" || v.Literal == "false":
-			param.Value, param.Type = v.Literal, oidBool
-		default:
-			param.Value, param.Type = lit, numberType(lit)
-		}
-		b.WriteString(sql[last:sp.from])
-		param.At = b.Len()
+	for i := range p.Constants {
+		c := &p.Constants[i]
+		b.WriteString(sql[last:c.From])
+		c.At = b.Len()
 		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(len(p.Constants) + 1))
-		last = sp.to
-		p.Constants = append(p.Constants, param)
-	}
-	if len(p.Constants) == 0 {
-		return nil, false
+		b.WriteString(strconv.Itoa(i + 1))
+		last = c.To
 	}
 	b.WriteString(sql[last:])
 	p.Text = b.String()
 	return p, true
 }
 
+// fastConstants finds the constants Parameterize replaces in an INSERT
+// that fastInsert read, its values at spans.
+func fastConstants(sql string, w *Write, spans []span) ([]Constant, bool) {
+	if len(w.Rows) != 1 {
+		return nil, false
+	}
+	var found []Constant
+	for i, v := range w.Rows[0] {
+		if v.Kind != Const {
+			continue
+		}
+		c, ok := literalAt(sql, spans[i].from)
+		if !ok || c.To != spans[i].to {
+			return nil, false
+		}
+		if i < len(w.Columns) {
+			c.Column = w.Columns[i]
+		}
+		c.Index = i
+		found = append(found, c)
+	}
+	return found, true
+}
+
+// treeConstants finds the constants Parameterize replaces in a statement
+// pg_query analysed.
+func treeConstants(sql string, st *Statement) ([]Constant, bool) {
+	if len(st.Targets) != 1 || st.Targets[0].Write == nil {
+		return nil, false
+	}
+	if UsesParams(sql) {
+		return nil, false
+	}
+	w := st.Targets[0].Write
+	var found []Constant
+	add := func(v Value, column string, index int) {
+		if c, ok := treeConstant(sql, v); ok {
+			c.Column, c.Index = column, index
+			found = append(found, c)
+		}
+	}
+	switch {
+	case st.Kind == Insert && len(w.Rows) == 1:
+		for i, v := range w.Rows[0] {
+			column := ""
+			if i < len(w.Columns) {
+				column = w.Columns[i]
+			}
+			add(v, column, i)
+		}
+	case st.Kind == Update:
+		for _, a := range w.Set {
+			add(a.Value, a.Column, -1)
+		}
+		for _, pv := range w.pinnedValues() {
+			add(pv.value, pv.column, -1)
+		}
+	default:
+		return nil, false
+	}
+	return found, true
+}
+
+// UsesParams reports whether sql refers to a parameter ($n), or cannot be
+// scanned. Unlike ParamsUsed, it remembers nothing: it serves query
+// strings, each of which may be new.
+func UsesParams(sql string) bool {
+	if !strings.Contains(sql, "$") {
+		return false
+	}
+	used, err := scanParams(sql)
+	return err != nil || len(used) > 0
+}
+
+// treeConstant describes the constant v stands for, when it is one a
+// parameter may replace: a plain literal, perhaps cast to a plain type
+// with :: or CAST.
+func treeConstant(sql string, v Value) (Constant, bool) {
+	if v.Kind != Const || v.node == nil {
+		return Constant{}, false
+	}
+	lit := v.node.GetAConst()
+	typed := false
+	if tc := v.node.GetTypeCast(); tc != nil {
+		name := strings.TrimPrefix(v.Cast, "pg_catalog.")
+		if tc.Location < 0 || !plainCasts[name] { // a cast written as: date '2024-01-01'
+			return Constant{}, false
+		}
+		lit, typed = tc.Arg.GetAConst(), true
+	}
+	if lit == nil || lit.Location < 0 || int(lit.Location) >= len(sql) {
+		return Constant{}, false
+	}
+	c, ok := literalAt(sql, int(lit.Location))
+	if !ok {
+		return Constant{}, false
+	}
+	switch lit.Val.(type) {
+	case *pg_query.A_Const_Sval:
+		ok = c.Type == 0
+	case *pg_query.A_Const_Boolval:
+		ok = c.Type == oidBool
+	case *pg_query.A_Const_Ival, *pg_query.A_Const_Fval:
+		ok = c.Type != 0 && c.Type != oidBool
+	default:
+		ok = false
+	}
+	c.Typed = typed
+	return c, ok
+}
+
+// literalAt reads the literal that starts at byte from of sql: a string in
+// plain quotes (not continued on the next line), a decimal number perhaps
+// negated, TRUE or FALSE.
+func literalAt(sql string, from int) (Constant, bool) {
+	l := lexer{s: sql, i: from}
+	c := Constant{From: from}
+	switch ch := sql[from]; {
+	case ch == '\'':
+		text, ok := l.quoted()
+		if !ok || strings.HasPrefix(sql[skipBlanks(sql, l.i):], "'") {
+			return Constant{}, false
+		}
+		c.Value = text
+	case ch == '-' || ch == '.' || ch >= '0' && ch <= '9':
+		digits := from
+		if ch == '-' {
+			digits = skipBlanks(sql, from+1)
+		}
+		end, ok := numberEnd(sql, digits)
+		if !ok {
+			return Constant{}, false
+		}
+		l.i = end
+		c.Value = sql[digits:end]
+		if ch == '-' {
+			c.Value = "-" + c.Value
+		}
+		c.Type = numberType(c.Value)
+	default:
+		switch word := l.word(); word {
+		case "true", "false":
+			c.Value, c.Type = word, oidBool
+		default:
+			return Constant{}, false
+		}
+	}
+	c.To = l.i
+	return c, true
+}
+
+// numberEnd returns the end of the decimal number (digits, a point,
+// digits, an exponent) that starts at i: none when anything but a blank
+// or punctuation follows it (PostgreSQL 16's 0x1F or 1_000, which the
+// server this proxies may not read).
+func numberEnd(s string, i int) (int, bool) {
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return 0, false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	if i < len(s) {
+		switch c := s[i]; {
+		case c == '.' || c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80:
+			return 0, false
+		}
+	}
+	return i, true
+}
+
 // numberType is the type PostgreSQL gives a numeric literal (optionally
 // negated): int4 when it is an integer that fits, else int8 when it fits,
 // else numeric.
 func numberType(lit string) uint32 {
-	if strings.Contains(lit, ".") {
+	if strings.ContainsAny(lit, ".eE") {
 		return oidNumeric
 	}
 	n, err := strconv.ParseInt(lit, 10, 64)

@@ -3,55 +3,102 @@ package parser
 import (
 	"strconv"
 	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
+// parameterize analyses sql and parameterizes its one statement.
+func parameterize(sql string) (*Parameterized, bool) {
+	res, err := Analyze(sql)
+	if err != nil || len(res.Statements) != 1 {
+		return nil, false
+	}
+	return Parameterize(sql, &res.Statements[0])
+}
+
 func TestParameterize(t *testing.T) {
-	p, ok := Parameterize("INSERT INTO orders (user_id, amount, note, paid, id) VALUES (42, -1.50, 'it''s', TRUE, DEFAULT);")
-	if !ok {
-		t.Fatal("refused a one-row INSERT of constants")
-	}
-	if want := "INSERT INTO orders (user_id, amount, note, paid, id) VALUES ($1, $2, $3, $4, DEFAULT);"; p.Text != want {
-		t.Errorf("text %q, want %q", p.Text, want)
-	}
-	want := []Constant{{Value: "42", Type: oidInt4, Column: 0}, {Value: "-1.50", Type: oidNumeric, Column: 1},
-		{Value: "it's", Type: 0, Column: 2}, {Value: "true", Type: oidBool, Column: 3}}
-	if len(p.Constants) != len(want) {
-		t.Fatalf("params %+v", p.Constants)
-	}
-	for i, w := range want {
-		if g := p.Constants[i]; g.Value != w.Value || g.Type != w.Type || g.Column != w.Column {
-			t.Errorf("param %d: %+v, want %+v", i+1, g, w)
+	for _, tc := range []struct {
+		sql, text string
+		want      []Constant
+	}{
+		{"INSERT INTO orders (user_id, amount, note, paid, id) VALUES (42, -1.50, 'it''s', TRUE, DEFAULT);",
+			"INSERT INTO orders (user_id, amount, note, paid, id) VALUES ($1, $2, $3, $4, DEFAULT);",
+			[]Constant{{Value: "42", Type: oidInt4, Column: "user_id"}, {Value: "-1.50", Type: oidNumeric, Column: "amount", Index: 1},
+				{Value: "it's", Column: "note", Index: 2}, {Value: "true", Type: oidBool, Column: "paid", Index: 3}}},
+		{`INSERT INTO "orders" ("user_id", "placed") VALUES (42, '2024-01-01'::date) RETURNING "orders"."id"`,
+			`INSERT INTO "orders" ("user_id", "placed") VALUES ($1, $2::date) RETURNING "orders"."id"`,
+			[]Constant{{Value: "42", Type: oidInt4, Column: "user_id"}, {Value: "2024-01-01", Typed: true, Column: "placed", Index: 1}}},
+		{"insert into t values (- 5, now(), 'a' || 'b', CAST('x' AS text), date '2024-01-01', 1e3) on conflict do nothing",
+			"insert into t values ($1, now(), 'a' || 'b', CAST($2 AS text), date '2024-01-01', $3) on conflict do nothing",
+			[]Constant{{Value: "-5", Type: oidInt4, Index: 0}, {Value: "x", Typed: true, Index: 3}, {Value: "1e3", Type: oidNumeric, Index: 5}}},
+		{`UPDATE "orders" SET "user_id" = 7, "note" = 'x', amount = amount + 1 WHERE "orders"."id" = 9000000000 AND 'b' = code`,
+			`UPDATE "orders" SET "user_id" = $1, "note" = $2, amount = amount + 1 WHERE "orders"."id" = $3 AND $4 = code`,
+			[]Constant{{Value: "7", Type: oidInt4, Column: "user_id", Index: -1}, {Value: "x", Column: "note", Index: -1},
+				{Value: "9000000000", Type: oidInt8, Column: "id", Index: -1}, {Value: "b", Column: "code", Index: -1}}},
+		{"UPDATE t SET a = NULL, b = '{1}'::int4[], c = 'x'::mood, d = 1::numeric(3,1) WHERE id = 3 OR id = 4",
+			"", nil},
+	} {
+		p, ok := parameterize(tc.sql)
+		if !ok {
+			if tc.want != nil {
+				t.Errorf("refused %q", tc.sql)
+			}
+			continue
 		}
+		if tc.want == nil {
+			t.Errorf("took %q as %q", tc.sql, p.Text)
+			continue
+		}
+		if p.Text != tc.text {
+			t.Errorf("text %q, want %q", p.Text, tc.text)
+		}
+		if len(p.Constants) != len(tc.want) {
+			t.Errorf("%q: params %+v", tc.sql, p.Constants)
+			continue
+		}
+		for i, w := range tc.want {
+			g := p.Constants[i]
+			if g.Value != w.Value || g.Type != w.Type || g.Typed != w.Typed || g.Column != w.Column || g.Index != w.Index {
+				t.Errorf("%q: param %d: %+v, want %+v", tc.sql, i+1, g, w)
+			}
+		}
+		checkParameterized(t, tc.sql)
 	}
 
-	p, ok = Parameterize("insert into t values (NULL, 2147483647, 2147483648, -2147483648, -2147483649, 99999999999999999999, 007)")
+	p, ok := parameterize("insert into t values (NULL, 2147483647, 2147483648, -2147483648, -2147483649, 99999999999999999999, 007)")
 	if !ok {
 		t.Fatal("refused a one-row INSERT of constants")
 	}
 	types := []uint32{oidInt4, oidInt8, oidInt4, oidInt8, oidNumeric, oidInt4}
 	for i, q := range p.Constants {
-		if q.Type != types[i] || q.Column != i+1 {
-			t.Errorf("param %d (%s): type %d column %d, want %d and %d", i+1, q.Value, q.Type, q.Column, types[i], i+1)
+		if q.Type != types[i] || q.Index != i+1 {
+			t.Errorf("param %d (%s): type %d index %d, want %d and %d", i+1, q.Value, q.Type, q.Index, types[i], i+1)
 		}
 	}
 
 	for _, sql := range []string{
-		"INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (NULL, DEFAULT)", "INSERT INTO t VALUES (1) RETURNING id",
-		"INSERT INTO t VALUES ($1)", "INSERT INTO t SELECT 1", "UPDATE t SET a = 1",
+		"INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (NULL, DEFAULT)", "INSERT INTO t VALUES ($1)",
+		"INSERT INTO t SELECT 1", "DELETE FROM t WHERE id = 1", "UPDATE t SET a = $1 WHERE id = 1",
+		"UPDATE t SET a = 1 WHERE id = $1", "INSERT INTO t VALUES (1, $2)", "UPDATE t SET a = b FROM u WHERE u.id = 1",
+		"INSERT INTO t VALUES (E'x', U&'x', B'1', X'1', $$x$$, 'con'\n'tinued')", "INSERT INTO t VALUES ('a' 'b')",
+		"WITH d AS (DELETE FROM u RETURNING id) INSERT INTO t VALUES (1)", "UPDATE t SET a = 0x1F WHERE b = 1_000",
+		"SELECT 1",
 	} {
-		if _, ok := Parameterize(sql); ok {
-			t.Errorf("took %q", sql)
+		if p, ok := parameterize(sql); ok {
+			t.Errorf("took %q as %q", sql, p.Text)
 		}
 	}
 }
 
 // checkParameterized checks what Parameterize makes of sql, if it takes
 // it: its constants back in place of the parameters give sql again, every
-// other byte of the text maps to the same byte of sql, and pg_query reads
-// the text as the same INSERT with parameters where the constants were.
+// other byte of the text maps to the same byte of sql, the text's only
+// parameters are the $n in the constants' places, and pg_query reads each
+// constant as the value it stands for, and the text as the same kind of
+// statement with those parameters in value positions.
 func checkParameterized(t *testing.T, sql string) {
 	t.Helper()
-	p, ok := Parameterize(sql)
+	p, ok := parameterize(sql)
 	if !ok {
 		return
 	}
@@ -71,21 +118,95 @@ func checkParameterized(t *testing.T, sql string) {
 			t.Errorf("%q: byte %d of %q maps to %d", sql, i, p.Text, p.ClientAt(i))
 		}
 	}
-	res, err := analyzeTree(p.Text)
+	scan, err := pg_query.Scan(p.Text)
 	if err != nil {
-		t.Fatalf("%q: pg_query rejects %q: %v", sql, p.Text, err)
+		t.Fatalf("%q: pg_query cannot scan %q: %v", sql, p.Text, err)
 	}
-	row := res.Statements[0].Targets[0].Write.Rows[0]
+	n := 0
+	for _, tok := range scan.Tokens {
+		if tok.Token != pg_query.Token_PARAM {
+			continue
+		}
+		if n >= len(p.Constants) || int(tok.Start) != p.Constants[n].At || p.Text[tok.Start:tok.End] != "$"+strconv.Itoa(n+1) {
+			t.Errorf("%q: unexpected parameter %q at %d in %q", sql, p.Text[tok.Start:tok.End], tok.Start, p.Text)
+		}
+		n++
+	}
+	if n != len(p.Constants) {
+		t.Errorf("%q: %d parameters in %q, want %d", sql, n, p.Text, len(p.Constants))
+	}
+	orig, err1 := analyzeTree(sql)
+	res, err2 := analyzeTree(p.Text)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%q: pg_query rejects it or %q: %v, %v", sql, p.Text, err1, err2)
+	}
+	st := &res.Statements[0]
+	if st.Kind != orig.Statements[0].Kind {
+		t.Fatalf("%q: %q is a %v", sql, p.Text, st.Kind)
+	}
+	params := map[int]bool{}
+	values := orig.Statements[0].Targets[0].Write.writtenValues()
+	for _, v := range st.Targets[0].Write.writtenValues() {
+		if v.Kind == Param {
+			params[v.Param] = true
+		}
+	}
 	for i, q := range p.Constants {
-		if v := row[q.Column]; v.Kind != Param || v.Param != i+1 {
-			t.Errorf("%q: value %d of %q is %+v, want $%d", sql, q.Column, p.Text, v, i+1)
+		if !params[i+1] {
+			t.Errorf("%q: $%d of %q is not in a value's place", sql, i+1, p.Text)
+		}
+		if !constantMeans(values, q) {
+			t.Errorf("%q: no value of the statement is %+v", sql, q)
 		}
 	}
 }
 
+// writtenValues are the values of an INSERT's first row, an UPDATE's
+// assignments and the WHERE's pinning conditions.
+func (w *Write) writtenValues() []Value {
+	var out []Value
+	if len(w.Rows) > 0 {
+		out = append(out, w.Rows[0]...)
+	}
+	for _, a := range w.Set {
+		out = append(out, a.Value)
+	}
+	for _, pv := range w.pinnedValues() {
+		out = append(out, pv.value)
+	}
+	return out
+}
+
+// constantMeans reports whether one of values is the constant q as
+// pg_query reads it: the same string, number or truth value.
+func constantMeans(values []Value, q Constant) bool {
+	for _, v := range values {
+		if v.Kind != Const {
+			continue
+		}
+		switch {
+		case q.Type == 0 && v.Literal == QuoteLiteral(q.Value):
+			return true
+		case q.Type == oidBool || q.Type == oidNumeric:
+			if v.Literal == q.Value {
+				return true
+			}
+		case q.Type != 0:
+			a, err1 := strconv.ParseInt(v.Literal, 10, 64)
+			b, err2 := strconv.ParseInt(q.Value, 10, 64)
+			if err1 == nil && err2 == nil && a == b {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func FuzzParameterize(f *testing.F) {
 	for _, s := range []string{"INSERT INTO t VALUES (1)", "insert into s.t (a, b, c) values (-1, 'x', NULL);",
-		`INSERT INTO "q""t" VALUES (1.5, true, 'é''', DEFAULT)`, "INSERT INTO t (a) VALUES (1), (2)"} {
+		`INSERT INTO "q""t" VALUES (1.5, true, 'é''', DEFAULT)`, "INSERT INTO t (a) VALUES (1), (2)",
+		"UPDATE t SET a = 1, b = 'x'::date WHERE id = -2 AND k = 'z' RETURNING *",
+		"INSERT INTO t (a, b) VALUES (CAST('1' AS int4), - 1e-3) ON CONFLICT (a) DO UPDATE SET b = 2"} {
 		f.Add(s)
 	}
 	f.Fuzz(checkParameterized)

@@ -159,10 +159,26 @@ func setValue(set []Assignment, column string) (Value, bool) {
 // level or in a top-level AND, when the statement reads no other table
 // (FROM, USING): every row it writes has those values. nil otherwise.
 func (w *Write) Pinned() []string {
+	var cols []string
+	for _, pv := range w.pinnedValues() {
+		cols = append(cols, pv.column)
+	}
+	return cols
+}
+
+// pinnedValue is one condition of a WHERE that pins a column to a value.
+type pinnedValue struct {
+	column string
+	value  Value
+}
+
+// pinnedValues are the conditions that pin the columns Pinned returns, in
+// the order they are written.
+func (w *Write) pinnedValues() []pinnedValue {
 	if len(w.from) > 0 || w.where == nil {
 		return nil
 	}
-	var cols []string
+	var out []pinnedValue
 	var visit func(n *pg_query.Node)
 	visit = func(n *pg_query.Node) {
 		if b := n.GetBoolExpr(); b != nil && b.Boolop == pg_query.BoolExprType_AND_EXPR {
@@ -178,14 +194,14 @@ func (w *Write) Pinned() []string {
 		for _, side := range [][2]*pg_query.Node{{e.Lexpr, e.Rexpr}, {e.Rexpr, e.Lexpr}} {
 			if c, ok := w.ownColumn(side[0]); ok {
 				if v := valueOf(side[1]); v.Kind == Const || v.Kind == Param {
-					cols = append(cols, c)
+					out = append(out, pinnedValue{column: c, value: v})
 				}
 				return
 			}
 		}
 	}
 	visit(w.where)
-	return cols
+	return out
 }
 
 // ownColumn returns the column a column reference names when it is one of

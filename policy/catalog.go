@@ -30,25 +30,28 @@ type Table struct {
 // types (no domain, enum or composite a database defines).
 const firstUserOID = 16384
 
-// StringParamExact reports whether the string constant at position value
-// of the one row of VALUES that w inserts into t gives the same outcome,
-// error positions included, when it travels as a parameter of unspecified
-// type: it goes into a column of a built-in type without a type modifier,
-// which only the type's input function can refuse (with a constant, a
-// length or precision limit is enforced, and reported at the constant, as
-// the parser reads it; with a parameter, only when the row is stored).
-func (t *Table) StringParamExact(w *parser.Write, value int) bool {
-	var c Column
+// intervalOID is the type OID of interval.
+const intervalOID = 1186
+
+// StringParamExact reports whether the string constant c of a write to t
+// gives the same outcome, errors and their positions included, when it
+// travels as a parameter of unspecified type: it is written into or
+// compared with a column of a built-in type (a domain's checks meet a
+// literal only when the row is built, a parameter already at Bind), and
+// not an interval restricted by fields or precision, the one type whose
+// input reads a literal with the column's modifier ('1' into an interval
+// minute is a minute, as a parameter a second). Length and precision
+// limits of other types apply to literal and parameter alike, when the
+// row is built.
+func (t *Table) StringParamExact(c parser.Constant) bool {
+	var col Column
 	var ok bool
-	switch {
-	case len(w.Columns) > 0:
-		if value < len(w.Columns) {
-			c, ok = t.Columns[w.Columns[value]]
-		}
-	default:
-		c, ok = t.columnAt(value)
+	if c.Column != "" {
+		col, ok = t.Columns[c.Column]
+	} else {
+		col, ok = t.columnAt(c.Index)
 	}
-	return ok && c.TypeOID < firstUserOID && !strings.Contains(c.Type, "(")
+	return ok && col.TypeOID < firstUserOID && (col.TypeOID != intervalOID || col.Type == "interval")
 }
 
 // columnAt returns the column at position i (0-based) in the table's

@@ -48,9 +48,9 @@ func newOwnStatements(root string, max int) ownStatements {
 // session; beyond it, statements are prepared for one use.
 const maxOwnStatements = 256
 
-// maxOwnInserts bounds how many shapes of simple-protocol INSERTs softfk
-// keeps prepared per session (see preparedInsert).
-const maxOwnInserts = 64
+// maxOwnWrites bounds how many shapes of simple-protocol writes softfk
+// keeps prepared per session (see shapedWrite).
+const maxOwnWrites = 64
 
 // Names of softfk's portal and one-off statement; the prefix is not one a
 // client would use.
@@ -59,7 +59,7 @@ const (
 	ownOneOff    = "softfk_once"
 	ownNoPortal  = "softfk_none"
 	ownStmtRoot  = "softfk_stmt_"
-	ownInsRoot   = "softfk_insert_"
+	ownWriteRoot = "softfk_write_"
 	rejectMarker = "softfk:unverifiable"
 )
 

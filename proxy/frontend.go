@@ -37,10 +37,10 @@ type frontend struct {
 	// EXECUTE's place, maps error positions back to the client's text.
 	remap func(int) int
 	own   ownStatements
-	// ownInserts are the prepared statements of simple-protocol INSERTs
-	// (see preparedInsert).
-	ownInserts   ownStatements
-	insertShapes map[string]*insertShape
+	// ownWrites are the prepared statements of simple-protocol writes
+	// (see shapedWrite).
+	ownWrites   ownStatements
+	writeShapes map[string]*writeShape
 	// ddl are prepared statements that change a guarded table's schema;
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
@@ -59,8 +59,8 @@ type frontend struct {
 
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
-		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownInserts: newOwnStatements(ownInsRoot, maxOwnInserts),
-		insertShapes: map[string]*insertShape{}, ddl: map[string]bool{},
+		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownWrites: newOwnStatements(ownWriteRoot, maxOwnWrites),
+		writeShapes: map[string]*writeShape{}, ddl: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 

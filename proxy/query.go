@@ -74,8 +74,15 @@ func (f *frontend) query(body []byte) error {
 			return f.query(append([]byte(stands), 0))
 		}
 	}
-	if len(res.Statements) == 1 && res.Statements[0].Kind == parser.Insert && f.remap == nil &&
-		f.preparedInsert(sql, res.Statements[0].Text, ready) {
+	if len(res.Statements) == 1 && res.Statements[0].Main() != nil && f.remap == nil && parser.UsesParams(sql) {
+		// A write that refers to a parameter fails at the server, as a
+		// Query brings none, before it writes anything.
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.send('Q', body)
+		return nil
+	}
+	if len(res.Statements) == 1 && (res.Statements[0].Kind == parser.Insert || res.Statements[0].Kind == parser.Update) &&
+		f.remap == nil && f.shapedWrite(sql, &res.Statements[0], ready) {
 		return nil
 	}
 	plans := make([]*policy.Plan, len(res.Statements))

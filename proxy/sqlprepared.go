@@ -50,7 +50,7 @@ func (f *frontend) sessionEffects(st *parser.Statement, learn bool) *watch {
 		f.sqlPrepared[st.Name] = &sqlPrepared{inner: st.Inner, body: st.Body, outcome: outcome, prev: f.sqlPrepared[st.Name]}
 	case st.Kind == parser.Deallocate && st.Name == "":
 		f.own.reset()
-		f.ownInserts.reset()
+		f.ownWrites.reset()
 		if len(f.sqlPrepared) == 0 {
 			return nil
 		}

@@ -11,31 +11,31 @@ import (
 	"github.com/softfk/softfk/policy"
 )
 
-// Over the simple protocol, PostgreSQL parses and plans each INSERT's text
+// Over the simple protocol, PostgreSQL parses and plans each write's text
 // afresh, and a check of its row inside the statement (see policy.Inline)
-// would be planned with it every time. A one-row INSERT of constants runs
-// instead as a statement softfk prepares once per session for its shape:
-// the INSERT with a parameter in place of each constant
-// (parser.Parameterize) and the check of its row, executed with the
-// query's constants. The client sees what its Query gives.
+// would be planned with it every time. A one-row INSERT or an UPDATE of
+// one row that writes or pins constants runs instead as a statement
+// softfk prepares once per session for its shape: the write with a
+// parameter in place of each constant (parser.Parameterize) and the check
+// of its row, executed with the query's constants. The client sees what
+// its Query gives.
 
-// preparedInsert runs a simple Query sql of one one-row INSERT of
-// constants as softfk's prepared statement of its shape, and reports
-// whether it did. It does not when the statement's row is not checked
-// inside it, or when a parameter could answer differently from the
-// constant it stands for (see policy.Table.StringParamExact), and only
-// where a string constant means what Parameterize reads
-// (standard_conforming_strings on) and travels unconverted (client and
-// parameter text in UTF8).
-func (f *frontend) preparedInsert(sql, stmt string, ready func(byte)) bool {
+// shapedWrite runs a simple Query sql of one statement st as softfk's
+// prepared statement of its shape, and reports whether it did. It does
+// not when the statement's row is not checked inside it, or when a
+// parameter could answer differently from the constant it stands for (see
+// policy.Table.StringParamExact), and only where a string constant means
+// what Parameterize reads (standard_conforming_strings on) and travels
+// unconverted (client and parameter text in UTF8).
+func (f *frontend) shapedWrite(sql string, st *parser.Statement, ready func(byte)) bool {
 	if enc, _ := f.s.clientEncoding.Load().(string); enc != "UTF8" || !f.s.standardStrings.Load() {
 		return false
 	}
-	pz, ok := parser.Parameterize(sql)
+	pz, ok := parser.Parameterize(sql, st)
 	if !ok {
 		return false
 	}
-	sh := f.insertShape(pz)
+	sh := f.writeShape(pz)
 	if sh == nil {
 		return false
 	}
@@ -47,22 +47,31 @@ func (f *frontend) preparedInsert(sql, stmt string, ready func(byte)) bool {
 		}
 		return utf8.RuneCountInString(sql[:pz.ClientAt(at)]) + 1
 	}
-	stmtPart := part{simple: true, hidden: len(sh.plan.Hidden), noRows: true, rows: f.newRowCheck(sh.plan.Inline, stmt), remap: remap,
+	stmtPart := part{simple: true, hidden: len(sh.plan.Hidden), noRows: !sh.returns, rows: f.newRowCheck(sh.plan.Inline, st.Text), remap: remap,
 		paramAt: func(n int) int {
 			if n < 1 || n > len(pz.Constants) {
 				return 0
 			}
 			return utf8.RuneCountInString(sh.text[:pz.Constants[n-1].At]) + 1
 		}}
+	if sh.returns {
+		// A Query that fails shows nothing but its error, not even the
+		// RowDescription softfk's Describe brings first.
+		stmtPart.hold = &hold{waiting: 1}
+	}
+	send := func(kind requestKind, msg pgproto3.FrontendMessage) {
+		f.pending = append(f.pending, pending{kind: kind, part: stmtPart})
+		f.sendMsg(msg)
+	}
 
 	f.closeUnnamed('S') // a Query leaves no unnamed statement behind
-	name, prepared := f.ownInserts.lookup(sh.key)
+	name, prepared := f.ownWrites.lookup(sh.key)
 	oneOff := false
 	if !prepared {
-		if name, ok = f.ownInserts.remember(sh.key); !ok {
+		if name, ok = f.ownWrites.remember(sh.key); !ok {
 			name, oneOff = ownOneOff, true
 		}
-		parse := &clientParse{forget: f.ownInserts.forget(sh.key, name), remap: remap}
+		parse := &clientParse{forget: f.ownWrites.forget(sh.key, name), remap: remap}
 		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: parse}})
 		f.sendMsg(&pgproto3.Parse{Name: name, Query: sh.text, ParameterOIDs: sh.types})
 	}
@@ -70,10 +79,11 @@ func (f *frontend) preparedInsert(sql, stmt string, ready func(byte)) bool {
 	for i, c := range pz.Constants {
 		values[i] = []byte(c.Value)
 	}
-	f.pending = append(f.pending, pending{kind: reqBind, part: stmtPart})
-	f.sendMsg(&pgproto3.Bind{PreparedStatement: name, Parameters: values})
-	f.pending = append(f.pending, pending{kind: reqExecute, part: stmtPart})
-	f.sendMsg(&pgproto3.Execute{})
+	send(reqBind, &pgproto3.Bind{PreparedStatement: name, Parameters: values})
+	if sh.returns {
+		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
+	}
+	send(reqExecute, &pgproto3.Execute{})
 	f.closeUnnamed('P')
 	if oneOff {
 		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &stepResponder{}}})
@@ -84,27 +94,28 @@ func (f *frontend) preparedInsert(sql, stmt string, ready func(byte)) bool {
 	return true
 }
 
-// insertShape is how the INSERTs of one parameterized text and parameter
+// writeShape is how the writes of one parameterized text and parameter
 // types run, as planned with one configuration and catalog.
-type insertShape struct {
+type writeShape struct {
 	db         *policy.DB
 	generation uint64
-	// plan is nil when such INSERTs do not run as softfk's statement.
+	// plan is nil when such writes do not run as softfk's statement.
 	plan     *policy.Plan
 	types    []uint32
+	returns  bool   // the client's statement has a RETURNING of its own
 	text     string // the statement softfk prepares
 	tokenEnd int    // where its hidden RETURNING starts
 	key      string // its key among softfk's statements (see ownStatements)
 }
 
-// maxInsertShapes bounds the shapes a session remembers; past it, it
+// maxWriteShapes bounds the shapes a session remembers; past it, it
 // forgets them all.
-const maxInsertShapes = 2 * maxOwnInserts
+const maxWriteShapes = 2 * maxOwnWrites
 
-// insertShape returns how the INSERT pz runs as softfk's statement,
-// planned once per shape, configuration and catalog, or nil when it does
-// not (see preparedInsert).
-func (f *frontend) insertShape(pz *parser.Parameterized) *insertShape {
+// writeShape returns how the write pz runs as softfk's statement, planned
+// once per shape, configuration and catalog, or nil when it does not (see
+// shapedWrite).
+func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 	types := make([]uint32, len(pz.Constants))
 	shapeKey := make([]byte, 0, len(pz.Text)+4*len(types))
 	for i, c := range pz.Constants {
@@ -115,17 +126,17 @@ func (f *frontend) insertShape(pz *parser.Parameterized) *insertShape {
 	shapeKey = append(shapeKey, pz.Text...)
 	db := f.s.rules()
 	generation := db.Generation()
-	if sh, ok := f.insertShapes[string(shapeKey)]; ok && sh.db == db && sh.generation == generation {
+	if sh, ok := f.writeShapes[string(shapeKey)]; ok && sh.db == db && sh.generation == generation {
 		if sh.plan == nil {
 			return nil
 		}
 		return sh
 	}
-	if len(f.insertShapes) >= maxInsertShapes {
-		clear(f.insertShapes)
+	if len(f.writeShapes) >= maxWriteShapes {
+		clear(f.writeShapes)
 	}
-	sh := &insertShape{db: db, generation: generation}
-	f.insertShapes[string(shapeKey)] = sh
+	sh := &writeShape{db: db, generation: generation}
+	f.writeShapes[string(shapeKey)] = sh
 	res, err := f.s.srv.parser.Analyze(pz.Text)
 	if err != nil || len(res.Statements) != 1 {
 		return nil
@@ -136,13 +147,12 @@ func (f *frontend) insertShape(pz *parser.Parameterized) *insertShape {
 		p.Rewrite != "" || p.Copy != nil {
 		return nil
 	}
-	w := st.Main()
 	for _, c := range pz.Constants {
-		if c.Type == 0 && !p.Inline.Table.StringParamExact(w, c.Column) {
+		if c.Type == 0 && !c.Typed && !p.Inline.Table.StringParamExact(c) {
 			return nil
 		}
 	}
-	sh.types, sh.tokenEnd = types, st.TokenEnd
+	sh.types, sh.tokenEnd, sh.returns = types, st.TokenEnd, st.Returns()
 	sh.text = withHiddenReturning(pz.Text, st, p.Hidden)
 	sh.key = string(shapeKey[:len(shapeKey)-len(pz.Text)]) + sh.text
 	sh.plan = p

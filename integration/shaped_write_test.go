@@ -1,0 +1,191 @@
+package integration
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A simple-protocol INSERT of one row, or UPDATE of one row, of constants
+// runs through softfk as a statement it prepares once per session for the
+// write's shape, with parameters in place of the constants: what the
+// client sees, errors and their positions included, must stay what
+// Postgres gives for the constants.
+func TestOracleShapedWrites(t *testing.T) { runScenarios(t, shapedWriteScenarios) }
+
+// The writes the oracle compares above really run as softfk's prepared
+// statements, one per shape, and those it must not parameterize do not.
+func TestShapedWritesArePrepared(t *testing.T) {
+	db := newDatabase(t)
+	p := startProxy(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	conn := connect(t, p.DSN(db))
+	mustExec(t, conn, `CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text, placed date, span interval minute);
+INSERT INTO users VALUES (1), (2)`)
+	ctx := context.Background()
+	for _, sql := range []string{
+		"INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'a')",
+		"INSERT INTO orders (id, user_id, note) VALUES (2, 2, 'b')",
+		`INSERT INTO "orders" ("id", "user_id") VALUES (3, 1) RETURNING "orders"."id"`,
+		`INSERT INTO "orders" ("id", "user_id") VALUES (4, 2) RETURNING "orders"."id"`,
+		"UPDATE orders SET user_id = 2, note = 'x' WHERE id = 1",
+		"UPDATE orders SET user_id = 1, note = 'y' WHERE id = 2",
+		"INSERT INTO orders (id, user_id, placed) VALUES (5, 1, '2024-01-01'::date)",
+		"INSERT INTO orders (id, user_id, span) VALUES (6, 1, '1')", // an interval minute reads '1' as a literal only
+		"UPDATE orders SET note = 'z' WHERE id = 1",                 // no key written: nothing to check
+	} {
+		if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	rows, err := conn.Query(ctx, "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'softfk_write_%' ORDER BY prepare_time",
+		pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"INSERT INTO orders (id, user_id, note) VALUES ($1, $2, $3)",
+		`INSERT INTO "orders" ("id", "user_id") VALUES ($1, $2) RETURNING "orders"."id"`,
+		"UPDATE orders SET user_id = $1, note = $2 WHERE id = $3",
+		"INSERT INTO orders (id, user_id, placed) VALUES ($1, $2, $3::date)",
+	}
+	if !slices.EqualFunc(got, want, strings.HasPrefix) {
+		t.Errorf("softfk's prepared writes:\n%s\nwant them to start with:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+const typedOrders = `
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, note varchar(5), amount numeric(6,2), paid bool DEFAULT false,
+  placed date, label text, big bigint, code char(2), span interval minute, qty posint);
+INSERT INTO users VALUES (1, 'a@x'), (2, 'b@x');`
+
+var shapedWriteScenarios = []scenario{
+	{name: "one shape, many rows", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 1, 'a')"),
+		s("INSERT INTO orders VALUES (21, 2, 'b')"),
+		s("INSERT INTO orders VALUES (22, 42, 'orphan')"),
+		s("INSERT INTO orders VALUES (23, 1, 'it''s')"),
+		s("INSERT INTO orders VALUES (24, NULL, NULL)"),
+		s("INSERT INTO orders (id, user_id) VALUES (25, '2')"),
+		s("INSERT INTO orders (id, user_id) VALUES (26, '42')"),
+		s("INSERT INTO orders VALUES (27, 1.4, 'rounded')"),
+		s("INSERT INTO orders VALUES (28, 41.6, 'rounds to 42')"),
+		s("INSERT INTO orders VALUES (29, 2147483648, 'too big')"),
+		s("insert into orders values (30 , -1 ,'negative');"),
+		s("INSERT INTO orders VALUES (20, 1, 'duplicate')"),
+	}},
+	{name: "errors in constants point at them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 'x', 'bad key')"),
+		s("INSERT INTO orders VALUES ('é', 1, 'bad id')"),
+		s("INSERT INTO orders (id, user_id, note) VALUES (21, 1, 'n', 'extra')"),
+		s("INSERT INTO orders (id, nosuch) VALUES (22, 1)"),
+		s("INSERT INTO orders VALUES (23, 99999999999, 'out of range')"),
+		s("INSERT INTO orders VALUES (24, true, 'bool key')"),
+		s("INSERT INTO orders VALUES (25, 1, 'fine')"),
+	}},
+	{name: "typed columns", schema: typedOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (1, 1, 'short', '12.345', 'yes', '2024-02-29', 'x', '9000000000', 'ab')"),
+		s("INSERT INTO orders VALUES (2, 1, 'too long!', 1, true, '2024-01-01', 'x', 1, 'a')"),
+		s("INSERT INTO orders VALUES (3, 1, 'ok', '123456.7', true, '2024-01-01', 'x', 1, 'a')"),
+		s("INSERT INTO orders VALUES (4, 1, 'ok', 1, 'maybe', '2024-01-01', 'x', 1, 'a')"),
+		s("INSERT INTO orders VALUES (5, 1, 'ok', 1, true, '2023-02-29', 'x', 1, 'a')"),
+		s("INSERT INTO orders VALUES (6, 1, 'ok', 1, true, '2024-01-01', 'x', 'big', 'a')"),
+		s("INSERT INTO orders VALUES (7, 1, 'ok', 1, true, '2024-01-01', 'x', 1, 'abc')"),
+		s("INSERT INTO orders VALUES (8, 3, 'ok', 1, DEFAULT, '2024-01-01', 'é', 1, 'a')"),
+		s("INSERT INTO orders (id, user_id, placed) VALUES (9, 2, 'not a date')"),
+		s("INSERT INTO orders (id, user_id, amount) VALUES (10, 2, 12345.678)"),
+	}},
+	{name: "typed columns of updates, casts, domains, intervals", schema: typedOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders (id, user_id, placed) VALUES (1, 1, '2024-02-29'::date) RETURNING placed"),
+		s("INSERT INTO orders (id, user_id, placed) VALUES (2, 1, CAST('2023-02-29' AS date))"),
+		s("INSERT INTO orders (id, user_id, big) VALUES (3, CAST('2' AS int4), '7'::int8) RETURNING user_id, big"),
+		s("INSERT INTO orders (id, user_id, big) VALUES (4, '9'::int4, 1)"),
+		s("INSERT INTO orders (id, user_id, span) VALUES (5, 1, '1') RETURNING span"),
+		s("UPDATE orders SET span = '2' WHERE id = 5 RETURNING span"),
+		s("INSERT INTO orders (id, user_id, qty) VALUES (6, 1, '-1')"),
+		s("INSERT INTO orders (id, user_id, qty) VALUES (6, 1, -1)"),
+		s("INSERT INTO orders (id, user_id, qty) VALUES (6, 1, '4') RETURNING qty"),
+		s("UPDATE orders SET user_id = 2, qty = 0 WHERE id = 6"),
+		s("UPDATE orders SET user_id = 2, note = 'too long!' WHERE id = 6"),
+		s("UPDATE orders SET user_id = 2, note = 'fits', amount = '9999.999' WHERE id = 6"),
+		s("UPDATE orders SET user_id = 2, amount = 1.5, placed = 'tomorrow'::date - 1 WHERE id = 6 RETURNING amount"),
+		s("UPDATE orders SET user_id = 3, code = 'zz' WHERE id = 6 AND code IS NULL"),
+		s("UPDATE orders SET user_id = 2, placed = 'nope'::date WHERE id = 6"),
+		s("UPDATE orders SET user_id = 2 WHERE id = 'six'"),
+		s("INSERT INTO orders (id, user_id, placed) VALUES (7, 1, date '2024-03-01') RETURNING placed"),
+	}},
+	{name: "one-row updates", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("UPDATE orders SET user_id = 2 WHERE id = 10"),
+		s("UPDATE orders SET user_id = 42 WHERE id = 11"),
+		s("UPDATE orders SET user_id = '3', note = 'it''s' WHERE id = '12' RETURNING id, note"),
+		s("UPDATE orders SET user_id = 'x' WHERE id = 10"),
+		s("UPDATE orders SET user_id = 43 WHERE id = 999"),
+		s("UPDATE orders SET user_id = 1 WHERE id = 10 AND user_id = 2 RETURNING *"),
+		s("UPDATE orders SET user_id = NULL, note = 'none' WHERE id = 11"),
+		s("update orders set user_id = 2 , note = 'spaced'  where 12 = id ;"),
+		s("UPDATE orders SET id = 10, user_id = 1 WHERE id = 12"),
+		s("UPDATE orders SET note = $1 WHERE id = 10"),
+		s("UPDATE orders SET user_id = 44 WHERE id = 10 -- a comment"),
+		s("UPDATE orders SET user_id = 3 /* a comment */ WHERE id = 10 RETURNING note"),
+		s("BEGIN"),
+		s("UPDATE orders SET user_id = 2 WHERE id = 10"),
+		s("UPDATE orders SET user_id = 45 WHERE id = 11"),
+		s("UPDATE orders SET user_id = 2 WHERE id = 11"),
+		s("ROLLBACK"),
+	}},
+	{name: "inserts as ORMs write them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(`INSERT INTO "orders" ("id", "user_id", "note") VALUES (30, 1, 'x') RETURNING "orders"."id"`),
+		s(`INSERT INTO "orders" ("id", "user_id", "note") VALUES (31, 42, 'x') RETURNING "orders"."id"`),
+		s(`INSERT INTO "orders" ("id", "user_id", "note") VALUES (30, 2, 'y') RETURNING "orders"."id"`),
+		s("INSERT INTO orders (id, user_id, note) VALUES (30, 2, 'z') ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING user_id"),
+		s("INSERT INTO orders (id, user_id, note) VALUES (30, 46, 'z') ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id"),
+		s("INSERT INTO orders (id, user_id, note) VALUES (32, 3, 'n') ON CONFLICT DO NOTHING RETURNING id"),
+		s("INSERT INTO orders VALUES (33, 1, 'commented') -- trailing"),
+		s("INSERT INTO orders VALUES (34, 47, upper('computed'))"),
+		s("INSERT INTO orders VALUES (35, 2, upper('computed')) RETURNING note"),
+		s("INSERT INTO orders VALUES (36, 2, $1)"),
+	}},
+	{name: "transactions, savepoints and session changes", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("INSERT INTO orders VALUES (20, 1, 'in a block')"),
+		s("SAVEPOINT a"),
+		s("INSERT INTO orders VALUES (21, 42, 'orphan')"),
+		s("INSERT INTO orders VALUES (22, 1, 'aborted')"),
+		s("ROLLBACK TO SAVEPOINT a"),
+		s("INSERT INTO users VALUES (42, 'new@x')"),
+		s("INSERT INTO orders VALUES (21, 42, 'parent now here')"),
+		s("COMMIT"),
+		s("DISCARD ALL"),
+		s("INSERT INTO orders VALUES (23, 2, 'after discard')"),
+		s("DEALLOCATE ALL"),
+		s("INSERT INTO orders VALUES (24, 43, 'after deallocate')"),
+		s("SET standard_conforming_strings = off"),
+		s(`INSERT INTO orders VALUES (25, 2, 'back\\slash')`),
+		s("RESET standard_conforming_strings"),
+		s("SET client_encoding = 'LATIN1'"),
+		s("INSERT INTO orders VALUES (26, 2, 'latin')"),
+		s("RESET client_encoding"),
+		s("INSERT INTO orders VALUES (27, 2, 'utf8 again')"),
+	}},
+	{name: "schema changes under a prepared shape", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 1, 'a')"),
+		s("ALTER TABLE orders ADD COLUMN extra int DEFAULT 7"),
+		s("INSERT INTO orders VALUES (21, 1, 'b')"),
+		s("INSERT INTO orders VALUES (22, 1, 'c', 8)"),
+		s("ALTER TABLE orders ALTER COLUMN note TYPE varchar(3)"),
+		s("INSERT INTO orders VALUES (23, 1, 'long')"),
+		s("INSERT INTO orders VALUES (24, 2, 'ok')"),
+		s("ALTER TABLE orders DROP COLUMN extra"),
+		s("INSERT INTO orders VALUES (25, 42, 'no')"),
+		s("INSERT INTO orders VALUES (26, 2, 'yes')"),
+	}},
+}
