@@ -29,6 +29,9 @@ type Parameterized struct {
 	// Text is the statement with $1, $2, ... in place of the constants.
 	Text      string
 	Constants []Constant
+	// Statement is the client's statement (its query string without a
+	// final semicolon).
+	Statement string
 }
 
 // Constant is one constant of the client's write, turned into a parameter.
@@ -76,7 +79,8 @@ func Parameterize(sql string, st *Statement) (p *Parameterized, ok bool) {
 	var spans []span
 	var found []Constant
 	if res, fast := scanInsert(sql, &spans); fast {
-		found, ok = fastConstants(sql, res.Statements[0].Targets[0].Write, spans)
+		st = &res.Statements[0]
+		found, ok = fastConstants(sql, st.Targets[0].Write, spans)
 	} else {
 		found, ok = treeConstants(sql, st)
 	}
@@ -84,7 +88,13 @@ func Parameterize(sql string, st *Statement) (p *Parameterized, ok bool) {
 		return nil, false
 	}
 	slices.SortFunc(found, func(a, b Constant) int { return a.From - b.From })
-	p = &Parameterized{Constants: found}
+	return splice(sql, found, st.Text), true
+}
+
+// splice builds the Parameterized of sql with constants, in order, each
+// replaced by its parameter.
+func splice(sql string, constants []Constant, statement string) *Parameterized {
+	p := &Parameterized{Constants: constants, Statement: statement}
 	var b strings.Builder
 	b.Grow(len(sql))
 	last := 0
@@ -98,7 +108,7 @@ func Parameterize(sql string, st *Statement) (p *Parameterized, ok bool) {
 	}
 	b.WriteString(sql[last:])
 	p.Text = b.String()
-	return p, true
+	return p
 }
 
 // fastConstants finds the constants Parameterize replaces in an INSERT

@@ -53,10 +53,19 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	sql := string(text)
-	res, err := f.s.srv.parser.Analyze(sql)
-	if err != nil {
-		f.forward(reqQuery, 'Q', body)
-		return nil
+	var res *parser.Result
+	if f.remap == nil && f.paramsReadAsLiterals() {
+		pz, analyzed, err := f.s.srv.parser.Parameterize(sql)
+		if err == nil && pz != nil && f.shapedWrite(sql, pz, ready) {
+			return nil
+		}
+		res = analyzed
+	}
+	if res == nil {
+		if res, err = f.s.srv.parser.Analyze(sql); err != nil {
+			f.forward(reqQuery, 'Q', body)
+			return nil
+		}
 	}
 	if len(res.Statements) == 1 && res.Statements[0].Kind == parser.Execute {
 		// An EXECUTE runs as the statement it stands for.
@@ -79,10 +88,6 @@ func (f *frontend) query(body []byte) error {
 		// Query brings none, before it writes anything.
 		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
 		f.send('Q', body)
-		return nil
-	}
-	if len(res.Statements) == 1 && (res.Statements[0].Kind == parser.Insert || res.Statements[0].Kind == parser.Update) &&
-		f.remap == nil && f.shapedWrite(sql, &res.Statements[0], ready) {
 		return nil
 	}
 	plans := make([]*policy.Plan, len(res.Statements))

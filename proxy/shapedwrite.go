@@ -20,21 +20,13 @@ import (
 // of its row, executed with the query's constants. The client sees what
 // its Query gives.
 
-// shapedWrite runs a simple Query sql of one statement st as softfk's
-// prepared statement of its shape, and reports whether it did. It does
-// not when the statement's row is not checked inside it, or when a
+// shapedWrite runs a simple Query sql of one statement as softfk's
+// prepared statement of its shape, pz, and reports whether it did. It
+// does not when the statement's row is not checked inside it, or when a
 // parameter could answer differently from the constant it stands for (see
-// policy.Table.StringParamExact), and only where a string constant means
-// what Parameterize reads (standard_conforming_strings on) and travels
-// unconverted (client and parameter text in UTF8).
-func (f *frontend) shapedWrite(sql string, st *parser.Statement, ready func(byte)) bool {
-	if enc, _ := f.s.clientEncoding.Load().(string); enc != "UTF8" || !f.s.standardStrings.Load() {
-		return false
-	}
-	pz, ok := parser.Parameterize(sql, st)
-	if !ok {
-		return false
-	}
+// policy.Table.StringParamExact). The session must read parameters as
+// Parameterize reads literals (see paramsReadAsLiterals).
+func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(byte)) bool {
 	sh := f.writeShape(pz)
 	if sh == nil {
 		return false
@@ -47,7 +39,7 @@ func (f *frontend) shapedWrite(sql string, st *parser.Statement, ready func(byte
 		}
 		return utf8.RuneCountInString(sql[:pz.ClientAt(at)]) + 1
 	}
-	stmtPart := part{simple: true, hidden: len(sh.plan.Hidden), noRows: !sh.returns, rows: f.newRowCheck(sh.plan.Inline, st.Text), remap: remap,
+	stmtPart := part{simple: true, hidden: len(sh.plan.Hidden), noRows: !sh.returns, rows: f.newRowCheck(sh.plan.Inline, pz.Statement), remap: remap,
 		paramAt: func(n int) int {
 			if n < 1 || n > len(pz.Constants) {
 				return 0
@@ -68,7 +60,8 @@ func (f *frontend) shapedWrite(sql string, st *parser.Statement, ready func(byte
 	name, prepared := f.ownWrites.lookup(sh.key)
 	oneOff := false
 	if !prepared {
-		if name, ok = f.ownWrites.remember(sh.key); !ok {
+		var kept bool
+		if name, kept = f.ownWrites.remember(sh.key); !kept {
 			name, oneOff = ownOneOff, true
 		}
 		parse := &clientParse{forget: f.ownWrites.forget(sh.key, name), remap: remap}
@@ -92,6 +85,14 @@ func (f *frontend) shapedWrite(sql string, st *parser.Statement, ready func(byte
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return true
+}
+
+// paramsReadAsLiterals reports whether a string constant means in this
+// session what Parameterize reads (standard_conforming_strings on), and
+// travels unconverted as a parameter's text (client encoding UTF8).
+func (f *frontend) paramsReadAsLiterals() bool {
+	enc, _ := f.s.clientEncoding.Load().(string)
+	return enc == "UTF8" && f.s.standardStrings.Load()
 }
 
 // writeShape is how the writes of one parameterized text and parameter
