@@ -21,6 +21,12 @@ func NewCache(max int) *Cache {
 // a form (see literals), without a parse. res is the analysis of sql when
 // it was needed, for the caller to use (nil otherwise).
 func (c *Cache) Parameterize(sql string) (p *Parameterized, res *Result, err error) {
+	var spans []span
+	if res, fast := scanInsert(sql, &spans); fast {
+		// Read without pg_query already, and with its spans.
+		p, _ = parameterizeFast(sql, res, spans)
+		return p, res, nil
+	}
 	key, lits, tokenized := literals(sql)
 	if tokenized {
 		if t, ok := c.templates.lookup(key); ok {
@@ -29,10 +35,10 @@ func (c *Cache) Parameterize(sql string) (p *Parameterized, res *Result, err err
 			}
 		}
 	}
-	if res, err = c.Analyze(sql); err != nil || len(res.Statements) != 1 {
+	if res, err = c.results.get(sql, analyzeTree); err != nil || len(res.Statements) != 1 {
 		return nil, res, err
 	}
-	p, ok := Parameterize(sql, &res.Statements[0])
+	p, ok := parameterizeTree(sql, &res.Statements[0])
 	if !ok {
 		return nil, res, nil
 	}

@@ -75,15 +75,31 @@ var plainCasts = map[string]bool{
 // Write.Pinned) becomes a parameter. ok is false when the statement is of
 // another kind, has no such constant, or refers to parameters of its own.
 // Strings are taken as standard_conforming_strings reads them.
-func Parameterize(sql string, st *Statement) (p *Parameterized, ok bool) {
+func Parameterize(sql string, st *Statement) (*Parameterized, bool) {
 	var spans []span
-	var found []Constant
 	if res, fast := scanInsert(sql, &spans); fast {
-		st = &res.Statements[0]
-		found, ok = fastConstants(sql, st.Targets[0].Write, spans)
-	} else {
-		found, ok = treeConstants(sql, st)
+		return parameterizeFast(sql, res, spans)
 	}
+	return parameterizeTree(sql, st)
+}
+
+// parameterizeFast is Parameterize of an INSERT that scanInsert read into
+// res, the values of its first row at spans.
+func parameterizeFast(sql string, res *Result, spans []span) (*Parameterized, bool) {
+	st := &res.Statements[0]
+	found, ok := fastConstants(sql, st.Targets[0].Write, spans)
+	return parameterized(sql, st, found, ok)
+}
+
+// parameterizeTree is Parameterize of a statement pg_query analysed.
+func parameterizeTree(sql string, st *Statement) (*Parameterized, bool) {
+	found, ok := treeConstants(sql, st)
+	return parameterized(sql, st, found, ok)
+}
+
+// parameterized is sql with the constants found (ok) in its statement st
+// replaced.
+func parameterized(sql string, st *Statement, found []Constant, ok bool) (*Parameterized, bool) {
 	if !ok || len(found) == 0 {
 		return nil, false
 	}
