@@ -91,6 +91,19 @@ func (o *ownStatements) remember(sql string) (string, bool) {
 	return name, true
 }
 
+// claim returns the name of the statement kept under key, and whether it
+// is prepared already; when the session keeps as many as it may, the
+// one-off name, for a statement to prepare, use once and close (oneOff).
+func (o *ownStatements) claim(key string) (name string, prepared, oneOff bool) {
+	if name, ok := o.lookup(key); ok {
+		return name, true, false
+	}
+	if name, ok := o.remember(key); ok {
+		return name, false, false
+	}
+	return ownOneOff, false, true
+}
+
 // canKeep reports whether the statement under key is prepared, or may be
 // without going over the session's limit.
 func (o *ownStatements) canKeep(key string) bool {
@@ -158,13 +171,9 @@ func (f *frontend) runStep(st *policy.Step, resp responder, bp *boundPortal, nam
 // session keeps as many statements as it may: sql is then prepared as
 // ownOneOff, to be closed after its one use.
 func (f *frontend) prepareOwn(key, sql string, types []uint32, resp responder) (name string, oneOff bool) {
-	name, prepared := f.own.lookup(key)
+	name, prepared, oneOff := f.own.claim(key)
 	if prepared {
 		return name, false
-	}
-	name, ok := f.own.remember(key)
-	if !ok {
-		name, oneOff = ownOneOff, true
 	}
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(key, name)}}})
 	f.sendMsg(&pgproto3.Parse{Name: name, Query: sql, ParameterOIDs: types})

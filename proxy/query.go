@@ -520,13 +520,8 @@ func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) 
 		q.own(st.SQL, part{proxy: resp}, false)
 		return
 	}
-	name, prepared := f.own.lookup(st.SQL)
-	oneOff := false
+	name, prepared, oneOff := f.own.claim(st.SQL)
 	if !prepared {
-		var ok bool
-		if name, ok = f.own.remember(st.SQL); !ok {
-			name, oneOff = ownOneOff, true
-		}
 		aux := &auxResponder{step: resp}
 		if !oneOff {
 			aux.notDone = f.own.forget(st.SQL, name)

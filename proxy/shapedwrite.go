@@ -57,13 +57,8 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	}
 
 	f.closeUnnamed('S') // a Query leaves no unnamed statement behind
-	name, prepared := f.ownWrites.lookup(sh.key)
-	oneOff := false
+	name, prepared, oneOff := f.ownWrites.claim(sh.key)
 	if !prepared {
-		var kept bool
-		if name, kept = f.ownWrites.remember(sh.key); !kept {
-			name, oneOff = ownOneOff, true
-		}
 		parse := &clientParse{forget: f.ownWrites.forget(sh.key, name), remap: remap}
 		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: parse}})
 		f.sendMsg(&pgproto3.Parse{Name: name, Query: sh.text, ParameterOIDs: sh.types})
