@@ -161,3 +161,16 @@ func BenchmarkDeleteUnreferencedParent(b *testing.B) {
 		return "DELETE FROM users WHERE id = $1", []any{10001 + i}
 	})
 }
+
+// BenchmarkDeleteUnreferencedParentLiterals is
+// BenchmarkDeleteUnreferencedParent with the key as a literal over the
+// simple protocol.
+func BenchmarkDeleteUnreferencedParentLiterals(b *testing.B) {
+	if b.N > 200000 {
+		b.Skip("deletes at most 200000 users")
+	}
+	simple := []any{pgx.QueryExecModeSimpleProtocol}
+	benchWrites(b, []string{"INSERT INTO users SELECT generate_series(10001, 210000)"}, func(i int) (string, []any) {
+		return fmt.Sprintf("DELETE FROM users WHERE id = %d", 10001+i), simple
+	})
+}

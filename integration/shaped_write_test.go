@@ -9,11 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// A simple-protocol INSERT of one row, or UPDATE of one row, of constants
-// runs through softfk as a statement it prepares once per session for the
-// write's shape, with parameters in place of the constants: what the
-// client sees, errors and their positions included, must stay what
-// Postgres gives for the constants.
+// A simple-protocol INSERT, UPDATE or DELETE of constants runs through
+// softfk as a statement it prepares once per session for the write's
+// shape, with parameters in place of the constants, and its checks as
+// softfk's prepared statements with the same values: what the client sees,
+// errors and their positions included, must stay what Postgres gives for
+// the constants.
 func TestOracleShapedWrites(t *testing.T) { runScenarios(t, shapedWriteScenarios) }
 
 // The writes the oracle compares above really run as softfk's prepared
@@ -24,7 +25,7 @@ func TestShapedWritesArePrepared(t *testing.T) {
 	conn := connect(t, p.DSN(db))
 	mustExec(t, conn, `CREATE TABLE users (id int PRIMARY KEY);
 CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text, placed date, span interval minute);
-INSERT INTO users VALUES (1), (2)`)
+INSERT INTO users VALUES (1), (2), (3), (4)`)
 	ctx := context.Background()
 	for _, sql := range []string{
 		"INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'a')",
@@ -36,6 +37,10 @@ INSERT INTO users VALUES (1), (2)`)
 		"INSERT INTO orders (id, user_id, placed) VALUES (5, 1, '2024-01-01'::date)",
 		"INSERT INTO orders (id, user_id, span) VALUES (6, 1, '1')", // an interval minute reads '1' as a literal only
 		"UPDATE orders SET note = 'z' WHERE id = 1",                 // no key written: nothing to check
+		"INSERT INTO orders (id, user_id) VALUES (7, 1), (8, 2)",
+		"INSERT INTO orders (id, user_id) VALUES (9, 2), (10, 1)",
+		"DELETE FROM users WHERE id = 3",
+		"DELETE FROM users WHERE id = 4",
 	} {
 		if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatalf("%s: %v", sql, err)
@@ -55,9 +60,19 @@ INSERT INTO users VALUES (1), (2)`)
 		`INSERT INTO "orders" ("id", "user_id") VALUES ($1, $2) RETURNING "orders"."id"`,
 		"UPDATE orders SET user_id = $1, note = $2 WHERE id = $3",
 		"INSERT INTO orders (id, user_id, placed) VALUES ($1, $2, $3::date)",
+		"INSERT INTO orders (id, user_id) VALUES ($1, $2), ($3, $4)",
+		"DELETE FROM users WHERE id = $1 RETURNING",
 	}
 	if !slices.EqualFunc(got, want, strings.HasPrefix) {
 		t.Errorf("softfk's prepared writes:\n%s\nwant them to start with:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The checks before the DELETE take its constant as a parameter, so
+	// they too are prepared once.
+	var before int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements
+WHERE name LIKE 'softfk_stmt_%' AND statement LIKE '%users%' AND statement LIKE '%id = $1%'`, pgx.QueryExecModeSimpleProtocol).Scan(&before)
+	if err != nil || before == 0 {
+		t.Errorf("no check of softfk's before the DELETE is prepared with its parameter (%d, %v)", before, err)
 	}
 }
 
@@ -175,6 +190,55 @@ var shapedWriteScenarios = []scenario{
 		s("INSERT INTO orders VALUES (26, 2, 'latin')"),
 		s("RESET client_encoding"),
 		s("INSERT INTO orders VALUES (27, 2, 'utf8 again')"),
+	}},
+	{name: "multi-row inserts", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 1, 'a'), (21, 2, 'b')"),
+		s("INSERT INTO orders VALUES (22, 1, 'c'), (23, 42, 'orphan'), (24, 43, 'another')"),
+		s("INSERT INTO orders VALUES (25, 1.4, 'rounds'), (26, '2', 'text key')"),
+		s("INSERT INTO orders VALUES (27, 1, 'a'), (28, 'x', 'bad key')"),
+		s("INSERT INTO orders VALUES (29, 1, 'a'), (29, 2, 'duplicate')"),
+		s("INSERT INTO orders VALUES (30, 1, 'a'), (31, 2)"),
+		s("INSERT INTO orders (id, user_id) VALUES (32, NULL), (33, DEFAULT), (34, 3) RETURNING id, user_id"),
+		s("INSERT INTO orders (id, user_id) VALUES (35, 3), (36, 44) RETURNING id"),
+		s("INSERT INTO orders VALUES (37, 2, 'x'), (38, 2, upper('y')), (39, 45, 'z')"),
+		s("BEGIN"),
+		s("INSERT INTO users VALUES (46, 'new@x')"),
+		s("INSERT INTO orders VALUES (40, 46, 'new parent'), (41, 1, 'old parent')"),
+		s("INSERT INTO orders VALUES (42, 47, 'none'), (43, 1, 'aborted')"),
+		s("INSERT INTO orders VALUES (44, 1, 'in an aborted block'), (45, 2, 'x')"),
+		s("ROLLBACK"),
+	}},
+	{name: "deletes and key updates of parents", schema: threeLevels, fks: []fk{
+		withActions(fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}, "", "CASCADE"),
+		withActions(fk{table: "items", cols: "order_id", refTable: "orders", refCols: "id"}, "CASCADE", "SET NULL"),
+	}, steps: []step{
+		s("DELETE FROM users WHERE id = 1"),
+		s("DELETE FROM users WHERE id = 3"),
+		s("DELETE FROM orders WHERE id = 10 RETURNING id"),
+		s("DELETE FROM orders WHERE id = '11' AND user_id = 1"),
+		s("DELETE FROM orders WHERE id = 'x'"),
+		s("DELETE FROM users WHERE id = 99999999999"),
+		s(`DELETE FROM "users" WHERE "users"."id" = 2`),
+		s("UPDATE users SET id = 5 WHERE id = 1"),
+		s("UPDATE users SET id = '6' WHERE id = 5 RETURNING id"),
+		s("UPDATE orders SET id = 21 WHERE id = 20"),
+		s("UPDATE orders SET id = 'y' WHERE id = 21"),
+		s("BEGIN"),
+		s("DELETE FROM users WHERE id = 6"),
+		s("DELETE FROM users WHERE id = 2"),
+		s("DELETE FROM users WHERE id = 6"),
+		s("ROLLBACK"),
+		s("DELETE FROM users WHERE id = 2"),
+		s("DELETE FROM orders WHERE id = 21"),
+		s("DELETE FROM users WHERE id = 2"),
+	}},
+	{name: "deletes restricted", schema: usersOrders, fks: []fk{withActions(ordersFK, "RESTRICT", "")}, steps: []step{
+		s("DELETE FROM users WHERE id = 3"),
+		s("DELETE FROM users WHERE id = 1"),
+		s("delete from users where id = 2 returning email ;"),
+		s("DELETE FROM users WHERE id = 2 AND email = 'b@x' -- trailing"),
+		s("DELETE FROM orders WHERE id = 12"),
+		s("DELETE FROM users WHERE id = 2 AND email = 'b@x'"),
 	}},
 	{name: "schema changes under a prepared shape", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (20, 1, 'a')"),

@@ -27,7 +27,7 @@ func fastInsert(sql string) (res *Result, ok bool) {
 type span struct{ from, to int }
 
 // scanInsert is fastInsert; with spans set, it also appends where each
-// value of the first row stands, in order.
+// value stands, row after row.
 func scanInsert(sql string, spans *[]span) (res *Result, ok bool) {
 	if strings.Contains(sql, "--") || strings.Contains(sql, "/*") || strings.ContainsRune(sql, 0) || !utf8.ValidString(sql) {
 		return nil, false
@@ -85,7 +85,7 @@ func scanInsert(sql string, spans *[]span) (res *Result, ok bool) {
 			if !ok {
 				return nil, false
 			}
-			if spans != nil && start == 0 {
+			if spans != nil {
 				*spans = append(*spans, span{from, l.i})
 			}
 			values = append(values, v)

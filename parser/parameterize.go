@@ -9,10 +9,10 @@ import (
 )
 
 // Over the simple protocol every write of constants has a new text, which
-// PostgreSQL parses and plans afresh. Parameterize rewrites a one-row
-// INSERT ... VALUES, or an UPDATE, with a parameter in place of each
-// constant it writes or pins its rows with, so that one prepared statement
-// serves every such write of the same shape, each executed with its own
+// PostgreSQL parses and plans afresh. Parameterize rewrites an INSERT ...
+// VALUES, an UPDATE or a DELETE with a parameter in place of each constant
+// it writes or pins its rows with, so that one prepared statement serves
+// every such write of the same shape, each executed with its own
 // constants.
 
 // Type OIDs of the constants' own types, as PostgreSQL's parser gives them.
@@ -47,8 +47,8 @@ type Constant struct {
 	// plainCasts), which then decides how its text is read.
 	Typed bool
 	// Column is the column the constant is written into or compared with;
-	// "" for a value of an INSERT that names no columns, whose position in
-	// its row of VALUES Index is.
+	// "" for a value of an INSERT that names no columns. Index is the
+	// position of an INSERT's value in its row of VALUES.
 	Column string
 	Index  int
 	// From and To are the byte offsets of the constant in the client's
@@ -69,12 +69,13 @@ var plainCasts = map[string]bool{
 }
 
 // Parameterize rewrites st, the one statement of the query string sql,
-// when it is an INSERT ... VALUES of one row or an UPDATE: each constant,
+// when it is an INSERT ... VALUES, an UPDATE or a DELETE: each constant,
 // perhaps cast to a plain type, among the INSERT's values, the UPDATE's
-// assignments and the conditions of its WHERE that pin its rows (see
+// assignments and the conditions of a WHERE that pin the rows (see
 // Write.Pinned) becomes a parameter. ok is false when the statement is of
-// another kind, has no such constant, or refers to parameters of its own.
-// Strings are taken as standard_conforming_strings reads them.
+// another kind, has no such constant or more than a statement may have
+// parameters, or refers to parameters of its own. Strings are taken as
+// standard_conforming_strings reads them.
 func Parameterize(sql string, st *Statement) (*Parameterized, bool) {
 	var spans []span
 	if res, fast := scanInsert(sql, &spans); fast {
@@ -100,12 +101,16 @@ func parameterizeTree(sql string, st *Statement) (*Parameterized, bool) {
 // parameterized is sql with the constants found (ok) in its statement st
 // replaced.
 func parameterized(sql string, st *Statement, found []Constant, ok bool) (*Parameterized, bool) {
-	if !ok || len(found) == 0 {
+	if !ok || len(found) == 0 || len(found) > maxParams {
 		return nil, false
 	}
 	slices.SortFunc(found, func(a, b Constant) int { return a.From - b.From })
 	return splice(sql, found, st.Text), true
 }
+
+// maxParams is the most parameters a statement of the extended protocol
+// may have: Bind counts them in 16 bits.
+const maxParams = 65535
 
 // splice builds the Parameterized of sql with constants, in order, each
 // replaced by its parameter.
@@ -130,23 +135,25 @@ func splice(sql string, constants []Constant, statement string) *Parameterized {
 // fastConstants finds the constants Parameterize replaces in an INSERT
 // that fastInsert read, its values at spans.
 func fastConstants(sql string, w *Write, spans []span) ([]Constant, bool) {
-	if len(w.Rows) != 1 {
-		return nil, false
-	}
 	var found []Constant
-	for i, v := range w.Rows[0] {
-		if v.Kind != Const {
-			continue
+	at := 0
+	for _, row := range w.Rows {
+		for i, v := range row {
+			sp := spans[at]
+			at++
+			if v.Kind != Const {
+				continue
+			}
+			c, ok := literalAt(sql, sp.from)
+			if !ok || c.To != sp.to {
+				return nil, false
+			}
+			if i < len(w.Columns) {
+				c.Column = w.Columns[i]
+			}
+			c.Index = i
+			found = append(found, c)
 		}
-		c, ok := literalAt(sql, spans[i].from)
-		if !ok || c.To != spans[i].to {
-			return nil, false
-		}
-		if i < len(w.Columns) {
-			c.Column = w.Columns[i]
-		}
-		c.Index = i
-		found = append(found, c)
 	}
 	return found, true
 }
@@ -169,15 +176,17 @@ func treeConstants(sql string, st *Statement) ([]Constant, bool) {
 		}
 	}
 	switch {
-	case st.Kind == Insert && len(w.Rows) == 1:
-		for i, v := range w.Rows[0] {
-			column := ""
-			if i < len(w.Columns) {
-				column = w.Columns[i]
+	case st.Kind == Insert:
+		for _, row := range w.Rows {
+			for i, v := range row {
+				column := ""
+				if i < len(w.Columns) {
+					column = w.Columns[i]
+				}
+				add(v, column, i)
 			}
-			add(v, column, i)
 		}
-	case st.Kind == Update:
+	case st.Kind == Update || st.Kind == Delete:
 		for _, a := range w.Set {
 			add(a.Value, a.Column, -1)
 		}

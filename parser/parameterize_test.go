@@ -37,6 +37,17 @@ func TestParameterize(t *testing.T) {
 				{Value: "9000000000", Type: oidInt8, Column: "id", Index: -1}, {Value: "b", Column: "code", Index: -1}}},
 		{"UPDATE t SET a = NULL, b = '{1}'::int4[], c = 'x'::mood, d = 1::numeric(3,1) WHERE id = 3 OR id = 4",
 			"", nil},
+		{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, now()), (-3, 'z')",
+			"INSERT INTO t (a, b) VALUES ($1, $2), ($3, now()), ($4, $5)",
+			[]Constant{{Value: "1", Type: oidInt4, Column: "a"}, {Value: "x", Column: "b", Index: 1}, {Value: "2", Type: oidInt4, Column: "a"},
+				{Value: "-3", Type: oidInt4, Column: "a"}, {Value: "z", Column: "b", Index: 1}}},
+		{"insert into t values ((1), 2), (3, '4')",
+			"insert into t values (($1), $2), ($3, $4)",
+			[]Constant{{Value: "1", Type: oidInt4}, {Value: "2", Type: oidInt4, Index: 1}, {Value: "3", Type: oidInt4}, {Value: "4", Index: 1}}},
+		{`DELETE FROM "users" WHERE "users"."id" = 5 AND name = 'x''y' RETURNING id`,
+			`DELETE FROM "users" WHERE "users"."id" = $1 AND name = $2 RETURNING id`,
+			[]Constant{{Value: "5", Type: oidInt4, Column: "id", Index: -1}, {Value: "x'y", Column: "name", Index: -1}}},
+		{"DELETE FROM users WHERE id IN (1, 2) OR id = 3", "", nil},
 	} {
 		p, ok := parameterize(tc.sql)
 		if !ok {
@@ -77,8 +88,8 @@ func TestParameterize(t *testing.T) {
 	}
 
 	for _, sql := range []string{
-		"INSERT INTO t VALUES (1), (2)", "INSERT INTO t VALUES (NULL, DEFAULT)", "INSERT INTO t VALUES ($1)",
-		"INSERT INTO t SELECT 1", "DELETE FROM t WHERE id = 1", "UPDATE t SET a = $1 WHERE id = 1",
+		"INSERT INTO t VALUES (NULL), (DEFAULT)", "INSERT INTO t VALUES (NULL, DEFAULT)", "INSERT INTO t VALUES ($1)",
+		"INSERT INTO t SELECT 1", "DELETE FROM t WHERE id = $1", "DELETE FROM t USING u WHERE t.id = 1", "UPDATE t SET a = $1 WHERE id = 1",
 		"UPDATE t SET a = 1 WHERE id = $1", "INSERT INTO t VALUES (1, $2)", "UPDATE t SET a = b FROM u WHERE u.id = 1",
 		"INSERT INTO t VALUES (E'x', U&'x', B'1', X'1', $$x$$, 'con'\n'tinued')", "INSERT INTO t VALUES ('a' 'b')",
 		"WITH d AS (DELETE FROM u RETURNING id) INSERT INTO t VALUES (1)", "UPDATE t SET a = 0x1F WHERE b = 1_000",
@@ -161,12 +172,12 @@ func checkParameterized(t *testing.T, sql string) {
 	}
 }
 
-// writtenValues are the values of an INSERT's first row, an UPDATE's
+// writtenValues are the values of an INSERT's rows, an UPDATE's
 // assignments and the WHERE's pinning conditions.
 func (w *Write) writtenValues() []Value {
 	var out []Value
-	if len(w.Rows) > 0 {
-		out = append(out, w.Rows[0]...)
+	for _, row := range w.Rows {
+		out = append(out, row...)
 	}
 	for _, a := range w.Set {
 		out = append(out, a.Value)
@@ -205,7 +216,7 @@ func constantMeans(values []Value, q Constant) bool {
 func FuzzParameterize(f *testing.F) {
 	for _, s := range []string{"INSERT INTO t VALUES (1)", "insert into s.t (a, b, c) values (-1, 'x', NULL);",
 		`INSERT INTO "q""t" VALUES (1.5, true, 'é''', DEFAULT)`, "INSERT INTO t (a) VALUES (1), (2)",
-		"UPDATE t SET a = 1, b = 'x'::date WHERE id = -2 AND k = 'z' RETURNING *",
+		"DELETE FROM t WHERE t.id = 7 AND 'k' = code", "UPDATE t SET a = 1, b = 'x'::date WHERE id = -2 AND k = 'z' RETURNING *",
 		"INSERT INTO t (a, b) VALUES (CAST('1' AS int4), - 1e-3) ON CONFLICT (a) DO UPDATE SET b = 2"} {
 		f.Add(s)
 	}

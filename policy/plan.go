@@ -97,6 +97,9 @@ type Plan struct {
 	// Inline, when set, checks the statement's rows inside the statement
 	// itself, through Hidden columns (see Inline).
 	Inline *Inline
+	// Table is the configured table the statement writes (its last
+	// target's).
+	Table *Table
 }
 
 // Inline describes checks a statement makes of its own rows: an expression
@@ -110,8 +113,6 @@ type Inline struct {
 	Enforced *Check
 	Shadow   *Check
 	Shadows  int
-	// Table is the table the statement writes.
-	Table *Table
 }
 
 // ShadowEvent is something a shadow relationship would have stopped or
@@ -254,7 +255,12 @@ func (b *planBuilder) target(t *parser.Target) {
 			asParent = append(asParent, r)
 		}
 	}
-	if len(asChild) == 0 && len(asParent) == 0 {
+	switch {
+	case len(asChild) > 0:
+		b.plan.Table = asChild[0].Child
+	case len(asParent) > 0:
+		b.plan.Table = asParent[0].Parent
+	default:
 		return
 	}
 	if t.Kind == parser.CopyFrom && t.Unsupported == "" {
@@ -448,7 +454,7 @@ func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) str
 	}
 	ref := config.QuoteIdent(w.Table.RefName())
 	guard := rowGuard(w.Table, t, ref)
-	in := &Inline{Table: t}
+	in := &Inline{}
 	var enforced, shadow []string
 	for _, r := range rels {
 		cond := guard

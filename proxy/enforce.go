@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,18 +31,20 @@ import (
 // Until every check has passed, the statement's own responses are held
 // back; on a violation the client gets Postgres's error instead.
 
-// ownStatements are softfk's prepared statements in this session, by SQL,
-// named root followed by a number; at most max of them.
+// ownStatements are softfk's prepared statements in this session, by key
+// (see ownKey), named root followed by a number; at most max of them. A
+// statement past the limit is prepared as once, used and closed.
 type ownStatements struct {
 	mu    sync.Mutex
 	names map[string]string
 	next  int
 	max   int
 	root  string
+	once  string
 }
 
 func newOwnStatements(root string, max int) ownStatements {
-	return ownStatements{names: map[string]string{}, root: root, max: max}
+	return ownStatements{names: map[string]string{}, root: root, max: max, once: root + "once"}
 }
 
 // maxOwnStatements bounds how many of its checks softfk keeps prepared per
@@ -52,11 +55,10 @@ const maxOwnStatements = 256
 // keeps prepared per session (see shapedWrite).
 const maxOwnWrites = 64
 
-// Names of softfk's portal and one-off statement; the prefix is not one a
-// client would use.
+// Names of softfk's portals and the roots of its statements' names; the
+// prefix is not one a client would use.
 const (
 	ownPortal    = "softfk_portal"
-	ownOneOff    = "softfk_once"
 	ownNoPortal  = "softfk_none"
 	ownStmtRoot  = "softfk_stmt_"
 	ownWriteRoot = "softfk_write_"
@@ -93,7 +95,8 @@ func (o *ownStatements) remember(sql string) (string, bool) {
 
 // claim returns the name of the statement kept under key, and whether it
 // is prepared already; when the session keeps as many as it may, the
-// one-off name, for a statement to prepare, use once and close (oneOff).
+// one-off name o.once, for a statement to prepare, use once and close
+// (oneOff).
 func (o *ownStatements) claim(key string) (name string, prepared, oneOff bool) {
 	if name, ok := o.lookup(key); ok {
 		return name, true, false
@@ -101,7 +104,7 @@ func (o *ownStatements) claim(key string) (name string, prepared, oneOff bool) {
 	if name, ok := o.remember(key); ok {
 		return name, false, false
 	}
-	return ownOneOff, false, true
+	return o.once, false, true
 }
 
 // canKeep reports whether the statement under key is prepared, or may be
@@ -126,6 +129,24 @@ func (o *ownStatements) forget(sql, name string) func() {
 	}
 }
 
+// ownKey identifies softfk's statement for a text with declared parameter
+// types: the same text prepared with other types reads its values
+// otherwise. A text alone is its own key when it declares no type (no
+// statement softfk prepares holds a NUL).
+func ownKey(text string, types []uint32) string {
+	if !slices.ContainsFunc(types, func(t uint32) bool { return t != 0 }) {
+		return text
+	}
+	b := make([]byte, 0, len(text)+1+6*len(types))
+	b = append(b, text...)
+	b = append(b, 0)
+	for _, t := range types {
+		b = strconv.AppendUint(b, uint64(t), 10)
+		b = append(b, ' ')
+	}
+	return unsafeString(b)
+}
+
 // unsafeString views bytes as a string without copying, for read-only
 // scanning while the bytes are unchanged.
 func unsafeString(b []byte) string {
@@ -136,7 +157,7 @@ func unsafeString(b []byte) string {
 // extended protocol, and queues their answers for resp.
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 	markSent(resp)
-	name, oneOff := f.prepareOwn(st.SQL, st.SQL, st.Types, resp)
+	name, oneOff := f.prepareOwn(ownKey(st.SQL, st.Types), st.SQL, st.Types, resp)
 	f.runStep(st, resp, bp, name, oneOff)
 }
 
@@ -145,8 +166,8 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 func (f *frontend) sendStepOnce(st *policy.Step, resp responder) {
 	markSent(resp)
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp}}})
-	f.sendMsg(&pgproto3.Parse{Name: ownOneOff, Query: st.SQL, ParameterOIDs: st.Types})
-	f.runStep(st, resp, nil, ownOneOff, true)
+	f.sendMsg(&pgproto3.Parse{Name: f.own.once, Query: st.SQL, ParameterOIDs: st.Types})
+	f.runStep(st, resp, nil, f.own.once, true)
 }
 
 // runStep binds, executes and closes softfk's statement name for a step;
@@ -161,7 +182,7 @@ func (f *frontend) runStep(st *policy.Step, resp responder, bp *boundPortal, nam
 	f.sendMsg(&pgproto3.Close{ObjectType: 'P', Name: ownPortal})
 	if oneOff {
 		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: aux}})
-		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: ownOneOff})
+		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: f.own.once})
 	}
 }
 
@@ -169,7 +190,7 @@ func (f *frontend) runStep(st *policy.Step, resp responder, bp *boundPortal, nam
 // parameter types), kept under key, and sends its Parse unless it is
 // prepared already; resp learns when that Parse fails. oneOff says the
 // session keeps as many statements as it may: sql is then prepared as
-// ownOneOff, to be closed after its one use.
+// the one-off statement, to be closed after its one use.
 func (f *frontend) prepareOwn(key, sql string, types []uint32, resp responder) (name string, oneOff bool) {
 	name, prepared, oneOff := f.own.claim(key)
 	if prepared {

@@ -56,8 +56,10 @@ func (f *frontend) query(body []byte) error {
 	var res *parser.Result
 	if f.remap == nil && f.paramsReadAsLiterals() {
 		pz, analyzed, err := f.s.srv.parser.Parameterize(sql)
-		if err == nil && pz != nil && f.shapedWrite(sql, pz, ready) {
-			return nil
+		if err == nil && pz != nil {
+			if shaped, err := f.shapedWrite(sql, pz, ready); shaped || err != nil {
+				return err
+			}
 		}
 		res = analyzed
 	}
@@ -541,7 +543,7 @@ func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) 
 	}
 	q.own("EXECUTE "+name+"("+strings.Join(args, ", ")+")", part{proxy: resp}, false)
 	if oneOff {
-		q.own("DEALLOCATE "+ownOneOff, part{proxy: &auxResponder{step: resp}}, false)
+		q.own("DEALLOCATE "+f.own.once, part{proxy: &auxResponder{step: resp}}, false)
 	}
 }
 

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"fmt"
-
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/softfk/softfk/parser"
@@ -103,10 +101,4 @@ func (f *frontend) stand(pw *parsedWrite) string {
 	}
 	name, _ := f.prepareOwn(ownKey(pw.text, pw.paramTypes), pw.text, pw.paramTypes, &stepResponder{})
 	return name
-}
-
-// ownKey identifies softfk's statement for a client text with declared
-// parameter types (a check's SQL never holds a NUL).
-func ownKey(text string, types []uint32) string {
-	return fmt.Sprint(text, "\x00", types)
 }

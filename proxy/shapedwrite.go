@@ -12,26 +12,43 @@ import (
 )
 
 // Over the simple protocol, PostgreSQL parses and plans each write's text
-// afresh, and a check of its row inside the statement (see policy.Inline)
-// would be planned with it every time. A one-row INSERT or an UPDATE of
-// one row that writes or pins constants runs instead as a statement
-// softfk prepares once per session for its shape: the write with a
-// parameter in place of each constant (parser.Parameterize) and the check
-// of its row, executed with the query's constants. The client sees what
-// its Query gives.
+// afresh, and softfk's checks with it: those inside the statement (see
+// policy.Inline), those after it, and those before a DELETE or key UPDATE
+// of referenced rows. A write that writes or pins constants (see
+// parser.Parameterize) runs instead as a statement softfk prepares once
+// per session for its shape, with a parameter in place of each constant,
+// executed with the query's constants; its checks run as softfk's prepared
+// statements with the same values. The client sees what its Query gives.
 
 // shapedWrite runs a simple Query sql of one statement as softfk's
 // prepared statement of its shape, pz, and reports whether it did. It
-// does not when the statement's row is not checked inside it, or when a
-// parameter could answer differently from the constant it stands for (see
-// policy.Table.StringParamExact). The session must read parameters as
-// Parameterize reads literals (see paramsReadAsLiterals).
-func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(byte)) bool {
+// does not when softfk cannot run the statement's checks so (see
+// writeShape), when a parameter could answer differently from the
+// constant it stands for (see policy.Table.StringParamExact), or when a
+// write whose checks need its results comes in an aborted transaction.
+// The session must read parameters as Parameterize reads literals (see
+// paramsReadAsLiterals).
+func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(byte)) (bool, error) {
 	sh := f.writeShape(pz)
 	if sh == nil {
-		return false
+		return false, nil
+	}
+	p := sh.plan
+	rounds := needsRounds(p)
+	if rounds {
+		if p.Continue != nil {
+			// A continuation keeps state: each execution gets a fresh one.
+			if p = sh.db.Plan(sh.stmt, sh.env); p == nil || len(p.Hidden) != len(sh.plan.Hidden) {
+				return false, nil
+			}
+		}
+		// In an aborted transaction the Query fails as it is.
+		if status, err := f.settledStatus(); err != nil || status == 'E' {
+			return err != nil, err
+		}
 	}
 	f.s.srv.metrics.StatementChecked()
+	stmt := pz.Statement
 	remap := func(pos int) int {
 		at := byteOffset(sh.text, pos-1)
 		if at >= sh.tokenEnd {
@@ -39,20 +56,33 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 		}
 		return utf8.RuneCountInString(sql[:pz.ClientAt(at)]) + 1
 	}
-	stmtPart := part{simple: true, hidden: len(sh.plan.Hidden), noRows: !sh.returns, rows: f.newRowCheck(sh.plan.Inline, pz.Statement), remap: remap,
+	// Held, when anything is: the statement's own completion (a Query that
+	// fails shows nothing but its error, not even the RowDescription
+	// softfk's Describe brings first), then the verdicts of the checks
+	// after it, or once every round has passed, their release (see
+	// releaseHeld).
+	h := &hold{waiting: 1}
+	var after []*checkResponder
+	if rounds {
+		h.waiting++
+	} else {
+		after = f.afterResponders(p.After, h, stmt)
+	}
+	stmtPart := part{simple: true, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !sh.returns, remap: remap,
 		paramAt: func(n int) int {
 			if n < 1 || n > len(pz.Constants) {
 				return 0
 			}
 			return utf8.RuneCountInString(sh.text[:pz.Constants[n-1].At]) + 1
 		}}
-	if sh.returns {
-		// A Query that fails shows nothing but its error, not even the
-		// RowDescription softfk's Describe brings first.
-		stmtPart.hold = &hold{waiting: 1}
+	if h.waiting > 1 || sh.returns {
+		stmtPart.hold = h
 	}
-	send := func(kind requestKind, msg pgproto3.FrontendMessage) {
-		f.pending = append(f.pending, pending{kind: kind, part: stmtPart})
+	if p.Inline != nil {
+		stmtPart.rows = f.newRowCheck(p.Inline, stmt)
+	}
+	send := func(kind requestKind, pt part, msg pgproto3.FrontendMessage) {
+		f.pending = append(f.pending, pending{kind: kind, part: pt})
 		f.sendMsg(msg)
 	}
 
@@ -60,26 +90,64 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	name, prepared, oneOff := f.ownWrites.claim(sh.key)
 	if !prepared {
 		parse := &clientParse{forget: f.ownWrites.forget(sh.key, name), remap: remap}
-		f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: parse}})
-		f.sendMsg(&pgproto3.Parse{Name: name, Query: sh.text, ParameterOIDs: sh.types})
+		send(reqParse, part{proxy: parse}, &pgproto3.Parse{Name: name, Query: sh.text, ParameterOIDs: sh.env.ParamTypes})
 	}
 	values := make([][]byte, len(pz.Constants))
 	for i, c := range pz.Constants {
 		values[i] = []byte(c.Value)
 	}
-	send(reqBind, &pgproto3.Bind{PreparedStatement: name, Parameters: values})
-	if sh.returns {
-		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
+	// The statement's Bind comes first: a constant its parameter cannot
+	// take fails there, as the literal would have failed the Query, and
+	// the server skips the steps with the rest.
+	send(reqBind, stmtPart, &pgproto3.Bind{PreparedStatement: name, Parameters: values})
+	bp := &boundPortal{values: values}
+	var rd *round
+	var before []responder
+	if rounds {
+		rd = newRound(len(p.Before) + 1)
+		before = make([]responder, len(p.Before))
+		for i, step := range p.Before {
+			before[i] = f.responderFor(step, h, rd, stmt, func(pos int) int { return stepClientPosition(step, sh.text, remap, pos) })
+			f.sendStep(step, before[i], bp)
+		}
 	}
-	send(reqExecute, &pgproto3.Execute{})
+	if sh.returns {
+		send(reqDescribe, stmtPart, &pgproto3.Describe{ObjectType: 'P'})
+	}
+	w := &watch{hidden: len(p.Hidden), round: rd}
+	execPart := stmtPart
+	if rounds {
+		execPart.watch = w
+	}
+	send(reqExecute, execPart, &pgproto3.Execute{})
 	f.closeUnnamed('P')
+	for i, step := range p.After {
+		var resp responder = &checkResponder{f: f, check: step.Check, hold: h, stmt: stmt}
+		if !rounds {
+			resp = after[i]
+		}
+		f.sendStep(step, resp, bp)
+	}
 	if oneOff {
-		f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &stepResponder{}}})
-		f.sendMsg(&pgproto3.Close{ObjectType: 'S', Name: ownOneOff})
+		send(reqClose, part{proxy: &stepResponder{}}, &pgproto3.Close{ObjectType: 'S', Name: f.ownWrites.once})
+	}
+	if rounds {
+		ok, err := f.await(rd)
+		if err != nil {
+			return true, err
+		}
+		if ok {
+			if ok, err = f.continueRounds(p, policy.Collected{Hidden: w.rows, Steps: collectedRows(p.Before, before)}, h, stmt); err != nil {
+				return true, err
+			}
+		}
+		if ok {
+			f.releaseHeld(h)
+		}
 	}
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
-	return true
+	return true, nil
 }
 
 // paramsReadAsLiterals reports whether a string constant means in this
@@ -97,11 +165,12 @@ type writeShape struct {
 	generation uint64
 	// plan is nil when such writes do not run as softfk's statement.
 	plan     *policy.Plan
-	types    []uint32
-	returns  bool   // the client's statement has a RETURNING of its own
-	text     string // the statement softfk prepares
-	tokenEnd int    // where its hidden RETURNING starts
-	key      string // its key among softfk's statements (see ownStatements)
+	stmt     *parser.Statement // the parameterized statement
+	env      policy.Env        // as planned, its parameter types among it
+	returns  bool              // the client's statement has a RETURNING of its own
+	text     string            // the statement softfk prepares
+	tokenEnd int               // where its hidden RETURNING starts
+	key      string            // its key among softfk's statements (see ownStatements)
 }
 
 // maxWriteShapes bounds the shapes a session remembers; past it, it
@@ -110,19 +179,17 @@ const maxWriteShapes = 2 * maxOwnWrites
 
 // writeShape returns how the write pz runs as softfk's statement, planned
 // once per shape, configuration and catalog, or nil when it does not (see
-// shapedWrite).
+// shapedWrite): when its plan is one softfk cannot run so (an unverifiable
+// write, a refusal, a rewrite).
 func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 	types := make([]uint32, len(pz.Constants))
-	shapeKey := make([]byte, 0, len(pz.Text)+4*len(types))
 	for i, c := range pz.Constants {
 		types[i] = c.Type
-		shapeKey = strconv.AppendUint(shapeKey, uint64(c.Type), 10)
-		shapeKey = append(shapeKey, ' ')
 	}
-	shapeKey = append(shapeKey, pz.Text...)
+	shapeKey := ownKey(pz.Text, types)
 	db := f.s.rules()
 	generation := db.Generation()
-	if sh, ok := f.writeShapes[string(shapeKey)]; ok && sh.db == db && sh.generation == generation {
+	if sh, ok := f.writeShapes[shapeKey]; ok && sh.db == db && sh.generation == generation {
 		if sh.plan == nil {
 			return nil
 		}
@@ -132,25 +199,28 @@ func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 		clear(f.writeShapes)
 	}
 	sh := &writeShape{db: db, generation: generation}
-	f.writeShapes[string(shapeKey)] = sh
+	f.writeShapes[shapeKey] = sh
 	res, err := f.s.srv.parser.Analyze(pz.Text)
 	if err != nil || len(res.Statements) != 1 {
 		return nil
 	}
 	st := &res.Statements[0]
-	p := db.Plan(st, policy.Env{Extended: true, ParamTypes: types, StandardStrings: true, ClientEncoding: "UTF8"})
-	if p == nil || p.Inline == nil || p.Unverifiable != nil || len(p.Shadowed) > 0 || len(p.Before) > 0 || len(p.After) > 0 ||
-		p.Rewrite != "" || p.Copy != nil {
+	env := policy.Env{Extended: true, ParamTypes: types, StandardStrings: true, ClientEncoding: "UTF8"}
+	p := db.Plan(st, env)
+	if p == nil || p.Table == nil || p.Unverifiable != nil || len(p.Shadowed) > 0 || p.Rewrite != "" || p.Copy != nil || p.Refuse != nil {
 		return nil
 	}
 	for _, c := range pz.Constants {
-		if c.Type == 0 && !c.Typed && !p.Inline.Table.StringParamExact(c) {
+		if c.Type == 0 && !c.Typed && !p.Table.StringParamExact(c) {
 			return nil
 		}
 	}
-	sh.types, sh.tokenEnd, sh.returns = types, st.TokenEnd, st.Returns()
-	sh.text = withHiddenReturning(pz.Text, st, p.Hidden)
-	sh.key = string(shapeKey[:len(shapeKey)-len(pz.Text)]) + sh.text
+	sh.stmt, sh.env, sh.tokenEnd, sh.returns = st, env, st.TokenEnd, st.Returns()
+	sh.text = pz.Text
+	if len(p.Hidden) > 0 {
+		sh.text = withHiddenReturning(pz.Text, st, p.Hidden)
+	}
+	sh.key = ownKey(sh.text, types)
 	sh.plan = p
 	return sh
 }
