@@ -410,8 +410,11 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 }
 
 // continueRounds runs the rounds a plan's continuation makes of what the
-// statement and its first round collected, each waited for; ok is false
-// when a request of a round failed (the client has been told).
+// statement and its first round collected; ok is false when a request of
+// a round failed (the client has been told). Each round is waited for but
+// the last, whose steps collect nothing for another: the caller's release
+// of the held responses follows it in the same batch, and the server
+// skips that release when a step fails.
 func (f *frontend) continueRounds(plan *policy.Plan, collected policy.Collected, h *hold, stmt string) (ok bool, err error) {
 	for plan.Continue != nil {
 		steps := plan.Continue.Next(collected)
@@ -423,6 +426,9 @@ func (f *frontend) continueRounds(plan *policy.Plan, collected policy.Collected,
 		for i, st := range steps {
 			resps[i] = f.responderFor(st, h, rd, stmt, nil)
 			f.sendStep(st, resps[i], nil)
+		}
+		if !slices.ContainsFunc(steps, func(st *policy.Step) bool { return st.Collect }) {
+			break
 		}
 		if ok, err := f.await(rd); !ok || err != nil {
 			return false, err
