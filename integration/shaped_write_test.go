@@ -25,7 +25,7 @@ func TestShapedWritesArePrepared(t *testing.T) {
 	conn := connect(t, p.DSN(db))
 	mustExec(t, conn, `CREATE TABLE users (id int PRIMARY KEY);
 CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text, placed date, span interval minute);
-INSERT INTO users VALUES (1), (2), (3), (4)`)
+INSERT INTO users VALUES (1), (2), (3), (4), (5), (6)`)
 	ctx := context.Background()
 	for _, sql := range []string{
 		"INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'a')",
@@ -41,6 +41,7 @@ INSERT INTO users VALUES (1), (2), (3), (4)`)
 		"INSERT INTO orders (id, user_id) VALUES (9, 2), (10, 1)",
 		"DELETE FROM users WHERE id = 3",
 		"DELETE FROM users WHERE id = 4",
+		"DELETE FROM users WHERE id IN (5, 6)",
 	} {
 		if _, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
 			t.Fatalf("%s: %v", sql, err)
@@ -62,6 +63,7 @@ INSERT INTO users VALUES (1), (2), (3), (4)`)
 		"INSERT INTO orders (id, user_id, placed) VALUES ($1, $2, $3::date)",
 		"INSERT INTO orders (id, user_id) VALUES ($1, $2), ($3, $4)",
 		"DELETE FROM users WHERE id = $1 RETURNING",
+		"DELETE FROM users WHERE id IN ($1, $2) RETURNING",
 	}
 	if !slices.EqualFunc(got, want, strings.HasPrefix) {
 		t.Errorf("softfk's prepared writes:\n%s\nwant them to start with:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -231,6 +233,18 @@ var shapedWriteScenarios = []scenario{
 		s("DELETE FROM users WHERE id = 2"),
 		s("DELETE FROM orders WHERE id = 21"),
 		s("DELETE FROM users WHERE id = 2"),
+	}},
+	{name: "writes of listed rows, as Django's delete() and update() send them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(`UPDATE "orders" SET "user_id" = 2 WHERE "orders"."id" IN (10, 11)`),
+		s(`UPDATE "orders" SET "user_id" = 42 WHERE "orders"."id" IN (10, 12)`),
+		s(`UPDATE "orders" SET "user_id" = 3 WHERE "orders"."id" IN (10, 'x')`),
+		s(`UPDATE "orders" SET "user_id" = 3 WHERE "orders"."id" IN ('11', 12, 99999999999) RETURNING id`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN (1)`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN (1, 2)`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN (2, 3)`),
+		s(`DELETE FROM "orders" WHERE "orders"."id" IN (10, 11, 12)`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN (2, 3) AND email IN ('b@x', 'c@x') RETURNING id`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN (1, 2, 3)`),
 	}},
 	{name: "deletes restricted", schema: usersOrders, fks: []fk{withActions(ordersFK, "RESTRICT", "")}, steps: []step{
 		s("DELETE FROM users WHERE id = 3"),

@@ -71,8 +71,9 @@ var plainCasts = map[string]bool{
 // Parameterize rewrites st, the one statement of the query string sql,
 // when it is an INSERT ... VALUES, an UPDATE or a DELETE: each constant,
 // perhaps cast to a plain type, among the INSERT's values, the UPDATE's
-// assignments and the conditions of a WHERE that pin the rows (see
-// Write.Pinned) becomes a parameter. ok is false when the statement is of
+// assignments, and the conditions of a WHERE that pin the rows (see
+// Write.Pinned) or list their values (column IN (constants, ...)) becomes
+// a parameter. ok is false when the statement is of
 // another kind, has no such constant or more than a statement may have
 // parameters, or refers to parameters of its own. Strings are taken as
 // standard_conforming_strings reads them.
@@ -190,7 +191,7 @@ func treeConstants(sql string, st *Statement) ([]Constant, bool) {
 		for _, a := range w.Set {
 			add(a.Value, a.Column, -1)
 		}
-		for _, pv := range w.pinnedValues() {
+		for _, pv := range append(w.pinnedValues(), w.listedValues()...) {
 			add(pv.value, pv.column, -1)
 		}
 	default:

@@ -48,6 +48,13 @@ func TestParameterize(t *testing.T) {
 			`DELETE FROM "users" WHERE "users"."id" = $1 AND name = $2 RETURNING id`,
 			[]Constant{{Value: "5", Type: oidInt4, Column: "id", Index: -1}, {Value: "x'y", Column: "name", Index: -1}}},
 		{"DELETE FROM users WHERE id IN (1, 2) OR id = 3", "", nil},
+		{`DELETE FROM "users" WHERE "users"."id" IN (7, '8', -9) AND email IN ('a', lower('B')) AND 3 IN (id)`,
+			`DELETE FROM "users" WHERE "users"."id" IN ($1, $2, $3) AND email IN ('a', lower('B')) AND 3 IN (id)`,
+			[]Constant{{Value: "7", Type: oidInt4, Column: "id", Index: -1}, {Value: "8", Column: "id", Index: -1},
+				{Value: "-9", Type: oidInt4, Column: "id", Index: -1}}},
+		{"UPDATE orders SET user_id = 2 WHERE id NOT IN (1, 2)",
+			"UPDATE orders SET user_id = $1 WHERE id NOT IN (1, 2)",
+			[]Constant{{Value: "2", Type: oidInt4, Column: "user_id", Index: -1}}},
 	} {
 		p, ok := parameterize(tc.sql)
 		if !ok {
@@ -173,7 +180,7 @@ func checkParameterized(t *testing.T, sql string) {
 }
 
 // writtenValues are the values of an INSERT's rows, an UPDATE's
-// assignments and the WHERE's pinning conditions.
+// assignments and the WHERE's pinning and listing conditions.
 func (w *Write) writtenValues() []Value {
 	var out []Value
 	for _, row := range w.Rows {
@@ -182,7 +189,7 @@ func (w *Write) writtenValues() []Value {
 	for _, a := range w.Set {
 		out = append(out, a.Value)
 	}
-	for _, pv := range w.pinnedValues() {
+	for _, pv := range append(w.pinnedValues(), w.listedValues()...) {
 		out = append(out, pv.value)
 	}
 	return out
@@ -216,7 +223,7 @@ func constantMeans(values []Value, q Constant) bool {
 func FuzzParameterize(f *testing.F) {
 	for _, s := range []string{"INSERT INTO t VALUES (1)", "insert into s.t (a, b, c) values (-1, 'x', NULL);",
 		`INSERT INTO "q""t" VALUES (1.5, true, 'é''', DEFAULT)`, "INSERT INTO t (a) VALUES (1), (2)",
-		"DELETE FROM t WHERE t.id = 7 AND 'k' = code", "UPDATE t SET a = 1, b = 'x'::date WHERE id = -2 AND k = 'z' RETURNING *",
+		"DELETE FROM t WHERE t.id = 7 AND 'k' = code", "DELETE FROM t WHERE id IN (1, 2, 3) AND k = 'x'", "UPDATE t SET a = 1, b = 'x'::date WHERE id = -2 AND k = 'z' RETURNING *",
 		"INSERT INTO t (a, b) VALUES (CAST('1' AS int4), - 1e-3) ON CONFLICT (a) DO UPDATE SET b = 2"} {
 		f.Add(s)
 	}

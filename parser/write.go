@@ -175,20 +175,9 @@ type pinnedValue struct {
 // pinnedValues are the conditions that pin the columns Pinned returns, in
 // the order they are written.
 func (w *Write) pinnedValues() []pinnedValue {
-	if len(w.from) > 0 || w.where == nil {
-		return nil
-	}
 	var out []pinnedValue
-	var visit func(n *pg_query.Node)
-	visit = func(n *pg_query.Node) {
-		if b := n.GetBoolExpr(); b != nil && b.Boolop == pg_query.BoolExprType_AND_EXPR {
-			for _, arg := range b.Args {
-				visit(arg)
-			}
-			return
-		}
-		e := n.GetAExpr()
-		if e == nil || e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
+	w.conditions(func(e *pg_query.A_Expr) {
+		if e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
 			return
 		}
 		for _, side := range [][2]*pg_query.Node{{e.Lexpr, e.Rexpr}, {e.Rexpr, e.Lexpr}} {
@@ -199,9 +188,54 @@ func (w *Write) pinnedValues() []pinnedValue {
 				return
 			}
 		}
-	}
-	visit(w.where)
+	})
 	return out
+}
+
+// listedValues are the values of the conditions column IN (value, ...) of
+// the WHERE whose values are all constants or parameters, in the order
+// they are written, each as a value the column is compared with.
+func (w *Write) listedValues() []pinnedValue {
+	var out []pinnedValue
+	w.conditions(func(e *pg_query.A_Expr) {
+		if e.Kind != pg_query.A_Expr_Kind_AEXPR_IN || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
+			return
+		}
+		c, ok := w.ownColumn(e.Lexpr)
+		list := e.Rexpr.GetList()
+		if !ok || list == nil {
+			return
+		}
+		values := make([]pinnedValue, len(list.Items))
+		for i, item := range list.Items {
+			if values[i] = (pinnedValue{column: c, value: valueOf(item)}); values[i].value.Kind != Const && values[i].value.Kind != Param {
+				return
+			}
+		}
+		out = append(out, values...)
+	})
+	return out
+}
+
+// conditions calls visit with each operator expression ANDed at the top
+// of an UPDATE's or DELETE's WHERE, when it reads no other table.
+func (w *Write) conditions(visit func(e *pg_query.A_Expr)) {
+	if len(w.from) > 0 || w.where == nil {
+		return
+	}
+	var walk func(n *pg_query.Node)
+	walk = func(n *pg_query.Node) {
+		if b := n.GetBoolExpr(); b != nil && b.Boolop == pg_query.BoolExprType_AND_EXPR {
+			for _, arg := range b.Args {
+				walk(arg)
+			}
+			return
+		}
+		if e := n.GetAExpr(); e != nil {
+			visit(e)
+		}
+	}
+	walk(w.where)
 }
 
 // ownColumn returns the column a column reference names when it is one of
