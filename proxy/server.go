@@ -145,11 +145,13 @@ func (s *Server) Shutdown(ctx context.Context) {
 	ln := s.ln
 	all := s.snapshotLocked()
 	s.mu.Unlock()
-	if ln != nil {
-		ln.Close()
-	}
+	// Sessions learn of the shutdown before the listener closes: once new
+	// connections are refused, an idle session is refused too.
 	for _, sess := range all {
 		sess.startDraining()
+	}
+	if ln != nil {
+		ln.Close()
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
