@@ -100,6 +100,9 @@ func scanInsert(sql string, spans *[]span) (res *Result, ok bool) {
 		if start == 0 {
 			more := (len(sql) - l.i) / (l.i - rowStart + 1)
 			values = append(make([]Value, 0, len(values)*(1+more)), values...)
+			if spans != nil {
+				*spans = append(make([]span, 0, cap(values)), *spans...)
+			}
 			w.Rows = make([][]Value, 1, 1+more)
 			w.Rows[0] = values[:len(values):len(values)]
 		}

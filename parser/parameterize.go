@@ -105,7 +105,10 @@ func parameterized(sql string, st *Statement, found []Constant, ok bool) (*Param
 	if !ok || len(found) == 0 || len(found) > maxParams {
 		return nil, false
 	}
-	slices.SortFunc(found, func(a, b Constant) int { return a.From - b.From })
+	byPlace := func(a, b Constant) int { return a.From - b.From }
+	if !slices.IsSortedFunc(found, byPlace) {
+		slices.SortFunc(found, byPlace)
+	}
 	return splice(sql, found, st.Text), true
 }
 
@@ -120,12 +123,13 @@ func splice(sql string, constants []Constant, statement string) *Parameterized {
 	var b strings.Builder
 	b.Grow(len(sql))
 	last := 0
+	var num [20]byte
 	for i := range p.Constants {
 		c := &p.Constants[i]
 		b.WriteString(sql[last:c.From])
 		c.At = b.Len()
 		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(i + 1))
+		b.Write(strconv.AppendInt(num[:0], int64(i+1), 10))
 		last = c.To
 	}
 	b.WriteString(sql[last:])
@@ -136,7 +140,7 @@ func splice(sql string, constants []Constant, statement string) *Parameterized {
 // fastConstants finds the constants Parameterize replaces in an INSERT
 // that fastInsert read, its values at spans.
 func fastConstants(sql string, w *Write, spans []span) ([]Constant, bool) {
-	var found []Constant
+	found := make([]Constant, 0, len(spans))
 	at := 0
 	for _, row := range w.Rows {
 		for i, v := range row {

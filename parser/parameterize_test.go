@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -228,4 +230,25 @@ func FuzzParameterize(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkParameterized)
+}
+
+// BenchmarkParameterizeHundredRows parameterizes a 100-row INSERT of
+// literals, as pgbench -M simple and ORMs' bulk inserts send it.
+func BenchmarkParameterizeHundredRows(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO orders (user_id, amount) VALUES ")
+	for j := 0; j < 100; j++ {
+		if j > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "(%d, 1)", 1+j*37)
+	}
+	sql := sb.String()
+	c := NewCache(100)
+	b.ReportAllocs()
+	for b.Loop() {
+		if p, _, err := c.Parameterize(sql); err != nil || p == nil {
+			b.Fatal("not parameterized")
+		}
+	}
 }

@@ -36,6 +36,34 @@ type Step struct {
 	// repeats: errors Postgres reports in them point into the client's
 	// text through it (see parser.Write.ClientOffset).
 	Source *parser.Write
+	// typedKey is StatementKey of SQL and Types, when it is not SQL.
+	typedKey string
+}
+
+// Key identifies the statement the step prepares (see StatementKey).
+func (s *Step) Key() string {
+	if s.typedKey != "" {
+		return s.typedKey
+	}
+	return s.SQL
+}
+
+// StatementKey identifies a statement to prepare by its text and the
+// parameter types it declares: the same text prepared with other types
+// reads its values otherwise. A text alone is its own key when it
+// declares no type (no statement softfk prepares holds a NUL).
+func StatementKey(text string, types []uint32) string {
+	if !slices.ContainsFunc(types, func(t uint32) bool { return t != 0 }) {
+		return text
+	}
+	b := make([]byte, 0, len(text)+1+6*len(types))
+	b = append(b, text...)
+	b = append(b, 0)
+	for _, t := range types {
+		b = strconv.AppendUint(b, uint64(t), 10)
+		b = append(b, ' ')
+	}
+	return string(b)
 }
 
 // Check identifies the relationships a check step covers, to turn its
@@ -851,6 +879,9 @@ func (b *planBuilder) bindClientParams(s *Step) {
 			}
 		}
 		s.Types = append(s.Types, typ)
+	}
+	if key := StatementKey(s.SQL, s.Types); key != s.SQL {
+		s.typedKey = key
 	}
 }
 

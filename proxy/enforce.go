@@ -32,7 +32,7 @@ import (
 // back; on a violation the client gets Postgres's error instead.
 
 // ownStatements are softfk's prepared statements in this session, by key
-// (see ownKey), named root followed by a number; at most max of them. A
+// (see policy.StatementKey), named root followed by a number; at most max of them. A
 // statement past the limit is prepared as once, used and closed.
 type ownStatements struct {
 	mu    sync.Mutex
@@ -129,35 +129,26 @@ func (o *ownStatements) forget(sql, name string) func() {
 	}
 }
 
-// ownKey identifies softfk's statement for a text with declared parameter
-// types: the same text prepared with other types reads its values
-// otherwise. A text alone is its own key when it declares no type (no
-// statement softfk prepares holds a NUL).
-func ownKey(text string, types []uint32) string {
-	if !slices.ContainsFunc(types, func(t uint32) bool { return t != 0 }) {
-		return text
-	}
-	b := make([]byte, 0, len(text)+1+6*len(types))
-	b = append(b, text...)
-	b = append(b, 0)
-	for _, t := range types {
-		b = strconv.AppendUint(b, uint64(t), 10)
-		b = append(b, ' ')
-	}
-	return unsafeString(b)
-}
-
 // unsafeString views bytes as a string without copying, for read-only
 // scanning while the bytes are unchanged.
 func unsafeString(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
+// unsafeBytes views a string as bytes without copying, for bytes that are
+// only read (a parameter value to encode).
+func unsafeBytes(s string) []byte {
+	if s == "" {
+		return []byte{} // not nil, which a Bind sends as NULL
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
 // sendStep appends the messages that run one of softfk's steps with the
 // extended protocol, and queues their answers for resp.
 func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 	markSent(resp)
-	name, oneOff := f.prepareOwn(ownKey(st.SQL, st.Types), st.SQL, st.Types, resp)
+	name, oneOff := f.prepareOwn(st.Key(), st.SQL, st.Types, resp)
 	f.runStep(st, resp, bp, name, oneOff)
 }
 

@@ -38,9 +38,10 @@ type frontend struct {
 	remap func(int) int
 	own   ownStatements
 	// ownWrites are the prepared statements of simple-protocol writes
-	// (see shapedWrite).
+	// (see shapedWrite), and writeShapes how each parameterized text runs,
+	// one shape per set of parameter types.
 	ownWrites   ownStatements
-	writeShapes map[string]*writeShape
+	writeShapes map[string][]*writeShape
 	// ddl are prepared statements that change a guarded table's schema;
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
@@ -60,7 +61,7 @@ type frontend struct {
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
 		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownWrites: newOwnStatements(ownWriteRoot, maxOwnWrites),
-		writeShapes: map[string]*writeShape{}, ddl: map[string]bool{},
+		writeShapes: map[string][]*writeShape{}, ddl: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 

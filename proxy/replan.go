@@ -80,7 +80,7 @@ func (f *frontend) replanIfStale(name string) string {
 	if ps != nil {
 		text = ps.serverText(pw.query)
 	}
-	if text != pw.parsed && !f.own.canKeep(ownKey(text, pw.paramTypes)) {
+	if text != pw.parsed && !f.own.canKeep(policy.StatementKey(text, pw.paramTypes)) {
 		return f.stand(pw)
 	}
 	pw.text, pw.db, pw.generation, pw.sqlGeneration = text, db, generation, f.sqlGeneration
@@ -99,6 +99,6 @@ func (f *frontend) stand(pw *parsedWrite) string {
 	if pw.text == pw.parsed {
 		return ""
 	}
-	name, _ := f.prepareOwn(ownKey(pw.text, pw.paramTypes), pw.text, pw.paramTypes, &stepResponder{})
+	name, _ := f.prepareOwn(policy.StatementKey(pw.text, pw.paramTypes), pw.text, pw.paramTypes, &stepResponder{})
 	return name
 }

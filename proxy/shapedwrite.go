@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -94,7 +95,7 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	}
 	values := make([][]byte, len(pz.Constants))
 	for i, c := range pz.Constants {
-		values[i] = []byte(c.Value)
+		values[i] = unsafeBytes(c.Value)
 	}
 	// The statement's Bind comes first: a constant its parameter cannot
 	// take fails there, as the literal would have failed the Query, and
@@ -173,8 +174,8 @@ type writeShape struct {
 	key      string            // its key among softfk's statements (see ownStatements)
 }
 
-// maxWriteShapes bounds the shapes a session remembers; past it, it
-// forgets them all.
+// maxWriteShapes bounds the parameterized texts whose shapes a session
+// remembers; past it, it forgets them all.
 const maxWriteShapes = 2 * maxOwnWrites
 
 // writeShape returns how the write pz runs as softfk's statement, planned
@@ -186,26 +187,32 @@ func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 	for i, c := range pz.Constants {
 		types[i] = c.Type
 	}
-	shapeKey := ownKey(pz.Text, types)
 	db := f.s.rules()
 	generation := db.Generation()
-	if sh, ok := f.writeShapes[shapeKey]; ok && sh.db == db && sh.generation == generation {
-		if sh.plan == nil {
+	shapes := f.writeShapes[pz.Text]
+	i := slices.IndexFunc(shapes, func(sh *writeShape) bool { return slices.Equal(sh.env.ParamTypes, types) })
+	if i >= 0 && shapes[i].db == db && shapes[i].generation == generation {
+		if shapes[i].plan == nil {
 			return nil
 		}
-		return sh
+		return shapes[i]
 	}
-	if len(f.writeShapes) >= maxWriteShapes {
+	env := policy.Env{Extended: true, ParamTypes: types, StandardStrings: true, ClientEncoding: "UTF8"}
+	sh := &writeShape{db: db, generation: generation, env: env}
+	switch {
+	case i >= 0:
+		shapes[i] = sh
+	case len(f.writeShapes) >= maxWriteShapes:
 		clear(f.writeShapes)
+		f.writeShapes[pz.Text] = []*writeShape{sh}
+	default:
+		f.writeShapes[pz.Text] = append(shapes, sh)
 	}
-	sh := &writeShape{db: db, generation: generation}
-	f.writeShapes[shapeKey] = sh
 	res, err := f.s.srv.parser.Analyze(pz.Text)
 	if err != nil || len(res.Statements) != 1 {
 		return nil
 	}
 	st := &res.Statements[0]
-	env := policy.Env{Extended: true, ParamTypes: types, StandardStrings: true, ClientEncoding: "UTF8"}
 	p := db.Plan(st, env)
 	if p == nil || p.Table == nil || p.Unverifiable != nil || len(p.Shadowed) > 0 || p.Rewrite != "" || p.Copy != nil || p.Refuse != nil {
 		return nil
@@ -215,12 +222,12 @@ func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 			return nil
 		}
 	}
-	sh.stmt, sh.env, sh.tokenEnd, sh.returns = st, env, st.TokenEnd, st.Returns()
+	sh.stmt, sh.tokenEnd, sh.returns = st, st.TokenEnd, st.Returns()
 	sh.text = pz.Text
 	if len(p.Hidden) > 0 {
 		sh.text = withHiddenReturning(pz.Text, st, p.Hidden)
 	}
-	sh.key = ownKey(sh.text, types)
+	sh.key = policy.StatementKey(sh.text, types)
 	sh.plan = p
 	return sh
 }
