@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +16,38 @@ import (
 // softfk's prepared statements with the same values: what the client sees,
 // errors and their positions included, must stay what Postgres gives for
 // the constants.
-func TestOracleShapedWrites(t *testing.T) { runScenarios(t, shapedWriteScenarios) }
+func TestOracleShapedWrites(t *testing.T) {
+	runScenarios(t, append(shapedWriteScenarios, pastTheStatementLimits()))
+}
+
+// pastTheStatementLimits fills a session with more shapes of writes (64)
+// and more checks (256) than it keeps prepared: past them, each runs as a
+// statement prepared for one use and closed, a write's and its checks'
+// side by side.
+func pastTheStatementLimits() scenario {
+	steps := []step{s("INSERT INTO users VALUES (4, 'd@x'), (5, 'e@x'), (6, 'f@x')")}
+	id := 100
+	for rows := 1; rows <= 260; rows++ {
+		var values []string
+		for range rows {
+			values = append(values, fmt.Sprintf("(%d, %d, 'n')", id, 1+id%3))
+			id++
+		}
+		steps = append(steps, s("INSERT INTO orders VALUES "+strings.Join(values, ", ")))
+	}
+	return scenario{name: "past the session's statement limits", schema: usersOrders, fks: []fk{ordersFK}, steps: append(steps,
+		s("INSERT INTO orders VALUES (1, 1, 'a'), (2, 42, 'orphan'), (3, 2, 'b')"),
+		s("UPDATE orders SET user_id = 43 WHERE id IN (100, 101)"),
+		s("UPDATE orders SET user_id = 3 WHERE id IN (100, 101) RETURNING id"),
+		s("DELETE FROM users WHERE id = 1"),
+		s("DELETE FROM users WHERE id = 4"),
+		s("DELETE FROM users WHERE id IN (5, 6)"),
+		s("DELETE FROM users WHERE id IN (3, 6)"),
+		s("INSERT INTO orders VALUES (4, 44, 'x'), (5, 1, 'y'); INSERT INTO orders VALUES (6, 1, 'z')"),
+		s("INSERT INTO orders VALUES (7, 2, 'x'), (8, 1, 'y'); INSERT INTO orders VALUES (9, 45, 'z')"),
+		s("INSERT INTO orders VALUES (10, 2, 'x'), (11, 1, 'y'); INSERT INTO orders VALUES (12, 1, 'z'), (13, 2, 'w')"),
+	)}
+}
 
 // The writes the oracle compares above really run as softfk's prepared
 // statements, one per shape, and those it must not parameterize do not.

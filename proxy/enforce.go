@@ -156,6 +156,7 @@ func (f *frontend) sendStep(st *policy.Step, resp responder, bp *boundPortal) {
 // simple query's constants): prepared for this one use, not kept.
 func (f *frontend) sendStepOnce(st *policy.Step, resp responder) {
 	markSent(resp)
+	f.closeOneOff(&f.own)
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp}}})
 	f.sendMsg(&pgproto3.Parse{Name: f.own.once, Query: st.SQL, ParameterOIDs: st.Types})
 	f.runStep(st, resp, nil, f.own.once, true)
@@ -186,6 +187,9 @@ func (f *frontend) prepareOwn(key, sql string, types []uint32, resp responder) (
 	name, prepared, oneOff := f.own.claim(key)
 	if prepared {
 		return name, false
+	}
+	if oneOff {
+		f.closeOneOff(&f.own)
 	}
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{proxy: &auxResponder{step: resp, notDone: f.own.forget(key, name)}}})
 	f.sendMsg(&pgproto3.Parse{Name: name, Query: sql, ParameterOIDs: types})

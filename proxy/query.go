@@ -484,10 +484,19 @@ func givesRows(st *parser.Statement) bool {
 
 // closeUnnamed closes the unnamed statement ('S') or portal ('P') with an
 // answer the client never sees.
-func (f *frontend) closeUnnamed(objectType byte) {
+func (f *frontend) closeUnnamed(objectType byte) { f.closeHidden(objectType, "") }
+
+// closeHidden closes a statement ('S') or portal ('P') with an answer the
+// client never sees; closing one that does not exist is no error.
+func (f *frontend) closeHidden(objectType byte, name string) {
 	f.pending = append(f.pending, pending{kind: reqClose, part: part{proxy: &stepResponder{}}})
-	f.sendMsg(&pgproto3.Close{ObjectType: objectType})
+	f.sendMsg(&pgproto3.Close{ObjectType: objectType, Name: name})
 }
+
+// closeOneOff closes o's one-off statement before it is prepared again:
+// the Close after its last use is skipped when that use fails, as the
+// server skips what follows an error, and the statement stays prepared.
+func (f *frontend) closeOneOff(o *ownStatements) { f.closeHidden('S', o.once) }
 
 // withTextArgs returns a copy of a simple-protocol check whose arguments,
 // SQL constants, are given as their text instead; nil when one is not a
@@ -525,7 +534,9 @@ func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) 
 	name, prepared, oneOff := f.own.claim(st.SQL)
 	if !prepared {
 		aux := &auxResponder{step: resp}
-		if !oneOff {
+		if oneOff {
+			f.closeOneOff(&f.own) // sent now, before the query that prepares it
+		} else {
 			aux.notDone = f.own.forget(st.SQL, name)
 		}
 		q.own("PREPARE "+name+" AS "+st.SQL, part{proxy: aux}, false)

@@ -89,6 +89,9 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 
 	f.closeUnnamed('S') // a Query leaves no unnamed statement behind
 	name, prepared, oneOff := f.ownWrites.claim(sh.key)
+	if oneOff {
+		f.closeOneOff(&f.ownWrites)
+	}
 	if !prepared {
 		parse := &clientParse{forget: f.ownWrites.forget(sh.key, name), remap: remap}
 		send(reqParse, part{proxy: parse}, &pgproto3.Parse{Name: name, Query: sh.text, ParameterOIDs: sh.env.ParamTypes})
@@ -130,7 +133,7 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 		f.sendStep(step, resp, bp)
 	}
 	if oneOff {
-		send(reqClose, part{proxy: &stepResponder{}}, &pgproto3.Close{ObjectType: 'S', Name: f.ownWrites.once})
+		f.closeHidden('S', f.ownWrites.once)
 	}
 	if rounds {
 		ok, err := f.await(rd)
