@@ -177,7 +177,7 @@ type pinnedValue struct {
 func (w *Write) pinnedValues() []pinnedValue {
 	var out []pinnedValue
 	w.conditions(func(e *pg_query.A_Expr) {
-		if e.Kind != pg_query.A_Expr_Kind_AEXPR_OP || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
+		if !isEquality(e, pg_query.A_Expr_Kind_AEXPR_OP) {
 			return
 		}
 		for _, side := range [][2]*pg_query.Node{{e.Lexpr, e.Rexpr}, {e.Rexpr, e.Lexpr}} {
@@ -198,7 +198,7 @@ func (w *Write) pinnedValues() []pinnedValue {
 func (w *Write) listedValues() []pinnedValue {
 	var out []pinnedValue
 	w.conditions(func(e *pg_query.A_Expr) {
-		if e.Kind != pg_query.A_Expr_Kind_AEXPR_IN || len(e.Name) != 1 || e.Name[0].GetString_().GetSval() != "=" {
+		if !isEquality(e, pg_query.A_Expr_Kind_AEXPR_IN) {
 			return
 		}
 		c, ok := w.ownColumn(e.Lexpr)
@@ -215,6 +215,12 @@ func (w *Write) listedValues() []pinnedValue {
 		out = append(out, values...)
 	})
 	return out
+}
+
+// isEquality reports whether e is an expression of kind with the operator
+// = (for IN, the comparison with each value of the list).
+func isEquality(e *pg_query.A_Expr, kind pg_query.A_Expr_Kind) bool {
+	return e.Kind == kind && len(e.Name) == 1 && e.Name[0].GetString_().GetSval() == "="
 }
 
 // conditions calls visit with each operator expression ANDed at the top

@@ -32,8 +32,9 @@ import (
 // back; on a violation the client gets Postgres's error instead.
 
 // ownStatements are softfk's prepared statements in this session, by key
-// (see policy.StatementKey), named root followed by a number; at most max of them. A
-// statement past the limit is prepared as once, used and closed.
+// (see policy.StatementKey), named root followed by a number; at most max
+// of them. A statement past the limit is prepared under the name once,
+// used and closed.
 type ownStatements struct {
 	mu    sync.Mutex
 	names map[string]string
