@@ -713,13 +713,52 @@ func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	if len(rels) == 0 {
 		return
 	}
-	if !b.conflictCheck(w, rels) {
+	if !b.conflictCheck(w, rels) || b.deletedKeysKept(w, rels) {
 		return
 	}
 	from, cols := b.hide(w, rels[0].Parent, refColumnsOf(rels))
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: len(cols), apply: func(rows [][]*string) {
 		b.work.deleted(rels[0].Parent, w.Table, cols, rows)
 	}})
+}
+
+// deletedKeys is the session setting in which a DELETE of one referenced
+// row keeps the key it deleted for the steps after it (see
+// deletedKeysKept); deletedKeysRead reads it, as JSON rows, in them.
+const (
+	deletedKeys     = "softfk.deleted_keys"
+	deletedKeysRead = "nullif(current_setting('" + deletedKeys + "', true), '')"
+)
+
+// clearDeletedKeys empties deletedKeys, before the DELETE that fills it.
+var clearDeletedKeys = &Step{SQL: "SELECT set_config('" + deletedKeys + "', '', true)"}
+
+// deletedKeysKept plans a DELETE that removes one referenced row at most
+// (its WHERE pins a unique key), and whose relationships' actions read
+// nothing back, so that its checks and actions need nothing from its
+// results, and reports whether it did. Its RETURNING keeps the deleted
+// key in a setting local to the transaction, and the steps after it read
+// the key from there, in a new statement of the same batch: no round trip
+// waits for the key. The setting is emptied before the DELETE, so a DELETE
+// that removes nothing leaves nothing to check. A DELETE of many rows
+// keeps its keys the usual way (see deleteParent): each row would append
+// to the setting's whole value again.
+func (b *planBuilder) deletedKeysKept(w *parser.Write, rels []*Rel) bool {
+	t := rels[0].Parent
+	if len(b.st.Targets) != 1 || t.HasRules || !pinsUniqueKey(w, t) {
+		return false
+	}
+	cols := refColumnsOf(rels)
+	after := &parentWork{db: b.db, rels: b.rels}
+	after.changed(event{table: t, guard: guard(w.Table, t), cols: cols, inSetting: true})
+	if len(after.cascade) > 0 {
+		return false
+	}
+	key := "jsonb_build_array(" + strings.Join(rowTexts(config.QuoteIdent(w.Table.RefName()), t, cols), ", ") + ")"
+	b.plan.Hidden = append(b.plan.Hidden, "set_config('"+deletedKeys+"', (coalesce("+deletedKeysRead+", '[]')::jsonb || jsonb_build_array("+key+"))::text, true)")
+	b.plan.Before = append(b.plan.Before, clearDeletedKeys)
+	b.plan.After = append(b.plan.After, after.steps...)
+	return true
 }
 
 // conflictCheck adds, before a statement that deletes or re-keys parent

@@ -179,3 +179,35 @@ func TestPlansDoNotChangeWithAnUnchangedCatalog(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanOneRowParentDeleteKeepsItsKeyForTheStepsAfterIt(t *testing.T) {
+	db := testDB(t, `relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}, on_delete: cascade}
+  - {table: items, columns: [order_id], references: {table: orders, columns: [id]}, on_delete: cascade}
+`, map[string][]string{"public.users": {"id:integer"}, "public.orders": {"id:integer", "user_id:integer"}, "public.items": {"id:integer", "order_id:integer"}})
+	env := Env{StandardStrings: true, Extended: true}
+
+	// One order at most: its items go in a step of the same batch, which
+	// reads the deleted key from the setting the DELETE's RETURNING fills.
+	p := planFor(t, db, "DELETE FROM orders WHERE id = $1", env)
+	if p == nil || p.Continue != nil || len(p.Hidden) != 1 || len(p.After) != 1 {
+		t.Fatalf("want the deleted key kept on the server and one step after, got %+v", p)
+	}
+	if !strings.Contains(p.Hidden[0], "set_config('"+deletedKeys+"'") {
+		t.Errorf("hidden column %q does not keep the key", p.Hidden[0])
+	}
+	if len(p.Before) != 2 || p.Before[1] != clearDeletedKeys {
+		t.Errorf("want the conflict check then the setting emptied before the DELETE, got %+v", p.Before)
+	}
+	if after := p.After[0]; !strings.HasPrefix(after.SQL, "DELETE FROM") || !strings.Contains(after.SQL, deletedKeysRead) || len(after.Args) != 0 {
+		t.Errorf("want the cascade reading the setting, got %q with %d args", after.SQL, len(after.Args))
+	}
+
+	// Cascaded orders are parents themselves: their keys must come back
+	// first. Many rows would grow the setting row after row.
+	for _, sql := range []string{"DELETE FROM users WHERE id = $1", "DELETE FROM orders WHERE user_id = $1"} {
+		if p := planFor(t, db, sql, env); p == nil || p.Continue == nil || len(p.After) != 0 {
+			t.Errorf("%s: want the keys collected through RETURNING, got %+v", sql, p)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type event struct {
 	cols  []string // key columns in old/new
 	old   [][]*string
 	new   [][]*string // nil for a delete
+	// inSetting says the keys are not in old: a DELETE left them in the
+	// session setting deletedKeys (see deletedKeysKept).
+	inSetting bool
 }
 
 // Next turns what the last round collected into the next round's steps.
@@ -169,7 +172,7 @@ func (w *parentWork) deleted(t *Table, ref parser.Relation, cols []string, rows 
 // changed runs, in relationship order, each action for rows of e.table
 // whose key went away (delete) or changed (update).
 func (w *parentWork) changed(e event) {
-	if len(e.old) == 0 {
+	if len(e.old) == 0 && !e.inSetting {
 		return
 	}
 	isUpdate := e.new != nil
@@ -182,15 +185,18 @@ func (w *parentWork) changed(e event) {
 	if isUpdate {
 		srcTypes = append(append([]string(nil), types...), types...)
 	}
-	rows := e.old
-	if isUpdate {
-		rows = make([][]*string, len(e.old))
-		for i := range e.old {
-			rows[i] = append(append([]*string(nil), e.old[i]...), e.new[i]...)
+	keys := keyFeed{src: jsonSource(deletedKeysRead, srcTypes)}
+	if !e.inSetting {
+		rows := e.old
+		if isUpdate {
+			rows = make([][]*string, len(e.old))
+			for i := range e.old {
+				rows[i] = append(append([]*string(nil), e.old[i]...), e.new[i]...)
+			}
 		}
+		keys = keyFeed{src: jsonSource("$1", srcTypes), args: []Arg{{Text: jsonRows(rows)}}}
 	}
-	data := jsonRows(rows)
-	src := jsonSource("$1", srcTypes)
+	src := keys.src
 	colIdx := indexOf(e.cols)
 	for _, r := range w.rels {
 		if !r.usable() || r.Parent != e.table {
@@ -223,20 +229,21 @@ func (w *parentWork) changed(e event) {
 		check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: shadow, Side: ParentSide}
 		switch {
 		case action == config.NoAction || action == config.Restrict:
-			w.add(jsonStep(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, action == config.NoAction)}, shadow), data, check), nil)
+			w.add(keys.step(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, action == config.NoAction)}, shadow), check), nil)
 		case shadow:
 			// Shadow mode never changes data: it reports the rows the action
 			// would touch.
-			w.add(jsonStep(actionReportSQL(src, r, idx, cond, action), data, check), nil)
+			w.add(keys.step(actionReportSQL(src, r, idx, cond, action), check), nil)
 		default:
-			w.action(r, src, idx, newIdx, cond, action, isUpdate, data)
+			w.action(r, keys, idx, newIdx, cond, action, isUpdate)
 		}
 	}
 }
 
 // action applies CASCADE, SET NULL or SET DEFAULT to the children of the
 // changed parent keys, collecting what the next round must look at.
-func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond string, action config.Action, isUpdate bool, data string) {
+func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string, action config.Action, isUpdate bool) {
+	src := keys.src
 	var match []string
 	for j, c := range r.Columns {
 		match = append(match, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
@@ -259,18 +266,18 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 			// The cascaded children are parents too: under REPEATABLE READ,
 			// look for lockers the snapshot cannot see first.
 			check := &Check{rels: map[int]*Rel{grand[0].Index: grand[0]}, Side: ParentSide, LockWaitConflicts: true}
-			w.add(jsonStep(conflictCheckSQL(grand[0], "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), data, check), nil)
+			w.add(keys.step(conflictCheckSQL(grand[0], "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), check), nil)
 			collect = func(rows [][]*string) {
 				w.changed(event{table: r.Child, cols: cols, old: rows})
 			}
 		}
-		w.add(jsonStep(sql, data, nil), collect)
+		w.add(keys.step(sql, nil), collect)
 	case action == config.Cascade:
 		var set []string
 		for j, c := range r.Columns {
 			set = append(set, fmt.Sprintf("%s = k.c%d", config.QuoteIdent(c), newIdx[j]))
 		}
-		w.add(jsonStep(fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where), data, nil), nil)
+		w.add(keys.step(fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where), nil), nil)
 	default:
 		value := "NULL"
 		if action == config.SetDefault {
@@ -290,12 +297,12 @@ func (w *parentWork) action(r *Rel, src keySource, idx, newIdx []int, cond strin
 				w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), rows, false)
 			}
 		}
-		w.add(jsonStep(sql, data, nil), collect)
+		w.add(keys.step(sql, nil), collect)
 		if action == config.SetDefault {
 			// A child whose default is the key that just went away still
 			// references it: Postgres runs its NO ACTION check right away.
 			check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
-			w.add(jsonStep(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, true)}, false), data, check), nil)
+			w.add(keys.step(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, true)}, false), check), nil)
 		}
 	}
 }
@@ -328,9 +335,17 @@ func parentCheck(r *Rel, idx []int, cond string, noAction bool) violationQuery {
 	return func(from string) string { return parentViolations(r, from, idx, cond, noAction) }
 }
 
-// jsonStep is a step whose only parameter is the JSON rows.
-func jsonStep(sql, data string, check *Check) *Step {
-	return &Step{SQL: sql, Args: []Arg{{Text: data}}, Types: []uint32{0}, Check: check}
+// keyFeed is where the steps of an event read its keys (as k, see
+// keySource): from the JSON rows they get as their one parameter, or from
+// what src reads on the server, with no parameter.
+type keyFeed struct {
+	src  keySource
+	args []Arg
+}
+
+// step is a step of sql reading the keys.
+func (f keyFeed) step(sql string, check *Check) *Step {
+	return &Step{SQL: sql, Args: f.args, Types: make([]uint32, len(f.args)), Check: check}
 }
 
 // jsonRows encodes rows of text values (nil for NULL) as a JSON array.

@@ -356,9 +356,27 @@ func noticesFor(p *policy.Plan) []byte {
 	return out
 }
 
-// needsRounds reports whether a plan waits for results before going on.
+// needsRounds reports whether a plan runs steps before its statement or
+// after its results, in rounds.
 func needsRounds(p *policy.Plan) bool {
 	return len(p.Before) > 0 || p.Continue != nil
+}
+
+// awaitsResults reports whether a plan with rounds needs what its first
+// round brings back: rows of a step before the statement, or the
+// statement's own hidden columns, for its continuation. Otherwise its
+// first round is its last, and is not waited for (see continueRounds).
+func awaitsResults(p *policy.Plan) bool {
+	return p.Continue != nil || slices.ContainsFunc(p.Before, func(st *policy.Step) bool { return st.Collect })
+}
+
+// afterResponder answers a step right after the statement of a plan with
+// rounds: a check, or an action, whose failure is the statement's.
+func (f *frontend) afterResponder(st *policy.Step, h *hold, stmt string) responder {
+	if st.Check == nil {
+		return &stepResponder{hold: h}
+	}
+	return &checkResponder{f: f, check: st.Check, hold: h, stmt: stmt}
 }
 
 // runPlan runs a plan around a client request of the extended protocol:
@@ -391,18 +409,30 @@ func (f *frontend) runPlan(plan *policy.Plan, bp *boundPortal, stmt string, send
 	result.hold, result.watch = h, w
 	send(result)
 	for _, st := range plan.After {
-		f.sendStep(st, &checkResponder{f: f, check: st.Check, hold: h, stmt: stmt}, bp)
+		f.sendStep(st, f.afterResponder(st, h, stmt), bp)
 	}
-	ok, err := f.await(rd)
-	if !ok || err != nil {
-		return err
+	return f.finishRounds(plan, rd, w, resps, h, stmt)
+}
+
+// finishRounds ends a plan with rounds once its first round (the steps
+// before, w watching the statement) has been sent: it waits for that round
+// when the plan needs what it brings back, runs the further rounds, and
+// releases the held responses, in order, after the last one (see
+// continueRounds). Nothing is released when a request failed: the client
+// has been told.
+func (f *frontend) finishRounds(p *policy.Plan, rd *round, w *watch, before []responder, h *hold, stmt string) error {
+	if awaitsResults(p) {
+		ok, err := f.await(rd)
+		if !ok || err != nil {
+			return err
+		}
+		ok, err = f.continueRounds(p, policy.Collected{Hidden: w.rows, Steps: collectedRows(p.Before, before)}, h, stmt)
+		if !ok || err != nil {
+			return err
+		}
 	}
-	ok, err = f.continueRounds(plan, policy.Collected{Hidden: w.rows, Steps: collectedRows(plan.Before, resps)}, h, stmt)
-	if ok && err == nil {
-		// Everything passed: the held responses go out in order.
-		f.releaseHeld(h)
-	}
-	return err
+	f.releaseHeld(h)
+	return nil
 }
 
 // continueRounds runs the rounds a plan's continuation makes of what the

@@ -453,20 +453,10 @@ func (f *frontend) runAsExtended(sql string, st *parser.Statement, p *policy.Pla
 	send(reqExecute, execPart, &pgproto3.Execute{})
 	f.closeUnnamed('P')
 	for _, step := range p.After {
-		f.sendStep(withTextArgs(step), &checkResponder{f: f, check: step.Check, hold: h, stmt: stmt}, nil)
+		f.sendStep(withTextArgs(step), f.afterResponder(step, h, stmt), nil)
 	}
-	ok, err := f.await(rd)
-	if err != nil {
+	if err := f.finishRounds(p, rd, w, before, h, stmt); err != nil {
 		return err
-	}
-	if ok {
-		ok, err = f.continueRounds(p, policy.Collected{Hidden: w.rows, Steps: collectedRows(p.Before, before)}, h, stmt)
-		if err != nil {
-			return err
-		}
-	}
-	if ok {
-		f.releaseHeld(h)
 	}
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
@@ -734,7 +724,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			w.hidden = len(p.Hidden)
 			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()})
 			for _, step := range p.After {
-				f.inlineStep(&q, step, &checkResponder{f: f, check: step.Check, hold: h, stmt: st.Text})
+				f.inlineStep(&q, step, f.afterResponder(step, h, st.Text))
 			}
 		default:
 			f.checkedStatement(&q, text, st.Start, st, p)

@@ -126,8 +126,10 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	send(reqExecute, execPart, &pgproto3.Execute{})
 	f.closeUnnamed('P')
 	for i, step := range p.After {
-		var resp responder = &checkResponder{f: f, check: step.Check, hold: h, stmt: stmt}
-		if !rounds {
+		var resp responder
+		if rounds {
+			resp = f.afterResponder(step, h, stmt)
+		} else {
 			resp = after[i]
 		}
 		f.sendStep(step, resp, bp)
@@ -136,17 +138,8 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 		f.closeHidden('S', f.ownWrites.once)
 	}
 	if rounds {
-		ok, err := f.await(rd)
-		if err != nil {
+		if err := f.finishRounds(p, rd, w, before, h, stmt); err != nil {
 			return true, err
-		}
-		if ok {
-			if ok, err = f.continueRounds(p, policy.Collected{Hidden: w.rows, Steps: collectedRows(p.Before, before)}, h, stmt); err != nil {
-				return true, err
-			}
-		}
-		if ok {
-			f.releaseHeld(h)
 		}
 	}
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
