@@ -2,16 +2,16 @@ package integration
 
 import "testing"
 
-// A DELETE of one referenced row (its WHERE pins a unique key) whose
-// relationships' actions read nothing back hands its deleted key to the
-// checks and actions after it through a setting local to the transaction,
-// in the same batch. These scenarios aim at what that could get wrong: a
+// A DELETE of few referenced rows (its WHERE gives a unique key a value,
+// or one of a short IN list) whose relationships' actions read nothing
+// back hands its deleted keys to the checks and actions after it through
+// a setting local to the transaction, in the same batch. These scenarios aim at what that could get wrong: a
 // DELETE that removes nothing after one that removed a key, savepoints,
 // a unique key other than the referenced one, each action, composite keys
 // and shadow mode.
-func TestOracleOneRowParentDeletes(t *testing.T) { runScenarios(t, oneRowParentDeletes) }
+func TestOracleParentDeletesOfFewRows(t *testing.T) { runScenarios(t, parentDeletesOfFewRows) }
 
-var oneRowParentDeletes = []scenario{
+var parentDeletesOfFewRows = []scenario{
 	{name: "one-row deletes of parents in transactions", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("BEGIN"),
 		s("DELETE FROM users WHERE id = 3"),
@@ -32,6 +32,19 @@ var oneRowParentDeletes = []scenario{
 		s("DELETE FROM users WHERE email = $1", "a@x"),
 		s("DELETE FROM users WHERE id = 1 RETURNING email"),
 		s("DELETE FROM users WHERE id = 4 AND email = 'nobody'"),
+	}},
+	// Django deletes by lists of primary keys.
+	{name: "deletes of parents by short lists of keys", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(`DELETE FROM "users" WHERE "users"."id" IN (1, 3)`),
+		s(`DELETE FROM "users" WHERE "users"."id" IN ($1, $2)`, 4, 3),
+		s("BEGIN"),
+		s("DELETE FROM orders WHERE id IN (10, 11)"),
+		s("DELETE FROM users WHERE id IN (1, 2, 5)"),
+		s("ROLLBACK"),
+		s("DELETE FROM users WHERE id IN (1) RETURNING id"),
+		s("DELETE FROM orders WHERE id IN (10, 11, 12)"),
+		s("DELETE FROM users WHERE id IN (2, 1) RETURNING email"),
+		s("SELECT count(*) FROM users"),
 	}},
 	{name: "one-row deletes of parents with actions", schema: threeLevels, fks: []fk{
 		withActions(fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}, "SET NULL", ""),
@@ -65,6 +78,6 @@ var oneRowParentDeletes = []scenario{
 		s("DELETE FROM users WHERE id = 1"),
 		s("COMMIT"),
 		s("DELETE FROM users WHERE id = 3"),
-		s("DELETE FROM users WHERE id = $1", 2),
+		s("DELETE FROM users WHERE id IN ($1, 4)", 2),
 	}},
 }

@@ -166,6 +166,19 @@ func (w *Write) Pinned() []string {
 	return cols
 }
 
+// Listed counts, for each column of the target table that an UPDATE's or
+// DELETE's WHERE compares with IN to a list of constants or parameters
+// (at its top level or in a top-level AND, when the statement reads no
+// other table), the values listed for it: every row it writes has one of
+// them in that column.
+func (w *Write) Listed() map[string]int {
+	counts := map[string]int{}
+	for _, lv := range w.listedValues() {
+		counts[lv.column]++
+	}
+	return counts
+}
+
 // pinnedValue is one condition of a WHERE that pins a column to a value.
 type pinnedValue struct {
 	column string

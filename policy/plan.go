@@ -449,6 +449,33 @@ func (b *planBuilder) updateRowChecks(w *parser.Write, rels []*Rel) bool {
 	return b.inline(w, rels, b.keptKeys(w, rels))
 }
 
+// writesAtMost reports whether a statement's WHERE lets it write n rows
+// of t at most: it gives every column of some unique key of t a value
+// (=), or one of a list of values (IN), and those lists combine into n
+// keys at most.
+func writesAtMost(w *parser.Write, t *Table, n int) bool {
+	pinned, listed := w.Pinned(), w.Listed()
+	for _, key := range t.UniqueKeys {
+		keys := 1
+		for _, c := range key {
+			switch {
+			case slices.Contains(pinned, c):
+			case listed[c] > 0:
+				keys *= min(listed[c], n+1)
+			default:
+				keys = n + 1
+			}
+			if keys > n {
+				break
+			}
+		}
+		if keys <= n {
+			return true
+		}
+	}
+	return false
+}
+
 // pinsUniqueKey reports whether a statement's WHERE gives every column of
 // some unique key of t a value, so that it writes one row at most.
 func pinsUniqueKey(w *parser.Write, t *Table) bool {
@@ -713,7 +740,13 @@ func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	if len(rels) == 0 {
 		return
 	}
-	if !b.conflictCheck(w, rels) || b.deletedKeysKept(w, rels) {
+	if after := b.afterFewRowsDelete(w, rels); after != nil {
+		if b.conflictCheckAnd(w, rels, clearDeletedKeys) {
+			b.keepDeletedKeys(w, rels, after)
+		}
+		return
+	}
+	if !b.conflictCheck(w, rels) {
 		return
 	}
 	from, cols := b.hide(w, rels[0].Parent, refColumnsOf(rels))
@@ -722,43 +755,50 @@ func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	}})
 }
 
-// deletedKeys is the session setting in which a DELETE of one referenced
-// row keeps the key it deleted for the steps after it (see
-// deletedKeysKept); deletedKeysRead reads it, as JSON rows, in them.
+// A DELETE of few referenced rows keeps the keys it deleted, for the steps
+// after it, in the session setting deletedKeys (see afterFewRowsDelete):
+// clearDeletedKeys empties it first, the DELETE's hidden RETURNING
+// appends each key, and deletedKeysRead reads them, as JSON rows, in the
+// steps. fewRows is the most rows such a DELETE may remove: each row
+// appends to the setting's whole value again.
 const (
-	deletedKeys     = "softfk.deleted_keys"
-	deletedKeysRead = "nullif(current_setting('" + deletedKeys + "', true), '')"
+	fewRows          = 100
+	deletedKeys      = "softfk.deleted_keys"
+	deletedKeysRead  = "nullif(current_setting('" + deletedKeys + "', true), '')"
+	clearDeletedKeys = "set_config('" + deletedKeys + "', '', true)"
 )
 
-// clearDeletedKeys empties deletedKeys, before the DELETE that fills it.
-var clearDeletedKeys = &Step{SQL: "SELECT set_config('" + deletedKeys + "', '', true)"}
-
-// deletedKeysKept plans a DELETE that removes one referenced row at most
-// (its WHERE pins a unique key), and whose relationships' actions read
-// nothing back, so that its checks and actions need nothing from its
-// results, and reports whether it did. Its RETURNING keeps the deleted
-// key in a setting local to the transaction, and the steps after it read
-// the key from there, in a new statement of the same batch: no round trip
-// waits for the key. The setting is emptied before the DELETE, so a DELETE
-// that removes nothing leaves nothing to check. A DELETE of many rows
-// keeps its keys the usual way (see deleteParent): each row would append
-// to the setting's whole value again.
-func (b *planBuilder) deletedKeysKept(w *parser.Write, rels []*Rel) bool {
+// afterFewRowsDelete returns the steps after a DELETE that removes
+// fewRows referenced rows at most (its WHERE gives a unique key a value,
+// or one of a short list: WHERE id = $1, WHERE id IN (1, 2)), reading the
+// keys from deletedKeys, when none reads rows back for another round (a
+// CASCADE into a table that is itself referenced, SET DEFAULT); nil
+// otherwise. Such a DELETE needs nothing from its results: the steps
+// follow it in the same batch, as new statements, and no round trip waits
+// for its keys. A DELETE of more rows keeps its keys the usual way (see
+// deleteParent).
+func (b *planBuilder) afterFewRowsDelete(w *parser.Write, rels []*Rel) []*Step {
 	t := rels[0].Parent
-	if len(b.st.Targets) != 1 || t.HasRules || !pinsUniqueKey(w, t) {
-		return false
+	if len(b.st.Targets) != 1 || t.HasRules || !writesAtMost(w, t, fewRows) {
+		return nil
 	}
-	cols := refColumnsOf(rels)
 	after := &parentWork{db: b.db, rels: b.rels}
-	after.changed(event{table: t, guard: guard(w.Table, t), cols: cols, inSetting: true})
+	after.changed(event{table: t, guard: guard(w.Table, t), cols: refColumnsOf(rels), inSetting: true})
 	if len(after.cascade) > 0 {
-		return false
+		return nil
 	}
-	key := "jsonb_build_array(" + strings.Join(rowTexts(config.QuoteIdent(w.Table.RefName()), t, cols), ", ") + ")"
+	return after.steps
+}
+
+// keepDeletedKeys plans a DELETE of few referenced rows whose steps after
+// it read their keys from deletedKeys (see afterFewRowsDelete), which its
+// RETURNING fills. The setting was emptied before it (see
+// conflictCheckAnd), so one that removes nothing leaves nothing to check.
+func (b *planBuilder) keepDeletedKeys(w *parser.Write, rels []*Rel, after []*Step) {
+	t := rels[0].Parent
+	key := "jsonb_build_array(" + strings.Join(rowTexts(config.QuoteIdent(w.Table.RefName()), t, refColumnsOf(rels)), ", ") + ")"
 	b.plan.Hidden = append(b.plan.Hidden, "set_config('"+deletedKeys+"', (coalesce("+deletedKeysRead+", '[]')::jsonb || jsonb_build_array("+key+"))::text, true)")
-	b.plan.Before = append(b.plan.Before, clearDeletedKeys)
-	b.plan.After = append(b.plan.After, after.steps...)
-	return true
+	b.plan.After = append(b.plan.After, after...)
 }
 
 // conflictCheck adds, before a statement that deletes or re-keys parent
@@ -766,6 +806,13 @@ func (b *planBuilder) deletedKeysKept(w *parser.Write, rels []*Rel) bool {
 // cannot see (see conflictCheckSQL). It reports false when the statement
 // cannot be analysed (the plan is then unverifiable).
 func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
+	return b.conflictCheckAnd(w, rels, "")
+}
+
+// conflictCheckAnd is conflictCheck whose step also evaluates the
+// expression also (when not ""), in a column of its own; with no check to
+// make, also runs in a step by itself.
+func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string) bool {
 	var enforced []*Rel
 	for _, r := range rels {
 		if r.Mode == config.Enforce {
@@ -773,6 +820,9 @@ func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
 		}
 	}
 	if len(enforced) == 0 {
+		if also != "" {
+			b.plan.Before = append(b.plan.Before, &Step{SQL: "SELECT " + also})
+		}
 		return true
 	}
 	with, fromWhere, err := w.FromWhereAnd(conflictsMatter)
@@ -781,7 +831,11 @@ func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {
 		return false
 	}
 	check := &Check{rels: map[int]*Rel{enforced[0].Index: enforced[0]}, Side: ParentSide, LockWaitConflicts: true}
-	step := &Step{SQL: conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere), Check: check, Source: w}
+	sql := conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere)
+	if also != "" {
+		sql += ", " + also
+	}
+	step := &Step{SQL: sql, Check: check, Source: w}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}

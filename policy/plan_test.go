@@ -180,7 +180,7 @@ func TestPlansDoNotChangeWithAnUnchangedCatalog(t *testing.T) {
 	}
 }
 
-func TestPlanOneRowParentDeleteKeepsItsKeyForTheStepsAfterIt(t *testing.T) {
+func TestPlanFewRowsParentDeleteKeepsItsKeysForTheStepsAfterIt(t *testing.T) {
 	db := testDB(t, `relationships:
   - {table: orders, columns: [user_id], references: {table: users, columns: [id]}, on_delete: cascade}
   - {table: items, columns: [order_id], references: {table: orders, columns: [id]}, on_delete: cascade}
@@ -196,16 +196,22 @@ func TestPlanOneRowParentDeleteKeepsItsKeyForTheStepsAfterIt(t *testing.T) {
 	if !strings.Contains(p.Hidden[0], "set_config('"+deletedKeys+"'") {
 		t.Errorf("hidden column %q does not keep the key", p.Hidden[0])
 	}
-	if len(p.Before) != 2 || p.Before[1] != clearDeletedKeys {
-		t.Errorf("want the conflict check then the setting emptied before the DELETE, got %+v", p.Before)
+	if len(p.Before) != 1 || p.Before[0].Check == nil || !strings.HasSuffix(p.Before[0].SQL, ", "+clearDeletedKeys) {
+		t.Errorf("want the conflict check emptying the setting before the DELETE, got %+v", p.Before)
 	}
 	if after := p.After[0]; !strings.HasPrefix(after.SQL, "DELETE FROM") || !strings.Contains(after.SQL, deletedKeysRead) || len(after.Args) != 0 {
 		t.Errorf("want the cascade reading the setting, got %q with %d args", after.SQL, len(after.Args))
 	}
 
+	// A short IN list of keys too.
+	if p := planFor(t, db, "DELETE FROM orders WHERE id IN ($1, $2) AND user_id = 3", env); p == nil || p.Continue != nil || len(p.After) != 1 {
+		t.Errorf("want a short list of keys kept on the server, got %+v", p)
+	}
+
 	// Cascaded orders are parents themselves: their keys must come back
 	// first. Many rows would grow the setting row after row.
-	for _, sql := range []string{"DELETE FROM users WHERE id = $1", "DELETE FROM orders WHERE user_id = $1"} {
+	many := "DELETE FROM orders WHERE id IN (" + strings.Repeat("1, ", fewRows) + "1)"
+	for _, sql := range []string{"DELETE FROM users WHERE id = $1", "DELETE FROM orders WHERE user_id = $1", many} {
 		if p := planFor(t, db, sql, env); p == nil || p.Continue == nil || len(p.After) != 0 {
 			t.Errorf("%s: want the keys collected through RETURNING, got %+v", sql, p)
 		}
