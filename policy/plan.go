@@ -735,7 +735,8 @@ func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 }
 
 // deleteParent plans a DELETE of referenced rows: the deleted keys come
-// back through RETURNING, then each relationship's action runs.
+// back through RETURNING (or, from a DELETE of few rows, stay on the
+// server: see afterFewRowsDelete), then each relationship's action runs.
 func (b *planBuilder) deleteParent(w *parser.Write, rels []*Rel) {
 	if len(rels) == 0 {
 		return
@@ -792,12 +793,13 @@ func (b *planBuilder) afterFewRowsDelete(w *parser.Write, rels []*Rel) []*Step {
 
 // keepDeletedKeys plans a DELETE of few referenced rows whose steps after
 // it read their keys from deletedKeys (see afterFewRowsDelete), which its
-// RETURNING fills. The setting was emptied before it (see
+// RETURNING fills (its hidden column is just false, not the setting's
+// growing value). The setting was emptied before it (see
 // conflictCheckAnd), so one that removes nothing leaves nothing to check.
 func (b *planBuilder) keepDeletedKeys(w *parser.Write, rels []*Rel, after []*Step) {
 	t := rels[0].Parent
 	key := "jsonb_build_array(" + strings.Join(rowTexts(config.QuoteIdent(w.Table.RefName()), t, refColumnsOf(rels)), ", ") + ")"
-	b.plan.Hidden = append(b.plan.Hidden, "set_config('"+deletedKeys+"', (coalesce("+deletedKeysRead+", '[]')::jsonb || jsonb_build_array("+key+"))::text, true)")
+	b.plan.Hidden = append(b.plan.Hidden, "set_config('"+deletedKeys+"', (coalesce("+deletedKeysRead+", '[]')::jsonb || jsonb_build_array("+key+"))::text, true) IS NULL")
 	b.plan.After = append(b.plan.After, after...)
 }
 

@@ -41,7 +41,7 @@ type event struct {
 	old   [][]*string
 	new   [][]*string // nil for a delete
 	// inSetting says the keys are not in old: a DELETE left them in the
-	// session setting deletedKeys (see deletedKeysKept).
+	// session setting deletedKeys (see afterFewRowsDelete).
 	inSetting bool
 }
 
@@ -185,8 +185,10 @@ func (w *parentWork) changed(e event) {
 	if isUpdate {
 		srcTypes = append(append([]string(nil), types...), types...)
 	}
-	keys := keyFeed{src: jsonSource(deletedKeysRead, srcTypes)}
-	if !e.inSetting {
+	var keys keyFeed
+	if e.inSetting {
+		keys.src = jsonSource(deletedKeysRead, srcTypes)
+	} else {
 		rows := e.old
 		if isUpdate {
 			rows = make([][]*string, len(e.old))
