@@ -226,6 +226,32 @@ INSERT INTO tags VALUES (1, 'a'), (2, 'b');`, fks: []fk{
 }
 
 var transactionScenarios = []scenario{
+	// softfk locks the rows a parent write is about to change before the
+	// write runs; refused first, that lock must name the client's command.
+	{name: "writes refused in read-only transactions", schema: usersOrders, fks: []fk{withActions(ordersFK, "", "CASCADE")}, steps: []step{
+		s("BEGIN READ ONLY"),
+		s("DELETE FROM users WHERE id = 3"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("DELETE FROM users WHERE id > $1", 2),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("UPDATE users SET id = 9 WHERE id = 3"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("MERGE INTO users u USING (SELECT 3 AS id) v ON u.id = v.id WHEN MATCHED THEN DELETE"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("WITH d AS (DELETE FROM users WHERE id = 3 RETURNING id) SELECT * FROM d"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("INSERT INTO orders VALUES (50, 1, 'x')"),
+		s("ROLLBACK"),
+		s("SET default_transaction_read_only = on"),
+		s("DELETE FROM users WHERE id = 2"),
+		s("RESET default_transaction_read_only"),
+		s("DELETE FROM users WHERE id = 3"),
+	}},
 	{name: "parent created earlier in the transaction", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("BEGIN"),
 		s("INSERT INTO users VALUES (5, 'e@x')"),

@@ -36,6 +36,12 @@ type Step struct {
 	// repeats: errors Postgres reports in them point into the client's
 	// text through it (see parser.Write.ClientOffset).
 	Source *parser.Write
+	// Command, for a step that locks rows FOR UPDATE before the client's
+	// statement, is the command Postgres names when it refuses that
+	// statement in a read-only transaction (DELETE, UPDATE, MERGE, or
+	// SELECT for a query whose WITH writes): the step, refused first,
+	// reports the refusal in that name.
+	Command string
 	// typedKey is StatementKey of SQL and Types, when it is not SQL.
 	typedKey string
 }
@@ -837,7 +843,7 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 	if also != "" {
 		sql += ", " + also
 	}
-	step := &Step{SQL: sql, Check: check, Source: w}
+	step := &Step{SQL: sql, Check: check, Source: w, Command: b.command()}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
@@ -937,11 +943,21 @@ func (b *planBuilder) captureStep(w *parser.Write, sel []string) (*Step, error) 
 	if err != nil {
 		return nil, err
 	}
-	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName()), Source: w}
+	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName()), Source: w, Command: b.command()}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
 	return step, nil
+}
+
+// command is the name Postgres gives the client's statement when it
+// refuses it in a read-only transaction.
+func (b *planBuilder) command() string {
+	switch b.st.Kind {
+	case parser.Insert, parser.Update, parser.Delete, parser.Merge:
+		return b.st.Kind.String()
+	}
+	return "SELECT"
 }
 
 // bindClientParams gives a step the client's parameters, under the same

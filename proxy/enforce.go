@@ -251,9 +251,9 @@ func appendValue(dst, v []byte, null bool) []byte {
 // responderFor builds the responder of a step.
 func (f *frontend) responderFor(st *policy.Step, h *hold, rd *round, stmt string, position func(int) int) responder {
 	if st.Check != nil {
-		return &checkResponder{f: f, check: st.Check, hold: h, round: rd, stmt: stmt, position: position}
+		return &checkResponder{f: f, check: st.Check, hold: h, round: rd, stmt: stmt, position: position, command: st.Command}
 	}
-	return &stepResponder{hold: h, round: rd, collect: st.Collect, position: position}
+	return &stepResponder{hold: h, round: rd, collect: st.Collect, position: position, command: st.Command}
 }
 
 // collectedRows returns the rows of the collecting steps, in step order.

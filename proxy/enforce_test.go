@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -40,5 +41,21 @@ func TestSendBindEncodesLikePgproto3(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("sendBind wrote\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestOwnLockRefusedAsReadOnlyNamesTheClientsCommand(t *testing.T) {
+	for _, msg := range []string{
+		"cannot execute SELECT FOR UPDATE in a read-only transaction",
+		"no se puede ejecutar SELECT FOR UPDATE en una transacción de sólo lectura",
+	} {
+		e := &pgproto3.ErrorResponse{Code: codeReadOnlyTransaction, Message: msg, Position: 12}
+		got := ownStatementError(e, nil, "DELETE")
+		if want := strings.Replace(msg, "SELECT FOR UPDATE", "DELETE", 1); got.Message != want || got.Position != 0 {
+			t.Errorf("got %q at %d, want %q at 0", got.Message, got.Position, want)
+		}
+		if other := ownStatementError(e, nil, ""); other.Message != msg {
+			t.Errorf("a step with no command changed the message to %q", other.Message)
+		}
 	}
 }

@@ -15,6 +15,7 @@ const (
 	// Codes softfk translates between:
 	codeLockNotAvailable     = "55P03"
 	codeSerializationFailure = "40001"
+	codeReadOnlyTransaction  = "25006"
 	// Codes of encoding conversion errors (see placeParamError):
 	codeCharacterNotInRepertoire = "22021"
 	codeUntranslatableCharacter  = "22P05"

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,6 +28,7 @@ type checkResponder struct {
 	// position maps an error position in the check to the client's text
 	// (0: none); nil maps every position to none.
 	position func(int) int
+	command  string // see policy.Step.Command
 }
 
 func (c *checkResponder) row(body []byte) {
@@ -68,7 +70,7 @@ func (c *checkResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 		return
 	}
 	c.observe(nil, metrics.OutcomeError)
-	r.sendError(ownStatementError(e, c.position))
+	r.sendError(ownStatementError(e, c.position, c.command))
 	c.fail()
 }
 
@@ -111,8 +113,9 @@ type stepResponder struct {
 	round   *round
 	collect bool
 	rows    [][]*string
-	// position is as checkResponder's.
+	// position and command are as checkResponder's.
 	position func(int) int
+	command  string
 }
 
 func (s *stepResponder) row(body []byte) {
@@ -129,7 +132,7 @@ func (s *stepResponder) succeeded(*router) {
 
 func (s *stepResponder) failed(r *router, e *pgproto3.ErrorResponse) {
 	r.drop(s.hold)
-	r.sendError(ownStatementError(e, s.position))
+	r.sendError(ownStatementError(e, s.position, s.command))
 	if s.round != nil {
 		s.round.fail()
 	}
@@ -219,15 +222,26 @@ func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgprot
 // column in the client's WHERE that softfk's lock met first...) without
 // the positions and query text that would point into softfk's SQL: an
 // error position is kept only where position maps it into the client's
-// text.
-func ownStatementError(e *pgproto3.ErrorResponse, position func(int) int) *pgproto3.ErrorResponse {
+// text. A step that locks rows before the client's statement and is
+// refused in a read-only transaction names, as Postgres would, the
+// client's command instead of its own (see policy.Step.Command).
+func ownStatementError(e *pgproto3.ErrorResponse, position func(int) int, command string) *pgproto3.ErrorResponse {
 	out := *e
 	out.Position, out.InternalPosition, out.InternalQuery = 0, 0, ""
 	if position != nil && e.Position > 0 {
 		out.Position = int32(position(int(e.Position)))
 	}
+	if command != "" && e.Code == codeReadOnlyTransaction {
+		// The command name is an argument of the message, never
+		// translated.
+		out.Message = strings.Replace(e.Message, lockingCommand, command, 1)
+	}
 	return &out
 }
+
+// lockingCommand is how Postgres names a statement that locks rows FOR
+// UPDATE.
+const lockingCommand = "SELECT FOR UPDATE"
 
 // firstValue decodes the first value of a DataRow body.
 func firstValue(body []byte) *string {
