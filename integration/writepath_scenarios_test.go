@@ -13,6 +13,15 @@ var writePathScenarios = []scenario{
 		s("INSERT INTO orders VALUES ($1, $2, 'p') ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING id, user_id", 11, 3),
 		s("INSERT INTO orders VALUES ($1, $2, 'p') ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING id, user_id", 11, 97),
 	}},
+	// A list of one key pins one row as = does: Django's
+	// filter(pk__in=[...]).update(...).
+	{name: "update of one child by a list of one key", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s(`UPDATE "orders" SET "user_id" = 2 WHERE "orders"."id" IN (10)`),
+		s(`UPDATE "orders" SET "user_id" = $1 WHERE "orders"."id" IN ($2)`, 99, 11),
+		s("UPDATE orders SET user_id = 98 WHERE id IN (12) RETURNING id, user_id"),
+		s("UPDATE orders SET note = 'same key', user_id = user_id WHERE id IN (10)"),
+		s("UPDATE orders SET user_id = 3 WHERE id IN (12) AND user_id = 2 RETURNING note"),
+	}},
 	{name: "upsert keeps the child key", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (10, 99, 'x') ON CONFLICT (id) DO UPDATE SET note = EXCLUDED.note"),
 		s("INSERT INTO orders VALUES (10, 99, 'x') ON CONFLICT (id) DO UPDATE SET note = 'kept ' || orders.user_id WHERE orders.user_id = 1"),

@@ -206,6 +206,11 @@ type Env struct {
 	// Resolved maps unqualified table names to the schema of the table
 	// they denote in the session (see TruncateNames).
 	Resolved map[string]string
+	// NamesMayMove says the statement runs after others of its query
+	// string that may change what its unqualified table names denote
+	// (see parser.Statement.KeepsNames): they cannot be resolved before
+	// the query string runs.
+	NamesMayMove bool
 	// ClientEncoding is the session's client_encoding (COPY data is in it).
 	ClientEncoding string
 }
@@ -444,12 +449,13 @@ func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 }
 
 // updateRowChecks plans the checks of an UPDATE that writes one row at
-// most (its WHERE pins a unique key) inside the statement itself, as
-// rowChecks does for an INSERT, and reports whether it did. The row is
-// checked for a relationship only when it changed its key (see keptKey).
+// most (its WHERE gives a unique key one value) inside the statement
+// itself, as rowChecks does for an INSERT, and reports whether it did.
+// The row is checked for a relationship only when it changed its key (see
+// keptKey).
 func (b *planBuilder) updateRowChecks(w *parser.Write, rels []*Rel) bool {
 	t := rels[0].Child
-	if len(b.st.Targets) != 1 || t.HasRules || t.BeforeUpdateTrigger || !pinsUniqueKey(w, t) {
+	if len(b.st.Targets) != 1 || t.HasRules || t.BeforeUpdateTrigger || !writesAtMost(w, t, 1) {
 		return false
 	}
 	return b.inline(w, rels, b.keptKeys(w, rels))
@@ -476,18 +482,6 @@ func writesAtMost(w *parser.Write, t *Table, n int) bool {
 			}
 		}
 		if keys <= n {
-			return true
-		}
-	}
-	return false
-}
-
-// pinsUniqueKey reports whether a statement's WHERE gives every column of
-// some unique key of t a value, so that it writes one row at most.
-func pinsUniqueKey(w *parser.Write, t *Table) bool {
-	pinned := w.Pinned()
-	for _, key := range t.UniqueKeys {
-		if !slices.ContainsFunc(key, func(c string) bool { return !slices.Contains(pinned, c) }) {
 			return true
 		}
 	}

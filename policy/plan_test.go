@@ -217,3 +217,16 @@ func TestPlanFewRowsParentDeleteKeepsItsKeysForTheStepsAfterIt(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanUpdateOfOneRowByAListOfOneChecksItsRow(t *testing.T) {
+	db := testDB(t, `relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}
+`, map[string][]string{"public.users": {"id:integer"}, "public.orders": {"id:integer", "user_id:integer"}})
+	env := Env{StandardStrings: true, Extended: true}
+	if p := planFor(t, db, "UPDATE orders SET user_id = $1 WHERE id IN ($2)", env); p == nil || p.Inline == nil {
+		t.Errorf("a list of one key: want the row checked inside the statement, got %+v", p)
+	}
+	if p := planFor(t, db, "UPDATE orders SET user_id = $1 WHERE id IN ($2, $3)", env); p == nil || p.Inline != nil {
+		t.Errorf("a list of two keys: want the rows checked after the statement, got %+v", p)
+	}
+}
