@@ -99,6 +99,49 @@ func TestUnverifiableWrites(t *testing.T) {
 	}
 }
 
+// softfk resolves the unqualified names of a TRUNCATE before its query
+// string runs: after a statement of the same string that may change what
+// they denote, a TRUNCATE of a referenced table's name is unverifiable.
+// A temporary namesake created first is what the TRUNCATE truncates; the
+// guarded table's children stay.
+func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
+	for _, tc := range []struct {
+		yaml    string
+		refused bool
+	}{{"", true}, {"unverifiable: allow\n", false}} {
+		db := newDatabase(t)
+		direct := connect(t, cluster.DSN(db))
+		mustExec(t, direct,
+			"CREATE TABLE users (id int PRIMARY KEY)",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+			"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)")
+		p := startProxy(t, configFor(t, tc.yaml+"relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+		conn := connect(t, p.DSN(db))
+		ctx := context.Background()
+		for _, sql := range []string{
+			"CREATE TEMP TABLE users (id int); TRUNCATE users CASCADE",
+			`SET search_path = "$user", public; TRUNCATE users CASCADE`,
+		} {
+			_, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+			var pe *pgconn.PgError
+			switch {
+			case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "after a statement that may change")):
+				t.Errorf("%s: got %v, want 0A000", sql, err)
+			case !tc.refused && err != nil:
+				t.Errorf("%s: %v", sql, err)
+			}
+		}
+		// The guarded users were never truncated, nor their orders.
+		var n int
+		if err := direct.QueryRow(ctx, "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Errorf("%d users and orders left, want 2", n)
+		}
+	}
+}
+
 // An Execute with a row limit of a statement with its own RETURNING whose
 // checks need its results cannot run in rounds (the portal would be
 // suspended mid-statement): enforce mode refuses it. Without a RETURNING

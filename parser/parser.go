@@ -83,6 +83,9 @@ type Statement struct {
 	Copy *Copy
 
 	truncate *pg_query.TruncateStmt
+	// opensOrMarks says a transaction control statement is BEGIN, START
+	// TRANSACTION, SAVEPOINT or RELEASE (see KeepsNames).
+	opensOrMarks bool
 }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
@@ -111,6 +114,22 @@ func (st *Statement) Main() *Write {
 		}
 	}
 	return nil
+}
+
+// KeepsNames reports whether running the statement leaves what an
+// unqualified table name denotes as it was: a plain write (INSERT,
+// UPDATE, DELETE, MERGE, TRUNCATE, COPY FROM), BEGIN, START TRANSACTION,
+// SAVEPOINT or RELEASE. Anything else may change it: DDL, SET
+// search_path, a ROLLBACK or COMMIT ending a SET LOCAL, a function a
+// SELECT calls.
+func (st *Statement) KeepsNames() bool {
+	switch st.Kind {
+	case Insert, Update, Delete, Merge, Truncate, CopyFrom:
+		return true
+	case Transaction:
+		return st.opensOrMarks
+	}
+	return false
 }
 
 // Returns reports whether the statement's own write has a RETURNING list.
@@ -251,6 +270,11 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
+		switch n.GetTransactionStmt().Kind {
+		case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
+			pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+			st.opensOrMarks = true
+		}
 	case n.GetAlterTableStmt() != nil, n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
 		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil:
 		st.Kind = Schema

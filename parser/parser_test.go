@@ -385,3 +385,21 @@ func TestPinned(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepsNames(t *testing.T) {
+	keeps := map[string]bool{
+		"INSERT INTO t VALUES (1)": true, "UPDATE t SET a = 1": true, "DELETE FROM t": true, "TRUNCATE t": true,
+		"BEGIN": true, "START TRANSACTION": true, "SAVEPOINT a": true, "RELEASE a": true,
+		"COMMIT": false, "ROLLBACK": false, "ROLLBACK TO a": false, "SET search_path = s": false,
+		"CREATE TEMP TABLE t (a int)": false, "DROP TABLE t": false, "SELECT set_config('search_path', 's', false)": false,
+	}
+	for sql, want := range keeps {
+		res, err := Analyze(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Statements[0].KeepsNames(); got != want {
+			t.Errorf("%s: KeepsNames() = %v, want %v", sql, got, want)
+		}
+	}
+}

@@ -50,6 +50,11 @@ func ResolveQuery(names []string) string {
 // unless CASCADE is given, which truncates those too (reported by a NOTICE
 // for each). Shadow relationships only report.
 func (b *planBuilder) truncate(st *parser.Statement) {
+	if r := b.unresolvable(st); r != nil {
+		b.plan.Unverifiable = &Unverifiable{Rel: r, Reason: "TRUNCATE of a table named without its schema after a statement " +
+			"that may change what the name denotes (DDL, SET, COMMIT, ...) in one query string; send it separately or qualify the name"}
+		return
+	}
 	truncated := map[*Table]bool{}
 	cascade := false
 	for _, t := range st.Targets {
@@ -90,6 +95,28 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 		}
 		b.plan.Rewrite = sql
 	}
+}
+
+// unresolvable returns, when the names of a TRUNCATE cannot be resolved
+// (see Env.NamesMayMove), a relationship whose referenced table one of its
+// unqualified names may denote, an enforced one first; nil otherwise.
+// (Truncating only referencing tables needs nothing.)
+func (b *planBuilder) unresolvable(st *parser.Statement) *Rel {
+	if !b.env.NamesMayMove {
+		return nil
+	}
+	var found *Rel
+	for _, t := range st.Targets {
+		if t.Relation.Schema != "" {
+			continue
+		}
+		for _, r := range b.rels {
+			if r.usable() && r.Parent.Name.Name == t.Relation.Name && (found == nil || found.Mode != config.Enforce && r.Mode == config.Enforce) {
+				found = r
+			}
+		}
+	}
+	return found
 }
 
 // resolvedTable finds the guarded table a statement's reference denotes:

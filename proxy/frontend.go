@@ -404,7 +404,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
-	if names := db.TruncateNames(st); len(names) > 0 {
+	if names := db.TruncateNames(st); len(names) > 0 && !env.NamesMayMove {
 		resolved, err := f.resolveNames(names)
 		if err != nil {
 			return nil, err

@@ -94,17 +94,18 @@ func (f *frontend) query(body []byte) error {
 	}
 	plans := make([]*policy.Plan, len(res.Statements))
 	watches := make([]*watch, len(res.Statements))
-	planned, rounds, txControl, learning := false, false, false, false
+	planned, rounds, txControl, learning, namesMayMove := false, false, false, false, false
 	for i := range res.Statements {
 		st := &res.Statements[i]
 		watches[i] = f.sessionEffects(st, true)
 		learning = learning || watches[i] != nil
 		txControl = txControl || st.Kind == parser.Transaction
-		if plans[i], err = f.plan(st, policy.Env{}); err != nil {
+		if plans[i], err = f.plan(st, policy.Env{NamesMayMove: namesMayMove}); err != nil {
 			failAll(watches)
 			f.endFailedQuery(ready)
 			return nil
 		}
+		namesMayMove = namesMayMove || !st.KeepsNames()
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
 			planned = true
