@@ -121,7 +121,7 @@ func scanInsert(sql string, spans *[]span) (res *Result, ok bool) {
 		return nil, false
 	}
 	st := Statement{Kind: Insert, Text: sql[start:end], Start: start, End: end, TokenEnd: tokenEnd,
-		Targets: []Target{{Kind: Insert, Relation: rel, Write: w}}}
+		Targets: []Target{{Kind: Insert, Relation: rel, Write: w}}, keepsNames: true}
 	return &Result{Statements: []Statement{st}}, true
 }
 

@@ -83,9 +83,8 @@ type Statement struct {
 	Copy *Copy
 
 	truncate *pg_query.TruncateStmt
-	// opensOrMarks says a transaction control statement is BEGIN, START
-	// TRANSACTION, SAVEPOINT or RELEASE (see KeepsNames).
-	opensOrMarks bool
+	// keepsNames is KeepsNames' answer.
+	keepsNames bool
 }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
@@ -117,17 +116,28 @@ func (st *Statement) Main() *Write {
 }
 
 // KeepsNames reports whether running the statement leaves what an
-// unqualified table name denotes as it was: a plain write (INSERT,
-// UPDATE, DELETE, MERGE, TRUNCATE, COPY FROM), BEGIN, START TRANSACTION,
+// unqualified table name denotes as it was: a write (INSERT, UPDATE,
+// DELETE, MERGE, TRUNCATE, COPY FROM) or a SELECT (not SELECT INTO)
+// whose text does not mention set_config, BEGIN, START TRANSACTION,
 // SAVEPOINT or RELEASE. Anything else may change it: DDL, SET
-// search_path, a ROLLBACK or COMMIT ending a SET LOCAL, a function a
-// SELECT calls.
-func (st *Statement) KeepsNames() bool {
-	switch st.Kind {
-	case Insert, Update, Delete, Merge, Truncate, CopyFrom:
-		return true
-	case Transaction:
-		return st.opensOrMarks
+// search_path, a ROLLBACK or COMMIT ending a SET LOCAL. (A function that
+// changes the search_path itself, called by a write or a SELECT, goes
+// unnoticed.)
+func (st *Statement) KeepsNames() bool { return st.keepsNames }
+
+// keepsNames computes KeepsNames for the statement n of kind, whose SQL
+// is text.
+func keepsNames(n *pg_query.Node, kind Kind, text string) bool {
+	switch {
+	case kind == Insert, kind == Update, kind == Delete, kind == Merge, kind == Truncate, kind == CopyFrom,
+		n.GetSelectStmt() != nil && n.GetSelectStmt().IntoClause == nil:
+		return !strings.Contains(strings.ToLower(text), "set_config")
+	case n.GetTransactionStmt() != nil:
+		switch n.GetTransactionStmt().Kind {
+		case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
+			pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+			return true
+		}
 	}
 	return false
 }
@@ -270,11 +280,6 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
-		switch n.GetTransactionStmt().Kind {
-		case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
-			pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
-			st.opensOrMarks = true
-		}
 	case n.GetAlterTableStmt() != nil, n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
 		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil:
 		st.Kind = Schema
@@ -285,6 +290,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 			st.Targets = a.withTargets(q.GetSelectStmt().WithClause)
 		}
 	}
+	st.keepsNames = keepsNames(n, st.Kind, text)
 	return st
 }
 

@@ -392,6 +392,8 @@ func TestKeepsNames(t *testing.T) {
 		"BEGIN": true, "START TRANSACTION": true, "SAVEPOINT a": true, "RELEASE a": true,
 		"COMMIT": false, "ROLLBACK": false, "ROLLBACK TO a": false, "SET search_path = s": false,
 		"CREATE TEMP TABLE t (a int)": false, "DROP TABLE t": false, "SELECT set_config('search_path', 's', false)": false,
+		"SELECT 1": true, "WITH d AS (DELETE FROM t RETURNING a) SELECT count(*) FROM d": true, "SELECT 1 INTO TEMP t": false,
+		"INSERT INTO t SELECT length(set_config('search_path', 's', false))": false,
 	}
 	for sql, want := range keeps {
 		res, err := Analyze(sql)
