@@ -142,6 +142,46 @@ func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
 	}
 }
 
+// softfk plans every statement of a query string before the string runs:
+// a checked write after DDL on a guarded table in the same string (here
+// a key's new default, which would write an orphan) is unverifiable. A
+// temporary namesake created first changes nothing about the guarded
+// table: writes to it go through unchecked, as with a real FK.
+func TestWriteAfterDDLInOneQueryStringIsUnverifiable(t *testing.T) {
+	for _, tc := range []struct {
+		yaml    string
+		refused bool
+	}{{"", true}, {"unverifiable: allow\n", false}} {
+		db := newDatabase(t)
+		direct := connect(t, cluster.DSN(db))
+		mustExec(t, direct,
+			"CREATE TABLE users (id int PRIMARY KEY)",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+			"INSERT INTO users VALUES (1)")
+		p := startProxy(t, configFor(t, tc.yaml+"relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+		conn := connect(t, p.DSN(db))
+		ctx := context.Background()
+		_, err := conn.Exec(ctx, "ALTER TABLE orders ALTER COLUMN user_id SET DEFAULT 99; INSERT INTO orders (id) VALUES (50)", pgx.QueryExecModeSimpleProtocol)
+		var pe *pgconn.PgError
+		switch {
+		case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "after DDL")):
+			t.Errorf("enforce: got %v, want 0A000", err)
+		case !tc.refused && err != nil:
+			t.Errorf("allow: %v", err)
+		}
+		var n int
+		if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 0, false: 1}[tc.refused]; n != want {
+			t.Errorf("%d orders written, want %d", n, want)
+		}
+		if _, err := conn.Exec(ctx, "CREATE TEMP TABLE orders (id int, user_id int); INSERT INTO orders VALUES (51, 99)", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Errorf("write to a temporary namesake: %v", err)
+		}
+	}
+}
+
 // An Execute with a row limit of a statement with its own RETURNING whose
 // checks need its results cannot run in rounds (the portal would be
 // suspended mid-statement): enforce mode refuses it. Without a RETURNING

@@ -83,8 +83,9 @@ type Statement struct {
 	Copy *Copy
 
 	truncate *pg_query.TruncateStmt
-	// keepsNames is KeepsNames' answer.
-	keepsNames bool
+	// keepsNames and changesTables are KeepsNames' and ChangesTables'
+	// answers.
+	keepsNames, changesTables bool
 }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
@@ -124,6 +125,23 @@ func (st *Statement) Main() *Write {
 // changes the search_path itself, called by a write or a SELECT, goes
 // unnoticed.)
 func (st *Statement) KeepsNames() bool { return st.keepsNames }
+
+// ChangesTables reports whether the statement is DDL that may change
+// existing tables or create one that is not temporary: anything of kind
+// Schema, and CREATE TABLE ... AS, but for CREATE TEMP TABLE (a temporary
+// namesake of a table changes nothing about the table itself).
+func (st *Statement) ChangesTables() bool { return st.changesTables }
+
+// changesTables computes ChangesTables for the statement n of kind.
+func changesTables(n *pg_query.Node, kind Kind) bool {
+	switch {
+	case n.GetCreateStmt() != nil:
+		return n.GetCreateStmt().Relation.GetRelpersistence() != "t"
+	case n.GetCreateTableAsStmt() != nil:
+		return n.GetCreateTableAsStmt().Into.GetRel().GetRelpersistence() != "t"
+	}
+	return kind == Schema
+}
 
 // keepsNames computes KeepsNames for the statement n of kind, whose SQL
 // is text.
@@ -291,6 +309,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	}
 	st.keepsNames = keepsNames(n, st.Kind, text)
+	st.changesTables = changesTables(n, st.Kind)
 	return st
 }
 

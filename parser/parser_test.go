@@ -405,3 +405,21 @@ func TestKeepsNames(t *testing.T) {
 		}
 	}
 }
+
+func TestChangesTables(t *testing.T) {
+	changes := map[string]bool{
+		"ALTER TABLE t ALTER a SET DEFAULT 1": true, "CREATE TABLE t (a int)": true, "CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()": true,
+		"CREATE TABLE t AS SELECT 1": true, "DROP TABLE t": true, "CREATE UNIQUE INDEX ON t (a)": true,
+		"CREATE TEMP TABLE t (a int)": false, "CREATE TEMPORARY TABLE t AS SELECT 1": false,
+		"INSERT INTO t VALUES (1)": false, "SET search_path = s": false, "SELECT 1": false,
+	}
+	for sql, want := range changes {
+		res, err := Analyze(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Statements[0].ChangesTables(); got != want {
+			t.Errorf("%s: ChangesTables() = %v, want %v", sql, got, want)
+		}
+	}
+}

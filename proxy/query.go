@@ -94,7 +94,7 @@ func (f *frontend) query(body []byte) error {
 	}
 	plans := make([]*policy.Plan, len(res.Statements))
 	watches := make([]*watch, len(res.Statements))
-	planned, rounds, txControl, learning, namesMayMove := false, false, false, false, false
+	planned, rounds, txControl, learning, namesMayMove, tablesChanged := false, false, false, false, false, false
 	for i := range res.Statements {
 		st := &res.Statements[i]
 		watches[i] = f.sessionEffects(st, true)
@@ -105,7 +105,15 @@ func (f *frontend) query(body []byte) error {
 			f.endFailedQuery(ready)
 			return nil
 		}
+		if p := plans[i]; p != nil && p.Unverifiable == nil && tablesChanged {
+			// Planned with the catalog facts from before the query string
+			// ran: its own DDL may have changed them (a key's default or
+			// type, a trigger).
+			u := &policy.Unverifiable{Reason: "a write checked after DDL on a table with soft foreign keys in one query string; send the DDL separately", Rel: p.FirstRel()}
+			plans[i] = f.unverifiablePlan(u, st.Text)
+		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
+		tablesChanged = tablesChanged || st.ChangesTables() && parser.MentionsAny(st.Text, f.s.rules().TableNames())
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
 			planned = true
@@ -121,11 +129,7 @@ func (f *frontend) query(body []byte) error {
 			return nil
 		}
 		u := &policy.Unverifiable{Reason: "COPY together with other statements in one query string; send it alone", Rel: p.FirstRel()}
-		if f.reject(u, res.Statements[i].Text) {
-			plans[i] = &policy.Plan{Unverifiable: u}
-		} else {
-			plans[i] = nil
-		}
+		plans[i] = f.unverifiablePlan(u, res.Statements[i].Text)
 	}
 	switch {
 	case !planned && !learning && f.remap == nil:
@@ -144,17 +148,23 @@ func (f *frontend) query(body []byte) error {
 		for i, p := range plans {
 			if p != nil && p.Unverifiable == nil && needsRounds(p) {
 				u := &policy.Unverifiable{Reason: "this statement together with transaction control in one query string; send them separately", Rel: p.FirstRel()}
-				if f.reject(u, res.Statements[i].Text) {
-					plans[i] = &policy.Plan{Unverifiable: u}
-				} else {
-					plans[i] = nil
-				}
+				plans[i] = f.unverifiablePlan(u, res.Statements[i].Text)
 			}
 		}
 		f.inlineQuery(sql, res, plans, watches, ready)
 		return nil
 	}
 	return f.splitQuery(sql, res, plans, watches, ready)
+}
+
+// unverifiablePlan is the plan of a statement softfk cannot verify: one
+// that refuses it, or none when it goes through as written (logged either
+// way, see reject).
+func (f *frontend) unverifiablePlan(u *policy.Unverifiable, stmt string) *policy.Plan {
+	if f.reject(u, stmt) {
+		return &policy.Plan{Unverifiable: u}
+	}
+	return nil
 }
 
 // failAll tells the watches of a query that never ran that it failed.
