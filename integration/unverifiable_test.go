@@ -99,47 +99,58 @@ func TestUnverifiableWrites(t *testing.T) {
 	}
 }
 
-// softfk resolves the unqualified names of a TRUNCATE before its query
-// string runs: after a statement of the same string that may change what
-// they denote, a TRUNCATE of a referenced table's name is unverifiable.
-// A temporary namesake created first is what the TRUNCATE truncates; the
-// guarded table's children stay.
-func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
+// multiStatementRefusals runs, for enforce mode (refused) and then with
+// unverifiable: allow, a users/orders database set up by setup, through
+// softfk: each query string of run must fail with 0A000 and a message
+// containing reason when refused, and succeed when allowed. left is a
+// query whose count, on the direct connection afterwards, must be
+// want[refused].
+func multiStatementRefusals(t *testing.T, setup, run []string, reason, left string, want map[bool]int) {
+	t.Helper()
 	for _, tc := range []struct {
 		yaml    string
 		refused bool
 	}{{"", true}, {"unverifiable: allow\n", false}} {
 		db := newDatabase(t)
 		direct := connect(t, cluster.DSN(db))
-		mustExec(t, direct,
+		mustExec(t, direct, append([]string{
 			"CREATE TABLE users (id int PRIMARY KEY)",
-			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
-			"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)")
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)"}, setup...)...)
 		p := startProxy(t, configFor(t, tc.yaml+"relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
 		conn := connect(t, p.DSN(db))
 		ctx := context.Background()
-		for _, sql := range []string{
-			"CREATE TEMP TABLE users (id int); TRUNCATE users CASCADE",
-			`SET search_path = "$user", public; TRUNCATE users CASCADE`,
-		} {
+		for _, sql := range run {
 			_, err := conn.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
 			var pe *pgconn.PgError
 			switch {
-			case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "after a statement that may change")):
+			case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, reason)):
 				t.Errorf("%s: got %v, want 0A000", sql, err)
 			case !tc.refused && err != nil:
 				t.Errorf("%s: %v", sql, err)
 			}
 		}
-		// The guarded users were never truncated, nor their orders.
 		var n int
-		if err := direct.QueryRow(ctx, "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)").Scan(&n); err != nil {
+		if err := direct.QueryRow(ctx, left).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 {
-			t.Errorf("%d users and orders left, want 2", n)
+		if n != want[tc.refused] {
+			t.Errorf("refused %v: %s = %d, want %d", tc.refused, left, n, want[tc.refused])
+		}
+		if _, err := conn.Exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS orders (id int, user_id int); INSERT INTO orders VALUES (51, 99)", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Errorf("write to a temporary namesake: %v", err)
 		}
 	}
+}
+
+// softfk resolves the unqualified names of a TRUNCATE before its query
+// string runs: after a statement of the same string that may change what
+// they denote, a TRUNCATE of a referenced table's name is unverifiable.
+// A temporary namesake created first is what the TRUNCATE truncates; the
+// guarded users and their orders stay.
+func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
+	multiStatementRefusals(t, []string{"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		[]string{"CREATE TEMP TABLE users (id int); TRUNCATE users CASCADE", `SET search_path = "$user", public; TRUNCATE users CASCADE`},
+		"after a statement that may change", "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)", map[bool]int{true: 2, false: 2})
 }
 
 // softfk plans every statement of a query string before the string runs:
@@ -148,38 +159,9 @@ func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
 // temporary namesake created first changes nothing about the guarded
 // table: writes to it go through unchecked, as with a real FK.
 func TestWriteAfterDDLInOneQueryStringIsUnverifiable(t *testing.T) {
-	for _, tc := range []struct {
-		yaml    string
-		refused bool
-	}{{"", true}, {"unverifiable: allow\n", false}} {
-		db := newDatabase(t)
-		direct := connect(t, cluster.DSN(db))
-		mustExec(t, direct,
-			"CREATE TABLE users (id int PRIMARY KEY)",
-			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
-			"INSERT INTO users VALUES (1)")
-		p := startProxy(t, configFor(t, tc.yaml+"relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
-		conn := connect(t, p.DSN(db))
-		ctx := context.Background()
-		_, err := conn.Exec(ctx, "ALTER TABLE orders ALTER COLUMN user_id SET DEFAULT 99; INSERT INTO orders (id) VALUES (50)", pgx.QueryExecModeSimpleProtocol)
-		var pe *pgconn.PgError
-		switch {
-		case tc.refused && !(errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "after DDL")):
-			t.Errorf("enforce: got %v, want 0A000", err)
-		case !tc.refused && err != nil:
-			t.Errorf("allow: %v", err)
-		}
-		var n int
-		if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if want := map[bool]int{true: 0, false: 1}[tc.refused]; n != want {
-			t.Errorf("%d orders written, want %d", n, want)
-		}
-		if _, err := conn.Exec(ctx, "CREATE TEMP TABLE orders (id int, user_id int); INSERT INTO orders VALUES (51, 99)", pgx.QueryExecModeSimpleProtocol); err != nil {
-			t.Errorf("write to a temporary namesake: %v", err)
-		}
-	}
+	multiStatementRefusals(t, []string{"INSERT INTO users VALUES (1)"},
+		[]string{"ALTER TABLE orders ALTER COLUMN user_id SET DEFAULT 99; INSERT INTO orders (id) VALUES (50)"},
+		"after DDL", "SELECT count(*) FROM orders", map[bool]int{true: 0, false: 1})
 }
 
 // An Execute with a row limit of a statement with its own RETURNING whose

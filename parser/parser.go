@@ -149,7 +149,7 @@ func keepsNames(n *pg_query.Node, kind Kind, text string) bool {
 	switch {
 	case kind == Insert, kind == Update, kind == Delete, kind == Merge, kind == Truncate, kind == CopyFrom,
 		n.GetSelectStmt() != nil && n.GetSelectStmt().IntoClause == nil:
-		return !strings.Contains(strings.ToLower(text), "set_config")
+		return !containsFold(text, "set_config")
 	case n.GetTransactionStmt() != nil:
 		switch n.GetTransactionStmt().Kind {
 		case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START,
