@@ -27,6 +27,8 @@ func TestUnverifiableWrites(t *testing.T) {
 		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) INSERT INTO orders VALUES (52, 99)"},
 		{sql: "EXECUTE ins(53, 99 + 0)"},
 		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE ins(54, 99)"},
+		{sql: "COPY (INSERT INTO orders VALUES (57, 99) RETURNING id) TO STDOUT"},
+		{sql: "COPY (WITH c AS (INSERT INTO orders VALUES (58, 99) RETURNING id) SELECT * FROM c) TO STDOUT"},
 	}
 	// Query strings of several statements are for the simple protocol.
 	severalStatements := []write{

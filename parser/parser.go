@@ -273,6 +273,9 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 				t.Unsupported = "COPY FROM with WHERE"
 			}
 			st.Targets = []Target{t}
+		} else if c.Query != nil {
+			// COPY (query) TO runs its query, which may write.
+			st.Targets = a.nested(c.Query, "COPY (%s ... RETURNING) TO")
 		}
 	case n.GetSelectStmt() != nil:
 		st.Targets = a.withTargets(n.GetSelectStmt().WithClause)
@@ -319,11 +322,17 @@ func (a *analyzer) explain(e *pg_query.ExplainStmt) []Target {
 	if !explainsAnalyze(e) {
 		return nil
 	}
-	inner := analyzeStatement(e.Query, a.text, a.base, analyzer{})
-	targets := inner.Targets
+	return a.nested(e.Query, "EXPLAIN ANALYZE of %s")
+}
+
+// nested reports the writes of a statement q that runs inside another one
+// (EXPLAIN ANALYZE, COPY (query) TO), where softfk cannot add its checks:
+// each is unsupported, for the reason that format makes of its kind.
+func (a *analyzer) nested(q *pg_query.Node, format string) []Target {
+	targets := analyzeStatement(q, a.text, a.base, analyzer{}).Targets
 	for i := range targets {
 		if targets[i].Unsupported == "" {
-			targets[i].Unsupported = "EXPLAIN ANALYZE of " + targets[i].Kind.String()
+			targets[i].Unsupported = fmt.Sprintf(format, targets[i].Kind)
 		}
 	}
 	return targets

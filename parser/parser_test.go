@@ -46,6 +46,8 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 	sql := "SELECT 1; UPDATE t SET a = b + 1 FROM u WHERE t.id = u.id; DELETE FROM ONLY p WHERE CURRENT OF c;" +
 		"WITH x AS (DELETE FROM q RETURNING *) SELECT * FROM x; MERGE INTO m USING s ON m.id = s.id WHEN MATCHED THEN DELETE;" +
 		"TRUNCATE a, b CASCADE; COPY c FROM STDIN; EXPLAIN ANALYZE INSERT INTO e VALUES (1); EXPLAIN INSERT INTO f VALUES (1);" +
+		"COPY (DELETE FROM r RETURNING *) TO STDOUT; COPY (WITH x AS (INSERT INTO s VALUES (1) RETURNING *) SELECT * FROM x) TO STDOUT;" +
+		"COPY (SELECT 1) TO STDOUT; COPY r TO STDOUT;" +
 		"PREPARE p1 AS INSERT INTO g VALUES ($1); EXECUTE p1(1); DEALLOCATE ALL; BEGIN; ALTER TABLE h ADD x int"
 	res, err := Analyze(sql)
 	if err != nil {
@@ -66,7 +68,8 @@ func TestAnalyzeStatementsAndTargets(t *testing.T) {
 		}
 	}
 	want := []string{"other", "UPDATE t", "DELETE p", "other q", "MERGE m", "TRUNCATE a b",
-		"COPY c", "other e(EXPLAIN ANALYZE of INSERT)", "other", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
+		"COPY c", "other e(EXPLAIN ANALYZE of INSERT)", "other",
+		"other r(COPY (DELETE ... RETURNING) TO)", "other s(COPY (INSERT ... RETURNING) TO)", "other", "other", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
 	if strings.Join(kinds, "|") != strings.Join(want, "|") {
 		t.Fatalf("got  %q\nwant %q", kinds, want)
 	}
