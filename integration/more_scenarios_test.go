@@ -279,6 +279,42 @@ INSERT INTO p VALUES ('zürich'), ('東京');`, fks: []fk{{table: "c", cols: "na
 		s("SELECT 'é' || nosuch FROM c"),
 		s("INSERT INTO c VALUES (5, 'zürich'); SELECT 'ü' || nope"),
 	}},
+	// SET (a, b) = ROW(x, y) assigns each column its element; from a
+	// sub-SELECT's row, the referencing side reads what the row got.
+	{name: "multi-column assignments", schema: usersOrders, fks: []fk{withActions(ordersFK, "", "CASCADE")}, steps: []step{
+		s("UPDATE orders SET (user_id, note) = (99, 'x') WHERE id = 10"),
+		s("UPDATE orders SET (user_id, note) = (SELECT 98, 'y') WHERE id = 11"),
+		s("UPDATE orders SET (note, user_id) = (SELECT 'z', u.id + 100 FROM users u WHERE u.id = 1) WHERE id = 10"),
+		s("UPDATE orders SET (note, user_id) = (SELECT 'z', u.id FROM users u WHERE u.id = 3) WHERE id = 10"),
+		s("UPDATE orders SET (user_id) = ROW(97) WHERE id = 12"),
+		s("UPDATE orders SET (user_id, note) = ROW($1::int, 'p') WHERE id = 12", 96),
+		s("UPDATE users SET (id) = ROW(50) WHERE id = 1"),
+		s("UPDATE users SET (email, id) = ('q@x', id + 50) WHERE id = 2"),
+		s("UPDATE users SET (id, email) = ROW($1::int, 'r@x') WHERE id = 3", 53),
+	}},
+	// A referencing key computed from other columns changes when an UPDATE
+	// assigns one of them, and only then.
+	{name: "generated referencing key", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+CREATE TABLE orders (id int PRIMARY KEY, x int, note text, user_id int GENERATED ALWAYS AS (x + 0) STORED);
+INSERT INTO users VALUES (1), (2);
+INSERT INTO orders (id, x) VALUES (10, 1), (20, 2);`, fks: []fk{ordersFK}, steps: []step{
+		s("SET session_replication_role = replica"),
+		s("INSERT INTO orders (id, x) VALUES (30, 77)"),
+		s("RESET session_replication_role"),
+		s("INSERT INTO orders (id, x) VALUES (11, 2)"),
+		s("INSERT INTO orders (id, x) VALUES (12, 99)"),
+		s("INSERT INTO orders (id, x) VALUES ($1, $2)", 13, 98),
+		s("UPDATE orders SET x = 97 WHERE id = 10"),
+		s("UPDATE orders SET x = $1 WHERE id = $2", 96, 10),
+		s("UPDATE orders SET x = 2 WHERE id = 10"),
+		s("UPDATE orders SET x = x + 1 WHERE id IN (10, 20)"),
+		s("UPDATE orders SET note = 'orphan already' WHERE id = 30"),
+		s("UPDATE orders SET note = 'all' WHERE id > 0"),
+		s("INSERT INTO orders (id, x) VALUES (14, 1), (15, 96)"),
+		s("INSERT INTO orders (id, x) VALUES (11, 3) ON CONFLICT (id) DO UPDATE SET x = 95"),
+		s("DELETE FROM users WHERE id = 2"),
+	}},
 }
 
 // Errors in the client's clauses that softfk's own statements meet first

@@ -101,13 +101,14 @@ func TestUnverifiableWrites(t *testing.T) {
 	}
 }
 
-// multiStatementRefusals runs, for enforce mode (refused) and then with
+// refusals runs, for enforce mode (refused) and then with
 // unverifiable: allow, a users/orders database set up by setup, through
-// softfk: each query string of run must fail with 0A000 and a message
-// containing reason when refused, and succeed when allowed. left is a
-// query whose count, on the direct connection afterwards, must be
-// want[refused].
-func multiStatementRefusals(t *testing.T, setup, run []string, reason, left string, want map[bool]int) {
+// softfk over the simple protocol: each query string of run must fail
+// with 0A000 and a message containing reason when refused, and succeed
+// when allowed. left is a query whose count, on the direct connection
+// afterwards, must be want[refused]. A temporary namesake of orders must
+// take any write.
+func refusals(t *testing.T, setup, run []string, reason, left string, want map[bool]int) {
 	t.Helper()
 	for _, tc := range []struct {
 		yaml    string
@@ -150,7 +151,7 @@ func multiStatementRefusals(t *testing.T, setup, run []string, reason, left stri
 // A temporary namesake created first is what the TRUNCATE truncates; the
 // guarded users and their orders stay.
 func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
-	multiStatementRefusals(t, []string{"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+	refusals(t, []string{"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
 		[]string{"CREATE TEMP TABLE users (id int); TRUNCATE users CASCADE", `SET search_path = "$user", public; TRUNCATE users CASCADE`},
 		"after a statement that may change", "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM orders)", map[bool]int{true: 2, false: 2})
 }
@@ -161,9 +162,23 @@ func TestTruncateAfterNamesMayChangeIsUnverifiable(t *testing.T) {
 // temporary namesake created first changes nothing about the guarded
 // table: writes to it go through unchecked, as with a real FK.
 func TestWriteAfterDDLInOneQueryStringIsUnverifiable(t *testing.T) {
-	multiStatementRefusals(t, []string{"INSERT INTO users VALUES (1)"},
+	refusals(t, []string{"INSERT INTO users VALUES (1)"},
 		[]string{"ALTER TABLE orders ALTER COLUMN user_id SET DEFAULT 99; INSERT INTO orders (id) VALUES (50)"},
 		"after DDL", "SELECT count(*) FROM orders", map[bool]int{true: 0, false: 1})
+}
+
+// softfk computes the new keys of a MERGE and of a key UPDATE of a
+// referenced table before the statement runs: a generated key column,
+// which only the server computes, makes them unverifiable.
+func TestGeneratedKeysComputedBeforehandAreUnverifiable(t *testing.T) {
+	refusals(t, []string{"DROP TABLE orders", "CREATE TABLE orders (id int PRIMARY KEY, x int, user_id int GENERATED ALWAYS AS (x) STORED)",
+		"INSERT INTO users VALUES (1)", "INSERT INTO orders (id, x) VALUES (10, 1)"},
+		[]string{"MERGE INTO orders o USING (VALUES (10, 99)) v(id, x) ON o.id = v.id WHEN MATCHED THEN UPDATE SET x = v.x"},
+		"a generated key column", "SELECT count(*) FROM orders WHERE user_id = 99", map[bool]int{true: 0, false: 1})
+	refusals(t, []string{"DROP TABLE users", "CREATE TABLE users (raw int, id int GENERATED ALWAYS AS (raw) STORED PRIMARY KEY)",
+		"INSERT INTO users (raw) VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		[]string{"UPDATE users SET raw = 2 WHERE raw = 1"},
+		"a generated key column", "SELECT count(*) FROM users WHERE id = 1", map[bool]int{true: 1, false: 0})
 }
 
 // An Execute with a row limit of a statement with its own RETURNING whose

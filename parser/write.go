@@ -441,8 +441,9 @@ func (a *analyzer) delete(s *pg_query.DeleteStmt) []Target {
 	return append(a.withTargets(s.WithClause), Target{Kind: Delete, Relation: w.Table, Write: w})
 }
 
-// assignments reads SET targets. A column assigned through a subscript or
-// field, or as part of (a, b) = (...), counts as computed.
+// assignments reads SET targets. A column assigned as part of (a, b) =
+// ROW(x, y) gets its own element of the row; one assigned through a
+// subscript or field, or from a sub-SELECT's row, counts as computed.
 func assignments(list []*pg_query.Node) []Assignment {
 	var out []Assignment
 	for _, n := range list {
@@ -451,7 +452,13 @@ func assignments(list []*pg_query.Node) []Assignment {
 			continue
 		}
 		v := valueOf(rt.Val)
-		if len(rt.Indirection) > 0 || rt.Val.GetMultiAssignRef() != nil {
+		if m := rt.Val.GetMultiAssignRef(); m != nil {
+			v = Value{Kind: Computed, node: rt.Val}
+			if row := m.Source.GetRowExpr(); row != nil && len(row.Args) == int(m.Ncolumns) && m.Colno >= 1 && int(m.Colno) <= len(row.Args) {
+				v = valueOf(row.Args[m.Colno-1])
+			}
+		}
+		if len(rt.Indirection) > 0 {
 			v = Value{Kind: Computed, node: rt.Val}
 		}
 		out = append(out, Assignment{Column: rt.Name, Value: v})

@@ -81,6 +81,9 @@ type Column struct {
 	NotNull   bool
 	Default   bool // has a default (or is an identity or generated column)
 	Generated bool // GENERATED ALWAYS AS (...) STORED
+	// DependsOn are, for a generated column, the columns its expression
+	// reads: an UPDATE that assigns one of them computes it again.
+	DependsOn []string
 	// Everywhere says every other relation of the table's name (in
 	// another schema, temporary ones included), which a statement's
 	// unqualified name may denote instead, is a table with a column of
@@ -113,7 +116,12 @@ func CatalogQuery(tables []config.TableName) string {
 	}
 	return `SELECT n.nspname, c.relname, c.relkind::text,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
-  a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, (a.attgenerated <> '')::text,
+  a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, CASE WHEN a.attgenerated <> '' THEN 'generated:' || coalesce((
+    SELECT string_agg(d.refobjsubid::text, ' ')
+    FROM pg_catalog.pg_attrdef ad
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
+      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid > 0
+    WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum), '') ELSE '' END,
   coalesce((SELECT string_agg((i.indisunique AND i.indimmediate)::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
             FROM pg_catalog.pg_index i
             WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), ''),
@@ -140,6 +148,8 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 	cat := &Catalog{Tables: map[config.TableName]*Table{}}
 	byNum := map[*Table]map[int]string{}
 	indexes := map[*Table]string{}
+	// The attnums each generated column is computed from, by table.
+	generated := map[*Table]map[string]string{}
 	for _, r := range rows {
 		if len(r) != catalogColumns {
 			return nil, fmt.Errorf("catalog row has %d columns, want %d", len(r), catalogColumns)
@@ -159,10 +169,27 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
 		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
-			Default: r[8] == "true", Generated: r[9] == "true", Everywhere: r[13] == "true"}
+			Default: r[8] == "true", Everywhere: r[13] == "true"}
 		byNum[t][num] = r[4]
+		if deps, ok := strings.CutPrefix(r[9], "generated:"); ok {
+			if generated[t] == nil {
+				generated[t] = map[string]string{}
+			}
+			generated[t][r[4]] = deps
+		}
 		if r[10] != "" {
 			indexes[t] = r[10]
+		}
+	}
+	for t, cols := range generated {
+		for name, deps := range cols {
+			c := t.Columns[name]
+			c.Generated = true
+			for _, k := range strings.Fields(deps) {
+				n, _ := strconv.Atoi(k)
+				c.DependsOn = append(c.DependsOn, byNum[t][n])
+			}
+			t.Columns[name] = c
 		}
 	}
 	for t, spec := range indexes {

@@ -51,7 +51,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 					return out
 				}
 			}
-		case c.Kind == parser.Update && setsAnyOf(c.SetValue, cols):
+		case c.Kind == parser.Update && setsAnyOf(t.assignments(c.SetValue), cols):
 			updates = true
 			var exprs []string
 			if exprs, reason = newKeyExprs(ref, c.SetValue, t, cols, true); reason == "" {
@@ -97,7 +97,7 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 		for i := range row {
 			row[i] = "NULL"
 		}
-		if c.Kind != parser.Delete && (c.Kind != parser.Update || !setsAnyOf(c.SetValue, cols)) {
+		if c.Kind != parser.Delete && (c.Kind != parser.Update || !setsAnyOf(t.assignments(c.SetValue), cols)) {
 			return row
 		}
 		touches = true

@@ -325,7 +325,7 @@ func (b *planBuilder) target(t *parser.Target) {
 	switch w.Kind {
 	case parser.Insert:
 		b.insert(w, asChild)
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, refColumnsOf(asParent)) {
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, asParent[0].Parent, refColumnsOf(asParent)) {
 			b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key", Rel: asParent[0]}
 		}
 	case parser.Update:
@@ -354,7 +354,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	}
 	switch w.Kind {
 	case parser.Insert:
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, refColumnsOf(asParent)) {
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, asParent[0].Parent, refColumnsOf(asParent)) {
 			unverifiable("ON CONFLICT DO UPDATE of a referenced key", asParent[0])
 			return
 		}
@@ -364,7 +364,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	case parser.Update:
 		var touched []*Rel
 		for _, r := range asChild {
-			if setsAny(w, r.Columns) {
+			if setsAny(w, r.Child, r.Columns) {
 				touched = append(touched, r)
 			}
 		}
@@ -671,7 +671,7 @@ func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string
 	}
 	var unique []string
 	for _, key := range t.UniqueKeys {
-		if setsAny(w, key) {
+		if setsAny(w, t, key) {
 			continue
 		}
 		// The shortest, the first in name order among equals: plans stay
@@ -725,7 +725,7 @@ func (b *planBuilder) ensureWork() {
 func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 	var touched []*Rel
 	for _, r := range rels {
-		if setsAny(w, r.Columns) {
+		if setsAny(w, r.Child, r.Columns) {
 			touched = append(touched, r)
 		}
 	}
@@ -851,7 +851,7 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 	var touched []*Rel
 	for _, r := range rels {
-		if setsAny(w, r.RefColumns) {
+		if setsAny(w, r.Parent, r.RefColumns) {
 			touched = append(touched, r)
 		}
 	}
@@ -885,6 +885,7 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 // column as it is. With exact, an expression softfk cannot evaluate again
 // with the same result is refused; reason then says why.
 func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Table, cols []string, exact bool) (exprs []string, reason string) {
+	set = t.assignments(set)
 	for _, c := range cols {
 		expr := rowText(ref, t, c)
 		if v, ok := set(c); ok {
@@ -904,6 +905,9 @@ func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Ta
 // expression that may give another result when evaluated again; reason
 // then says why.
 func assignedText(v parser.Value, t *Table, c string, exact bool) (text, reason string) {
+	if t.Columns[c].Generated {
+		return "", "a generated key column"
+	}
 	if exact && !v.Deterministic() {
 		return "", "a key set by a non-deterministic expression"
 	}
@@ -1108,8 +1112,25 @@ func knownCheckSQL(checks []childCheck, params bool, shadow bool) string {
 	return checkSQL(valuesSource(rows), violations, shadow)
 }
 
-// setsAny reports whether an UPDATE (or DO UPDATE) assigns any of cols.
-func setsAny(w *parser.Write, cols []string) bool { return setsAnyOf(w.SetValue, cols) }
+// setsAny reports whether an UPDATE (or DO UPDATE) of t assigns any of
+// cols (see Table.assignments).
+func setsAny(w *parser.Write, t *Table, cols []string) bool {
+	return setsAnyOf(t.assignments(w.SetValue), cols)
+}
+
+// assignments returns what set, the assignments of an UPDATE of t, assigns
+// each column: its own value, except that a stored generated column is
+// assigned a value only the server computes when set assigns a column it
+// is computed from (Postgres computes it again), and nothing otherwise.
+func (t *Table) assignments(set func(column string) (parser.Value, bool)) func(column string) (parser.Value, bool) {
+	return func(column string) (parser.Value, bool) {
+		c := t.Columns[column]
+		if !c.Generated {
+			return set(column)
+		}
+		return parser.Value{Kind: parser.Computed}, setsAnyOf(set, c.DependsOn)
+	}
+}
 
 // refColumnsOf lists the referenced columns of the relationships, once each.
 func refColumnsOf(rels []*Rel) []string {
