@@ -74,6 +74,20 @@ var sqlPreparedScenarios = []scenario{
 		s("PREPARE del (int) AS DELETE FROM users WHERE id = $1"),
 		s("EXECUTE del(1)"),
 	}},
+	// CREATE TABLE AS runs its query, unless WITH NO DATA; an EXECUTE it
+	// runs (refused, see TestUnverifiableWrites) must prepare a SELECT.
+	{name: "create table as", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("PREPARE sel (int, int) AS WITH c AS (INSERT INTO orders VALUES ($1, $2, 'with') RETURNING id) SELECT * FROM c"),
+		s("PREPARE ins (int, int) AS INSERT INTO orders VALUES ($1, $2, 'plain')"),
+		s("EXECUTE sel(20, 1)"),
+		s("EXECUTE sel(21, 42)"),
+		s("CREATE TEMP TABLE made AS EXECUTE ins(22, 42)"),
+		s("CREATE TEMP TABLE none AS WITH d AS (DELETE FROM users WHERE id = 1 RETURNING id) SELECT * FROM d WITH NO DATA"),
+		s("CREATE TEMP TABLE none2 AS WITH c AS (INSERT INTO orders VALUES (23, 42) RETURNING id) SELECT * FROM c WITH NO DATA"),
+		s("CREATE TEMP TABLE gone AS WITH d AS (DELETE FROM users WHERE id = 1 RETURNING id) SELECT * FROM d"),
+		s("CREATE TEMP TABLE gone2 AS WITH d AS (DELETE FROM users WHERE id = 3 RETURNING id) SELECT * FROM d"),
+		s("SELECT count(*) FROM gone2"),
+	}},
 }
 
 func TestOracleSQLPrepared(t *testing.T) { runScenarios(t, sqlPreparedScenarios) }

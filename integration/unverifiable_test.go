@@ -29,6 +29,8 @@ func TestUnverifiableWrites(t *testing.T) {
 		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE ins(54, 99)"},
 		{sql: "COPY (INSERT INTO orders VALUES (57, 99) RETURNING id) TO STDOUT"},
 		{sql: "COPY (WITH c AS (INSERT INTO orders VALUES (58, 99) RETURNING id) SELECT * FROM c) TO STDOUT"},
+		{sql: "CREATE TEMP TABLE made AS EXECUTE sel(59, 99)"},
+		{sql: "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TEMP TABLE made2 AS EXECUTE sel(60, 99) WITH NO DATA"},
 	}
 	// Query strings of several statements are for the simple protocol.
 	severalStatements := []write{
@@ -60,8 +62,11 @@ func TestUnverifiableWrites(t *testing.T) {
 				p := startProxyLogger(t, cfg, zap.New(core))
 				conn := connect(t, p.DSN(db))
 				ctx := context.Background()
-				if _, err := conn.Exec(ctx, "PREPARE ins (int, int) AS INSERT INTO orders VALUES ($1, $2)", mode); err != nil {
-					t.Fatal(err)
+				for _, prepare := range []string{"PREPARE ins (int, int) AS INSERT INTO orders VALUES ($1, $2)",
+					"PREPARE sel (int, int) AS WITH c AS (INSERT INTO orders VALUES ($1, $2) RETURNING id) SELECT * FROM c"} {
+					if _, err := conn.Exec(ctx, prepare, mode); err != nil {
+						t.Fatal(err)
+					}
 				}
 				for _, w := range writes {
 					if w.stmt == "" {

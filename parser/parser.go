@@ -75,8 +75,10 @@ type Statement struct {
 	// their offsets in the query string.
 	Args   []string
 	ArgsAt []int
-	// Explained says the EXECUTE runs under EXPLAIN ANALYZE.
-	Explained bool
+	// Wrapper names the statement an EXECUTE runs inside, which softfk
+	// cannot extend with its checks ("EXPLAIN ANALYZE", "CREATE TABLE
+	// AS"); "" for an EXECUTE of its own.
+	Wrapper string
 	// Text is the statement's own SQL.
 	Text string
 	// Copy describes a COPY FROM statement.
@@ -280,8 +282,11 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	case n.GetSelectStmt() != nil:
 		st.Targets = a.withTargets(n.GetSelectStmt().WithClause)
 	case n.GetExplainStmt() != nil:
-		if e := n.GetExplainStmt(); explainsAnalyze(e) && e.Query.GetExecuteStmt() != nil {
-			st.Kind, st.Name, st.Explained = Execute, e.Query.GetExecuteStmt().Name, true
+		if e, x := n.GetExplainStmt(), executed(n.GetExplainStmt().Query); explainsAnalyze(e) && x != nil {
+			st.Kind, st.Name, st.Wrapper = Execute, x.Name, "EXPLAIN ANALYZE"
+			if e.Query.GetCreateTableAsStmt() != nil {
+				st.Wrapper = CreateTableAs
+			}
 		} else {
 			st.Targets = a.explain(e)
 		}
@@ -306,14 +311,31 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		st.Kind = Schema
 	case n.GetCreateTableAsStmt() != nil:
 		// CREATE TABLE AS / SELECT INTO write a new table; a WITH inside
-		// may still write existing ones.
-		if q := n.GetCreateTableAsStmt().Query; q != nil && q.GetSelectStmt() != nil {
-			st.Targets = a.withTargets(q.GetSelectStmt().WithClause)
+		// may still write existing ones, unless WITH NO DATA keeps the
+		// query from running. An EXECUTE runs even then.
+		c := n.GetCreateTableAsStmt()
+		if x := executed(n); x != nil {
+			st.Kind, st.Name, st.Wrapper = Execute, x.Name, CreateTableAs
+		} else if q := c.Query.GetSelectStmt(); q != nil && !c.Into.GetSkipData() {
+			st.Targets = a.withTargets(q.WithClause)
 		}
 	}
 	st.keepsNames = keepsNames(n, st.Kind, text)
 	st.changesTables = changesTables(n, st.Kind)
 	return st
+}
+
+// CreateTableAs is the Wrapper of an EXECUTE whose rows fill a new table,
+// which Postgres allows only of a prepared SELECT.
+const CreateTableAs = "CREATE TABLE AS"
+
+// executed returns the EXECUTE that n runs: n itself, or the one a CREATE
+// TABLE AS runs; nil for anything else.
+func executed(n *pg_query.Node) *pg_query.ExecuteStmt {
+	if c := n.GetCreateTableAsStmt(); c != nil {
+		n = c.Query
+	}
+	return n.GetExecuteStmt()
 }
 
 // explain reports the writes of EXPLAIN ANALYZE, which really runs its

@@ -309,7 +309,7 @@ func TestExecuteAndPrepare(t *testing.T) {
 	if !slices.Equal(st[2].Args, []string{"", "$1"}) {
 		t.Errorf("EXECUTE with a function argument: %q", st[2].Args)
 	}
-	if st[3].Kind != Execute || !st[3].Explained || st[4].Kind != Other {
+	if st[3].Kind != Execute || st[3].Wrapper != "EXPLAIN ANALYZE" || st[4].Kind != Other {
 		t.Errorf("EXPLAIN EXECUTE: %+v / %+v", st[3], st[4])
 	}
 	bound, at, err := BindParams(st[0].Body, []string{"CAST(-5 AS bigint)", "CAST('x' AS text)"})
