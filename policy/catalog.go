@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,19 @@ type Table struct {
 	// may change the values a statement writes.
 	BeforeInsertTrigger, BeforeUpdateTrigger bool
 	HasRules                                 bool
+	// PartitionOf lists, for a partition, the partitioned tables it is
+	// part of, nearest first.
+	PartitionOf []config.TableName
+	// OID is the table's pg_class OID when the catalog was read (softfk's
+	// SQL names tables, never by OID; this only orders them as Postgres
+	// does).
+	OID uint32
+}
+
+// sameTree reports whether t and o are the same table, or one is a
+// partition of the other: a row written into one is then in both.
+func (t *Table) sameTree(o *Table) bool {
+	return t == o || slices.Contains(t.PartitionOf, o.Name) || slices.Contains(o.PartitionOf, t.Name)
 }
 
 // firstUserOID is PostgreSQL's FirstNormalObjectId: below it, the built-in
@@ -98,11 +112,12 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 14
+const catalogColumns = 16
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
-// tables (as text, one row per column of each table). Table names travel as
-// literals so the query runs over the simple protocol.
+// tables and their partitions (as text, one row per column of each table).
+// Table names travel as literals so the query runs over the simple
+// protocol.
 func CatalogQuery(tables []config.TableName) string {
 	var vals strings.Builder
 	for i, t := range tables {
@@ -114,7 +129,14 @@ func CatalogQuery(tables []config.TableName) string {
 	if vals.Len() == 0 {
 		vals.WriteString("(NULL::text, NULL::text)")
 	}
-	return `SELECT n.nspname, c.relname, c.relkind::text,
+	return `WITH RECURSIVE named(s, t) AS (VALUES ` + vals.String() + `),
+tables(oid) AS (
+  SELECT to_regclass(quote_ident(named.s) || '.' || quote_ident(named.t))::oid FROM named
+  UNION
+  SELECT i.inhrelid FROM tables
+  JOIN pg_catalog.pg_inherits i ON i.inhparent = tables.oid
+  JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid AND p.relispartition)
+SELECT n.nspname, c.relname, c.relkind::text,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
   a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, CASE WHEN a.attgenerated <> '' THEN 'generated:' || coalesce((
     SELECT string_agg(d.refobjsubid::text, ' ')
@@ -135,11 +157,18 @@ func CatalogQuery(tables []config.TableName) string {
                WHERE o.relname = c.relname AND o.oid <> c.oid
                  AND (o.relkind NOT IN ('r', 'p', 'f') OR NOT EXISTS (
                    SELECT FROM pg_catalog.pg_attribute oa
-                   WHERE oa.attrelid = o.oid AND oa.attname = a.attname AND oa.attnum > 0 AND NOT oa.attisdropped))))::text
-FROM pg_catalog.pg_class c
+                   WHERE oa.attrelid = o.oid AND oa.attname = a.attname AND oa.attnum > 0 AND NOT oa.attisdropped))))::text,
+  CASE WHEN c.relispartition THEN (
+    SELECT string_agg(an.nspname || chr(31) || ac.relname, chr(30) ORDER BY pa.n)
+    FROM pg_catalog.pg_partition_ancestors(c.oid) WITH ORDINALITY pa(relid, n)
+    JOIN pg_catalog.pg_class ac ON ac.oid = pa.relid
+    JOIN pg_catalog.pg_namespace an ON an.oid = ac.relnamespace
+    WHERE pa.relid <> c.oid) ELSE '' END,
+  c.oid::text
+FROM tables
+JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE (n.nspname, c.relname) IN (VALUES ` + vals.String() + `)
 ORDER BY 1, 2, a.attnum`
 }
 
@@ -161,6 +190,13 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			if r[2] != "" {
 				t.Kind = r[2][0]
 			}
+			for _, a := range strings.Split(r[14], "\x1e") {
+				if schema, name, ok := strings.Cut(a, "\x1f"); ok {
+					t.PartitionOf = append(t.PartitionOf, config.TableName{Schema: schema, Name: name})
+				}
+			}
+			oid, _ := strconv.ParseUint(r[15], 10, 32)
+			t.OID = uint32(oid)
 			t.BeforeInsertTrigger = strings.Contains(r[11], "insert")
 			t.BeforeUpdateTrigger = strings.Contains(r[11], "update")
 			cat.Tables[name] = t

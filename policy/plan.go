@@ -287,10 +287,10 @@ func (b *planBuilder) target(t *parser.Target) {
 		if !r.usable() {
 			continue
 		}
-		if matches(t.Relation, r.Table) {
+		if matches(t.Relation, r.Table) && r.childSide() {
 			asChild = append(asChild, r)
 		}
-		if matches(t.Relation, r.RefTable) {
+		if matches(t.Relation, r.RefTable) && r.parentSide() {
 			asParent = append(asParent, r)
 		}
 	}
@@ -498,7 +498,7 @@ func writesAtMost(w *parser.Write, t *Table, n int) bool {
 func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) string) bool {
 	t := rels[0].Child
 	for _, r := range rels {
-		if r.Parent == r.Child {
+		if r.Parent.sameTree(r.Child) {
 			return false
 		}
 		for _, c := range r.ChildCols {

@@ -24,7 +24,7 @@ func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 		schema, table, _ := strings.Cut(name, ".")
 		for i, c := range cols {
 			col, typ, _ := strings.Cut(c, ":")
-			rows = append(rows, []string{schema, table, "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true"})
+			rows = append(rows, []string{schema, table, "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true", "", strconv.Itoa(16384 + len(rows))})
 		}
 	}
 	if _, err := db.SetCatalog(rows); err != nil {

@@ -44,14 +44,24 @@ func (p *Policy) Database(name string) *DB {
 			db.configured = append(db.configured, r)
 		}
 	}
-	db.names = tableNames(db.configured)
+	db.names.Store(tableNames(db.configured, nil))
 	p.dbs[name] = db
 	return db
 }
 
+// guardedNames are the unqualified names of the guarded tables and of
+// their partitions.
+type guardedNames struct {
+	all []string
+	// precheck leaves out the names that contain another (see
+	// DB.TableNames).
+	precheck []string
+}
+
 // tableNames lists the distinct table names (without schema) the
-// relationships mention, for the pre-check.
-func tableNames(rels []config.Relationship) []string {
+// relationships mention, and those of their partitions in cat (when not
+// nil).
+func tableNames(rels []config.Relationship, cat *Catalog) *guardedNames {
 	seen := map[string]bool{}
 	var names []string
 	for _, t := range TablesOf(rels) {
@@ -61,7 +71,24 @@ func tableNames(rels []config.Relationship) []string {
 		}
 	}
 	sort.Strings(names)
-	return names
+	g := &guardedNames{all: names, precheck: names}
+	if cat == nil {
+		return g
+	}
+	g.all, g.precheck = slices.Clone(names), slices.Clone(names)
+	for name, t := range cat.Tables {
+		if len(t.PartitionOf) == 0 || seen[name.Name] {
+			continue
+		}
+		seen[name.Name] = true
+		g.all = append(g.all, name.Name)
+		if !parser.MentionsAny(name.Name, names) {
+			g.precheck = append(g.precheck, name.Name)
+		}
+	}
+	sort.Strings(g.all)
+	sort.Strings(g.precheck)
+	return g
 }
 
 // DB is the relationships of one database, with the catalog facts that
@@ -69,8 +96,11 @@ func tableNames(rels []config.Relationship) []string {
 type DB struct {
 	Name         string
 	configured   []config.Relationship
-	names        []string
 	unverifiable config.Unverifiable
+	// names are the unqualified names of the guarded tables and of the
+	// partitions the last catalog read found (kept when it is
+	// invalidated).
+	names atomic.Pointer[guardedNames]
 
 	mu         sync.RWMutex
 	catalog    *Catalog
@@ -92,8 +122,10 @@ func (db *DB) Generation() uint64 { return db.generation.Load() }
 func (db *DB) Active() bool { return len(db.configured) > 0 }
 
 // TableNames are the unqualified names of the tables the relationships
-// name: a statement mentioning none of them cannot touch a relationship.
-func (db *DB) TableNames() []string { return db.names }
+// name, and of their partitions (but those that contain one of the others,
+// such as orders_2024): a statement mentioning none of them (see
+// parser.MentionsAny) cannot touch a relationship.
+func (db *DB) TableNames() []string { return db.names.Load().precheck }
 
 // CatalogQuery is the query whose rows SetCatalog needs.
 func (db *DB) CatalogQuery() string { return CatalogQuery(TablesOf(db.configured)) }
@@ -123,6 +155,8 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 		}
 		rels = append(rels, rel)
 	}
+	rels = append(rels, partitionRels(db.configured, cat, len(rels))...)
+	db.names.Store(tableNames(db.configured, cat))
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
 	db.loaded, db.refreshing = time.Now(), false
@@ -220,7 +254,19 @@ type Rel struct {
 	Parent     *Table
 	ChildCols  []Column
 	ParentCols []Column
+	// partitionChild or partitionParent says the relationship was derived
+	// for a partition on that side (see partitionRels): it applies only to
+	// writes that name the partition.
+	partitionChild, partitionParent bool
 }
+
+// childSide reports whether the relationship applies to writes of its
+// referencing table.
+func (r *Rel) childSide() bool { return !r.partitionParent }
+
+// parentSide reports whether the relationship applies to writes of its
+// referenced table.
+func (r *Rel) parentSide() bool { return !r.partitionChild }
 
 // resolve attaches catalog facts to a relationship; ok is false when a table
 // or column does not exist.
@@ -239,6 +285,45 @@ func resolve(i int, r config.Relationship, cat *Catalog) (*Rel, bool) {
 		rel.ParentCols = append(rel.ParentCols, pc)
 	}
 	return rel, true
+}
+
+// partitionRels derives, from each relationship, one for every partition
+// in cat of either of its tables, as Postgres
+// clones a FOREIGN KEY onto partitions: a write that names a partition is
+// then checked (and its errors name the partition) as a real FOREIGN KEY
+// would check it. Each partition takes its table's place on its side; the
+// other side stays the whole table. Their positions start at first.
+func partitionRels(configured []config.Relationship, cat *Catalog, first int) []*Rel {
+	names := make([]config.TableName, 0, len(cat.Tables))
+	for name, t := range cat.Tables {
+		if len(t.PartitionOf) > 0 {
+			names = append(names, name)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i].String() < names[j].String() })
+	var rels []*Rel
+	for _, r := range configured {
+		for _, name := range names {
+			of := cat.Tables[name].PartitionOf
+			if slices.Contains(of, r.Table) {
+				derived := r
+				derived.Table = name
+				if rel, ok := resolve(first+len(rels), derived, cat); ok {
+					rel.partitionChild = true
+					rels = append(rels, rel)
+				}
+			}
+			if slices.Contains(of, r.RefTable) {
+				derived := r
+				derived.RefTable = name
+				if rel, ok := resolve(first+len(rels), derived, cat); ok {
+					rel.partitionParent = true
+					rels = append(rels, rel)
+				}
+			}
+		}
+	}
+	return rels
 }
 
 // usable reports whether the relationship's tables and columns exist.

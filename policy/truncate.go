@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
@@ -23,7 +25,7 @@ func (db *DB) TruncateNames(st *parser.Statement) []string {
 	}
 	var names []string
 	for _, t := range st.Targets {
-		if t.Relation.Schema == "" && contains(db.names, t.Relation.Name) && !contains(names, t.Relation.Name) {
+		if t.Relation.Schema == "" && contains(db.names.Load().all, t.Relation.Name) && !contains(names, t.Relation.Name) {
 			names = append(names, t.Relation.Name)
 		}
 	}
@@ -67,7 +69,7 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 	for changed := true; changed; {
 		changed = false
 		for _, r := range b.rels {
-			if !r.usable() || !truncated[r.Parent] || truncated[r.Child] {
+			if !r.usable() || !r.parentSide() || !truncated[r.Parent] || truncated[r.Child] {
 				continue
 			}
 			if r.Mode == config.Shadow {
@@ -84,6 +86,14 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 			truncated[r.Child] = true
 			added = append(added, [2]string{r.Table.Schema, r.Table.Name})
 			b.plan.Notices = append(b.plan.Notices, fmt.Sprintf("truncate cascades to table \"%s\"", r.Table.Name))
+			// Its partitions' own constraints reach the truncated table
+			// too: Postgres names each of them as well.
+			for _, p := range b.partitionsOf(r.Child) {
+				if !truncated[p] {
+					truncated[p] = true
+					b.plan.Notices = append(b.plan.Notices, fmt.Sprintf("truncate cascades to table \"%s\"", p.Name.Name))
+				}
+			}
 			changed = true
 		}
 	}
@@ -95,6 +105,21 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 		}
 		b.plan.Rewrite = sql
 	}
+}
+
+// partitionsOf lists the partitions of t that the relationships know, in
+// the order of their OIDs (as Postgres lists tables it adds).
+func (b *planBuilder) partitionsOf(t *Table) []*Table {
+	var out []*Table
+	for _, r := range b.rels {
+		for _, p := range []*Table{r.Child, r.Parent} {
+			if p != nil && slices.Contains(p.PartitionOf, t.Name) && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y *Table) int { return cmp.Compare(x.OID, y.OID) })
+	return out
 }
 
 // unresolvable returns, when the names of a TRUNCATE cannot be resolved

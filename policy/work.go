@@ -201,7 +201,7 @@ func (w *parentWork) changed(e event) {
 	src := keys.src
 	colIdx := indexOf(e.cols)
 	for _, r := range w.rels {
-		if !r.usable() || r.Parent != e.table {
+		if !r.usable() || r.Parent != e.table || !r.parentSide() {
 			continue
 		}
 		action := r.OnDelete
@@ -325,7 +325,7 @@ func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action confi
 func (w *parentWork) parentRelsOf(t *Table) []*Rel {
 	var out []*Rel
 	for _, r := range w.rels {
-		if r.usable() && r.Parent == t {
+		if r.usable() && r.Parent == t && r.parentSide() {
 			out = append(out, r)
 		}
 	}

@@ -327,7 +327,15 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 		return false, nil
 	}
 	text := unsafeString(sql)
-	if !(parser.MayWrite(text) && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text)) {
+	mayWrite := parser.MayWrite(text)
+	if mayWrite && !db.HasCatalog() {
+		// The catalog names the partitions of guarded tables, which
+		// TableNames needs (DDL may have made one).
+		if err := f.ensureCatalog(db); err != nil {
+			return false, err
+		}
+	}
+	if !(mayWrite && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text)) {
 		return false, nil
 	}
 	if err := f.ensureCatalog(db); err != nil {
