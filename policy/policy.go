@@ -302,24 +302,24 @@ func partitionRels(configured []config.Relationship, cat *Catalog, first int) []
 	}
 	sort.Slice(names, func(i, j int) bool { return names[i].String() < names[j].String() })
 	var rels []*Rel
+	derive := func(r config.Relationship, childSide bool) {
+		if rel, ok := resolve(first+len(rels), r, cat); ok {
+			rel.partitionChild, rel.partitionParent = childSide, !childSide
+			rels = append(rels, rel)
+		}
+	}
 	for _, r := range configured {
 		for _, name := range names {
 			of := cat.Tables[name].PartitionOf
 			if slices.Contains(of, r.Table) {
 				derived := r
 				derived.Table = name
-				if rel, ok := resolve(first+len(rels), derived, cat); ok {
-					rel.partitionChild = true
-					rels = append(rels, rel)
-				}
+				derive(derived, true)
 			}
 			if slices.Contains(of, r.RefTable) {
 				derived := r
 				derived.RefTable = name
-				if rel, ok := resolve(first+len(rels), derived, cat); ok {
-					rel.partitionParent = true
-					rels = append(rels, rel)
-				}
+				derive(derived, false)
 			}
 		}
 	}
