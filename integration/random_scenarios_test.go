@@ -409,10 +409,18 @@ func (g *stepGen) keptKeys() {
 }
 
 // partitioned draws a write of the partitioned tables, some of them
-// moving rows from one partition to another.
+// moving rows from one partition to another, some naming a partition.
 func (g *stepGen) partitioned() {
 	key := func() string { return g.key(0, 8, 10) }
-	switch g.rng.IntN(6) {
+	switch g.rng.IntN(10) {
+	case 6:
+		g.add("INSERT INTO pc1 VALUES (" + g.key(0, 10, 0) + ", " + key() + ")")
+	case 7:
+		g.add("UPDATE " + g.pick("pc1", "pc2") + " SET ppid = " + key() + " WHERE id = " + g.key(0, 20, 0))
+	case 8:
+		g.add("DELETE FROM " + g.pick("pp1", "pp2") + " WHERE id = " + g.key(0, 8, 0))
+	case 9:
+		g.add("UPDATE pp2 SET id = " + g.key(5, 8, 0) + " WHERE id = " + g.key(5, 8, 0))
 	case 0:
 		g.add("INSERT INTO pc VALUES (" + g.key(0, 20, 0) + ", " + key() + ")")
 	case 1:
