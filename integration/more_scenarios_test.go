@@ -460,6 +460,21 @@ var truncateScenarios = []scenario{
 func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
 
 var copyScenarios = []scenario{
+	// HEADER takes Postgres's boolean spellings, and match.
+	{name: "copy header spellings", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER off)", "20,97,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER 0)", "21,96,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER on)", "id,user_id,note\n22,1,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER match)", "id,user_id,note\n23,1,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER match)", "id,user_id,note\n24,99,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER MATCH)", "id,wrong,note\n25,1,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER 1)", "x,y,z\n26,1,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER false)", "27,98,a\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT text, HEADER OFF)", "28\t97\ta\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT text, HEADER 'off')", "29\t96\ta\n"),
+		copyText("COPY orders FROM STDIN WITH (FORMAT text, HEADER 'On')", "id\tuser_id\tnote\n30\t2\ta\n"),
+		copyText("COPY orders FROM STDIN CSV HEADER", "id,user_id,note\n31,95,a\n"),
+	}},
 	{name: "copy text", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
 		copyText("COPY orders FROM STDIN", "100\t1\tcopied\n101\t2\t\\N\n102\t\\N\tno user\n"),
 		copyText("COPY orders FROM STDIN", "110\t1\tok\n111\t77\tmissing\n112\t2\tok\n"),

@@ -126,7 +126,9 @@ func copyOptions(c *parser.Copy, clientEncoding string) (copydata.Options, error
 		case "null":
 			opts.Null = v
 		case "header":
-			opts.Header = v != "false"
+			// Postgres reads false, off and 0, in any case, as no header
+			// (and rejects values other than these, true, on, 1 and match).
+			opts.Header = !strings.EqualFold(v, "false") && !strings.EqualFold(v, "off") && v != "0"
 		case "encoding":
 			if unsafeEncoding(v) && opts.Format != copydata.Binary {
 				return opts, fmt.Errorf("with encoding %s", v)
