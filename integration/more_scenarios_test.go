@@ -460,6 +460,17 @@ var truncateScenarios = []scenario{
 func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
 
 var copyScenarios = []scenario{
+	// Data in another ENCODING than the client's: the keys are compared as
+	// the COPY converts them.
+	{name: "copy in another encoding", schema: `
+CREATE TABLE p (name text PRIMARY KEY);
+CREATE TABLE c (id int PRIMARY KEY, name text);
+INSERT INTO p VALUES ('zürich');`, fks: []fk{{table: "c", cols: "name", refTable: "p", refCols: "name"}}, modes: []string{"simple", "extended"}, steps: []step{
+		copyText("COPY c FROM STDIN WITH (ENCODING 'LATIN1')", "1\tz\xfcrich\n4\t\\N\n"),
+		copyText("COPY c FROM STDIN WITH (ENCODING 'LATIN1')", "2\tz\xfcri\n"),
+		copyText("COPY c FROM STDIN WITH (FORMAT csv, ENCODING 'latin1')", "3,z\xfcrich\n"),
+		copyText("COPY c FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')", "5,zürich\n6,zürch\n"),
+	}},
 	// HEADER takes Postgres's boolean spellings, and match.
 	{name: "copy header spellings", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
 		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER off)", "20,97,a\n"),

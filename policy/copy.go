@@ -25,6 +25,9 @@ type CopyPlan struct {
 	ref     parser.Relation
 	keyCols []string // the key columns, Fields first, then those the COPY leaves NULL
 	binary  bool
+	// encoding is the text or CSV data's ENCODING option, when given:
+	// its keys are converted from it on the server, as the COPY does.
+	encoding string
 }
 
 // copyTarget plans a COPY FROM into a table that references others.
@@ -49,6 +52,9 @@ func (b *planBuilder) copyTarget(st *parser.Statement, t *parser.Target, rels []
 	}
 	position := indexOf(columns)
 	plan := &CopyPlan{rels: rels, ref: t.Relation, binary: opts.Format == copydata.Binary}
+	if !plan.binary {
+		plan.encoding = c.Options["encoding"]
+	}
 	var absent []string
 	for _, col := range unionColumns(rels, func(r *Rel) []string { return r.Columns }) {
 		cat := child.Columns[col]
@@ -179,6 +185,11 @@ func (c *CopyPlan) Steps(keys [][]copydata.Field) []*Step {
 			elem = child.Columns[col].TypeOID
 			unnest = append(unnest, "$"+strconv.Itoa(len(args)+1)+"::"+typ+"[]")
 			exprs = append(exprs, "u."+alias)
+		} else if c.encoding != "" {
+			// The bytes as they came, read in the data's encoding.
+			elem = oidBytea
+			unnest = append(unnest, "$"+strconv.Itoa(len(args)+1)+"::bytea[]")
+			exprs = append(exprs, castTo("convert_from(u."+alias+", "+parser.QuoteLiteral(c.encoding)+")", typ))
 		} else {
 			unnest = append(unnest, "$"+strconv.Itoa(len(args)+1)+"::text[]")
 			exprs = append(exprs, castTo("u."+alias, typ))

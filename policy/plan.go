@@ -994,8 +994,11 @@ func (b *planBuilder) bindClientParams(s *Step) {
 	}
 }
 
-// oidText is the OID of type text.
-const oidText = 25
+// The OIDs of types text and bytea.
+const (
+	oidText  = 25
+	oidBytea = 17
+)
 
 // needsNewKey reports whether an ON UPDATE action needs the new key value.
 func needsNewKey(rels []*Rel) bool {
