@@ -125,9 +125,17 @@ func (d *Decoder) Close() error {
 // text decodes text-format lines; it returns the unconsumed tail.
 func (d *Decoder) text(data []byte, final bool) ([]byte, error) {
 	for len(data) > 0 {
-		i := textLineEnd(data)
+		i, marker := textLineEnd(data, final)
 		if i < 0 && !final {
 			return data, nil
+		}
+		if marker {
+			// The bytes before the marker, if any, are the last row.
+			d.done = true
+			if i == 0 || d.countLine(data[:i]) == lineHeader {
+				return nil, nil
+			}
+			return nil, d.textLine(data[:i])
 		}
 		line, next := data, []byte(nil)
 		if i >= 0 {
@@ -178,18 +186,29 @@ func (d *Decoder) countLine(line []byte) lineKind {
 	return lineData
 }
 
-// textLineEnd finds the newline ending the first text-format line, or -1: a
+// textLineEnd finds the end of the first text-format line, or -1 when data
+// (not final) may not hold all of it yet: the newline that ends it, or an
+// end marker, \. before a newline, which Postgres takes for the end of the
+// data wherever it is in a line (marker is then true). Otherwise a
 // backslash escapes the byte after it, newlines included.
-func textLineEnd(data []byte) int {
+func textLineEnd(data []byte, final bool) (end int, marker bool) {
 	for i := 0; i < len(data); i++ {
 		switch data[i] {
 		case '\\':
+			if i+1 < len(data) && data[i+1] == '.' {
+				switch {
+				case i+2 < len(data) && (data[i+2] == '\n' || data[i+2] == '\r'), i+2 == len(data) && final:
+					return i, true
+				case i+2 == len(data):
+					return -1, false
+				}
+			}
 			i++
 		case '\n', '\r':
-			return i
+			return i, false
 		}
 	}
-	return -1
+	return -1, false
 }
 
 // textLine splits one text-format line into fields and emits the wanted

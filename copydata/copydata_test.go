@@ -56,6 +56,13 @@ func TestText(t *testing.T) {
 	o.Delimiter = '|'
 	o.Null = "NULL"
 	check(t, o, []int{0}, "id|x\n7|a\nNULL|b\n8|c", `"7"`, `NULL`, `"8"`)
+	// Postgres ends the data at \. before a newline anywhere in a line,
+	// keeping what precedes it on that line as the last row; \. before
+	// another byte is an escaped dot.
+	o = DefaultOptions(Text)
+	check(t, o, []int{0, 1}, "1\tx\\.y\n2\t3\\.\r\nignored\n", `"1","x.y"`, `"2","3"`)
+	check(t, o, []int{0}, "1\\.\n", `"1"`)
+	check(t, o, []int{0}, "1\n\\.", `"1"`)
 }
 
 func TestCSV(t *testing.T) {

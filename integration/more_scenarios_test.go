@@ -460,6 +460,13 @@ var truncateScenarios = []scenario{
 func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
 
 var copyScenarios = []scenario{
+	// In text format Postgres ends the data at \. before a newline, even
+	// after a row's first bytes, and ignores what follows.
+	{name: "copy end marker inside a line", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
+		copyText("COPY orders (id, user_id) FROM STDIN WITH (DELIMITER ',')", "48,1\n50,2\\.\n51,99\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN", "52\t3\\.\r\n53\t98\r\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN", "54\t97\\.\n"),
+	}},
 	// Data in another ENCODING than the client's: the keys are compared as
 	// the COPY converts them.
 	{name: "copy in another encoding", schema: `
