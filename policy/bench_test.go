@@ -2,9 +2,11 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
 )
 
@@ -31,4 +33,56 @@ func BenchmarkPlanHundredRowInsert(b *testing.B) {
 			b.Fatalf("want one check after the statement, got %+v", p)
 		}
 	}
+}
+
+// BenchmarkPlanOneRowInsertWithManyPartitions measures planning a one-row
+// INSERT into a table whose two relationships are derived onto each of
+// 365 partitions (see partitionRels): every plan looks at all of them.
+func BenchmarkPlanOneRowInsertWithManyPartitions(b *testing.B) {
+	for _, partitions := range []int{0, 365} {
+		b.Run(fmt.Sprint(partitions), func(b *testing.B) {
+			db := partitionedDB(b, partitions)
+			res, err := parser.Analyze("INSERT INTO orders (id, user_id, shop_id) VALUES ($1, $2, $3)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			env := Env{StandardStrings: true, Extended: true}
+			b.ReportAllocs()
+			for b.Loop() {
+				if p := db.Plan(&res.Statements[0], env); p == nil || p.Inline == nil {
+					b.Fatalf("want the row checked inside the statement, got %+v", p)
+				}
+			}
+		})
+	}
+}
+
+// partitionedDB is a database policy whose orders (id, user_id, shop_id)
+// reference users and shops, with n partitions of orders.
+func partitionedDB(b *testing.B, n int) *DB {
+	cfg, err := config.Parse([]byte(`relationships:
+  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}
+  - {table: orders, columns: [shop_id], references: {table: shops, columns: [id]}}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := New(cfg).Database("app")
+	var rows [][]string
+	add := func(table, kind, partitionOf string, cols ...string) {
+		for i, col := range cols {
+			rows = append(rows, []string{"public", table, kind, strconv.Itoa(i + 1), col, "20", "bigint", "false", "false", "false",
+				"true:1", "", "false", "true", partitionOf, strconv.Itoa(16384 + len(rows))})
+		}
+	}
+	add("users", "r", "", "id")
+	add("shops", "r", "", "id")
+	add("orders", "p", "", "id", "user_id", "shop_id")
+	for i := range n {
+		add(fmt.Sprintf("orders_%d", i), "r", "public\x1forders", "id", "user_id", "shop_id")
+	}
+	if _, err := db.SetCatalog(rows); err != nil {
+		b.Fatal(err)
+	}
+	return db
 }
