@@ -352,6 +352,23 @@ var clauseErrorScenarios = []scenario{
 func TestOracleClauseErrors(t *testing.T) { runScenarios(t, clauseErrorScenarios) }
 
 var moreTransactionScenarios = []scenario{
+	// DDL on a guarded table makes softfk read the catalog again before
+	// the next write, whatever it writes; in an aborted block that read
+	// fails as the write itself would.
+	{name: "writes after DDL in an aborted block", schema: usersOrders + `
+CREATE TABLE notes (id int);`, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN"),
+		s("ALTER TABLE orders ADD COLUMN x int"),
+		s("SELECT 1/0"),
+		s("INSERT INTO notes VALUES (1)"),
+		s("INSERT INTO orders VALUES (50, 99)"),
+		s("ROLLBACK"),
+		s("INSERT INTO notes VALUES (2)"),
+		s("ALTER TABLE orders ADD COLUMN y int"),
+		s("INSERT INTO notes VALUES (3)"),
+		s("INSERT INTO orders VALUES (51, 99)"),
+		s("INSERT INTO orders VALUES (52, 1)"),
+	}},
 	{name: "savepoint rollback restores parent", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("BEGIN"),
 		s("SAVEPOINT s1"),
