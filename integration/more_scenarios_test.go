@@ -63,6 +63,32 @@ INSERT INTO bids VALUES (1, 2.5);`, fks: []fk{
 		s("UPDATE prices SET k = k WHERE k = 1"),
 		s("UPDATE prices SET k = $1 WHERE k = $2", "1.000", "1"),
 	}},
+	// Postgres plans a prepared statement again when a relation it uses
+	// changes, not when a temporary namesake appears (once pg_temp exists):
+	// softfk's own prepared statements (simple-protocol writes run as
+	// prepared shapes, captures before key updates) must then be prepared
+	// again, or they would write the guarded tables the Query no longer
+	// names.
+	{name: "temporary namesakes created after softfk prepared its statements", schema: `
+CREATE TABLE p (id int PRIMARY KEY, v int);
+CREATE TABLE c (id int PRIMARY KEY, pid int DEFAULT 1, v int);
+INSERT INTO p VALUES (1, 0), (2, 0), (3, 0);
+INSERT INTO c VALUES (10, 1, 0), (11, 2, 0);`, fks: []fk{withActions(fk{table: "c", cols: "pid", refTable: "p", refCols: "id"}, "CASCADE", "CASCADE")},
+		steps: []step{
+			s("CREATE TEMP TABLE IF NOT EXISTS scratch (x int)"),
+			s("UPDATE c SET pid = 1 WHERE id = 14"),
+			s("UPDATE p SET id = 7 WHERE id = 3"),
+			s("UPDATE p SET id = $1 WHERE id = $2", 3, 7),
+			s("DELETE FROM p WHERE id = $1", 9),
+			s("CREATE TEMP TABLE IF NOT EXISTS c (id int PRIMARY KEY, pid int DEFAULT 1, v int)"),
+			s("SELECT 1 AS id, 0 AS v INTO TEMP p"),
+			s("INSERT INTO p VALUES (3, 0)"),
+			s("UPDATE c SET pid = 4 WHERE id = 10"),
+			s("UPDATE p SET id = 8 WHERE id = 1"),
+			s("UPDATE p SET id = $1 WHERE id = $2", 9, 3),
+			s("DELETE FROM p WHERE id = $1", 8),
+			s("SELECT * FROM p ORDER BY id"),
+		}},
 	// Another schema's table of the same name, without the key column: a
 	// statement whose search_path picks it must reach it untouched.
 	{name: "namesake table without the key column", schema: `

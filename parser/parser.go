@@ -87,7 +87,7 @@ type Statement struct {
 	truncate *pg_query.TruncateStmt
 	// keepsNames and changesTables are KeepsNames' and ChangesTables'
 	// answers.
-	keepsNames, changesTables bool
+	keepsNames, changesTables, namesRelation bool
 }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
@@ -133,6 +133,27 @@ func (st *Statement) KeepsNames() bool { return st.keepsNames }
 // Schema, and CREATE TABLE ... AS, but for CREATE TEMP TABLE (a temporary
 // namesake of a table changes nothing about the table itself).
 func (st *Statement) ChangesTables() bool { return st.changesTables }
+
+// NamesRelation reports whether the statement creates a relation or gives
+// one a name or schema (CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE
+// VIEW, ALTER ... RENAME, ALTER ... SET SCHEMA): a name in a statement
+// prepared before may then denote another relation than it did, which
+// Postgres's plan cache does not notice (it plans a prepared statement
+// again when a relation it uses changes or the search_path does, not when
+// a namesake appears earlier in the path).
+func (st *Statement) NamesRelation() bool { return st.namesRelation }
+
+// namesRelation computes NamesRelation for the statement n.
+func namesRelation(n *pg_query.Node) bool {
+	switch {
+	case n.GetCreateStmt() != nil, n.GetCreateTableAsStmt() != nil, n.GetViewStmt() != nil,
+		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateForeignTableStmt() != nil:
+		return true
+	case n.GetSelectStmt() != nil:
+		return n.GetSelectStmt().IntoClause != nil
+	}
+	return false
+}
 
 // changesTables computes ChangesTables for the statement n of kind.
 func changesTables(n *pg_query.Node, kind Kind) bool {
@@ -322,6 +343,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	}
 	st.keepsNames = keepsNames(n, st.Kind, text)
 	st.changesTables = changesTables(n, st.Kind)
+	st.namesRelation = namesRelation(n)
 	return st
 }
 

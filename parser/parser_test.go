@@ -409,6 +409,33 @@ func TestKeepsNames(t *testing.T) {
 	}
 }
 
+func TestNamesRelation(t *testing.T) {
+	names := map[string]bool{
+		"CREATE TEMP TABLE t (a int)": true, "CREATE TABLE s.t AS SELECT 1": true, "SELECT 1 INTO TEMP t": true,
+		"CREATE VIEW v AS SELECT 1": true, "ALTER TABLE t RENAME TO u": true, "ALTER TABLE t SET SCHEMA s": true,
+		"CREATE TEMP TABLE t AS EXECUTE p": true,
+		"ALTER TABLE t ADD COLUMN b int":   false, "DROP TABLE t": false, "CREATE INDEX ON t (a)": false,
+		"INSERT INTO t SELECT 1": false, "SELECT 1": false, "SET search_path = s": false,
+	}
+	for sql, want := range names {
+		res, err := Analyze(sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Statements[0].NamesRelation(); got != want {
+			t.Errorf("%s: NamesRelation() = %v, want %v", sql, got, want)
+		}
+		if want && !MayNameRelation(sql) {
+			t.Errorf("%s: MayNameRelation() = false", sql)
+		}
+	}
+	for _, sql := range []string{"INSERT INTO t SELECT 1", "MERGE INTO t USING (SELECT 1) s ON true WHEN MATCHED THEN DELETE", "SELECT 1"} {
+		if MayNameRelation(sql) {
+			t.Errorf("%s: MayNameRelation() = true", sql)
+		}
+	}
+}
+
 func TestChangesTables(t *testing.T) {
 	changes := map[string]bool{
 		"ALTER TABLE t ALTER a SET DEFAULT 1": true, "CREATE TABLE t (a int)": true, "CREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()": true,

@@ -27,6 +27,14 @@ func MayExecute(sql string) bool {
 	return hasWord(sql, "execute")
 }
 
+// MayNameRelation reports whether sql may create or name a relation (see
+// Statement.NamesRelation): CREATE, ALTER, or SELECT ... INTO (a SELECT
+// with INTO but no INSERT or MERGE).
+func MayNameRelation(sql string) bool {
+	return hasAnyWord(sql, "create", "alter") ||
+		hasWord(sql, "into") && hasWord(sql, "select") && !hasAnyWord(sql, "insert", "merge")
+}
+
 // MayChangeSchema reports whether sql may be DDL (CREATE, ALTER, DROP) that
 // changes the catalog facts softfk relies on.
 func MayChangeSchema(sql string) bool {

@@ -72,6 +72,19 @@ func (o *ownStatements) reset() {
 	clear(o.names)
 }
 
+// drain forgets every statement kept and returns their names, for the
+// caller to close.
+func (o *ownStatements) drain() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	names := make([]string, 0, len(o.names))
+	for _, name := range o.names {
+		names = append(names, name)
+	}
+	clear(o.names)
+	return names
+}
+
 // lookup returns the name under which sql is prepared, if it is.
 func (o *ownStatements) lookup(sql string) (string, bool) {
 	o.mu.Lock()
@@ -185,6 +198,7 @@ func (f *frontend) runStep(st *policy.Step, resp responder, bp *boundPortal, nam
 // session keeps as many statements as it may: sql is then prepared as
 // the one-off statement, to be closed after its one use.
 func (f *frontend) prepareOwn(key, sql string, types []uint32, resp responder) (name string, oneOff bool) {
+	f.closeStaleOwn()
 	name, prepared, oneOff := f.own.claim(key)
 	if prepared {
 		return name, false

@@ -46,6 +46,12 @@ type frontend struct {
 	// ddlRan says one ran since the last Sync.
 	ddl    map[string]bool
 	ddlRan bool
+	// naming are prepared statements that may create or name a relation;
+	// ownStale says one ran (or a Query that may), after which own and
+	// ownWrites are prepared again before their next use (see
+	// closeStaleOwn).
+	naming   map[string]bool
+	ownStale bool
 	// copy follows a COPY FROM STDIN softfk checks, while its data flows.
 	copy *copyIn
 	// writes are the client's prepared statements that may write, planned
@@ -61,7 +67,7 @@ type frontend struct {
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
 		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownWrites: newOwnStatements(ownWriteRoot, maxOwnWrites),
-		writeShapes: map[string][]*writeShape{}, ddl: map[string]bool{},
+		writeShapes: map[string][]*writeShape{}, ddl: map[string]bool{}, naming: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 
@@ -261,6 +267,7 @@ func (f *frontend) parse(body []byte) {
 	}
 	delete(f.stmts, string(name))
 	delete(f.ddl, string(name))
+	delete(f.naming, string(name))
 	delete(f.writes, string(name))
 	sql, _, _ := cutNul(rest)
 	delete(f.preparing, string(name))
@@ -272,6 +279,9 @@ func (f *frontend) parse(body []byte) {
 	}
 	if f.changesSchema(sql) {
 		f.ddl[string(name)] = true
+	}
+	if f.namesRelation(sql) {
+		f.naming[string(name)] = true
 	}
 	// Stamped before planning: a change meanwhile makes the next Bind
 	// plan again.
@@ -466,6 +476,7 @@ func (f *frontend) bind(body []byte) {
 	if f.ddl[string(stmtName)] {
 		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
 	}
+	f.ownStale = f.ownStale || f.naming[string(stmtName)]
 	target := f.replanIfStale(string(stmtName))
 	ps := f.stmts[string(stmtName)]
 	if ps == nil && target == "" {

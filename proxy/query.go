@@ -33,6 +33,7 @@ func (f *frontend) query(body []byte) error {
 	delete(f.writes, "")
 	delete(f.portals, "")
 	delete(f.ddl, "")
+	delete(f.naming, "")
 	delete(f.preparing, "")
 	delete(f.arming, "")
 	// After DDL on a guarded table, every session reads the catalog again.
@@ -41,6 +42,7 @@ func (f *frontend) query(body []byte) error {
 	if f.changesSchema(text) {
 		ready = f.invalidateCatalog
 	}
+	f.ownStale = f.ownStale || f.namesRelation(text)
 	relevant, err := f.relevant(text)
 	if errors.Is(err, errCatalogUnavailable) {
 		f.endFailedQuery(ready)
@@ -494,6 +496,38 @@ func (f *frontend) closeHidden(objectType byte, name string) {
 	f.sendMsg(&pgproto3.Close{ObjectType: objectType, Name: name})
 }
 
+// namesRelation reports whether sql may create a relation or give one a
+// name (see parser.Statement.NamesRelation).
+func (f *frontend) namesRelation(sql []byte) bool {
+	if !parser.MayNameRelation(unsafeString(sql)) {
+		return false
+	}
+	res, err := f.s.srv.parser.Analyze(string(sql))
+	if err != nil {
+		return false
+	}
+	for _, st := range res.Statements {
+		if st.NamesRelation() {
+			return true
+		}
+	}
+	return false
+}
+
+// closeStaleOwn closes softfk's prepared statements after the session ran
+// a statement that may have made a name in them denote another relation
+// (see ownStale): each is prepared again at its next use, and so reads its
+// names afresh. The Closes go before that use.
+func (f *frontend) closeStaleOwn() {
+	if !f.ownStale {
+		return
+	}
+	f.ownStale = false
+	for _, name := range append(f.own.drain(), f.ownWrites.drain()...) {
+		f.closeHidden('S', name)
+	}
+}
+
 // closeOneOff closes o's one-off statement before it is prepared again:
 // the Close after its last use is skipped when that use fails, as the
 // server skips what follows an error, and the statement stays prepared.
@@ -532,6 +566,7 @@ func (f *frontend) inlineStep(q *queryBuilder, st *policy.Step, resp responder) 
 		q.own(st.SQL, part{proxy: resp}, false)
 		return
 	}
+	f.closeStaleOwn()
 	name, prepared, oneOff := f.own.claim(st.SQL)
 	if !prepared {
 		aux := &auxResponder{step: resp}

@@ -88,6 +88,7 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	}
 
 	f.closeUnnamed('S') // a Query leaves no unnamed statement behind
+	f.closeStaleOwn()
 	name, prepared, oneOff := f.ownWrites.claim(sh.key)
 	if oneOff {
 		f.closeOneOff(&f.ownWrites)
