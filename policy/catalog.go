@@ -217,6 +217,16 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			indexes[t] = r[10]
 		}
 	}
+	// A partition's BEFORE ROW triggers fire for the rows a write of its
+	// partitioned table routes to it: they count for that table too.
+	for _, t := range cat.Tables {
+		for _, a := range t.PartitionOf {
+			if anc := cat.Tables[a]; anc != nil {
+				anc.BeforeInsertTrigger = anc.BeforeInsertTrigger || t.BeforeInsertTrigger
+				anc.BeforeUpdateTrigger = anc.BeforeUpdateTrigger || t.BeforeUpdateTrigger
+			}
+		}
+	}
 	for t, cols := range generated {
 		for name, deps := range cols {
 			c := t.Columns[name]
