@@ -304,6 +304,17 @@ func (c *Catalog) Check(r config.Relationship) []Problem {
 			"there is no unique index on %s (%s): without one, a key may match several parent rows (Postgres requires it for a real FOREIGN KEY)",
 			parent.Name, strings.Join(r.RefColumns, ", "))})
 	}
+	for _, t := range []*Table{child, parent} {
+		if len(t.PartitionOf) > 0 {
+			field := "table"
+			if t == parent {
+				field = "references.table"
+			}
+			probs = append(probs, Problem{Warning: true, Field: field, Msg: fmt.Sprintf(
+				"%s is a partition of %s: writes through %s are not checked for this relationship (name the partitioned table to cover all its partitions)",
+				t.Name, t.PartitionOf[len(t.PartitionOf)-1], t.PartitionOf[len(t.PartitionOf)-1])})
+		}
+	}
 	if r.Match == config.MatchSimple || r.Match == config.MatchFull {
 		if !hasKey(child.IndexPrefixes, r.Columns, false) {
 			probs = append(probs, Problem{Warning: true, Field: "columns", Msg: fmt.Sprintf(

@@ -230,3 +230,28 @@ func TestPlanUpdateOfOneRowByAListOfOneChecksItsRow(t *testing.T) {
 		t.Errorf("a list of two keys: want the rows checked after the statement, got %+v", p)
 	}
 }
+
+// check-config warns of a relationship that names a partition: writes
+// through its partitioned table are not checked for it.
+func TestCheckWarnsOfAPartition(t *testing.T) {
+	row := func(table, col, partitionOf string) []string {
+		return []string{"public", table, "r", "1", col, "23", "integer", "false", "false", "false", "true:1", "", "false", "true", partitionOf, "16400"}
+	}
+	cat, err := ParseCatalog([][]string{row("users_low", "id", "public\x1fusers"), row("orders", "user_id", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := config.Relationship{Table: config.TableName{Schema: "public", Name: "orders"}, Columns: []string{"user_id"},
+		RefTable: config.TableName{Schema: "public", Name: "users_low"}, RefColumns: []string{"id"}, Match: config.MatchSimple}
+	var warned bool
+	for _, p := range cat.Check(r) {
+		if p.Warning && p.Field == "references.table" && strings.Contains(p.Msg, "partition of public.users") {
+			warned = true
+		} else if !p.Warning {
+			t.Errorf("unexpected problem %+v", p)
+		}
+	}
+	if !warned {
+		t.Errorf("no warning that users_low is a partition: %+v", cat.Check(r))
+	}
+}
