@@ -132,6 +132,33 @@ INSERT INTO users VALUES (1), (2), (102);`, fks: []fk{ordersFK},
 			s("UPDATE orders SET user_id = 1 WHERE id IN (51, 55)"),
 			s("UPDATE orders SET user_id = 2 WHERE id IN (51, 55)"),
 		}},
+	// MERGE, WITH, ON CONFLICT and a key change that moves a row to
+	// another partition, on either side.
+	{name: "more writes that name partitions", schema: `
+CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (100);
+CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (100) TO (1000);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int) PARTITION BY LIST (id);
+CREATE TABLE orders_x PARTITION OF orders DEFAULT;
+INSERT INTO users VALUES (1), (2), (3), (150);
+INSERT INTO orders VALUES (10, 1), (11, 150);`, fks: []fk{withActions(ordersFK, "CASCADE", "CASCADE")},
+		normalize: func(s string) string { return derivedOrdersFK.ReplaceAllString(s, "orders_user_id_fkey") },
+		steps: []step{
+			s("MERGE INTO users_low u USING (VALUES (1)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE"),
+			s("MERGE INTO users_high u USING (VALUES (150, 160)) v(id, n) ON u.id = v.id WHEN MATCHED THEN UPDATE SET id = v.n"),
+			s("SELECT * FROM orders ORDER BY id"),
+			s("WITH d AS (DELETE FROM users_high WHERE id = 160 RETURNING id) SELECT count(*) FROM d"),
+			s("SELECT * FROM orders ORDER BY id"),
+			s("INSERT INTO orders_x VALUES (20, 99) ON CONFLICT (id) DO NOTHING"),
+			s("INSERT INTO orders_x VALUES (21, 2) ON CONFLICT (id) DO UPDATE SET user_id = 98"),
+			s("INSERT INTO orders_x VALUES (21, 2) ON CONFLICT (id) DO UPDATE SET user_id = 97"),
+			s("UPDATE users_low SET id = 5 WHERE id = 2"),
+			s("SELECT * FROM orders ORDER BY id"),
+			s("UPDATE users SET id = 200 WHERE id = 5"),
+			s("SELECT * FROM orders ORDER BY id"),
+			s("TRUNCATE users_high, orders"),
+			s("TRUNCATE users_low CASCADE"),
+		}},
 	{name: "partitions in shadow mode", shadow: true, shadowEvents: 2, schema: `
 CREATE TABLE users (id int PRIMARY KEY);
 CREATE TABLE orders (id int PRIMARY KEY, user_id int) PARTITION BY RANGE (id);
