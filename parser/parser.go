@@ -85,8 +85,8 @@ type Statement struct {
 	Copy *Copy
 
 	truncate *pg_query.TruncateStmt
-	// keepsNames and changesTables are KeepsNames' and ChangesTables'
-	// answers.
+	// keepsNames, changesTables and namesRelation are the answers of
+	// KeepsNames, ChangesTables and NamesRelation.
 	keepsNames, changesTables, namesRelation bool
 }
 

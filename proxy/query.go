@@ -497,9 +497,11 @@ func (f *frontend) closeHidden(objectType byte, name string) {
 }
 
 // namesRelation reports whether sql may create a relation or give one a
-// name (see parser.Statement.NamesRelation).
+// name (see parser.Statement.NamesRelation), in a session whose database
+// has relationships (without any, softfk prepares no statement of its
+// own, and a Query costs no scan for this).
 func (f *frontend) namesRelation(sql []byte) bool {
-	if !parser.MayNameRelation(unsafeString(sql)) {
+	if !f.s.rules().Active() || !parser.MayNameRelation(unsafeString(sql)) {
 		return false
 	}
 	res, err := f.s.srv.parser.Analyze(string(sql))
