@@ -521,6 +521,19 @@ INSERT INTO p VALUES ('zürich');`, fks: []fk{{table: "c", cols: "name", refTabl
 		copyText("COPY c FROM STDIN WITH (FORMAT csv, ENCODING 'latin1')", "3,z\xfcrich\n"),
 		copyText("COPY c FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')", "5,zürich\n6,zürch\n"),
 	}},
+	// A COPY that fails once it has started, before it reads any data:
+	// the client still gets one ReadyForQuery, and the next statement its
+	// own answers.
+	{name: "copy failing as it starts", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		copyText("COPY orders (id, user_id) FROM STDIN (FREEZE)", "40\t1\n"),
+		s("SELECT 1"),
+		copyText("COPY orders (id, user_id, id) FROM STDIN", "41\t1\t41\n"),
+		s("SELECT 2"),
+		s("BEGIN"),
+		copyText("COPY orders (id, user_id) FROM STDIN (FREEZE)", "42\t1\n"),
+		s("ROLLBACK"),
+		copyText("COPY orders (id, user_id) FROM STDIN", "43\t1\n"),
+	}},
 	// HEADER takes Postgres's boolean spellings, and match.
 	{name: "copy header spellings", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
 		copyText("COPY orders FROM STDIN WITH (FORMAT csv, HEADER off)", "20,97,a\n"),

@@ -42,7 +42,8 @@ type copyIn struct {
 }
 
 func newCopyIn(plan *policy.CopyPlan, stmt string) *copyIn {
-	c := &copyIn{plan: plan, keys: newKeySet(), hold: &hold{waiting: 1}, stmt: stmt, watch: &watch{round: newRound(1)}}
+	c := &copyIn{plan: plan, keys: newKeySet(), hold: &hold{waiting: 1}, stmt: stmt,
+		watch: &watch{round: newRound(1), copyBegun: make(chan struct{})}}
 	c.decoder = copydata.NewDecoder(plan.Options, plan.Fields, func(row []copydata.Field) error {
 		return c.keys.add(row)
 	})
@@ -57,13 +58,16 @@ func (c *copyIn) feed(data []byte) {
 }
 
 // startCopySimple sends a simple-protocol COPY statement softfk checks
-// as extended-protocol messages (Parse, Bind, Execute, Sync), so that its
+// as extended-protocol messages (Parse, Bind, Execute), so that its
 // transaction stays open for the checks once it completes, as an
-// extended-protocol COPY's does. The server ignores a Sync inside a COPY:
-// when the COPY starts, softfk sends the one that ends it after the
-// checks (endCopy); when it fails before it starts, this Sync gives the
-// client the ReadyForQuery that ends its Query.
-func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) {
+// extended-protocol COPY's does, and waits for the server to start it.
+// When the COPY fails before it starts, a Sync gives the client the
+// ReadyForQuery that ends its Query. Once it has started, the Sync comes
+// after the checks (endCopy): a Sync sent with the Execute would be ignored
+// by a COPY that reads it, but would end the error of one that fails before
+// reading anything (a COPY into a view, or with FREEZE where it cannot
+// apply), which cannot be told apart.
+func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) error {
 	c := newCopyIn(plan, stmt)
 	c.simple = true
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
@@ -72,8 +76,19 @@ func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt strin
 	f.sendMsg(&pgproto3.Bind{})
 	f.closeUnnamed('S')
 	f.forwardPart(reqExecute, 'E', []byte{0, 0, 0, 0, 0}, part{hold: c.hold, watch: c.watch})
-	f.forward(reqSync, 'S', nil)
 	f.copy = c
+	f.send('H', nil)
+	if err := f.flush(); err != nil {
+		return err
+	}
+	select {
+	case <-c.watch.copyBegun:
+	case <-c.watch.round.done:
+		f.forward(reqSync, 'S', nil)
+	case <-f.s.done:
+		return errSessionClosed
+	}
+	return nil
 }
 
 // startCopyExtended forwards the Execute of an extended-protocol COPY
@@ -114,9 +129,9 @@ func (f *frontend) endCopy(typ byte, body []byte) error {
 	if ok {
 		f.releaseHeld(c.hold)
 	}
-	if c.simple && c.watch.copyStarted {
+	if c.simple && c.watch.copyStarted() {
 		// The Query's end: its portal goes, its transaction ends. (A
-		// COPY that never started ended with the first Sync.)
+		// COPY that never started ended with a Sync at once.)
 		f.closeUnnamed('P')
 		f.forward(reqSync, 'S', nil)
 	}

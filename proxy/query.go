@@ -127,8 +127,7 @@ func (f *frontend) query(body []byte) error {
 			continue
 		}
 		if len(res.Statements) == 1 {
-			f.startCopySimple(sql, p.Copy, res.Statements[i].Text)
-			return nil
+			return f.startCopySimple(sql, p.Copy, res.Statements[i].Text)
 		}
 		u := &policy.Unverifiable{Reason: "COPY together with other statements in one query string; send it alone", Rel: p.FirstRel()}
 		plans[i] = f.unverifiablePlan(u, res.Statements[i].Text)

@@ -115,9 +115,19 @@ type watch struct {
 	hidden int         // trailing columns to collect
 	rows   [][]*string // their values, as text (nil is NULL)
 	round  *round
-	// copyStarted says the request started a COPY from the client
-	// (readable once the round is done).
-	copyStarted bool
+	// copyBegun, when not nil, is closed when the request starts a COPY
+	// from the client (CopyInResponse).
+	copyBegun chan struct{}
+}
+
+// copyStarted reports whether the request started a COPY from the client.
+func (w *watch) copyStarted() bool {
+	select {
+	case <-w.copyBegun:
+		return w.copyBegun != nil
+	default:
+		return false
+	}
 }
 
 // part is one statement of a simple Query (or the whole of an extended
@@ -481,8 +491,8 @@ func (r *router) route(typ byte, body []byte) {
 		if p.proxy == nil {
 			r.out = appendMessage(r.out, typ, body)
 			r.startCopyIn()
-			if p.watch != nil {
-				p.watch.copyStarted = true
+			if p.watch != nil && p.watch.copyBegun != nil {
+				close(p.watch.copyBegun)
 			}
 		}
 	default:
