@@ -56,7 +56,11 @@ CREATE TABLE pc (id int PRIMARY KEY, ppid int) PARTITION BY RANGE (id);
 CREATE TABLE pc1 PARTITION OF pc FOR VALUES FROM (0) TO (10);
 CREATE TABLE pc2 PARTITION OF pc FOR VALUES FROM (10) TO (100);
 INSERT INTO pp VALUES (1), (2), (6);
-INSERT INTO pc VALUES (1, 1), (11, 6), (12, 2);`
+INSERT INTO pc VALUES (1, 1), (11, 6), (12, 2);
+CREATE VIEW cv AS SELECT v, pid AS parent, id AS cid FROM c WHERE v < 5;
+CREATE VIEW pv AS SELECT id AS pid, v FROM p WHERE id < 4;
+CREATE VIEW tv AS SELECT id, up AS boss FROM t;
+CREATE VIEW ccv AS SELECT b, a, id FROM cc;`
 
 func TestOracleRandom(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
@@ -380,6 +384,8 @@ func (g *stepGen) next() {
 			"RESET session_replication_role", "SET session_replication_role = origin", "SET LOCAL session_replication_role = replica"))
 	case 43, 44:
 		g.keptKeys()
+	case 45, 46:
+		g.throughViews()
 	default:
 		g.transaction()
 	}
@@ -405,6 +411,29 @@ func (g *stepGen) keptKeys() {
 		g.add("UPDATE t SET up = up WHERE id >= " + g.key(1, 8, 0))
 	default:
 		g.add("UPDATE pc SET ppid = ppid WHERE id <= " + g.key(0, 20, 0))
+	}
+}
+
+// throughViews draws a write through a view that renames the key
+// columns, some of them hiding rows.
+func (g *stepGen) throughViews() {
+	switch g.rng.IntN(8) {
+	case 0:
+		g.add("INSERT INTO cv (cid, parent, v) VALUES (" + g.key(10, 22, 0) + ", " + g.key(0, 5, 10) + ", " + g.key(0, 7, 0) + ")")
+	case 1:
+		g.add("UPDATE cv SET parent = " + g.key(0, 5, 10) + " WHERE cid = " + g.key(10, 16, 0))
+	case 2:
+		g.add("DELETE FROM pv WHERE pid = " + g.key(0, 5, 0))
+	case 3:
+		g.add("UPDATE pv SET pid = pid + " + g.key(1, 3, 0) + " WHERE pid = " + g.key(1, 4, 0))
+	case 4:
+		g.add("INSERT INTO tv VALUES (" + g.key(5, 9, 0) + ", " + g.key(1, 9, 0) + ")")
+	case 5:
+		g.add("DELETE FROM tv WHERE id = " + g.key(1, 6, 0))
+	case 6:
+		g.add("INSERT INTO ccv VALUES (" + g.key(1, 3, 10) + ", " + g.key(1, 3, 10) + ", " + g.key(4, 9, 0) + ")")
+	default:
+		g.add("UPDATE cv SET parent = $1 WHERE cid = $2", g.rng.IntN(6), 10+g.rng.IntN(7))
 	}
 }
 

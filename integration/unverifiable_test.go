@@ -228,3 +228,17 @@ func TestRowLimitOnReturningThatNeedsRoundsIsRefused(t *testing.T) {
 		t.Fatalf("users left: %d (%v), want 2", n, err)
 	}
 }
+
+// A view that does not show the key columns hides the keys an INSERT
+// through it writes (the table's defaults) and those a DELETE through it
+// removes: such writes are unverifiable. (An UPDATE through it cannot
+// change a key; see the policy tests.)
+func TestWritesThroughViewsHidingTheKeyAreUnverifiable(t *testing.T) {
+	refusals(t, []string{"ALTER TABLE orders ALTER user_id SET DEFAULT 99", "CREATE VIEW notes AS SELECT id FROM orders",
+		"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		[]string{"INSERT INTO notes VALUES (11)"},
+		"through a view that does not show the key columns", "SELECT count(*) FROM orders WHERE user_id = 99", map[bool]int{true: 0, false: 1})
+	refusals(t, []string{"CREATE VIEW names AS SELECT id + 0 AS id FROM users", "INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		[]string{"DELETE FROM names WHERE id = 1"},
+		"through a view that does not show the key columns", "SELECT count(*) FROM users", map[bool]int{true: 1, false: 0})
+}

@@ -328,7 +328,8 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
 	case n.GetAlterTableStmt() != nil, n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
-		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil:
+		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil,
+		n.GetViewStmt() != nil:
 		st.Kind = Schema
 	case n.GetCreateTableAsStmt() != nil:
 		// CREATE TABLE AS / SELECT INTO write a new table; a WITH inside

@@ -261,6 +261,12 @@ func (w *Write) conditions(visit func(e *pg_query.A_Expr)) {
 // the target table's: unqualified, or qualified by the statement's name for
 // the table.
 func (w *Write) ownColumn(n *pg_query.Node) (string, bool) {
+	return columnOf(n, w.Table)
+}
+
+// columnOf returns the column a column reference names when it is one of
+// table r's: unqualified, or qualified by the statement's name for r.
+func columnOf(n *pg_query.Node, r Relation) (string, bool) {
 	ref := n.GetColumnRef()
 	if ref == nil {
 		return "", false
@@ -276,9 +282,9 @@ func (w *Write) ownColumn(n *pg_query.Node) (string, bool) {
 	switch {
 	case len(names) == 1:
 		return names[0], true
-	case len(names) == 2 && names[0] == w.Table.RefName():
+	case len(names) == 2 && names[0] == r.RefName():
 		return names[1], true
-	case len(names) == 3 && w.Table.Alias == "" && names[0] == w.Table.Schema && names[1] == w.Table.Name:
+	case len(names) == 3 && r.Alias == "" && names[0] == r.Schema && names[1] == r.Name:
 		return names[2], true
 	}
 	return "", false

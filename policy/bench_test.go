@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -71,8 +70,7 @@ func partitionedDB(b *testing.B, n int) *DB {
 	var rows [][]string
 	add := func(table, kind, partitionOf string, cols ...string) {
 		for i, col := range cols {
-			rows = append(rows, []string{"public", table, kind, strconv.Itoa(i + 1), col, "20", "bigint", "false", "false", "false",
-				"true:1", "", "false", "true", partitionOf, strconv.Itoa(16384 + len(rows))})
+			rows = append(rows, catalogRow("public", table, kind, i+1, col, "20", "bigint", partitionOf, 16384+len(rows)))
 		}
 	}
 	add("users", "r", "", "id")

@@ -284,6 +284,12 @@ type hiddenUse struct {
 func (b *planBuilder) target(t *parser.Target) {
 	var asChild, asParent []*Rel
 	for _, r := range b.rels {
+		if r.hidden && (t.Kind != parser.Update && t.Kind != parser.Delete && matches(t.Relation, r.Table) && r.childSide() ||
+			t.Kind == parser.Delete && matches(t.Relation, r.RefTable) && r.parentSide()) {
+			// The keys it adds or removes are not in the view's rows.
+			b.plan.Unverifiable = &Unverifiable{Reason: t.Kind.String() + " through a view that does not show the key columns", Rel: r}
+			return
+		}
 		if !r.usable() {
 			continue
 		}
@@ -548,8 +554,8 @@ func rowGuard(name parser.Relation, t *Table, ref string) string {
 	switch {
 	case name.Schema != "":
 		return ""
-	case t.Kind == 'p':
-		return guard(name, t) // a row's tableoid is its partition's
+	case t.Kind == 'p', t.View != nil:
+		return guard(name, t) // a row's tableoid is its partition's; a view has none
 	}
 	return ref + ".tableoid = " + liveOID(t)
 }
@@ -690,10 +696,14 @@ func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string
 // onlyTables reports whether the name a statement writes through denotes a
 // table (plain, partitioned or foreign, with system columns such as xmin)
 // whichever relation of that name it reaches: always when the name is
-// qualified; otherwise when some column of t is in every other relation of
-// its name, which makes those tables too (see Column.Everywhere).
+// qualified (and t is not a view); otherwise when some column of t is in
+// every other relation of its name, which makes those tables too (see
+// Column.Everywhere).
 func onlyTables(w *parser.Write, t *Table) bool {
-	if w.Table.Schema != "" {
+	switch {
+	case t.View != nil:
+		return false
+	case w.Table.Schema != "":
 		return true
 	}
 	for _, c := range t.Columns {
@@ -833,7 +843,11 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 		return false
 	}
 	check := &Check{rels: map[int]*Rel{enforced[0].Index: enforced[0]}, Side: ParentSide, LockWaitConflicts: true}
-	sql := conflictCheckSQL(enforced[0], config.QuoteIdent(w.Table.RefName()), with, fromWhere)
+	alias := config.QuoteIdent(w.Table.RefName())
+	if t := enforced[0].Parent; t.View != nil {
+		alias, fromWhere = viewRows(t, alias, enforced[0].RefColumns, fromWhere)
+	}
+	sql := conflictCheckSQL(enforced[0], alias, with, fromWhere)
 	if also != "" {
 		sql += ", " + also
 	}

@@ -24,13 +24,22 @@ func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 		schema, table, _ := strings.Cut(name, ".")
 		for i, c := range cols {
 			col, typ, _ := strings.Cut(c, ":")
-			rows = append(rows, []string{schema, table, "r", strconv.Itoa(i + 1), col, "23", typ, "false", "false", "false", "true:1", "", "false", "true", "", strconv.Itoa(16384 + len(rows))})
+			rows = append(rows, catalogRow(schema, table, "r", i+1, col, "23", typ, "", 16384+len(rows)))
 		}
 	}
 	if _, err := db.SetCatalog(rows); err != nil {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// catalogRow is the catalog row (see CatalogQuery) of column num of a
+// relation of kind, a partition of partitionOf (chr(31)-separated schema
+// and name) when that is not empty, with a unique index on its first
+// column.
+func catalogRow(schema, table, kind string, num int, col, typOID, typ, partitionOf string, oid int) []string {
+	return []string{schema, table, kind, strconv.Itoa(num), col, typOID, typ, "false", "false", "false",
+		"true:1", "", "false", "true", partitionOf, strconv.Itoa(oid), "", ""}
 }
 
 func planFor(t *testing.T, db *DB, sql string, env Env) *Plan {
@@ -235,7 +244,7 @@ func TestPlanUpdateOfOneRowByAListOfOneChecksItsRow(t *testing.T) {
 // through its partitioned table are not checked for it.
 func TestCheckWarnsOfAPartition(t *testing.T) {
 	row := func(table, col, partitionOf string) []string {
-		return []string{"public", table, "r", "1", col, "23", "integer", "false", "false", "false", "true:1", "", "false", "true", partitionOf, "16400"}
+		return catalogRow("public", table, "r", 1, col, "23", "integer", partitionOf, 16400)
 	}
 	cat, err := ParseCatalog([][]string{row("users_low", "id", "public\x1fusers"), row("orders", "user_id", "")})
 	if err != nil {

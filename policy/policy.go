@@ -77,7 +77,7 @@ func tableNames(rels []config.Relationship, cat *Catalog) *guardedNames {
 	}
 	g.all, g.precheck = slices.Clone(names), slices.Clone(names)
 	for name, t := range cat.Tables {
-		if len(t.PartitionOf) == 0 || seen[name.Name] {
+		if len(t.PartitionOf) == 0 && t.View == nil || seen[name.Name] {
 			continue
 		}
 		seen[name.Name] = true
@@ -156,6 +156,7 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 		rels = append(rels, rel)
 	}
 	rels = append(rels, partitionRels(db.configured, cat, len(rels))...)
+	rels = append(rels, viewRels(rels, cat, len(rels))...)
 	db.names.Store(tableNames(db.configured, cat))
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
@@ -254,19 +255,35 @@ type Rel struct {
 	Parent     *Table
 	ChildCols  []Column
 	ParentCols []Column
-	// partitionChild or partitionParent says the relationship was derived
-	// for a partition on that side (see partitionRels): it applies only to
-	// writes that name the partition.
-	partitionChild, partitionParent bool
+	// childOnly or parentOnly says the relationship was derived for a
+	// partition or a view on that side (see partitionRels, viewRels): it
+	// applies only to writes that name the partition or view.
+	childOnly, parentOnly bool
+	// reported, for a relationship derived for a view, is the one whose
+	// names its errors carry: the relation the view writes.
+	reported *config.Relationship
+	// hidden says the relationship was derived for a view that does not
+	// show all the key columns on its side: a write through the view that
+	// adds or removes such keys cannot be verified.
+	hidden bool
 }
 
 // childSide reports whether the relationship applies to writes of its
 // referencing table.
-func (r *Rel) childSide() bool { return !r.partitionParent }
+func (r *Rel) childSide() bool { return !r.parentOnly }
 
 // parentSide reports whether the relationship applies to writes of its
 // referenced table.
-func (r *Rel) parentSide() bool { return !r.partitionChild }
+func (r *Rel) parentSide() bool { return !r.childOnly }
+
+// reportedAs is the relationship whose table and column names r's errors
+// carry.
+func (r *Rel) reportedAs() *config.Relationship {
+	if r.reported != nil {
+		return r.reported
+	}
+	return &r.Relationship
+}
 
 // resolve attaches catalog facts to a relationship; ok is false when a table
 // or column does not exist.
@@ -304,7 +321,7 @@ func partitionRels(configured []config.Relationship, cat *Catalog, first int) []
 	var rels []*Rel
 	derive := func(r config.Relationship, childSide bool) {
 		if rel, ok := resolve(first+len(rels), r, cat); ok {
-			rel.partitionChild, rel.partitionParent = childSide, !childSide
+			rel.childOnly, rel.parentOnly = childSide, !childSide
 			rels = append(rels, rel)
 		}
 	}
@@ -326,9 +343,10 @@ func partitionRels(configured []config.Relationship, cat *Catalog, first int) []
 	return rels
 }
 
-// usable reports whether the relationship's tables and columns exist.
+// usable reports whether the relationship's tables and columns exist (and
+// are shown, for a view's).
 func (r *Rel) usable() bool {
-	return r.Child != nil && r.Parent != nil && len(r.ChildCols) == len(r.Columns)
+	return !r.hidden && r.Child != nil && r.Parent != nil && len(r.ChildCols) == len(r.Columns)
 }
 
 // matches reports whether a statement's table reference can denote t:

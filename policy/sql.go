@@ -44,9 +44,13 @@ func liveOID(t *Table) string {
 
 // TableRef names a table in a query about its own rows: ONLY for plain
 // tables (as Postgres's RI queries do), the whole tree for partitioned
-// tables, whose rows all live in partitions.
+// tables, whose rows all live in partitions, and for a view the rows of
+// its table (see viewSource).
 func TableRef(t *Table) string {
-	if t.Kind == 'p' {
+	switch {
+	case t.View != nil:
+		return viewSource(t)
+	case t.Kind == 'p':
 		return t.Name.String()
 	}
 	return "ONLY " + t.Name.String()
@@ -141,6 +145,15 @@ func keyText(keys []string) string {
 // them: no row security in force, and SELECT on the table or on every key
 // column. It runs only on a violation, in the table that has it.
 func permExpr(t *Table, cols []string) string {
+	if t.View != nil {
+		// The key shown is the view's table's (see Rel.reported).
+		base := make([]string, len(cols))
+		for i, c := range cols {
+			_, base[i] = t.underlying(c)
+		}
+		t, _ = t.underlying("")
+		cols = base
+	}
 	name := parser.QuoteLiteral(t.Name.String())
 	var colPerm []string
 	for _, c := range cols {

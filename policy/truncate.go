@@ -69,7 +69,7 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 	for changed := true; changed; {
 		changed = false
 		for _, r := range b.rels {
-			if !r.usable() || !r.parentSide() || !truncated[r.Parent] || truncated[r.Child] {
+			if !r.usable() || !r.parentSide() || r.reported != nil || !truncated[r.Parent] || truncated[r.Child] {
 				continue
 			}
 			if r.Mode == config.Shadow {

@@ -88,10 +88,11 @@ func (c *Check) decode(payload string) (*Violation, error) {
 	if json.Unmarshal(parts[0], &idx) != nil || json.Unmarshal(parts[1], &perm) != nil || json.Unmarshal(parts[2], &kind) != nil {
 		return nil, fmt.Errorf("malformed violation signal %q", payload)
 	}
-	r := c.rels[idx]
-	if r == nil {
+	rel := c.rels[idx]
+	if rel == nil {
 		return nil, fmt.Errorf("violation signal for unknown relationship %d", idx)
 	}
+	r := rel.reportedAs()
 	values := make([]*string, 0, len(parts)-3)
 	for _, p := range parts[3:] {
 		var v *string
@@ -100,7 +101,7 @@ func (c *Check) decode(payload string) (*Violation, error) {
 		}
 		values = append(values, v)
 	}
-	v := &Violation{Rel: r, Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name, Routine: "ri_ReportViolation", Line: lineNotPresent}
+	v := &Violation{Rel: rel, Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name, Routine: "ri_ReportViolation", Line: lineNotPresent}
 	switch kind {
 	case kindConflict:
 		v.Conflict = true
