@@ -234,9 +234,6 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 				views[t] = &viewDef{def: r[16], reads: parseViewReads(r[17])}
 			}
 		}
-		if d := views[t]; d != nil {
-			d.columns = append(d.columns, r[4])
-		}
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
 		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",

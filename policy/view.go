@@ -24,9 +24,8 @@ type View struct {
 // viewDef is what the catalog query says about a view: its definition
 // and the relations it reads, among which the one it selects from.
 type viewDef struct {
-	def     string
-	reads   []viewRead
-	columns []string // the view's columns in order
+	def   string
+	reads []viewRead
 }
 
 // viewRead is a relation a view's definition reads.
@@ -67,7 +66,8 @@ func resolveViews(cat *Catalog, defs map[*Table]*viewDef) {
 			return false
 		}
 		src, shown, ok := parser.ViewSource(d.def)
-		if !ok || len(shown) != len(d.columns) {
+		columns := columnsInOrder(t)
+		if !ok || len(shown) != len(columns) {
 			return false
 		}
 		base := cat.Tables[readsOf(src, d.reads)]
@@ -75,7 +75,7 @@ func resolveViews(cat *Catalog, defs map[*Table]*viewDef) {
 			return false
 		}
 		t.View = &View{Base: base, Shows: map[string]string{}}
-		for i, col := range d.columns {
+		for i, col := range columns {
 			if _, ok := base.Columns[shown[i]]; ok {
 				t.View.Shows[col] = shown[i]
 			}

@@ -123,8 +123,8 @@ type watch struct {
 // copyStarted reports whether the request started a COPY from the client.
 func (w *watch) copyStarted() bool {
 	select {
-	case <-w.copyBegun:
-		return w.copyBegun != nil
+	case <-w.copyBegun: // never, when nil
+		return true
 	default:
 		return false
 	}
