@@ -242,3 +242,70 @@ func TestWritesThroughViewsHidingTheKeyAreUnverifiable(t *testing.T) {
 		[]string{"DELETE FROM names WHERE id = 1"},
 		"through a view that does not show the key columns", "SELECT count(*) FROM users", map[bool]int{true: 1, false: 0})
 }
+
+// A COPY FROM STDIN that softfk cannot verify (here one with WHERE) is
+// refused once the server has started it, before any data is read: a
+// client that sends its data without waiting for the server (as pgx
+// does), one that sends the COPY's Sync before its data (as libpq's
+// extended protocol does) and one inside a transaction block each get
+// softfk's refusal and find the session as a failed statement leaves it.
+// A COPY the server refuses itself gets the server's own error, as it
+// would directly.
+func TestRefusedCopy(t *testing.T) {
+	db, direct, p := usersOrdersBehindProxy(t, "")
+	const refused = "COPY orders FROM STDIN WHERE id > 0"
+	count := &pgproto3.Query{String: "SELECT count(*) FROM orders"}
+	data := []pgproto3.FrontendMessage{&pgproto3.CopyData{Data: []byte("5\t1\n")}, &pgproto3.CopyDone{}}
+	cases := []struct {
+		rawCase
+		want []string // the prefixes of the first messages the client gets
+	}{
+		{rawCase{name: "simple, data sent at once", msgs: append(append([]pgproto3.FrontendMessage{&pgproto3.Query{String: refused}}, data...), count)},
+			[]string{"ErrorResponse(ERROR 0A000", "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]", "CommandComplete(SELECT 1)", "ReadyForQuery(I)"}},
+		{rawCase{name: "extended, Sync before the data", msgs: append(append([]pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: refused}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}}, data...), count)},
+			[]string{"ParseComplete", "BindComplete", "ErrorResponse(ERROR 0A000", "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]"}},
+		{rawCase{name: "in a transaction block", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: refused}, count, &pgproto3.Query{String: "ROLLBACK"}, count}},
+			[]string{"CommandComplete(BEGIN)", "ReadyForQuery(T)", "ErrorResponse(ERROR 0A000", "ReadyForQuery(E)",
+				"ErrorResponse(ERROR 25P02", "ReadyForQuery(E)", "CommandComplete(ROLLBACK)", "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]"}},
+		{rawCase{name: "unknown column", msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "COPY orders (nosuch) FROM STDIN WHERE id > 0"}, count}},
+			[]string{`ErrorResponse(ERROR 42703 "column \"nosuch\" of relation \"orders\" does not exist"`, "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]"}},
+		{rawCase{name: "unknown format, extended", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN (FORMAT bogus)"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}, count}},
+			[]string{"ParseComplete", "BindComplete", `ErrorResponse(ERROR 22023 "COPY format \"bogus\" not recognized"`, "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]"}},
+		{rawCase{name: "into a view", msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "CREATE VIEW ov AS SELECT * FROM orders"},
+			&pgproto3.Query{String: "COPY ov FROM STDIN WHERE id > 0"}, count}},
+			[]string{"CommandComplete(CREATE VIEW)", "ReadyForQuery(I)", `ErrorResponse(ERROR 42809 "cannot copy to view \"ov\""`, "ReadyForQuery(I)", "RowDescription[count]", "DataRow[0]"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := rawTranscript(t, p.DSN(db), c.rawCase)
+			for i, w := range c.want {
+				if i >= len(got) || !strings.HasPrefix(got[i], w) {
+					t.Fatalf("message %d: want %s...; the client got:\n%s", i, w, strings.Join(got, "\n"))
+				}
+			}
+			for _, m := range got {
+				if strings.HasPrefix(m, "CopyInResponse") {
+					t.Fatalf("the client was asked for COPY data:\n%s", strings.Join(got, "\n"))
+				}
+			}
+		})
+	}
+	// pgx sends the data while it waits for the server's answer.
+	ctx := context.Background()
+	conn := connect(t, p.DSN(db))
+	_, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("6\t1\n"), refused)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "COPY FROM with WHERE") {
+		t.Fatalf("pgx CopyFrom: %v, want softfk's 0A000", err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("orders through softfk: %d (%v), want 0", n, err)
+	}
+	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("orders: %d (%v), want 0", n, err)
+	}
+}

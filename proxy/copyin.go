@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/softfk/softfk/copydata"
+	"github.com/softfk/softfk/parser"
 	"github.com/softfk/softfk/policy"
 )
 
@@ -98,6 +99,55 @@ func (f *frontend) startCopyExtended(body []byte, plan *policy.CopyPlan, stmt st
 	result.hold, result.watch = c.hold, c.watch
 	f.forwardPart(reqExecute, 'E', body, result)
 	f.copy = c
+}
+
+// judgedFirst reports whether the server judges a write softfk refuses
+// before softfk refuses it: a COPY FROM STDIN, which the server can start
+// and softfk fail before any data flows (see refuseCopy).
+func judgedFirst(st *parser.Statement, p *policy.Plan) bool {
+	return p.Refuse == nil && p.Unverifiable != nil && st.Kind == parser.CopyFrom && st.Copy.Stdin
+}
+
+// refuseCopySimple refuses a simple-protocol COPY FROM STDIN softfk
+// cannot verify, once the server has judged it (see refuseCopy). It runs
+// as extended-protocol messages, as startCopySimple's COPY does, so that
+// the COPY can be failed before the Query ends.
+func (f *frontend) refuseCopySimple(sql string, refusal *pgproto3.ErrorResponse) error {
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
+	f.sendMsg(&pgproto3.Parse{Query: sql})
+	f.pending = append(f.pending, pending{kind: reqBind, part: part{simple: true}})
+	f.sendMsg(&pgproto3.Bind{})
+	f.closeUnnamed('S')
+	if err := f.refuseCopy([]byte{0, 0, 0, 0, 0}, refusal); err != nil {
+		return err
+	}
+	f.forward(reqSync, 'S', nil)
+	return nil
+}
+
+// refuseCopy sends the Execute (body) of a COPY FROM STDIN that softfk
+// refuses, and fails the COPY as soon as the server starts it, before the
+// client sends any data: the client then gets softfk's refusal. A COPY the
+// server refuses itself (an option, column or table it does not know, a
+// missing privilege) fails before it starts, and the client gets
+// Postgres's own error, as it would directly.
+func (f *frontend) refuseCopy(body []byte, refusal *pgproto3.ErrorResponse) error {
+	resp := &copyRefuser{err: refusal, done: make(chan struct{})}
+	w := &watch{copyBegun: make(chan struct{})}
+	f.forwardPart(reqExecute, 'E', body, part{proxy: resp, watch: w})
+	f.send('H', nil)
+	if err := f.flush(); err != nil {
+		return err
+	}
+	select {
+	case <-w.copyBegun:
+		f.pending = append(f.pending, pending{kind: reqCopyEnd})
+		f.sendMsg(&pgproto3.CopyFail{Message: rejectMarker})
+	case <-resp.done:
+	case <-f.s.done:
+		return errSessionClosed
+	}
+	return nil
 }
 
 // endCopy handles the client's CopyDone (done) or CopyFail, then, if the

@@ -317,6 +317,9 @@ func (f *frontend) execute(body []byte) error {
 	result := bp.stmt.resultPart()
 	result.notices = noticesFor(plan)
 	if errResp := standIn(plan, stmt); errResp != nil {
+		if judgedFirst(&bp.stmt.stmt, plan) {
+			return f.refuseCopy(body, errResp)
+		}
 		f.sendStep(rejectStep, &rejecter{err: errResp}, nil)
 		f.forwardPart(reqExecute, 'E', body, result)
 		return nil

@@ -16,6 +16,8 @@ const (
 	codeLockNotAvailable     = "55P03"
 	codeSerializationFailure = "40001"
 	codeReadOnlyTransaction  = "25006"
+	// The code of the error that ends a COPY its client failed:
+	codeQueryCanceled = "57014"
 	// Codes of encoding conversion errors (see placeParamError):
 	codeCharacterNotInRepertoire = "22021"
 	codeUntranslatableCharacter  = "22P05"

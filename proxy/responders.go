@@ -195,6 +195,31 @@ func (rj *rejecter) failed(r *router, e *pgproto3.ErrorResponse) {
 }
 func (rj *rejecter) skipped(*router) {}
 
+// copyRefuser stands in for a COPY FROM STDIN that softfk refuses once
+// the server has started it (see refuseCopy): the error of softfk's
+// CopyFail becomes the refusal; any other error is the server's own
+// verdict on the statement, and the client gets it unchanged.
+type copyRefuser struct {
+	err  *pgproto3.ErrorResponse
+	done chan struct{} // closed when the COPY has ended, whichever way
+}
+
+func (cr *copyRefuser) row([]byte) {}
+func (cr *copyRefuser) succeeded(r *router) {
+	r.sendError(cr.err)
+	close(cr.done)
+}
+func (cr *copyRefuser) failed(r *router, e *pgproto3.ErrorResponse) {
+	if e.Code == codeQueryCanceled && strings.Contains(e.Message, rejectMarker) {
+		out := *cr.err
+		out.Severity = e.Severity
+		e = &out
+	}
+	r.sendError(e)
+	close(cr.done)
+}
+func (cr *copyRefuser) skipped(*router) { close(cr.done) }
+
 // violationError is the error Postgres raises for v, with the severity
 // words of the server's own signal error (they follow its lc_messages).
 func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {

@@ -488,12 +488,13 @@ func (r *router) route(typ byte, body []byte) {
 	case 'G':
 		// CopyInResponse: the client must start sending data now, held
 		// responses or not.
+		// softfk's own COPY (see refuseCopy) gets no data from the client.
 		if p.proxy == nil {
 			r.out = appendMessage(r.out, typ, body)
 			r.startCopyIn()
-			if p.watch != nil && p.watch.copyBegun != nil {
-				close(p.watch.copyBegun)
-			}
+		}
+		if p.watch != nil && p.watch.copyBegun != nil {
+			close(p.watch.copyBegun)
 		}
 	default:
 		// CopyOutResponse/CopyData/CopyDone, FunctionCall responses and
