@@ -250,9 +250,13 @@ func TestWritesThroughViewsHidingTheKeyAreUnverifiable(t *testing.T) {
 // extended protocol does) and one inside a transaction block each get
 // softfk's refusal and find the session as a failed statement leaves it.
 // A COPY the server refuses itself gets the server's own error, as it
-// would directly.
+// would directly, and softfk logs no refusal for it.
 func TestRefusedCopy(t *testing.T) {
-	db, direct, p := usersOrdersBehindProxy(t, "")
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct, "CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)", "INSERT INTO users VALUES (1)")
+	core, logs := observer.New(zap.WarnLevel)
+	p := startProxyLogger(t, configFor(t, "relationships:\n  - {table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"), zap.New(core))
 	const refused = "COPY orders FROM STDIN WHERE id > 0"
 	count := &pgproto3.Query{String: "SELECT count(*) FROM orders"}
 	data := []pgproto3.FrontendMessage{&pgproto3.CopyData{Data: []byte("5\t1\n")}, &pgproto3.CopyDone{}}
@@ -307,5 +311,14 @@ func TestRefusedCopy(t *testing.T) {
 	}
 	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("orders: %d (%v), want 0", n, err)
+	}
+	events := logs.FilterMessage("unverifiable write").All()
+	if len(events) != 4 {
+		t.Fatalf("%d unverifiable-write events, want 4 (the refusals): %v", len(events), events)
+	}
+	for _, e := range events {
+		if m := e.ContextMap(); m["rejected"] != true || m["reason"] != "COPY FROM with WHERE" {
+			t.Errorf("event %v: want a rejected COPY with WHERE", m)
+		}
 	}
 }

@@ -112,13 +112,13 @@ func judgedFirst(st *parser.Statement, p *policy.Plan) bool {
 // cannot verify, once the server has judged it (see refuseCopy). It runs
 // as extended-protocol messages, as startCopySimple's COPY does, so that
 // the COPY can be failed before the Query ends.
-func (f *frontend) refuseCopySimple(sql string, refusal *pgproto3.ErrorResponse) error {
+func (f *frontend) refuseCopySimple(sql string, u *policy.Unverifiable, stmt string) error {
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
 	f.sendMsg(&pgproto3.Parse{Query: sql})
 	f.pending = append(f.pending, pending{kind: reqBind, part: part{simple: true}})
 	f.sendMsg(&pgproto3.Bind{})
 	f.closeUnnamed('S')
-	if err := f.refuseCopy([]byte{0, 0, 0, 0, 0}, refusal); err != nil {
+	if err := f.refuseCopy([]byte{0, 0, 0, 0, 0}, u, stmt); err != nil {
 		return err
 	}
 	f.forward(reqSync, 'S', nil)
@@ -126,13 +126,15 @@ func (f *frontend) refuseCopySimple(sql string, refusal *pgproto3.ErrorResponse)
 }
 
 // refuseCopy sends the Execute (body) of a COPY FROM STDIN that softfk
-// refuses, and fails the COPY as soon as the server starts it, before the
-// client sends any data: the client then gets softfk's refusal. A COPY the
-// server refuses itself (an option, column or table it does not know, a
-// missing privilege) fails before it starts, and the client gets
-// Postgres's own error, as it would directly.
-func (f *frontend) refuseCopy(body []byte, refusal *pgproto3.ErrorResponse) error {
-	resp := &copyRefuser{err: refusal, done: make(chan struct{})}
+// refuses (u), and fails the COPY as soon as the server starts it, before
+// the client sends any data: the client then gets softfk's refusal, which
+// is reported then. A COPY the server refuses itself (an option, column
+// or table it does not know, a missing privilege, a view) fails before it
+// reads anything, and the client gets Postgres's own error, as it would
+// directly.
+func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) error {
+	resp := &copyRefuser{err: unverifiableError(u, stmt), done: make(chan struct{}),
+		refused: func() { f.s.reportUnverifiable(u, stmt, true) }}
 	w := &watch{copyBegun: make(chan struct{})}
 	f.forwardPart(reqExecute, 'E', body, part{proxy: resp, watch: w})
 	f.send('H', nil)

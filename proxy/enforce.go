@@ -318,7 +318,7 @@ func (f *frontend) execute(body []byte) error {
 	result.notices = noticesFor(plan)
 	if errResp := standIn(plan, stmt); errResp != nil {
 		if judgedFirst(&bp.stmt.stmt, plan) {
-			return f.refuseCopy(body, errResp)
+			return f.refuseCopy(body, plan.Unverifiable, stmt)
 		}
 		f.sendStep(rejectStep, &rejecter{err: errResp}, nil)
 		f.forwardPart(reqExecute, 'E', body, result)
@@ -516,9 +516,14 @@ func (f *frontend) await(rd *round) (bool, error) {
 // reject reports whether an unverifiable write is refused (enforce mode
 // with unverifiable: reject); otherwise it is logged and let through.
 func (f *frontend) reject(u *policy.Unverifiable, stmt string) bool {
-	refuse := f.s.rules().UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
+	refuse := f.refuses(u)
 	f.s.reportUnverifiable(u, stmt, refuse)
 	return refuse
+}
+
+// refuses reports whether the configuration refuses an unverifiable write.
+func (f *frontend) refuses(u *policy.Unverifiable) bool {
+	return f.s.rules().UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
 }
 
 // rejectStep is the statement that stands in for a rejected write: it

@@ -124,7 +124,7 @@ func (f *frontend) query(body []byte) error {
 	}
 	for i, p := range plans {
 		if p != nil && len(res.Statements) == 1 && judgedFirst(&res.Statements[i], p) {
-			return f.refuseCopySimple(sql, standIn(p, res.Statements[i].Text))
+			return f.refuseCopySimple(sql, p.Unverifiable, res.Statements[i].Text)
 		}
 		if p == nil || p.Copy == nil || standIn(p, "") != nil {
 			continue

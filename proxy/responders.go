@@ -200,13 +200,15 @@ func (rj *rejecter) skipped(*router) {}
 // CopyFail becomes the refusal; any other error is the server's own
 // verdict on the statement, and the client gets it unchanged.
 type copyRefuser struct {
-	err  *pgproto3.ErrorResponse
-	done chan struct{} // closed when the COPY has ended, whichever way
+	err     *pgproto3.ErrorResponse
+	refused func()        // called when the client gets err
+	done    chan struct{} // closed when the COPY has ended, whichever way
 }
 
 func (cr *copyRefuser) row([]byte) {}
 func (cr *copyRefuser) succeeded(r *router) {
 	r.sendError(cr.err)
+	cr.refused()
 	close(cr.done)
 }
 func (cr *copyRefuser) failed(r *router, e *pgproto3.ErrorResponse) {
@@ -214,6 +216,7 @@ func (cr *copyRefuser) failed(r *router, e *pgproto3.ErrorResponse) {
 		out := *cr.err
 		out.Severity = e.Severity
 		e = &out
+		cr.refused()
 	}
 	r.sendError(e)
 	close(cr.done)
