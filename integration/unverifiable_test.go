@@ -322,3 +322,13 @@ func TestRefusedCopy(t *testing.T) {
 		}
 	}
 }
+
+// A DETACH PARTITION CONCURRENTLY commits in transactions of its own,
+// after which no check can run in its stead: for a referenced table it
+// is unverifiable.
+func TestDetachConcurrentlyOfReferencedTableIsUnverifiable(t *testing.T) {
+	refusals(t, []string{"DROP TABLE users", "CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id)",
+		"CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (100) TO (1000)", "INSERT INTO users VALUES (150)"},
+		[]string{"ALTER TABLE users DETACH PARTITION users_high CONCURRENTLY"},
+		"DETACH PARTITION CONCURRENTLY", "SELECT count(*) FROM users", map[bool]int{true: 1, false: 0})
+}

@@ -83,6 +83,9 @@ type Statement struct {
 	Text string
 	// Copy describes a COPY FROM statement.
 	Copy *Copy
+	// Alter describes an ALTER TABLE after which PostgreSQL validates
+	// foreign keys again.
+	Alter *Alter
 
 	truncate *pg_query.TruncateStmt
 	// keepsNames, changesTables and namesRelation are the answers of
@@ -327,7 +330,10 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
-	case n.GetAlterTableStmt() != nil, n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
+	case n.GetAlterTableStmt() != nil:
+		st.Kind = Schema
+		st.Alter = alterInfo(n.GetAlterTableStmt())
+	case n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
 		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil,
 		n.GetViewStmt() != nil:
 		st.Kind = Schema

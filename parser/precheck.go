@@ -3,9 +3,10 @@ package parser
 import "strings"
 
 // writeKeywords are the words without which a statement can write no table
-// softfk guards: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, and
-// SQL-level PREPARE/EXECUTE of such statements.
-var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "execute"}
+// softfk guards: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM,
+// SQL-level PREPARE/EXECUTE of such statements, and the ALTER TABLE after
+// which PostgreSQL validates foreign keys again (see Alter).
+var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "execute", "alter"}
 
 // MayWrite is the cheap pre-check that keeps most statements out of the
 // parser: it reports whether sql contains one of the write keywords as a

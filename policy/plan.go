@@ -82,6 +82,9 @@ type Check struct {
 	// take at once means a concurrent transaction may reference the key,
 	// reported as a serialization failure.
 	LockWaitConflicts bool
+	// removed is the partition whose detaching the check validates, as
+	// its violation names it.
+	removed string
 }
 
 // Side is which end of a relationship a check guards.
@@ -219,10 +222,17 @@ type Env struct {
 // when the statement touches no relationship.
 func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 	rels, shapes := db.relationships()
-	if len(rels) == 0 || len(st.Targets) == 0 {
+	if len(rels) == 0 || len(st.Targets) == 0 && st.Alter == nil {
 		return nil
 	}
 	b := &planBuilder{db: db, rels: rels, shapes: shapes, env: env, plan: &Plan{}, st: st}
+	if st.Alter != nil {
+		b.alter(st.Alter)
+		if b.plan.Empty() {
+			return nil
+		}
+		return b.plan
+	}
 	if st.Kind == parser.Truncate {
 		b.truncate(st)
 		if b.plan.Empty() {

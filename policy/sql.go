@@ -24,6 +24,7 @@ const (
 	kindMixedNulls = "mixed"      // MATCH FULL with some but not all key columns null
 	kindReferenced = "referenced" // parent key still referenced by a child
 	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
+	kindRemoved    = "removed"    // key of a partition detached from the parent still referenced
 )
 
 // enforced is the condition that Postgres enforces foreign keys in the
@@ -178,15 +179,23 @@ const (
 // locked FOR KEY SHARE, as Postgres's RI check does, so it cannot be
 // deleted before this transaction ends.
 func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) {
-	var eq []string
-	for j, pc := range r.RefColumns {
-		eq = append(eq, fmt.Sprintf("%s.%s = %s", parentAlias, config.QuoteIdent(pc), keys[j]))
-	}
 	locking := ""
 	if lock {
 		locking = " FOR KEY SHARE OF " + parentAlias
 	}
-	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", TableRef(r.Parent), parentAlias, strings.Join(eq, " AND "), locking)
+	violates, signal = keyViolation(r, keys, TableRef(r.Parent), locking)
+	return enforced + " AND " + violates, signal
+}
+
+// keyViolation renders what childViolation does, whether or not foreign
+// keys are enforced in the session, looking the parent row up in parents
+// (a FROM item with r's referenced columns), with locking after it.
+func keyViolation(r *Rel, keys []string, parents, locking string) (violates, signal string) {
+	var eq []string
+	for j, pc := range r.RefColumns {
+		eq = append(eq, fmt.Sprintf("%s.%s = %s", parentAlias, config.QuoteIdent(pc), keys[j]))
+	}
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", parents, parentAlias, strings.Join(eq, " AND "), locking)
 	nulls := nullCount(keys)
 	kind := "'" + kindMissing + "'"
 	violates = nulls + " = 0 AND " + missing
@@ -194,7 +203,6 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 		kind = fmt.Sprintf("CASE WHEN %s = 0 THEN '%s' ELSE '%s' END", nulls, kindMissing, kindMixedNulls)
 		violates = fmt.Sprintf("((%s) OR %s BETWEEN 1 AND %d)", violates, nulls, len(keys)-1)
 	}
-	violates = enforced + " AND " + violates
 	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.Columns), kind, keyText(keys))
 	return violates, signal
 }

@@ -36,6 +36,7 @@ const (
 	lineNotPresent = 2596
 	lineReferenced = 2609
 	lineMatchFull  = 305
+	lineRemoved    = 2586
 )
 
 // signalPayload finds the JSON of a violation signal in an error message.
@@ -118,6 +119,12 @@ func (c *Check) decode(payload string) (*Violation, error) {
 		default:
 			v.Detail = fmt.Sprintf("Key is not present in table \"%s\".", r.RefTable.Name)
 		}
+	case kindRemoved:
+		v.Key = KeyText(r.Columns, values)
+		v.Message = fmt.Sprintf("removing partition \"%s\" violates foreign key constraint \"%s\"", c.removed, r.Name)
+		v.Line = lineRemoved
+		// Postgres shows this key whatever the user may see.
+		v.Detail = fmt.Sprintf("Key %s is still referenced from table \"%s\".", v.Key, r.Table.Name)
 	default:
 		v.Key = KeyText(r.RefColumns, values)
 		v.Message = fmt.Sprintf("update or delete on table \"%s\" violates foreign key constraint \"%s\" on table \"%s\"", r.RefTable.Name, r.Name, r.Table.Name)

@@ -1,0 +1,95 @@
+package integration
+
+import "testing"
+
+// DDL after which Postgres validates a FOREIGN KEY again fails through
+// softfk as it fails with the real one: attaching a partition with
+// orphans to a referencing table, detaching a partition whose keys are
+// still referenced from a referenced table, changing a key column's type
+// (with USING, its values) on either side.
+var alterScenarios = []scenario{
+	{name: "attach a partition with orphans", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+INSERT INTO users VALUES (1), (2);
+CREATE TABLE orders (id int, user_id int) PARTITION BY RANGE (id);
+CREATE TABLE orders_a PARTITION OF orders FOR VALUES FROM (0) TO (100);
+CREATE TABLE old_orders (id int, user_id int);
+INSERT INTO old_orders VALUES (100, 1), (101, 99), (102, NULL);
+CREATE TABLE more_orders (id int, user_id int);
+INSERT INTO more_orders VALUES (200, 2);`, fks: []fk{ordersFK},
+		steps: []step{
+			s("ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)"),
+			s("BEGIN"),
+			s("ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)"),
+			s("ROLLBACK"),
+			s("DELETE FROM old_orders WHERE id = 101"),
+			s("ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)"),
+			s("INSERT INTO old_orders VALUES (103, 98)"),
+			s("ALTER TABLE orders ATTACH PARTITION more_orders FOR VALUES FROM (200) TO (300)"),
+			s("ALTER TABLE orders DETACH PARTITION more_orders"),
+			s("ALTER TABLE orders ATTACH PARTITION more_orders FOR VALUES FROM (200) TO (300)"),
+			s("SELECT * FROM orders ORDER BY id"),
+		}},
+	{name: "detach a referenced partition", schema: `
+CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (100);
+CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (100) TO (1000);
+INSERT INTO users VALUES (1), (150), (151);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int);
+INSERT INTO orders VALUES (10, 150), (11, 1), (12, NULL);`, fks: []fk{ordersFK},
+		normalize: func(s string) string { return derivedOrdersFK.ReplaceAllString(s, "orders_user_id_fkey") },
+		steps: []step{
+			s("ALTER TABLE users DETACH PARTITION users_high"),
+			s("BEGIN"),
+			s("ALTER TABLE public.users DETACH PARTITION users_high"),
+			s("ROLLBACK"),
+			s("DELETE FROM orders WHERE id = 10"),
+			s("ALTER TABLE users DETACH PARTITION users_high"),
+			s("INSERT INTO orders VALUES (13, 151)"),
+			s("ALTER TABLE users ATTACH PARTITION users_high FOR VALUES FROM (100) TO (1000)"),
+			s("INSERT INTO orders VALUES (14, 151)"),
+			s("ALTER TABLE users DETACH PARTITION users_low"),
+			s("SELECT * FROM orders ORDER BY id"),
+		}},
+	{name: "key type changes", schema: `
+CREATE TABLE users (id int PRIMARY KEY);
+INSERT INTO users VALUES (1), (2), (51);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int);
+INSERT INTO orders VALUES (10, 1), (11, 2), (12, NULL);`, fks: []fk{ordersFK},
+		steps: []step{
+			s("ALTER TABLE orders ALTER COLUMN user_id TYPE int USING user_id + 50"),
+			s("ALTER TABLE orders ALTER COLUMN user_id TYPE bigint"),
+			s("ALTER TABLE orders ADD COLUMN note text, ALTER COLUMN user_id TYPE bigint USING user_id * 1"),
+			s("ALTER TABLE users ALTER COLUMN id TYPE bigint USING id + 100"),
+			s("BEGIN"),
+			s("ALTER TABLE users ALTER COLUMN id TYPE bigint USING id + 100"),
+			s("SELECT 1"),
+			s("ROLLBACK"),
+			s("ALTER TABLE users ALTER COLUMN id TYPE bigint"),
+			s("UPDATE orders SET user_id = 51 WHERE id = 11"),
+			s("ALTER TABLE users ALTER COLUMN id SET DATA TYPE bigint USING CASE WHEN id = 2 THEN 3 ELSE id END"),
+			s("ALTER TABLE orders ALTER COLUMN id TYPE bigint USING id + 1"),
+			s("SELECT * FROM orders ORDER BY id"),
+			s("INSERT INTO orders VALUES (20, 99)"),
+		}},
+	// In shadow mode each such DDL runs, and what it would have failed
+	// on is logged.
+	{name: "validating DDL in shadow mode", shadow: true, shadowEvents: 3, schema: `
+CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (100);
+CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (100) TO (1000);
+INSERT INTO users VALUES (1), (150);
+CREATE TABLE orders (id int, user_id int) PARTITION BY RANGE (id);
+CREATE TABLE orders_a PARTITION OF orders FOR VALUES FROM (0) TO (100);
+INSERT INTO orders VALUES (10, 150);
+CREATE TABLE old_orders (id int, user_id int);
+INSERT INTO old_orders VALUES (100, 99);`, fks: []fk{ordersFK},
+		steps: []step{
+			s("ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)"),
+			s("ALTER TABLE users DETACH PARTITION users_high"),
+			s("ALTER TABLE orders ALTER COLUMN user_id TYPE bigint USING user_id + 1"),
+			s("ALTER TABLE orders_a ALTER COLUMN user_id TYPE int USING user_id + 1"),
+		}},
+}
+
+func TestOracleAlter(t *testing.T) { runScenarios(t, alterScenarios) }

@@ -1,0 +1,51 @@
+package parser
+
+import pg_query "github.com/pganalyze/pg_query_go/v6"
+
+// Alter describes an ALTER TABLE after which PostgreSQL validates the
+// foreign keys of a table again: one that attaches or detaches a
+// partition, or changes the type of columns.
+type Alter struct {
+	Table Relation // the table the statement alters
+	// Attach is the partition ATTACH PARTITION adds to Table; Detach the
+	// one DETACH PARTITION removes from it. Concurrently says the detach
+	// spans transactions (DETACH ... CONCURRENTLY, or its FINALIZE).
+	Attach, Detach *Relation
+	Concurrently   bool
+	// Retyped are the columns ALTER COLUMN ... TYPE changes.
+	Retyped []string
+}
+
+// alterInfo describes an ALTER TABLE, or returns nil when it changes
+// nothing a foreign key is validated for.
+func alterInfo(s *pg_query.AlterTableStmt) *Alter {
+	if s.Objtype != pg_query.ObjectType_OBJECT_TABLE || s.Relation == nil {
+		return nil
+	}
+	a := &Alter{Table: relation(s.Relation)}
+	for _, n := range s.Cmds {
+		c := n.GetAlterTableCmd()
+		if c == nil {
+			continue
+		}
+		switch c.Subtype {
+		case pg_query.AlterTableType_AT_AlterColumnType:
+			a.Retyped = append(a.Retyped, c.Name)
+		case pg_query.AlterTableType_AT_AttachPartition:
+			if p := c.Def.GetPartitionCmd(); p != nil {
+				r := relation(p.Name)
+				a.Attach = &r
+			}
+		case pg_query.AlterTableType_AT_DetachPartition, pg_query.AlterTableType_AT_DetachPartitionFinalize:
+			if p := c.Def.GetPartitionCmd(); p != nil {
+				r := relation(p.Name)
+				a.Detach = &r
+				a.Concurrently = p.Concurrent || c.Subtype == pg_query.AlterTableType_AT_DetachPartitionFinalize
+			}
+		}
+	}
+	if a.Attach == nil && a.Detach == nil && a.Retyped == nil {
+		return nil
+	}
+	return a
+}

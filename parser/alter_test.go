@@ -1,0 +1,37 @@
+package parser
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestAlter(t *testing.T) {
+	rel := func(schema, name string) *Relation { return &Relation{Schema: schema, Name: name, Inh: true} }
+	cases := []struct {
+		sql  string
+		want *Alter
+	}{
+		{sql: "ALTER TABLE orders ATTACH PARTITION s.old FOR VALUES FROM (1) TO (2)",
+			want: &Alter{Table: Relation{Name: "orders", Inh: true}, Attach: rel("s", "old")}},
+		{sql: `ALTER TABLE "Users" DETACH PARTITION u1`, want: &Alter{Table: Relation{Name: "Users", Inh: true}, Detach: rel("", "u1")}},
+		{sql: "ALTER TABLE users DETACH PARTITION u1 CONCURRENTLY",
+			want: &Alter{Table: Relation{Name: "users", Inh: true}, Detach: rel("", "u1"), Concurrently: true}},
+		{sql: "ALTER TABLE users DETACH PARTITION u1 FINALIZE",
+			want: &Alter{Table: Relation{Name: "users", Inh: true}, Detach: rel("", "u1"), Concurrently: true}},
+		{sql: "ALTER TABLE ONLY s.orders ADD COLUMN x int, ALTER COLUMN user_id TYPE bigint USING user_id + 1, ALTER b SET DATA TYPE text",
+			want: &Alter{Table: Relation{Schema: "s", Name: "orders"}, Retyped: []string{"user_id", "b"}}},
+		{sql: "ALTER TABLE orders ADD COLUMN x int"},
+		{sql: "ALTER INDEX i ATTACH PARTITION j"},
+		{sql: "ALTER TABLE orders RENAME COLUMN a TO b"},
+	}
+	for _, c := range cases {
+		res, err := Analyze(c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		st := res.Statements[0]
+		if got := st.Alter; !reflect.DeepEqual(got, c.want) || st.Kind != Schema && c.want != nil {
+			t.Errorf("%s: %+v (kind %v), want %+v", c.sql, got, st.Kind, c.want)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// alter plans what PostgreSQL validates of a FOREIGN KEY after an ALTER
+// TABLE, in the statement's transaction right after it:
+//   - a partition attached to a referencing table: each of its rows has
+//     its parent (the error names the partition);
+//   - a partition detached from a referenced table: no referencing row
+//     keeps a key that was in it;
+//   - a key column whose type changes, on either side: each referencing
+//     row has its parent.
+//
+// A DETACH ... CONCURRENTLY of a referenced table's partition runs in
+// transactions of its own, where no check can follow it: unverifiable.
+func (b *planBuilder) alter(a *parser.Alter) {
+	for _, r := range b.rels {
+		if !r.usable() || r.reported != nil {
+			continue // views are not altered as tables
+		}
+		if matches(a.Table, r.Table) && r.childSide() {
+			cond := guard(a.Table, r.Child)
+			switch {
+			case a.Attach != nil:
+				partition := config.TableName{Schema: cmp.Or(a.Attach.Schema, r.Table.Schema), Name: a.Attach.Name}
+				as := *r.reportedAs()
+				as.Table = partition
+				named := *r
+				named.reported = &as
+				b.validate(&named, relationSQL(*a.Attach), cond, true)
+			case retypes(a, r.Columns):
+				b.validate(r, TableRef(r.Child), cond, true)
+			}
+		}
+		if matches(a.Table, r.RefTable) && r.parentSide() {
+			cond := guard(a.Table, r.Parent)
+			switch {
+			case a.Detach != nil && a.Concurrently:
+				b.plan.Unverifiable = &Unverifiable{Reason: "DETACH PARTITION CONCURRENTLY of a referenced table", Rel: r}
+				return
+			case a.Detach != nil:
+				b.removal(r, *a.Detach, cond)
+			case retypes(a, r.RefColumns):
+				// The ALTER locks the referenced table: no parent can go.
+				b.validate(r, TableRef(r.Child), cond, false)
+			}
+		}
+	}
+}
+
+// retypes reports whether the ALTER changes the type of one of cols.
+func retypes(a *parser.Alter, cols []string) bool {
+	return slices.ContainsFunc(a.Retyped, func(c string) bool { return slices.Contains(cols, c) })
+}
+
+// relationSQL renders a relation as the statement named it.
+func relationSQL(rel parser.Relation) string {
+	if rel.Schema == "" {
+		return config.QuoteIdent(rel.Name)
+	}
+	return config.TableName{Schema: rel.Schema, Name: rel.Name}.String()
+}
+
+// validate adds a check that every row of rows (a FROM item with r's
+// referencing columns) has its parent under r, as PostgreSQL validates a
+// foreign key (whatever session_replication_role says). With lock, the
+// parents are locked FOR KEY SHARE in the same statement, before they are
+// looked for, so that none can be deleted before the transaction ends.
+func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
+	keys := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		keys[i] = "c." + config.QuoteIdent(c)
+	}
+	parents, with := TableRef(r.Parent), ""
+	if lock {
+		refs := make([]string, len(r.RefColumns))
+		for i, c := range r.RefColumns {
+			refs[i] = "p." + config.QuoteIdent(c)
+		}
+		with = fmt.Sprintf("WITH softfk_locked AS MATERIALIZED (SELECT %s FROM %s p WHERE (%s) IN (SELECT %s FROM %s c) FOR KEY SHARE OF p) ",
+			strings.Join(refs, ", "), TableRef(r.Parent), strings.Join(refs, ", "), strings.Join(keys, ", "), rows)
+		parents = "softfk_locked"
+	}
+	violates, signal := keyViolation(r, keys, parents, "")
+	b.addValidation(r, "", with, fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, rows, joinNonEmpty(" AND ", cond, violates)))
+}
+
+// removal adds a check that no row of r's referencing table references a
+// key of partition, just detached from r's referenced table, as
+// PostgreSQL checks before it detaches one. (The DETACH locks the
+// partition: no referencing row can take one of its keys meanwhile.)
+func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) {
+	keys := make([]string, len(r.Columns))
+	eq := make([]string, len(r.Columns))
+	for i, c := range r.Columns {
+		keys[i] = "c." + config.QuoteIdent(c)
+		eq[i] = fmt.Sprintf("d.%s = %s", config.QuoteIdent(r.RefColumns[i]), keys[i])
+	}
+	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), strings.Join(eq, " AND "))
+	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))
+	b.addValidation(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
+		joinNonEmpty(" AND ", cond, nullCount(keys)+" = 0", referenced)))
+}
+
+// addValidation adds the check whose query (after with) returns the
+// signal of the first violation of r, if any: an enforced check raises
+// it, a shadow check returns it.
+func (b *planBuilder) addValidation(r *Rel, removed, with, query string) {
+	check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: r.Mode == config.Shadow, Side: ChildSide, removed: removed}
+	if removed != "" {
+		check.Side = ParentSide
+	}
+	sql := with + query
+	if !check.Shadow {
+		sql = with + "SELECT CAST((" + query + ") AS int4)"
+	}
+	b.plan.After = append(b.plan.After, &Step{SQL: sql, Check: check})
+}
