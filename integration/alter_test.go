@@ -1,6 +1,13 @@
 package integration
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
 
 // DDL after which Postgres validates a FOREIGN KEY again fails through
 // softfk as it fails with the real one: attaching a partition with
@@ -93,3 +100,43 @@ INSERT INTO old_orders VALUES (100, 99);`, fks: []fk{ordersFK},
 }
 
 func TestOracleAlter(t *testing.T) { runScenarios(t, alterScenarios) }
+
+// The parents a partition's rows reference stay until the ATTACH that
+// validated them commits: a concurrent delete of one waits for it, then
+// finds the new partition's row and fails, as with a real FOREIGN KEY.
+func TestAttachLocksTheParentsItValidated(t *testing.T) {
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct, "CREATE TABLE users (id int PRIMARY KEY)", "INSERT INTO users VALUES (1)",
+		"CREATE TABLE orders (id int, user_id int) PARTITION BY RANGE (id)",
+		"CREATE TABLE old_orders (id int, user_id int)", "INSERT INTO old_orders VALUES (100, 1)")
+	p := startProxy(t, configFor(t, "relationships:\n"+ordersFK.yaml("public")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := connect(t, p.DSN(db)), connect(t, p.DSN(db))
+	mustExec(t, a, "BEGIN", "ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)")
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := b.Exec(ctx, "DELETE FROM users WHERE id = 1")
+		deleted <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-deleted:
+			t.Fatalf("the delete did not wait for the ATTACH: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if err := direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(t, a, "COMMIT")
+	var pe *pgconn.PgError
+	if err := <-deleted; !errors.As(err, &pe) || pe.Code != "23503" {
+		t.Fatalf("delete of the referenced user: %v, want 23503", err)
+	}
+	var users int
+	if err := direct.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&users); err != nil || users != 1 {
+		t.Fatalf("users left: %d (%v), want 1", users, err)
+	}
+}
