@@ -458,6 +458,14 @@ var moreMultiStatementScenarios = []scenario{
 		s("INSERT INTO orders SELECT 76, 90, 'c'; INSERT INTO orders VALUES (77, 1, 'd')"),
 		s("COMMIT"),
 	}},
+	// Tables and views created in a query string that a later statement
+	// of it writes, over no guarded table: nothing to refuse.
+	{name: "multi statement creating unguarded relations", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple"}, steps: []step{
+		s("CREATE TABLE audit_orders (id int, user_id int); INSERT INTO audit_orders VALUES (1, 99)"),
+		s("CREATE VIEW audit_view AS SELECT * FROM audit_orders; INSERT INTO audit_view VALUES (2, 98); DELETE FROM audit_view WHERE id = 1"),
+		s("CREATE TABLE parts (id int) PARTITION BY RANGE (id); CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (10); INSERT INTO parts_1 VALUES (1)"),
+		s("SELECT * FROM audit_orders"),
+	}},
 }
 
 func TestOracleShapes(t *testing.T)             { runScenarios(t, shapeScenarios) }

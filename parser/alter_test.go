@@ -35,3 +35,28 @@ func TestAlter(t *testing.T) {
 		}
 	}
 }
+
+func TestCreates(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want *Creation
+	}{
+		{sql: "CREATE TABLE o1 PARTITION OF s.orders FOR VALUES FROM (1) TO (2)",
+			want: &Creation{Name: "o1", Over: []Relation{{Schema: "s", Name: "orders", Inh: true}}}},
+		{sql: "CREATE VIEW v AS SELECT id, user_id AS u FROM orders o WHERE id > 0",
+			want: &Creation{Name: "v", Over: []Relation{{Name: "orders", Inh: true, Alias: "o"}}}},
+		{sql: "CREATE OR REPLACE TEMP VIEW v AS SELECT 1", want: &Creation{Name: "v"}},
+		{sql: "CREATE TABLE t (id int)"},
+		{sql: "CREATE TABLE t AS SELECT * FROM orders"},
+		{sql: "SELECT 1"},
+	}
+	for _, c := range cases {
+		res, err := Analyze(c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		if got := res.Statements[0].Creates(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %+v, want %+v", c.sql, got, c.want)
+		}
+	}
+}

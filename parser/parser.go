@@ -88,9 +88,10 @@ type Statement struct {
 	Alter *Alter
 
 	truncate *pg_query.TruncateStmt
-	// keepsNames, changesTables and namesRelation are the answers of
-	// KeepsNames, ChangesTables and NamesRelation.
+	// keepsNames, changesTables, namesRelation and creates are the
+	// answers of KeepsNames, ChangesTables, NamesRelation and Creates.
 	keepsNames, changesTables, namesRelation bool
+	creates                                  *Creation
 }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
@@ -145,6 +146,38 @@ func (st *Statement) ChangesTables() bool { return st.changesTables }
 // again when a relation it uses changes or the search_path does, not when
 // a namesake appears earlier in the path).
 func (st *Statement) NamesRelation() bool { return st.namesRelation }
+
+// Creation is a relation a statement creates over others, which a write
+// may reach them through: a partition (Over is its partitioned table) or
+// a view (Over are the relations of its FROM list).
+type Creation struct {
+	Name string
+	Over []Relation
+}
+
+// Creates describes the partition or view the statement creates, or
+// returns nil.
+func (st *Statement) Creates() *Creation { return st.creates }
+
+// creation computes Creates for the statement n.
+func creation(n *pg_query.Node) *Creation {
+	var c Creation
+	var over []*pg_query.Node
+	switch {
+	case n.GetCreateStmt() != nil && n.GetCreateStmt().Partbound != nil:
+		c.Name, over = n.GetCreateStmt().Relation.GetRelname(), n.GetCreateStmt().InhRelations
+	case n.GetViewStmt() != nil:
+		c.Name, over = n.GetViewStmt().View.GetRelname(), n.GetViewStmt().Query.GetSelectStmt().GetFromClause()
+	default:
+		return nil
+	}
+	for _, o := range over {
+		if rv := o.GetRangeVar(); rv != nil {
+			c.Over = append(c.Over, relation(rv))
+		}
+	}
+	return &c
+}
 
 // namesRelation computes NamesRelation for the statement n.
 func namesRelation(n *pg_query.Node) bool {
@@ -351,6 +384,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	st.keepsNames = keepsNames(n, st.Kind, text)
 	st.changesTables = changesTables(n, st.Kind)
 	st.namesRelation = namesRelation(n)
+	st.creates = creation(n)
 	return st
 }
 

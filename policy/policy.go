@@ -365,7 +365,21 @@ func guard(ref parser.Relation, t *Table) string {
 	return "to_regclass(" + parser.QuoteLiteral(config.QuoteIdent(ref.Name)) + ") = " + liveOID(t)
 }
 
-// mentions reports whether a name occurs in names.
+// RelOfAny returns a relationship whose referencing or referenced table
+// (or a partition or view of one) one of refs may denote, or nil.
+func (db *DB) RelOfAny(refs []parser.Relation) *Rel {
+	rels, _ := db.relationships()
+	for _, r := range rels {
+		for _, ref := range refs {
+			if r.usable() && (matches(ref, r.Table) || matches(ref, r.RefTable)) {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// contains reports whether a name occurs in names.
 func contains(names []string, name string) bool {
 	for _, n := range names {
 		if n == name {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -97,6 +98,10 @@ func (f *frontend) query(body []byte) error {
 	plans := make([]*policy.Plan, len(res.Statements))
 	watches := make([]*watch, len(res.Statements))
 	planned, rounds, txControl, learning, namesMayMove, tablesChanged := false, false, false, false, false, false
+	// created holds the partitions and views the query string creates of
+	// guarded tables (or of such partitions and views), each with a
+	// relationship of the table.
+	var created map[string]*policy.Rel
 	for i := range res.Statements {
 		st := &res.Statements[i]
 		watches[i] = f.sessionEffects(st, true)
@@ -114,8 +119,25 @@ func (f *frontend) query(body []byte) error {
 			u := &policy.Unverifiable{Reason: "a write checked after DDL on a table with soft foreign keys in one query string; send the DDL separately", Rel: p.FirstRel()}
 			plans[i] = f.unverifiablePlan(u, st.Text)
 		}
+		if r := writesCreated(st, created); plans[i] == nil && r != nil {
+			// The catalog facts know nothing of it yet.
+			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same query string; send the CREATE separately", Rel: r}
+			plans[i] = f.unverifiablePlan(u, st.Text)
+		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
 		tablesChanged = tablesChanged || st.ChangesTables() && parser.MentionsAny(st.Text, f.s.rules().TableNames())
+		if c := st.Creates(); c != nil {
+			r := f.s.rules().RelOfAny(c.Over)
+			for _, o := range c.Over {
+				r = cmp.Or(r, created[o.Name])
+			}
+			if r != nil {
+				if created == nil {
+					created = map[string]*policy.Rel{}
+				}
+				created[c.Name] = r
+			}
+		}
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
 			planned = true
@@ -159,6 +181,18 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	return f.splitQuery(sql, res, plans, watches, ready)
+}
+
+// writesCreated returns the relationship of the table behind a relation
+// created earlier in the query string (see created in query) that st
+// writes, or nil.
+func writesCreated(st *parser.Statement, created map[string]*policy.Rel) *policy.Rel {
+	for _, t := range st.Targets {
+		if r := created[t.Relation.Name]; r != nil && t.Kind != parser.Truncate {
+			return r // (a table just created is empty: a TRUNCATE of it removes nothing)
+		}
+	}
+	return nil
 }
 
 // unverifiablePlan is the plan of a statement softfk cannot verify: one
