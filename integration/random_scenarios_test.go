@@ -386,6 +386,8 @@ func (g *stepGen) next() {
 		g.keptKeys()
 	case 45, 46:
 		g.throughViews()
+	case 47:
+		g.validatingDDL()
 	default:
 		g.transaction()
 	}
@@ -434,6 +436,33 @@ func (g *stepGen) throughViews() {
 		g.add("INSERT INTO ccv VALUES (" + g.key(1, 3, 10) + ", " + g.key(1, 3, 10) + ", " + g.key(4, 9, 0) + ")")
 	default:
 		g.add("UPDATE cv SET parent = $1 WHERE cid = $2", g.rng.IntN(6), 10+g.rng.IntN(7))
+	}
+}
+
+// validatingDDL draws an ALTER TABLE after which Postgres validates a
+// foreign key (each a step of its own: softfk refuses checked writes after
+// DDL in one query string): a key's new values, a partition detached and
+// attached again, a new partition with rows of its own. A changed key
+// takes one value only, so that the violation an error names is the same
+// on both sides.
+func (g *stepGen) validatingDDL() {
+	switch g.rng.IntN(5) {
+	case 0:
+		g.control("ALTER TABLE c ALTER COLUMN pid TYPE int USING CASE WHEN pid = " + g.key(0, 5, 0) + " THEN 9 ELSE pid END")
+	case 1:
+		g.control("ALTER TABLE tp ALTER COLUMN code TYPE text USING CASE WHEN code = 'B' THEN 'b' ELSE code END")
+	case 2:
+		g.control("ALTER TABLE pc DETACH PARTITION pc2")
+		g.control("ALTER TABLE pc ATTACH PARTITION pc2 FOR VALUES FROM (10) TO (100)")
+	case 3:
+		g.control("ALTER TABLE pp DETACH PARTITION pp2")
+		g.control("ALTER TABLE pp ATTACH PARTITION pp2 FOR VALUES FROM (5) TO (100)")
+	default:
+		n := 1000 + len(g.steps)
+		name := fmt.Sprintf("pc%d", n)
+		g.control(fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, ppid int)", name))
+		g.control(fmt.Sprintf("INSERT INTO %s VALUES (%d, %s), (%d, %s)", name, n, g.key(0, 8, 10), n+1, g.key(0, 8, 10)))
+		g.control(fmt.Sprintf("ALTER TABLE pc ATTACH PARTITION %s FOR VALUES FROM (%d) TO (%d)", name, n, n+2))
 	}
 }
 
