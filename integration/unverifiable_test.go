@@ -345,3 +345,44 @@ func TestWriteThroughRelationCreatedInOneQueryStringIsUnverifiable(t *testing.T)
 		[]string{"CREATE TABLE orders_1 PARTITION OF orders FOR VALUES FROM (0) TO (100); INSERT INTO orders_1 VALUES (1, 99)"},
 		"created earlier in the same query string", "SELECT count(*) FROM orders", map[bool]int{true: 0, false: 1})
 }
+
+// A COPY into a table whose BEFORE INSERT trigger may change the key (or
+// skip rows) is unverifiable: softfk reads the keys from the data.
+func TestCopyIntoTableWithKeyChangingTriggerIsUnverifiable(t *testing.T) {
+	for _, body := range []string{"NEW.user_id := NEW.user_id + 100; RETURN NEW;", "IF NEW.id > 5 THEN RETURN NULL; END IF; RETURN NEW;"} {
+		db := newDatabase(t)
+		mustExec(t, connect(t, cluster.DSN(db)), "CREATE TABLE users (id int PRIMARY KEY)", "INSERT INTO users VALUES (1)",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+			"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "+body+" END$$",
+			"CREATE TRIGGER f BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()")
+		p := startProxy(t, configFor(t, "relationships:\n"+ordersFK.yaml("public")))
+		_, err := connect(t, p.DSN(db)).PgConn().CopyFrom(context.Background(), strings.NewReader("1\t1\n"), "COPY orders FROM STDIN")
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "BEFORE INSERT triggers") {
+			t.Errorf("%s: %v, want softfk's 0A000", body, err)
+		}
+	}
+	// A trigger's function replaced through softfk counts at once.
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct, "CREATE TABLE users (id int PRIMARY KEY)", "INSERT INTO users VALUES (1)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text)",
+		"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.note := 'x'; RETURN NEW; END$$",
+		"CREATE TRIGGER f BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()")
+	p := startProxy(t, configFor(t, "relationships:\n"+ordersFK.yaml("public")))
+	conn := connect(t, p.DSN(db))
+	ctx := context.Background()
+	if _, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("1\t1\n"), "COPY orders (id, user_id) FROM STDIN"); err != nil {
+		t.Fatalf("COPY with a harmless trigger: %v", err)
+	}
+	mustExec(t, conn, "CREATE OR REPLACE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := 99; RETURN NEW; END$$")
+	_, err := conn.PgConn().CopyFrom(ctx, strings.NewReader("2\t1\n"), "COPY orders (id, user_id) FROM STDIN")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "0A000" {
+		t.Fatalf("COPY after the trigger's function changed the key: %v, want softfk's 0A000", err)
+	}
+	var orphans int
+	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders WHERE user_id = 99").Scan(&orphans); err != nil || orphans != 0 {
+		t.Fatalf("%d orphans (%v)", orphans, err)
+	}
+}

@@ -92,7 +92,12 @@ type Statement struct {
 	// answers of KeepsNames, ChangesTables, NamesRelation and Creates.
 	keepsNames, changesTables, namesRelation bool
 	creates                                  *Creation
+	definesFunction                          bool
 }
+
+// DefinesFunction reports whether the statement creates or replaces a
+// function or procedure, which may be a trigger's.
+func (st *Statement) DefinesFunction() bool { return st.definesFunction }
 
 // TruncateWith renders a TRUNCATE statement with more tables added to its
 // list (schema-qualified names), keeping its other options.
@@ -363,6 +368,9 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
+	case n.GetCreateFunctionStmt() != nil:
+		// A trigger's function may be redefined (see DefinesFunction).
+		st.Kind, st.definesFunction = Schema, true
 	case n.GetAlterTableStmt() != nil:
 		st.Kind = Schema
 		st.Alter = alterInfo(n.GetAlterTableStmt())

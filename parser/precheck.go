@@ -42,6 +42,12 @@ func MayChangeSchema(sql string) bool {
 	return hasAnyWord(sql, "alter", "drop", "create")
 }
 
+// MayDefineFunction reports whether sql may create or replace a function
+// or procedure.
+func MayDefineFunction(sql string) bool {
+	return hasWord(sql, "create") && hasAnyWord(sql, "function", "procedure")
+}
+
 // hasAnyWord reports whether sql contains one of the words (lower-case
 // ASCII letters) as a whole word, in any case.
 func hasAnyWord(sql string, words ...string) bool {

@@ -25,6 +25,9 @@ type Table struct {
 	// may change the values a statement writes.
 	BeforeInsertTrigger, BeforeUpdateTrigger bool
 	HasRules                                 bool
+	// insertTriggers are the functions of the BEFORE ROW INSERT triggers
+	// (see insertTriggersMayChange).
+	insertTriggers []triggerFunc
 	// PartitionOf lists, for a partition, the partitioned tables it is
 	// part of, nearest first.
 	PartitionOf []config.TableName
@@ -116,7 +119,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 18
+const catalogColumns = 19
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -192,7 +195,15 @@ SELECT n.nspname, c.relname, c.relkind::text,
       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> c.oid
     JOIN pg_catalog.pg_class dc ON dc.oid = d.refobjid
     JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace
-    WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') ELSE '' END
+    WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') ELSE '' END,
+  CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
+                        WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
+    SELECT string_agg(l.lanname || chr(31) || translate(encode(convert_to(p.prosrc, 'UTF8'), 'base64'), chr(10), ''), chr(30))
+    FROM pg_catalog.pg_trigger t
+    JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+    WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+      AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 4 <> 0), '') ELSE '' END
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -234,6 +245,9 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 				views[t] = &viewDef{def: r[16], reads: parseViewReads(r[17])}
 			}
 		}
+		if r[18] != "" {
+			t.insertTriggers = parseTriggerFuncs(r[18])
+		}
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
 		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
@@ -256,6 +270,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			if anc := cat.Tables[a]; anc != nil {
 				anc.BeforeInsertTrigger = anc.BeforeInsertTrigger || t.BeforeInsertTrigger
 				anc.BeforeUpdateTrigger = anc.BeforeUpdateTrigger || t.BeforeUpdateTrigger
+				anc.insertTriggers = append(anc.insertTriggers, t.insertTriggers...)
 			}
 		}
 	}

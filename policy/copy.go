@@ -37,7 +37,7 @@ func (b *planBuilder) copyTarget(st *parser.Statement, t *parser.Target, rels []
 	fail := func(reason string) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "COPY " + reason, Rel: rels[0]}
 	}
-	if child.BeforeInsertTrigger || child.HasRules {
+	if child.HasRules || child.insertTriggersMayChange(unionColumns(rels, func(r *Rel) []string { return r.Columns })) {
 		fail("into a table whose BEFORE INSERT triggers or rules may change the keys")
 		return
 	}

@@ -354,12 +354,17 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 	return true, nil
 }
 
-// changesSchema reports whether sql is DDL on a guarded table, after which
-// the catalog facts must be read again.
+// changesSchema reports whether sql is DDL on a guarded table, or defines
+// a function (a trigger's may change), after which the catalog facts must
+// be read again.
 func (f *frontend) changesSchema(sql []byte) bool {
 	db := f.s.rules()
 	text := unsafeString(sql)
-	if !db.Active() || !parser.MayChangeSchema(text) || !parser.MentionsAny(text, db.TableNames()) {
+	if !db.Active() || !parser.MayChangeSchema(text) {
+		return false
+	}
+	mentions := parser.MentionsAny(text, db.TableNames())
+	if !mentions && !parser.MayDefineFunction(text) {
 		return false
 	}
 	res, err := f.s.srv.parser.Analyze(string(sql))
@@ -367,7 +372,7 @@ func (f *frontend) changesSchema(sql []byte) bool {
 		return false
 	}
 	for _, st := range res.Statements {
-		if st.Kind == parser.Schema {
+		if st.Kind == parser.Schema && (mentions || st.DefinesFunction()) {
 			return true
 		}
 	}

@@ -1,0 +1,60 @@
+package policy
+
+import "testing"
+
+func TestPlpgsqlKeepsColumns(t *testing.T) {
+	keys := []string{"user_id"}
+	cases := []struct {
+		src  string
+		keep bool
+	}{
+		{"BEGIN NEW.updated_at := now(); RETURN NEW; END", true},
+		{"\nBEGIN\n  NEW.created = now();\n  IF NEW.note IS NULL THEN NEW.note := 'x'; END IF;\n  RETURN (NEW);\nEND;\n", true},
+		{"BEGIN SELECT now() INTO NEW.created_at; RETURN NEW; END", true},
+		{"BEGIN NEW.user_id := 99; RETURN NEW; END", false},
+		{`BEGIN NEW."USER_ID" := 99; RETURN NEW; END`, false},
+		{"BEGIN -- user_id stays\n RETURN NEW; END", false},
+		{"BEGIN NEW := jsonb_populate_record(NEW, '{}'); RETURN NEW; END", false},
+		{"BEGIN new = OLD; RETURN new; END", false},
+		{"BEGIN SELECT * INTO NEW FROM orders LIMIT 1; RETURN NEW; END", false},
+		{"BEGIN EXECUTE 'SELECT $1' INTO STRICT new USING NEW; RETURN NEW; END", false},
+		{"DECLARE r orders; BEGIN r := NEW; RETURN r; END", false},
+		{"BEGIN RETURN NULL; END", false},
+		{"BEGIN IF NEW.v > 0 THEN RETURN NEW; END IF; RETURN OLD; END", false},
+		{"BEGIN END", false},
+		{"DECLARE x ALIAS FOR NEW; BEGIN x := ROW(1, 2); RETURN NEW; END", false},
+		{"DECLARE new orders; BEGIN RETURN NEW; END", false},
+		{`DECLARE "new" orders; BEGIN RETURN NEW; END`, false},
+		{"BEGIN CALL fix(NEW); RETURN NEW; END", false},
+		{"BEGIN FOR new IN SELECT * FROM orders LOOP END LOOP; RETURN NEW; END", false},
+		{`BEGIN NEW.U&"\0075ser_id" := 9; RETURN NEW; END`, false},
+		{"<<fn>> BEGIN fn.new := NULL; RETURN NEW; END", false},
+	}
+	for _, c := range cases {
+		if got := plpgsqlKeepsColumns(c.src, keys); got != c.keep {
+			t.Errorf("%q: %v, want %v", c.src, got, c.keep)
+		}
+	}
+	if plpgsqlKeepsColumns("BEGIN RETURN NEW; END", []string{"user id"}) {
+		t.Error("a key column whose name is not one word must count as changed")
+	}
+}
+
+func TestInsertTriggersMayChange(t *testing.T) {
+	safe := triggerFunc{lang: "plpgsql", src: "BEGIN NEW.at := now(); RETURN NEW; END"}
+	cases := []struct {
+		table Table
+		want  bool
+	}{
+		{Table{}, false},
+		{Table{BeforeInsertTrigger: true}, true},
+		{Table{BeforeInsertTrigger: true, insertTriggers: []triggerFunc{safe}}, false},
+		{Table{BeforeInsertTrigger: true, insertTriggers: []triggerFunc{safe, {lang: "plpython3u", src: "return 'OK'"}}}, true},
+		{Table{BeforeInsertTrigger: true, insertTriggers: parseTriggerFuncs("plpgsql\x1fnot base64!")}, true},
+	}
+	for i, c := range cases {
+		if got := c.table.insertTriggersMayChange([]string{"user_id"}); got != c.want {
+			t.Errorf("case %d: %v, want %v", i, got, c.want)
+		}
+	}
+}
