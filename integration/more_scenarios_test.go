@@ -341,6 +341,27 @@ INSERT INTO orders (id, x) VALUES (10, 1), (20, 2);`, fks: []fk{ordersFK}, steps
 		s("INSERT INTO orders (id, x) VALUES (11, 3) ON CONFLICT (id) DO UPDATE SET x = 95"),
 		s("DELETE FROM users WHERE id = 2"),
 	}},
+	// A BEFORE UPDATE trigger that may change the key of rows an UPDATE
+	// does not assign it in: softfk checks the rows it writes, as the RI
+	// trigger checks those whose key changed. (One that plainly leaves the
+	// key alone, here the second, adds no check.)
+	{name: "update trigger changing an unassigned key", schema: usersOrders + `
+CREATE FUNCTION move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.note = 'move' THEN NEW.user_id := NEW.user_id + 90; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER move BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION move();
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.note := NEW.note || '.'; RETURN NEW; END $$;
+CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch();`, fks: []fk{ordersFK}, steps: []step{
+		s("UPDATE orders SET note = 'x' WHERE id = 10"),
+		s("UPDATE orders SET note = 'move' WHERE id = 10"),
+		s("UPDATE orders SET note = 'move' WHERE id > 10"),
+		s("UPDATE orders SET note = $1 WHERE id = $2", "move", 12),
+		s("INSERT INTO users VALUES (92, 'z@x')"),
+		s("UPDATE orders SET note = 'move' WHERE id = 12"),
+		s("SELECT * FROM orders ORDER BY id"),
+	}},
 }
 
 // Errors in the client's clauses that softfk's own statements meet first

@@ -25,9 +25,9 @@ type Table struct {
 	// may change the values a statement writes.
 	BeforeInsertTrigger, BeforeUpdateTrigger bool
 	HasRules                                 bool
-	// insertTriggers are the functions of the BEFORE ROW INSERT triggers
-	// (see insertTriggersMayChange).
-	insertTriggers []triggerFunc
+	// triggers are the functions of the BEFORE ROW INSERT and UPDATE
+	// triggers (see triggersMayChange).
+	triggers []triggerFunc
 	// PartitionOf lists, for a partition, the partitioned tables it is
 	// part of, nearest first.
 	PartitionOf []config.TableName
@@ -198,12 +198,13 @@ SELECT n.nspname, c.relname, c.relkind::text,
     WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') ELSE '' END,
   CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
                         WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
-    SELECT string_agg(l.lanname || chr(31) || translate(encode(convert_to(p.prosrc, 'UTF8'), 'base64'), chr(10), ''), chr(30))
+    SELECT string_agg(CASE WHEN t.tgtype & 4 <> 0 THEN 'i' ELSE '' END || CASE WHEN t.tgtype & 16 <> 0 THEN 'u' ELSE '' END ||
+                      chr(31) || l.lanname || chr(31) || translate(encode(convert_to(p.prosrc, 'UTF8'), 'base64'), chr(10), ''), chr(30))
     FROM pg_catalog.pg_trigger t
     JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
     WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-      AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 4 <> 0), '') ELSE '' END
+      AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 20 <> 0), '') ELSE '' END
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -246,7 +247,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			}
 		}
 		if r[18] != "" {
-			t.insertTriggers = parseTriggerFuncs(r[18])
+			t.triggers = parseTriggerFuncs(r[18])
 		}
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
@@ -270,7 +271,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			if anc := cat.Tables[a]; anc != nil {
 				anc.BeforeInsertTrigger = anc.BeforeInsertTrigger || t.BeforeInsertTrigger
 				anc.BeforeUpdateTrigger = anc.BeforeUpdateTrigger || t.BeforeUpdateTrigger
-				anc.insertTriggers = append(anc.insertTriggers, t.insertTriggers...)
+				anc.triggers = append(anc.triggers, t.triggers...)
 			}
 		}
 	}

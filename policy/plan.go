@@ -739,13 +739,15 @@ func (b *planBuilder) ensureWork() {
 	}
 }
 
-// updateChild plans an UPDATE that assigns referencing columns: one that
-// writes a single row checks it inside the statement; otherwise the new
-// values come back through RETURNING and are checked after it.
+// updateChild plans an UPDATE that assigns referencing columns, or whose
+// BEFORE UPDATE triggers may change them: one that writes a single row
+// checks it inside the statement; otherwise the new values come back
+// through RETURNING, triggers' changes included, and are checked after
+// it.
 func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 	var touched []*Rel
 	for _, r := range rels {
-		if setsAny(w, r.Child, r.Columns) {
+		if setsAny(w, r.Child, r.Columns) || r.Child.updateTriggersMayChange(r.Columns) {
 			touched = append(touched, r)
 		}
 	}

@@ -7,43 +7,64 @@ import (
 	"strings"
 )
 
-// triggerFunc is the function of a BEFORE ROW trigger: its language and
-// its source.
+// triggerFunc is the function of a BEFORE ROW trigger: the events it
+// fires on, its language and its source.
 type triggerFunc struct {
-	lang, src string
+	insert, update bool
+	lang, src      string
 }
 
 // parseTriggerFuncs reads the catalog's list of trigger functions
-// (language chr(31) base64 source, chr(30) between functions). A source
-// that does not decode is kept empty with an unknown language: it may
-// change anything.
+// (events chr(31) language chr(31) base64 source, chr(30) between
+// functions). A source that does not decode is kept empty with an unknown
+// language: it may change anything.
 func parseTriggerFuncs(s string) []triggerFunc {
 	var out []triggerFunc
 	for _, f := range strings.Split(s, "\x1e") {
-		lang, enc, _ := strings.Cut(f, "\x1f")
-		src, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil {
-			lang = ""
+		parts := strings.SplitN(f, "\x1f", 3)
+		tf := triggerFunc{insert: true, update: true}
+		if len(parts) == 3 {
+			src, err := base64.StdEncoding.DecodeString(parts[2])
+			if err == nil {
+				tf = triggerFunc{insert: strings.Contains(parts[0], "i"), update: strings.Contains(parts[0], "u"), lang: parts[1], src: string(src)}
+			}
 		}
-		out = append(out, triggerFunc{lang: lang, src: string(src)})
+		out = append(out, tf)
 	}
 	return out
 }
 
 // insertTriggersMayChange reports whether the table's BEFORE ROW INSERT
 // triggers may change any of cols in the rows they let through, or skip
-// a row: true unless the table has none, or each is a PL/pgSQL function
-// that plainly cannot (see plpgsqlKeepsColumns).
+// a row (see triggersMayChange).
 func (t *Table) insertTriggersMayChange(cols []string) bool {
-	if !t.BeforeInsertTrigger {
-		return false
+	return t.BeforeInsertTrigger && t.triggersMayChange(cols, func(f triggerFunc) bool { return f.insert }, "new")
+}
+
+// updateTriggersMayChange reports whether the table's BEFORE ROW UPDATE
+// triggers may change any of cols in the rows they write (returning the
+// old row, or none, changes nothing).
+func (t *Table) updateTriggersMayChange(cols []string) bool {
+	return t.BeforeUpdateTrigger && t.triggersMayChange(cols, func(f triggerFunc) bool { return f.update }, "new", "old", "null")
+}
+
+// triggersMayChange reports whether some trigger function that fires
+// (see fires) may change cols: true unless each is a PL/pgSQL function
+// that plainly cannot, returning only one of returns (see
+// plpgsqlKeepsColumns). Triggers the catalog counted but whose functions
+// it did not list may change anything.
+func (t *Table) triggersMayChange(cols []string, fires func(triggerFunc) bool, returns ...string) bool {
+	n := 0
+	for _, f := range t.triggers {
+		if !fires(f) {
+			continue
+		}
+		n++
+		if f.lang != "plpgsql" || !plpgsqlKeepsColumns(f.src, cols, returns...) {
+			return true
+		}
 	}
-	if len(t.insertTriggers) == 0 {
-		return true // the catalog said there are some, but not which
-	}
-	return slices.ContainsFunc(t.insertTriggers, func(f triggerFunc) bool {
-		return f.lang != "plpgsql" || !plpgsqlKeepsColumns(f.src, cols)
-	})
+	return n == 0
 }
 
 // Patterns of a PL/pgSQL body, lower-cased, that may change the row a
@@ -62,22 +83,22 @@ var rowChangers = []*regexp.Regexp{
 	regexp.MustCompile(`u&`),
 }
 
-// returns finds what each RETURN statement returns; word finds words
+// returnStmt finds what each RETURN statement returns; word finds words
 // (identifiers, keywords, numbers) and isWord tells a name that is one.
 var (
-	returns = regexp.MustCompile(`\breturn\b([^;]*)`)
-	word    = regexp.MustCompile(`[a-z0-9_$\x80-\x{10ffff}]+`)
-	isWord  = regexp.MustCompile(`^[a-z0-9_$\x80-\x{10ffff}]+$`)
+	returnStmt = regexp.MustCompile(`\breturn\b([^;]*)`)
+	word       = regexp.MustCompile(`[a-z0-9_$\x80-\x{10ffff}]+`)
+	isWord     = regexp.MustCompile(`^[a-z0-9_$\x80-\x{10ffff}]+$`)
 )
 
 // plpgsqlKeepsColumns reports whether a PL/pgSQL trigger function's body
-// src plainly returns every row it is given with cols unchanged. The
-// reading is lexical and errs on the side of "no": no word of the body,
-// in comments and strings too, may be one of cols (in any case), none
-// may change the whole row (rowChangers), and every RETURN must return
-// NEW (RETURN NULL would skip the row, whose keys softfk would still
-// check).
-func plpgsqlKeepsColumns(src string, cols []string) bool {
+// src plainly returns rows with cols as it was given them. The reading
+// is lexical and errs on the side of "no": no word of the body, in
+// comments and strings too, may be one of cols (in any case), none may
+// change the whole row (rowChangers), and every RETURN must return one of
+// returns (for an INSERT, only NEW: RETURN NULL would skip a row whose
+// keys softfk reads from a COPY's data all the same).
+func plpgsqlKeepsColumns(src string, cols []string, returns ...string) bool {
 	body := strings.ToLower(src)
 	for _, re := range rowChangers {
 		if re.MatchString(body) {
@@ -94,8 +115,8 @@ func plpgsqlKeepsColumns(src string, cols []string) bool {
 		}
 	}
 	found := false
-	for _, m := range returns.FindAllStringSubmatch(body, -1) {
-		if strings.Trim(m[1], " \t\r\n()") != "new" {
+	for _, m := range returnStmt.FindAllStringSubmatch(body, -1) {
+		if !slices.Contains(returns, strings.Trim(m[1], " \t\r\n()")) {
 			return false
 		}
 		found = true

@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"encoding/base64"
+	"testing"
+)
 
 func TestPlpgsqlKeepsColumns(t *testing.T) {
 	keys := []string{"user_id"}
@@ -31,29 +34,51 @@ func TestPlpgsqlKeepsColumns(t *testing.T) {
 		{"<<fn>> BEGIN fn.new := NULL; RETURN NEW; END", false},
 	}
 	for _, c := range cases {
-		if got := plpgsqlKeepsColumns(c.src, keys); got != c.keep {
+		if got := plpgsqlKeepsColumns(c.src, keys, "new"); got != c.keep {
 			t.Errorf("%q: %v, want %v", c.src, got, c.keep)
 		}
 	}
-	if plpgsqlKeepsColumns("BEGIN RETURN NEW; END", []string{"user id"}) {
+	if plpgsqlKeepsColumns("BEGIN RETURN NEW; END", []string{"user id"}, "new") {
 		t.Error("a key column whose name is not one word must count as changed")
 	}
 }
 
 func TestInsertTriggersMayChange(t *testing.T) {
-	safe := triggerFunc{lang: "plpgsql", src: "BEGIN NEW.at := now(); RETURN NEW; END"}
+	safe := triggerFunc{insert: true, lang: "plpgsql", src: "BEGIN NEW.at := now(); RETURN NEW; END"}
 	cases := []struct {
 		table Table
 		want  bool
 	}{
 		{Table{}, false},
 		{Table{BeforeInsertTrigger: true}, true},
-		{Table{BeforeInsertTrigger: true, insertTriggers: []triggerFunc{safe}}, false},
-		{Table{BeforeInsertTrigger: true, insertTriggers: []triggerFunc{safe, {lang: "plpython3u", src: "return 'OK'"}}}, true},
-		{Table{BeforeInsertTrigger: true, insertTriggers: parseTriggerFuncs("plpgsql\x1fnot base64!")}, true},
+		{Table{BeforeInsertTrigger: true, triggers: []triggerFunc{safe}}, false},
+		{Table{BeforeInsertTrigger: true, triggers: []triggerFunc{safe, {insert: true, lang: "plpython3u", src: "return 'OK'"}}}, true},
+		{Table{BeforeInsertTrigger: true, triggers: []triggerFunc{safe, {update: true, lang: "plpython3u"}}}, false},
+		{Table{BeforeInsertTrigger: true, triggers: parseTriggerFuncs("i\x1fplpgsql\x1fnot base64!")}, true},
+		{Table{BeforeInsertTrigger: true, triggers: parseTriggerFuncs("i\x1fplpgsql\x1f" + base64.StdEncoding.EncodeToString([]byte(safe.src)))}, false},
 	}
 	for i, c := range cases {
 		if got := c.table.insertTriggersMayChange([]string{"user_id"}); got != c.want {
+			t.Errorf("case %d: %v, want %v", i, got, c.want)
+		}
+	}
+}
+
+func TestUpdateTriggersMayChange(t *testing.T) {
+	fn := func(src string) Table {
+		return Table{BeforeUpdateTrigger: true, triggers: []triggerFunc{{update: true, lang: "plpgsql", src: src}}}
+	}
+	cases := []struct {
+		table Table
+		want  bool
+	}{
+		{fn("BEGIN NEW.at := now(); RETURN NEW; END"), false},
+		{fn("BEGIN IF NEW.v < 0 THEN RETURN NULL; END IF; IF NEW.v = 0 THEN RETURN OLD; END IF; RETURN NEW; END"), false},
+		{fn("BEGIN NEW.user_id := OLD.user_id + 1; RETURN NEW; END"), true},
+		{Table{BeforeUpdateTrigger: true, triggers: []triggerFunc{{insert: true, lang: "plpgsql", src: "BEGIN RETURN NEW; END"}}}, true},
+	}
+	for i, c := range cases {
+		if got := c.table.updateTriggersMayChange([]string{"user_id"}); got != c.want {
 			t.Errorf("case %d: %v, want %v", i, got, c.want)
 		}
 	}

@@ -142,7 +142,7 @@ func (t *Table) takeFacts(base *Table) {
 	// writes through it.
 	t.HasRules = base.HasRules
 	t.BeforeInsertTrigger, t.BeforeUpdateTrigger = base.BeforeInsertTrigger, base.BeforeUpdateTrigger
-	t.insertTriggers = base.insertTriggers
+	t.triggers = base.triggers
 }
 
 // viewNames maps each column of view t's base it shows to the view's name
