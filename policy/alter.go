@@ -75,16 +75,10 @@ func relationSQL(rel parser.Relation) string {
 // parents are locked FOR KEY SHARE in the same statement, before they are
 // looked for, so that none can be deleted before the transaction ends.
 func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
-	keys := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		keys[i] = "c." + config.QuoteIdent(c)
-	}
+	keys := qualified("c", r.Columns)
 	parents, with := TableRef(r.Parent), ""
 	if lock {
-		refs := make([]string, len(r.RefColumns))
-		for i, c := range r.RefColumns {
-			refs[i] = "p." + config.QuoteIdent(c)
-		}
+		refs := qualified("p", r.RefColumns)
 		with = fmt.Sprintf("WITH softfk_locked AS MATERIALIZED (SELECT %s FROM %s p WHERE (%s) IN (SELECT %s FROM %s c) FOR KEY SHARE OF p) ",
 			strings.Join(refs, ", "), TableRef(r.Parent), strings.Join(refs, ", "), strings.Join(keys, ", "), rows)
 		parents = "softfk_locked"
@@ -98,11 +92,10 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 // PostgreSQL checks before it detaches one. (The DETACH locks the
 // partition: no referencing row can take one of its keys meanwhile.)
 func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) {
-	keys := make([]string, len(r.Columns))
-	eq := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		keys[i] = "c." + config.QuoteIdent(c)
-		eq[i] = fmt.Sprintf("d.%s = %s", config.QuoteIdent(r.RefColumns[i]), keys[i])
+	keys, refs := qualified("c", r.Columns), qualified("d", r.RefColumns)
+	eq := make([]string, len(keys))
+	for i := range keys {
+		eq[i] = refs[i] + " = " + keys[i]
 	}
 	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), strings.Join(eq, " AND "))
 	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))

@@ -370,8 +370,11 @@ func guard(ref parser.Relation, t *Table) string {
 func (db *DB) RelOfAny(refs []parser.Relation) *Rel {
 	rels, _ := db.relationships()
 	for _, r := range rels {
+		if !r.usable() {
+			continue
+		}
 		for _, ref := range refs {
-			if r.usable() && (matches(ref, r.Table) || matches(ref, r.RefTable)) {
+			if matches(ref, r.Table) || matches(ref, r.RefTable) {
 				return r
 			}
 		}

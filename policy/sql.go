@@ -57,6 +57,16 @@ func TableRef(t *Table) string {
 	return "ONLY " + t.Name.String()
 }
 
+// qualified renders each column of cols qualified by the table name or
+// alias ref.
+func qualified(ref string, cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = ref + "." + config.QuoteIdent(c)
+	}
+	return out
+}
+
 // castTo renders CAST(expr AS type).
 func castTo(expr, typ string) string { return "CAST(" + expr + " AS " + typ + ")" }
 
@@ -218,11 +228,7 @@ func childViolations(r *Rel, from string, idx []int, cond string, lock bool) str
 // columns named through ref): the signal of its violation of relationship
 // r, or NULL.
 func rowViolation(r *Rel, ref, cond string, lock bool) string {
-	keys := make([]string, len(r.Columns))
-	for i, c := range r.Columns {
-		keys[i] = ref + "." + config.QuoteIdent(c)
-	}
-	violates, signal := childViolation(r, keys, lock)
+	violates, signal := childViolation(r, qualified(ref, r.Columns), lock)
 	return "(SELECT " + signal + " WHERE " + joinNonEmpty(" AND ", cond, violates) + ")"
 }
 

@@ -226,14 +226,11 @@ const baseAlias = "softfk_base"
 func viewRows(t *Table, ref string, cols []string, fromWhere string) (alias, rows string) {
 	base, _ := t.underlying("")
 	baseCols := make([]string, len(cols))
-	viewCols := make([]string, len(cols))
 	for i, c := range cols {
-		_, bc := t.underlying(c)
-		baseCols[i] = baseAlias + "." + config.QuoteIdent(bc)
-		viewCols[i] = ref + "." + config.QuoteIdent(c)
+		_, baseCols[i] = t.underlying(c)
 	}
 	return baseAlias, fmt.Sprintf("FROM %s %s WHERE (%s) IN (SELECT %s %s)",
-		TableRef(base), baseAlias, strings.Join(baseCols, ", "), strings.Join(viewCols, ", "), fromWhere)
+		TableRef(base), baseAlias, strings.Join(qualified(baseAlias, baseCols), ", "), strings.Join(qualified(ref, cols), ", "), fromWhere)
 }
 
 // viewRels derives, from each relationship of rels (configured, or derived

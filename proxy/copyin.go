@@ -71,25 +71,47 @@ func (c *copyIn) feed(data []byte) {
 func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt string) error {
 	c := newCopyIn(plan, stmt)
 	c.simple = true
+	f.bindSimpleCopy(sql)
+	f.forwardPart(reqExecute, 'E', unlimitedExecute, part{hold: c.hold, watch: c.watch})
+	f.copy = c
+	started, err := f.awaitCopyStart(c.watch.copyBegun, c.watch.round.done)
+	if err == nil && !started {
+		f.forward(reqSync, 'S', nil)
+	}
+	return err
+}
+
+// unlimitedExecute is the body of an Execute of the unnamed portal with no
+// row limit.
+var unlimitedExecute = []byte{0, 0, 0, 0, 0}
+
+// bindSimpleCopy sends a simple-protocol COPY's Parse and Bind as the
+// unnamed statement and portal (a Query replaces both), whose answers the
+// client does not see.
+func (f *frontend) bindSimpleCopy(sql string) {
 	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
 	f.sendMsg(&pgproto3.Parse{Query: sql})
 	f.pending = append(f.pending, pending{kind: reqBind, part: part{simple: true}})
 	f.sendMsg(&pgproto3.Bind{})
 	f.closeUnnamed('S')
-	f.forwardPart(reqExecute, 'E', []byte{0, 0, 0, 0, 0}, part{hold: c.hold, watch: c.watch})
-	f.copy = c
+}
+
+// awaitCopyStart sends what is queued and waits until the server starts
+// the COPY (begun is closed) or ends its request otherwise (ended is);
+// started says which.
+func (f *frontend) awaitCopyStart(begun, ended <-chan struct{}) (started bool, err error) {
 	f.send('H', nil)
 	if err := f.flush(); err != nil {
-		return err
+		return false, err
 	}
 	select {
-	case <-c.watch.copyBegun:
-	case <-c.watch.round.done:
-		f.forward(reqSync, 'S', nil)
+	case <-begun:
+		return true, nil
+	case <-ended:
+		return false, nil
 	case <-f.s.done:
-		return errSessionClosed
+		return false, errSessionClosed
 	}
-	return nil
 }
 
 // startCopyExtended forwards the Execute of an extended-protocol COPY
@@ -113,12 +135,8 @@ func judgedFirst(st *parser.Statement, p *policy.Plan) bool {
 // as extended-protocol messages, as startCopySimple's COPY does, so that
 // the COPY can be failed before the Query ends.
 func (f *frontend) refuseCopySimple(sql string, u *policy.Unverifiable, stmt string) error {
-	f.pending = append(f.pending, pending{kind: reqParse, part: part{simple: true}})
-	f.sendMsg(&pgproto3.Parse{Query: sql})
-	f.pending = append(f.pending, pending{kind: reqBind, part: part{simple: true}})
-	f.sendMsg(&pgproto3.Bind{})
-	f.closeUnnamed('S')
-	if err := f.refuseCopy([]byte{0, 0, 0, 0, 0}, u, stmt); err != nil {
+	f.bindSimpleCopy(sql)
+	if err := f.refuseCopy(unlimitedExecute, u, stmt); err != nil {
 		return err
 	}
 	f.forward(reqSync, 'S', nil)
@@ -137,19 +155,12 @@ func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) 
 		refused: func() { f.s.reportUnverifiable(u, stmt, true) }}
 	w := &watch{copyBegun: make(chan struct{})}
 	f.forwardPart(reqExecute, 'E', body, part{proxy: resp, watch: w})
-	f.send('H', nil)
-	if err := f.flush(); err != nil {
-		return err
-	}
-	select {
-	case <-w.copyBegun:
+	started, err := f.awaitCopyStart(w.copyBegun, resp.done)
+	if started {
 		f.pending = append(f.pending, pending{kind: reqCopyEnd})
 		f.sendMsg(&pgproto3.CopyFail{Message: rejectMarker})
-	case <-resp.done:
-	case <-f.s.done:
-		return errSessionClosed
 	}
-	return nil
+	return err
 }
 
 // endCopy handles the client's CopyDone (done) or CopyFail, then, if the

@@ -126,18 +126,7 @@ func (f *frontend) query(body []byte) error {
 		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
 		tablesChanged = tablesChanged || st.ChangesTables() && parser.MentionsAny(st.Text, f.s.rules().TableNames())
-		if c := st.Creates(); c != nil {
-			r := f.s.rules().RelOfAny(c.Over)
-			for _, o := range c.Over {
-				r = cmp.Or(r, created[o.Name])
-			}
-			if r != nil {
-				if created == nil {
-					created = map[string]*policy.Rel{}
-				}
-				created[c.Name] = r
-			}
-		}
+		created = f.noteCreated(created, st)
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
 			planned = true
@@ -181,6 +170,28 @@ func (f *frontend) query(body []byte) error {
 		return nil
 	}
 	return f.splitQuery(sql, res, plans, watches, ready)
+}
+
+// noteCreated records in created (made when needed) the partition or view
+// that st creates of a guarded table, or of a relation created before it
+// in the query string, with a relationship of that table.
+func (f *frontend) noteCreated(created map[string]*policy.Rel, st *parser.Statement) map[string]*policy.Rel {
+	c := st.Creates()
+	if c == nil {
+		return created
+	}
+	r := f.s.rules().RelOfAny(c.Over)
+	for _, o := range c.Over {
+		r = cmp.Or(r, created[o.Name])
+	}
+	if r == nil {
+		return created
+	}
+	if created == nil {
+		created = map[string]*policy.Rel{}
+	}
+	created[c.Name] = r
+	return created
 }
 
 // writesCreated returns the relationship of the table behind a relation
