@@ -362,7 +362,71 @@ CREATE TRIGGER touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION touch
 		s("UPDATE orders SET note = 'move' WHERE id = 12"),
 		s("SELECT * FROM orders ORDER BY id"),
 	}},
+	// The same on the referenced side: a BEFORE UPDATE trigger that may
+	// renumber a user whose UPDATE assigns no key. NO ACTION checks every
+	// key the UPDATE may have taken away.
+	{name: "parent update trigger changing an unassigned key", schema: usersOrders + `
+CREATE FUNCTION renumber() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.email = 'move' THEN NEW.id := NEW.id + 90; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER renumber BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION renumber();`, fks: []fk{ordersFK}, steps: []step{
+		s("UPDATE users SET email = 'x@x' WHERE id = 1"),
+		s("UPDATE users SET email = 'move' WHERE id = 1"),
+		s("UPDATE users SET email = 'move' WHERE id = 3"),
+		s("UPDATE users SET email = $1 WHERE id = $2", "move", 2),
+		s("UPDATE users SET email = 'move' WHERE id IN (1, 2)"),
+		s("UPDATE users SET email = 'move', id = id WHERE id = 2"),
+		s("WITH u AS (UPDATE users SET email = 'move' WHERE id = 1 RETURNING id) SELECT * FROM u"),
+		s("INSERT INTO orders VALUES (13, 93, 'x')"),
+		s("BEGIN"),
+		s("UPDATE users SET email = 'move' WHERE id = 93"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("DELETE FROM orders WHERE user_id = 2"),
+		s("UPDATE users SET email = 'move' WHERE id = 2"),
+		s("COMMIT"),
+		s("SELECT * FROM users ORDER BY id"),
+	}},
+	// A parent's trigger that plainly leaves the key alone changes nothing
+	// in how its key changes cascade.
+	{name: "parent update trigger leaving the key alone", schema: usersOrders + `
+CREATE FUNCTION lower_email() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.email := lower(NEW.email); RETURN NEW; END $$;
+CREATE TRIGGER lower_email BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION lower_email();`, fks: []fk{withActions(ordersFK, "", "CASCADE")}, steps: []step{
+		s("UPDATE users SET id = 5, email = 'A@X' WHERE id = 1"),
+		s("UPDATE users SET email = 'B@X' WHERE id = 2"),
+		s("UPDATE users SET id = id + 10"),
+		s("SELECT * FROM users ORDER BY id"),
+		s("SELECT * FROM orders ORDER BY id"),
+	}},
+	// A parent's trigger that may skip a row changes no key an UPDATE
+	// leaves alone (CASCADE stays checkable), and a NO ACTION check of a
+	// key it kept finds the key still there.
+	{name: "parent update trigger skipping rows, cascade", schema: usersOrders + skipTrigger,
+		fks: []fk{withActions(ordersFK, "", "CASCADE")}, steps: []step{
+			s("UPDATE users SET email = 'skip' WHERE id = 1"),
+			s("UPDATE users SET email = 'c@y' WHERE id IN (1, 2)"),
+			s("SELECT * FROM users ORDER BY id"),
+		}},
+	{name: "parent update trigger skipping rows, no action", schema: usersOrders + skipTrigger, fks: []fk{ordersFK}, steps: []step{
+		s("UPDATE users SET id = 7, email = 'skip' WHERE id = 1"),
+		s("UPDATE users SET id = id + 10, email = 'skip'"),
+		s("UPDATE users SET id = 8 WHERE id = 1"),
+		s("UPDATE users SET id = 9 WHERE id = 3"),
+		s("SELECT * FROM users ORDER BY id"),
+	}},
 }
+
+// skipTrigger makes an UPDATE of users skip rows it would give the email
+// 'skip'.
+const skipTrigger = `
+CREATE FUNCTION skip() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.email = 'skip' THEN RETURN NULL; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER skip BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION skip();`
 
 // Errors in the client's clauses that softfk's own statements meet first
 // (a lock, a capture) point into the client's text, as Postgres's do.

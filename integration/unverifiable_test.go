@@ -386,3 +386,55 @@ func TestCopyIntoTableWithKeyChangingTriggerIsUnverifiable(t *testing.T) {
 		t.Fatalf("%d orphans (%v)", orphans, err)
 	}
 }
+
+// Writes whose keys BEFORE triggers may change where softfk reads the
+// keys before the statement (MERGE, an UPDATE in WITH, ON CONFLICT DO
+// UPDATE of a referenced table) are unverifiable: the key a row is about
+// to get is not the one it gets.
+func TestWritesWithKeyChangingTriggersAreUnverifiable(t *testing.T) {
+	trigger := func(table, events, body string) []string {
+		return []string{"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN " + body + " END$$",
+			"CREATE TRIGGER f BEFORE " + events + " ON " + table + " FOR EACH ROW EXECUTE FUNCTION f()"}
+	}
+	orphans := "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = o.user_id)"
+	refusals(t, append([]string{"INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		trigger("orders", "INSERT OR UPDATE", "NEW.user_id := NEW.user_id + 90; RETURN NEW;")...),
+		[]string{"WITH u AS (UPDATE orders SET id = id + 1 RETURNING id) SELECT * FROM u",
+			"MERGE INTO orders o USING (VALUES (20, 1)) v(id, u) ON o.id = v.id WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.u)",
+			"MERGE INTO orders o USING (VALUES (11)) v(id) ON o.id = v.id WHEN MATCHED THEN UPDATE SET id = 12"},
+		"BEFORE", orphans, map[bool]int{true: 0, false: 2})
+	refusals(t, append([]string{"ALTER TABLE users ADD COLUMN note text", "INSERT INTO users VALUES (1)", "INSERT INTO orders VALUES (10, 1)"},
+		trigger("users", "UPDATE", "NEW.id := NEW.id + 90; RETURN NEW;")...),
+		[]string{"INSERT INTO users VALUES (1) ON CONFLICT (id) DO UPDATE SET note = 'x'",
+			"MERGE INTO users t USING (VALUES (91)) v(id) ON t.id = v.id WHEN MATCHED THEN UPDATE SET note = 'y'"},
+		"", orphans, map[bool]int{true: 0, false: 1})
+}
+
+// A referenced table's BEFORE UPDATE trigger that may change the key, or
+// keep the old row or skip it when an UPDATE assigns the key, leaves
+// softfk no way to know what a key changed to, which ON UPDATE CASCADE,
+// SET NULL, SET DEFAULT and RESTRICT need: such an UPDATE is
+// unverifiable. (NO ACTION needs only the old keys: see the oracle's
+// "parent update trigger changing an unassigned key".)
+func TestParentUpdateWithKeyChangingTriggerIsUnverifiable(t *testing.T) {
+	for body, run := range map[string][]string{
+		"NEW.id := NEW.id + 90; RETURN NEW;": {"UPDATE users SET email = 'b'", "UPDATE users SET id = 2"},
+		"RETURN NULL;":                       {"UPDATE users SET id = 2"},
+		"RETURN OLD;":                        {"UPDATE users SET id = 2"},
+	} {
+		db := newDatabase(t)
+		direct := connect(t, cluster.DSN(db))
+		mustExec(t, direct, "CREATE TABLE users (id int PRIMARY KEY, email text)", "INSERT INTO users VALUES (1, 'a')",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)", "INSERT INTO orders VALUES (10, 1)",
+			"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "+body+" END$$",
+			"CREATE TRIGGER f BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION f()")
+		p := startProxy(t, configFor(t, "relationships:\n"+withActions(ordersFK, "", "CASCADE").yaml("public")))
+		for _, sql := range run {
+			_, err := connect(t, p.DSN(db)).Exec(context.Background(), sql)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "BEFORE UPDATE triggers may change a key referenced ON UPDATE CASCADE") {
+				t.Errorf("%s with a trigger doing %q: %v, want softfk's 0A000", sql, body, err)
+			}
+		}
+	}
+}

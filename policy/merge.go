@@ -40,6 +40,10 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 			out[i] = "NULL"
 		}
 		switch {
+		case c.Kind == parser.Insert && t.insertTriggersMayChange(cols),
+			c.Kind == parser.Update && t.updateTriggersMayChange(cols):
+			// A key they are about to get is not the one they get.
+			reason = "keys that BEFORE " + c.Kind.String() + " triggers may change"
 		case c.Kind == parser.Insert:
 			inserts = true
 			for i, col := range cols {
@@ -96,6 +100,10 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 		row := make([]string, 2*len(cols))
 		for i := range row {
 			row[i] = "NULL"
+		}
+		if c.Kind == parser.Update && t.updateTriggersMayOverride(cols, setsAnyOf(t.assignments(c.SetValue), cols)) {
+			reason = "rows whose referenced keys BEFORE UPDATE triggers may change"
+			return row
 		}
 		if c.Kind != parser.Delete && (c.Kind != parser.Update || !setsAnyOf(t.assignments(c.SetValue), cols)) {
 			return row

@@ -341,7 +341,7 @@ func (b *planBuilder) target(t *parser.Target) {
 	switch w.Kind {
 	case parser.Insert:
 		b.insert(w, asChild)
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, asParent[0].Parent, refColumnsOf(asParent)) {
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
 			b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key", Rel: asParent[0]}
 		}
 	case parser.Update:
@@ -370,7 +370,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	}
 	switch w.Kind {
 	case parser.Insert:
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && setsAny(w, asParent[0].Parent, refColumnsOf(asParent)) {
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
 			unverifiable("ON CONFLICT DO UPDATE of a referenced key", asParent[0])
 			return
 		}
@@ -380,6 +380,11 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	case parser.Update:
 		var touched []*Rel
 		for _, r := range asChild {
+			if r.Child.updateTriggersMayChange(r.Columns) {
+				// The key it is about to get is not the one it gets.
+				unverifiable("UPDATE of a table whose BEFORE UPDATE triggers may change the key", r)
+				return
+			}
 			if setsAny(w, r.Child, r.Columns) {
 				touched = append(touched, r)
 			}
@@ -747,7 +752,7 @@ func (b *planBuilder) ensureWork() {
 func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
 	var touched []*Rel
 	for _, r := range rels {
-		if setsAny(w, r.Child, r.Columns) || r.Child.updateTriggersMayChange(r.Columns) {
+		if updatesKey(w, r.Child, r.Columns) {
 			touched = append(touched, r)
 		}
 	}
@@ -873,15 +878,24 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 
 // updateParent plans an UPDATE that may change referenced keys: a locking
 // query captures each row's old key and the key it is about to get, the
-// statement runs, then each relationship's ON UPDATE action runs.
+// statement runs, then each relationship's ON UPDATE action runs. Where
+// the table's BEFORE UPDATE triggers may change a key, the key it is
+// about to get cannot be known: see updateParentByTriggers.
 func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
-	var touched []*Rel
+	var touched, triggered []*Rel
 	for _, r := range rels {
-		if setsAny(w, r.Parent, r.RefColumns) {
+		switch {
+		case r.OnUpdate == config.NoAction && r.Parent.updateTriggersMayChange(r.RefColumns):
+			triggered = append(triggered, r)
+		case r.OnUpdate != config.NoAction && r.Parent.updateTriggersMayOverride(r.RefColumns, setsAny(w, r.Parent, r.RefColumns)):
+			b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE of a table whose BEFORE UPDATE triggers may change a key referenced ON UPDATE " +
+				strings.ToUpper(string(r.OnUpdate)), Rel: r}
+			return
+		case setsAny(w, r.Parent, r.RefColumns):
 			touched = append(touched, r)
 		}
 	}
-	if len(touched) == 0 {
+	if len(triggered) > 0 && !b.updateParentByTriggers(w, triggered) || len(touched) == 0 {
 		return
 	}
 	cols := refColumnsOf(touched)
@@ -904,6 +918,30 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 		b.work.changed(event{table: parent, guard: guard(w.Table, parent), cols: cols,
 			old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
 	})
+}
+
+// updateParentByTriggers plans an UPDATE of referenced rows whose BEFORE
+// UPDATE triggers may change the NO ACTION relationships rels' keys, as
+// they may whether or not it assigns them: a locking query captures each
+// row's old key, and after the statement each is checked as a key that
+// went away. NO ACTION looks for the key in the table first, so a row
+// that kept its key passes, and a key that did go away is checked as
+// Postgres checks it. It reports false when the UPDATE is unverifiable.
+func (b *planBuilder) updateParentByTriggers(w *parser.Write, rels []*Rel) bool {
+	cols := refColumnsOf(rels)
+	parent := rels[0].Parent
+	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: rels[0]}
+		return false
+	}
+	if !b.conflictCheck(w, rels) {
+		return false
+	}
+	b.capture(step, func(rows [][]*string) {
+		b.work.changed(event{table: parent, guard: guard(w.Table, parent), cols: cols, old: rows, updated: true})
+	})
+	return true
 }
 
 // newKeyExprs renders, as text, each of t's columns cols as an UPDATE (of
@@ -1139,6 +1177,13 @@ func knownCheckSQL(checks []childCheck, params bool, shadow bool) string {
 		violations = append(violations, func(from string) string { return childViolations(rel, from, idx, guard, !shadow) })
 	}
 	return checkSQL(valuesSource(rows), violations, shadow)
+}
+
+// updatesKey reports whether an UPDATE (or DO UPDATE) of t may change
+// any of cols: it assigns one, or t's BEFORE UPDATE triggers may change
+// them.
+func updatesKey(w *parser.Write, t *Table, cols []string) bool {
+	return setsAny(w, t, cols) || t.updateTriggersMayChange(cols)
 }
 
 // setsAny reports whether an UPDATE (or DO UPDATE) of t assigns any of

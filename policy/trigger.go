@@ -48,6 +48,17 @@ func (t *Table) updateTriggersMayChange(cols []string) bool {
 	return t.BeforeUpdateTrigger && t.triggersMayChange(cols, func(f triggerFunc) bool { return f.update }, "new", "old", "null")
 }
 
+// updateTriggersMayOverride reports whether the table's BEFORE ROW UPDATE
+// triggers may write, in cols, other values than an UPDATE would: change
+// them, or, when it assigns one of them (assigns), also return the old
+// row or skip the row.
+func (t *Table) updateTriggersMayOverride(cols []string, assigns bool) bool {
+	if !assigns {
+		return t.updateTriggersMayChange(cols)
+	}
+	return t.BeforeUpdateTrigger && t.triggersMayChange(cols, func(f triggerFunc) bool { return f.update }, "new")
+}
+
 // triggersMayChange reports whether some trigger function that fires
 // (see fires) may change cols: true unless each is a PL/pgSQL function
 // that plainly cannot, returning only one of returns (see

@@ -83,3 +83,23 @@ func TestUpdateTriggersMayChange(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateTriggersMayOverride(t *testing.T) {
+	cases := []struct {
+		src             string
+		assigns, unsure bool
+	}{
+		{"BEGIN NEW.at := now(); RETURN NEW; END", false, false},
+		{"BEGIN NEW.at := now(); RETURN NEW; END", true, false},
+		{"BEGIN IF NEW.v < 0 THEN RETURN NULL; END IF; RETURN NEW; END", false, false},
+		{"BEGIN IF NEW.v < 0 THEN RETURN NULL; END IF; RETURN NEW; END", true, true},
+		{"BEGIN RETURN OLD; END", true, true},
+		{"BEGIN NEW.user_id := 1; RETURN NEW; END", false, true},
+	}
+	for i, c := range cases {
+		table := Table{BeforeUpdateTrigger: true, triggers: []triggerFunc{{update: true, lang: "plpgsql", src: c.src}}}
+		if got := table.updateTriggersMayOverride([]string{"user_id"}, c.assigns); got != c.unsure {
+			t.Errorf("case %d: %v, want %v", i, got, c.unsure)
+		}
+	}
+}

@@ -39,7 +39,11 @@ type event struct {
 	guard string   // condition that the statement's table is this one ("" none)
 	cols  []string // key columns in old/new
 	old   [][]*string
-	new   [][]*string // nil for a delete
+	new   [][]*string // nil for a delete, or with updated
+	// updated says the rows were updated, their new keys unknown (see
+	// updateParentByTriggers): their ON UPDATE action (NO ACTION) applies,
+	// each old key checked as one that went away.
+	updated bool
 	// inSetting says the keys are not in old: a DELETE left them in the
 	// session setting deletedKeys (see afterFewRowsDelete).
 	inSetting bool
@@ -205,7 +209,7 @@ func (w *parentWork) changed(e event) {
 			continue
 		}
 		action := r.OnDelete
-		if isUpdate {
+		if isUpdate || e.updated {
 			action = r.OnUpdate
 		}
 		idx := make([]int, len(r.RefColumns))
