@@ -16,6 +16,12 @@ import (
 // answer of one row to every simple Query or extended Sync. It isolates the
 // proxy's own cost from the database's in benchmarks.
 func fakeUpstream(tb testing.TB) string {
+	return fakeBackend(tb, serveFake)
+}
+
+// fakeBackend listens on a loopback port until the test ends and serves
+// each connection with serve; it returns the address.
+func fakeBackend(tb testing.TB, serve func(net.Conn)) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,7 +34,7 @@ func fakeUpstream(tb testing.TB) string {
 			if err != nil {
 				return
 			}
-			go serveFake(conn)
+			go serve(conn)
 		}
 	}()
 	return ln.Addr().String()

@@ -104,6 +104,7 @@ func (f *frontend) awaitCopyStart(begun, ended <-chan struct{}) (started bool, e
 	if err := f.flush(); err != nil {
 		return false, err
 	}
+	f.s.yield()
 	select {
 	case <-begun:
 		return true, nil

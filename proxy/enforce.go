@@ -505,6 +505,7 @@ func (f *frontend) await(rd *round) (bool, error) {
 	if err := f.flush(); err != nil {
 		return false, err
 	}
+	f.s.yield()
 	select {
 	case <-rd.done:
 		return rd.wait(), nil

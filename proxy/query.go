@@ -748,6 +748,7 @@ func (f *frontend) settledStatus() (byte, error) {
 	if err := f.flush(); err != nil {
 		return 0, err
 	}
+	f.s.yield()
 	select {
 	case <-f.s.router.whenIdle():
 		return f.s.router.status(), nil
@@ -886,6 +887,7 @@ func (f *frontend) awaitReady(done chan byte) (byte, error) {
 	if err := f.flush(); err != nil {
 		return 0, err
 	}
+	f.s.yield()
 	select {
 	case s := <-done:
 		return s, nil

@@ -34,9 +34,13 @@ type session struct {
 	clientTLS bool
 	upstream  net.Conn
 	// clientIO and upstreamIO read and write the two connections (raw
-	// socket I/O for plain TCP, see sockio_linux.go).
+	// socket I/O for plain TCP, see sockio_linux.go; once on the event
+	// loop, the sockets it serves, see eventloop_linux.go).
 	clientIO   io.ReadWriter
 	upstreamIO io.ReadWriter
+	// events are the session's lanes on the event loop, nil while it
+	// starts and when it runs goroutines of its own.
+	events     atomic.Pointer[sessionEvents]
 	clientIn   *frameReader
 	upstreamIn *frameReader
 	router     *router
@@ -161,32 +165,53 @@ func (s *session) connectUpstream(ctx context.Context) error {
 	return nil
 }
 
-// serve runs the two pumps until one side closes or fails.
+// serve runs the two pumps until one side closes or fails: on the event
+// loop when it can (eventloop_linux.go), else each in a goroutine.
 func (s *session) serve() error {
 	if isReplication(s.params) {
 		return s.relayRaw()
 	}
 	s.handler = newFrontend(s)
+	defer s.handler.release()
 	errc := make(chan error, 2)
-	go func() { errc <- s.pumpUpstream() }()
-	go func() { errc <- s.pumpClient() }()
+	if !s.startEvents(errc) {
+		go func() { errc <- s.pumpUpstream() }()
+		go func() { errc <- s.pumpClient() }()
+	}
 	err := <-errc
 	s.close()
 	<-errc
+	if err == errTerminated {
+		return nil
+	}
 	return err
 }
 
+// errTerminated ends the client's pump when the client says Terminate.
+var errTerminated = errors.New("client terminated the session")
+
+// yieldAbove is the size of a client message past which handling it may
+// take long enough that the event loop goes on without waiting for it.
+const yieldAbove = 32 << 10
+
 // pumpClient reads client messages, lets the frontend handler decide what
 // to send upstream, and flushes when the client has nothing more buffered.
+// On the event loop it returns errWouldBlock when the socket has nothing
+// more for now.
 func (s *session) pumpClient() error {
-	defer s.handler.release()
 	for {
 		typ, body, err := s.clientIn.next()
+		if err == errWouldBlock {
+			return err
+		}
 		if err != nil {
 			return s.clientReadFailed(err)
 		}
 		if s.draining.Load() && s.drainIfIdle() {
 			return errDraining
+		}
+		if len(body) > yieldAbove {
+			s.yield()
 		}
 		if err := s.handler.handle(typ, body); err != nil {
 			return err
@@ -197,16 +222,20 @@ func (s *session) pumpClient() error {
 			}
 		}
 		if typ == 'X' {
-			return nil
+			return errTerminated
 		}
 	}
 }
 
 // pumpUpstream reads server messages, routes them, and flushes to the client
-// when the server has nothing more buffered.
+// when the server has nothing more buffered. On the event loop it returns
+// errWouldBlock when the socket has nothing more for now.
 func (s *session) pumpUpstream() error {
 	for {
 		typ, body, err := s.upstreamIn.next()
+		if err == errWouldBlock {
+			return err
+		}
 		if err != nil {
 			return s.upstreamReadFailed(err)
 		}
@@ -241,7 +270,10 @@ func (s *session) flushClient() error {
 
 // writeClient writes bytes to the client.
 func (s *session) writeClient(b []byte) error {
-	s.clientWriteMu.Lock()
+	if !s.clientWriteMu.TryLock() {
+		s.yield()
+		s.clientWriteMu.Lock()
+	}
 	defer s.clientWriteMu.Unlock()
 	n, err := s.clientIO.Write(b)
 	s.bytesToClient += int64(n)
@@ -296,6 +328,7 @@ func (s *session) cancelBackend() {
 	if len(s.cancelKey) < 8 {
 		return
 	}
+	s.yield() // it connects to the server
 	packet := make([]byte, 8, 8+len(s.cancelKey))
 	binary.BigEndian.PutUint32(packet, uint32(8+len(s.cancelKey)))
 	binary.BigEndian.PutUint32(packet[4:], codeCancelRequest)
@@ -316,14 +349,17 @@ func (s *session) close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		close(s.done)
-		if s.upstream != nil {
-			// A polite Terminate lets the backend exit without logging an
-			// unexpected EOF.
-			s.upstream.SetWriteDeadline(time.Now().Add(time.Second))
-			s.upstream.Write([]byte{'X', 0, 0, 0, 4})
-			s.upstream.Close()
+		// A polite Terminate lets the backend exit without logging an
+		// unexpected EOF.
+		terminate := []byte{'X', 0, 0, 0, 4}
+		if !s.closeEvents(terminate) {
+			if s.upstream != nil {
+				s.upstream.SetWriteDeadline(time.Now().Add(time.Second))
+				s.upstream.Write(terminate)
+				s.upstream.Close()
+			}
+			s.client.Close()
 		}
-		s.client.Close()
 		s.srv.forget(s)
 	})
 }

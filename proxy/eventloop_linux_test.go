@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"go.uber.org/zap"
+
+	"github.com/softfk/softfk/config"
+)
+
+// eventPair returns an event socket and the other end of its loopback
+// connection.
+func eventPair(t *testing.T) (*eventSocket, *net.TCPConn) {
+	t.Helper()
+	a, b := tcpPair(t)
+	e, err := takeSocket(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	t.Cleanup(func() { e.Close() })
+	return e, b
+}
+
+func TestEventSocketWriteWaitsForTheReader(t *testing.T) {
+	e, peer := eventPair(t)
+	var blocked atomic.Int32
+	e.onBlock = func() { blocked.Add(1) }
+	// Far more than the kernel buffers hold: writes must wait for room.
+	want := make([]byte, 16<<20)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	written := make(chan error, 1)
+	go func() {
+		n, err := e.Write(want)
+		if err == nil && n != len(want) {
+			err = io.ErrShortWrite
+		}
+		e.Close()
+		written <- err
+	}()
+	got, err := io.ReadAll(peer)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if err := <-written; err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
+	}
+	if blocked.Load() == 0 {
+		t.Fatal("the writer never waited, so it never said so first")
+	}
+}
+
+func TestEventSocketCloseEndsAWaitingWrite(t *testing.T) {
+	e, _ := eventPair(t) // the peer never reads
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Write(make([]byte, 64<<20))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the write fill the buffers and wait
+	e.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("write after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("write still waiting after Close")
+	}
+}
+
+func TestEventSocketReadNeverWaits(t *testing.T) {
+	e, peer := eventPair(t)
+	buf := make([]byte, 100)
+	if _, err := e.Read(buf); err != errWouldBlock {
+		t.Fatalf("read of an empty socket: %v, want errWouldBlock", err)
+	}
+	peer.Write([]byte("hello"))
+	time.Sleep(20 * time.Millisecond)
+	if _, err := e.Read(buf); err != errWouldBlock {
+		t.Fatalf("read while drained and before an event: %v, want errWouldBlock", err)
+	}
+	e.drained = false // what an event does
+	if n, err := e.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("read = %q, %v", buf[:n], err)
+	}
+	peer.Close()
+	e.hangup.Store(true) // what the peer's end of stream does
+	if _, err := e.Read(buf); err != io.EOF {
+		t.Fatalf("read after the peer closed: %v, want io.EOF", err)
+	}
+	e.Close()
+	e.drained = false
+	if _, err := e.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+	}
+}
+
+// bigResultUpstream is a fake backend that answers a Query naming "big"
+// with rows of size bytes in all, and any other Query with one row.
+func bigResultUpstream(t *testing.T, size int) string {
+	return fakeBackend(t, func(conn net.Conn) {
+		defer conn.Close()
+		be := pgproto3.NewBackend(conn, conn)
+		if _, err := be.ReceiveStartupMessage(); err != nil {
+			return
+		}
+		be.Send(&pgproto3.AuthenticationOk{})
+		be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		be.Flush()
+		value := bytes.Repeat([]byte("x"), 8000)
+		for {
+			msg, err := be.Receive()
+			if err != nil {
+				return
+			}
+			q, ok := msg.(*pgproto3.Query)
+			if !ok {
+				continue
+			}
+			rows := 1
+			if strings.Contains(q.String, "big") {
+				rows = size / len(value)
+			}
+			for i := 0; i < rows; i++ {
+				be.Send(&pgproto3.DataRow{Values: [][]byte{value}})
+				if i%64 == 63 && be.Flush() != nil {
+					return
+				}
+			}
+			be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT")})
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			if be.Flush() != nil {
+				return
+			}
+		}
+	})
+}
+
+// A client that stops reading a large result makes its session wait to
+// write; the event loop must go on serving every other session meanwhile.
+func TestEventLoopServesOthersWhileOneClientDoesNotRead(t *testing.T) {
+	cfg := config.Default()
+	cfg.Upstream = bigResultUpstream(t, 256<<20)
+	cfg.UpstreamTLS = config.UpstreamTLSDisable
+	srv, err := New(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { ln.Close() })
+	addr := ln.Addr().String()
+
+	stuck, stuckFE := benchClient(t, addr)
+	defer stuck.Close()
+	stuckFE.Send(&pgproto3.Query{String: "SELECT big"})
+	if err := stuckFE.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		conn, fe := benchClient(t, addr)
+		defer conn.Close()
+		for i := 0; i < 200; i++ {
+			fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			if err := fe.Flush(); err != nil {
+				done <- err
+				return
+			}
+			for {
+				msg, err := fe.Receive()
+				if err != nil {
+					done <- err
+					return
+				}
+				if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+					break
+				}
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a session got no answers while another client did not read its result")
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for sess := range srv.sessions {
+		if sess.events.Load() == nil {
+			t.Error("a plain TCP session is not on the event loop")
+		}
+	}
+}
