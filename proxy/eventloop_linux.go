@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -72,7 +73,16 @@ type poller struct {
 	mu    sync.RWMutex
 	lanes map[uint64]*lane
 	last  uint64 // the last lane id given out
+	// running is the lane whose pump a leader runs now, and runs counts
+	// the pumps leaders have started: the watchdog's view.
+	running atomic.Pointer[lane]
+	runs    atomic.Uint64
 }
+
+// stuckAfter is how long a leader may run one pump before the watchdog
+// hands the loop on without it: a safety net for a wait softfk did not
+// foresee (a pump that waits calls session.yield first).
+const stuckAfter = 100 * time.Millisecond
 
 func newPoller() (*poller, error) {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -81,7 +91,21 @@ func newPoller() (*poller, error) {
 	}
 	p := &poller{ep: ep, lanes: map[uint64]*lane{}}
 	go p.lead(&leader{p: p, events: make([]syscall.EpollEvent, eventBatch)})
+	go p.watch()
 	return p, nil
+}
+
+// watch passes the lead on when a leader has run the same pump since the
+// last look.
+func (p *poller) watch() {
+	var seen uint64
+	for range time.Tick(stuckAfter) {
+		runs := p.runs.Load()
+		if ln := p.running.Load(); ln != nil && runs == seen {
+			ln.passLead()
+		}
+		seen = runs
+	}
 }
 
 // add registers a lane's socket for edge-triggered read events.
@@ -199,6 +223,11 @@ func (ln *lane) ready(l *leader) bool {
 // run pumps until the socket has nothing more and no event came meanwhile.
 func (ln *lane) run(l *leader) bool {
 	ln.lead.Store(l)
+	if l != nil {
+		l.p.runs.Add(1)
+		l.p.running.Store(ln)
+		defer l.p.running.CompareAndSwap(ln, nil)
+	}
 	for {
 		ln.sock.drained = false
 		if err := ln.pump(); err != errWouldBlock {

@@ -153,6 +153,28 @@ func bigResultUpstream(t *testing.T, size int) string {
 // A client that stops reading a large result makes its session wait to
 // write; the event loop must go on serving every other session meanwhile.
 func TestEventLoopServesOthersWhileOneClientDoesNotRead(t *testing.T) {
+	servesOthersWhileOneClientDoesNotRead(t, func(*session) {})
+}
+
+// The same when the wait is not announced (as if softfk had a wait it did
+// not foresee): the watchdog hands the loop on.
+func TestWatchdogServesOthersWhenAPumpWaitsUnannounced(t *testing.T) {
+	servesOthersWhileOneClientDoesNotRead(t, func(sess *session) {
+		// The client has its ReadyForQuery just before the session
+		// moves onto the loop.
+		for i := 0; sess.events.Load() == nil && i < 1000; i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		sess.clientWriteMu.Lock() // (its writes happen under it)
+		sess.events.Load().client.sock.onBlock = nil
+		sess.clientWriteMu.Unlock()
+	})
+}
+
+// servesOthersWhileOneClientDoesNotRead changes the session of a client
+// with tweak, has that client ask for a large result it does not read,
+// and checks that another session is served meanwhile.
+func servesOthersWhileOneClientDoesNotRead(t *testing.T, tweak func(*session)) {
 	cfg := config.Default()
 	cfg.Upstream = bigResultUpstream(t, 256<<20)
 	cfg.UpstreamTLS = config.UpstreamTLSDisable
@@ -170,6 +192,11 @@ func TestEventLoopServesOthersWhileOneClientDoesNotRead(t *testing.T) {
 
 	stuck, stuckFE := benchClient(t, addr)
 	defer stuck.Close()
+	srv.mu.Lock()
+	for sess := range srv.sessions {
+		tweak(sess)
+	}
+	srv.mu.Unlock()
 	stuckFE.Send(&pgproto3.Query{String: "SELECT big"})
 	if err := stuckFE.Flush(); err != nil {
 		t.Fatal(err)
