@@ -123,6 +123,23 @@ func (p *poller) add(ln *lane) error {
 	return nil
 }
 
+// start registers the lanes, then runs each pump once on the calling
+// goroutine, in order, for what the reader holds from before (the
+// startup's last bytes, data that came before the registration). Every
+// lane is registered before any pump runs: one that waits for another
+// lane's answers waits for the loop, which must be serving that lane.
+func (p *poller) start(lanes ...*lane) {
+	for _, ln := range lanes {
+		if err := p.add(ln); err != nil {
+			ln.state.Store(laneEnded)
+			ln.ended(err)
+		}
+	}
+	for _, ln := range lanes {
+		ln.ready(nil)
+	}
+}
+
 // remove forgets a lane: events already fetched for it are dropped. Its
 // socket leaves the epoll set when it is closed.
 func (p *poller) remove(ln *lane) {
@@ -306,16 +323,8 @@ func (s *session) startEvents(errc chan<- error) bool {
 		// could see the lanes.
 		s.closeEvents(nil)
 	}
-	for _, ln := range []*lane{ev.client, ev.upstream} {
-		if err := p.add(ln); err != nil {
-			ln.state.Store(laneEnded)
-			ln.ended(err)
-			continue
-		}
-		// Whatever the startup left buffered, and whatever came before
-		// the registration.
-		ln.ready(nil)
-	}
+	// The upstream's pump first: the client's may wait for answers.
+	p.start(ev.upstream, ev.client)
 	return true
 }
 

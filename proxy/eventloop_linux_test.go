@@ -241,3 +241,33 @@ func servesOthersWhileOneClientDoesNotRead(t *testing.T, tweak func(*session)) {
 		}
 	}
 }
+
+// A lane's first pump may wait for another lane's data (a client's first
+// statement waits for the server's answers): start must have registered
+// the other lane by then.
+func TestStartRegistersEveryLaneBeforeAnyPumpRuns(t *testing.T) {
+	waiterSock, _ := eventPair(t)
+	answerSock, answerPeer := eventPair(t)
+	answered := make(chan struct{})
+	ended := func(error) {}
+	waiter := &lane{sock: waiterSock, ended: ended, pump: func() error {
+		select {
+		case <-answered:
+		case <-time.After(10 * time.Second):
+			t.Error("the answer never came: its lane was not served while the first pump waited")
+		}
+		return errWouldBlock
+	}}
+	var once atomic.Bool
+	answers := &lane{sock: answerSock, ended: ended, pump: func() error {
+		buf := make([]byte, 16)
+		if n, _ := answerSock.Read(buf); n > 0 && once.CompareAndSwap(false, true) {
+			close(answered)
+		}
+		return errWouldBlock
+	}}
+	answerPeer.Write([]byte("answer"))
+	p := eventLoop()
+	p.start(waiter, answers)
+	t.Cleanup(func() { p.remove(waiter); p.remove(answers) })
+}
