@@ -14,7 +14,7 @@ import (
 )
 
 // The event loop serves, on Linux, every session whose two connections are
-// plain TCP sockets, without goroutines of its own: one goroutine per
+// plain TCP sockets, without goroutines for its pumps: one goroutine per
 // poller waits in epoll for all of their sockets and runs each session's
 // pump (pumpClient, pumpUpstream) on what a socket brings, then waits
 // again, as a single-threaded C proxy does.
