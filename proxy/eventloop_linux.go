@@ -452,9 +452,12 @@ func (e *eventSocket) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// tryWrite writes p if the socket takes it at once, else nothing.
+// tryWrite writes p if the socket takes it at once, else nothing (also
+// when another write waits for room: Close is what ends that wait).
 func (e *eventSocket) tryWrite(p []byte) {
-	e.wmu.Lock()
+	if !e.wmu.TryLock() {
+		return
+	}
 	defer e.wmu.Unlock()
 	e.rw(syscall.SYS_WRITE, p)
 }

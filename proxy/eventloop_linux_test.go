@@ -271,3 +271,34 @@ func TestStartRegistersEveryLaneBeforeAnyPumpRuns(t *testing.T) {
 	p.start(waiter, answers)
 	t.Cleanup(func() { p.remove(waiter); p.remove(answers) })
 }
+
+// Closing a session whose upstream write waits for room must not wait for
+// that write to end: only the close ends it.
+func TestCloseEventsDoesNotWaitForAWaitingWrite(t *testing.T) {
+	upstream, _ := eventPair(t) // the peer never reads
+	client, _ := eventPair(t)
+	s := &session{done: make(chan struct{})}
+	ended := func(error) {}
+	s.events.Store(&sessionEvents{p: eventLoop(),
+		client:   &lane{sock: client, ended: ended},
+		upstream: &lane{sock: upstream, ended: ended}})
+	writing := make(chan error, 1)
+	go func() {
+		_, err := upstream.Write(make([]byte, 64<<20))
+		writing <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the write fill the buffers and wait
+	closed := make(chan struct{})
+	go func() {
+		s.closeEvents([]byte{'X', 0, 0, 0, 4})
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing waited for a write that only the close can end")
+	}
+	if err := <-writing; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("the waiting write ended with %v, want net.ErrClosed", err)
+	}
+}
