@@ -602,6 +602,12 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 	case reqSync, reqFunctionCall:
 		// ReadyForQuery follows and answers this request.
 	default:
+		// Skipping shows before the queue may look idle: a Query
+		// waiting for the answers (serverSkipsQuery) must learn that
+		// the server will skip it.
+		r.mu.Lock()
+		r.skipping, r.syncQueued = true, false
+		r.mu.Unlock()
 		r.pop()
 		r.startSkipping()
 	}
