@@ -80,6 +80,13 @@ func serveFake(conn net.Conn) {
 
 // startBenchProxy runs a pass-through proxy in front of upstream.
 func startBenchProxy(tb testing.TB, upstream string) string {
+	_, addr := startPassThrough(tb, upstream)
+	return addr
+}
+
+// startPassThrough runs a pass-through proxy in front of upstream until
+// the test ends; it returns the server and its address.
+func startPassThrough(tb testing.TB, upstream string) (*Server, string) {
 	tb.Helper()
 	cfg := config.Default()
 	cfg.Upstream = upstream
@@ -94,7 +101,7 @@ func startBenchProxy(tb testing.TB, upstream string) string {
 	}
 	go srv.Serve(ln)
 	tb.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
+	return srv, ln.Addr().String()
 }
 
 // benchClient is a connected, authenticated frontend.

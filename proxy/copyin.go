@@ -101,10 +101,9 @@ func (f *frontend) bindSimpleCopy(sql string) {
 // started says which.
 func (f *frontend) awaitCopyStart(begun, ended <-chan struct{}) (started bool, err error) {
 	f.send('H', nil)
-	if err := f.flush(); err != nil {
+	if err := f.flushBeforeWait(); err != nil {
 		return false, err
 	}
-	f.s.yield()
 	select {
 	case <-begun:
 		return true, nil

@@ -502,10 +502,9 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 // the round failed (the client has been told).
 func (f *frontend) await(rd *round) (bool, error) {
 	f.send('H', nil)
-	if err := f.flush(); err != nil {
+	if err := f.flushBeforeWait(); err != nil {
 		return false, err
 	}
-	f.s.yield()
 	select {
 	case <-rd.done:
 		return rd.wait(), nil

@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-	"go.uber.org/zap"
-
-	"github.com/softfk/softfk/config"
 )
 
 // eventPair returns an event socket and the other end of its loopback
@@ -175,20 +172,7 @@ func TestWatchdogServesOthersWhenAPumpWaitsUnannounced(t *testing.T) {
 // with tweak, has that client ask for a large result it does not read,
 // and checks that another session is served meanwhile.
 func servesOthersWhileOneClientDoesNotRead(t *testing.T, tweak func(*session)) {
-	cfg := config.Default()
-	cfg.Upstream = bigResultUpstream(t, 256<<20)
-	cfg.UpstreamTLS = config.UpstreamTLSDisable
-	srv, err := New(cfg, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { ln.Close() })
-	addr := ln.Addr().String()
+	srv, addr := startPassThrough(t, bigResultUpstream(t, 256<<20))
 
 	stuck, stuckFE := benchClient(t, addr)
 	defer stuck.Close()

@@ -218,6 +218,14 @@ func (f *frontend) flush() error {
 	return err
 }
 
+// flushBeforeWait flushes before the frontend waits for answers; on the
+// event loop the loop goes on without it meanwhile (session.yield).
+func (f *frontend) flushBeforeWait() error {
+	err := f.flush()
+	f.s.yield()
+	return err
+}
+
 // preparedStmt is a client statement (named or unnamed) that touches a
 // relationship.
 type preparedStmt struct {

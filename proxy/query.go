@@ -745,10 +745,9 @@ func needsPlanRounds(p *policy.Plan) bool {
 // settledStatus waits until every earlier request has been answered and
 // returns the transaction status.
 func (f *frontend) settledStatus() (byte, error) {
-	if err := f.flush(); err != nil {
+	if err := f.flushBeforeWait(); err != nil {
 		return 0, err
 	}
-	f.s.yield()
 	select {
 	case <-f.s.router.whenIdle():
 		return f.s.router.status(), nil
@@ -884,10 +883,9 @@ func (f *frontend) syncRound() (byte, error) {
 
 // awaitReady flushes and waits for a hidden ReadyForQuery's status.
 func (f *frontend) awaitReady(done chan byte) (byte, error) {
-	if err := f.flush(); err != nil {
+	if err := f.flushBeforeWait(); err != nil {
 		return 0, err
 	}
-	f.s.yield()
 	select {
 	case s := <-done:
 		return s, nil
