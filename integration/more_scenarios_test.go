@@ -595,6 +595,54 @@ var truncateScenarios = []scenario{
 
 func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
 
+// Postgres refuses to drop a table a foreign key references from a table
+// that stays, and DROP ... CASCADE drops the constraint instead.
+var dropScenarios = []scenario{
+	{name: "drop referenced table", schema: threeLevels, fks: []fk{
+		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+		{name: `"Items Order"`, table: "items", cols: "order_id", refTable: "orders", refCols: "id"},
+	}, steps: []step{
+		s("DROP TABLE users"),
+		s("DROP TABLE users, orders"),
+		s("DROP TABLE IF EXISTS nonesuch, users"),
+		s("DROP TABLE nonesuch, users"),
+		s("DROP TABLE users RESTRICT"),
+		s("BEGIN"),
+		s("DROP TABLE orders"),
+		s("SELECT 1"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("DROP TABLE orders, users CASCADE"),
+		s("ROLLBACK"),
+		s("DROP TABLE items"),
+		s("DROP TABLE users CASCADE"),
+		s("INSERT INTO orders VALUES (30, 99)"),
+		s("DROP TABLE orders"),
+	}},
+	{name: "drop several dependents and self references", schema: usersOrders + `
+CREATE TABLE notes (id int, user_id int, order_id int);
+CREATE TABLE cats (id int PRIMARY KEY, parent_id int);`, fks: []fk{
+		ordersFK,
+		{table: "notes", cols: "user_id", refTable: "users", refCols: "id"},
+		{table: "notes", cols: "order_id", refTable: "orders", refCols: "id"},
+		{table: "cats", cols: "parent_id", refTable: "cats", refCols: "id"},
+	}, steps: []step{
+		s("DROP TABLE users"),
+		s("DROP TABLE orders, users"),
+		s("DROP TABLE cats"),
+		s("BEGIN"),
+		s("DROP TABLE users CASCADE"),
+		s("ROLLBACK"),
+		s("DROP TABLE notes, orders, users"),
+	}},
+	// A shadow relationship only reports the DROP it would refuse.
+	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 1, steps: []step{
+		s("DROP TABLE users"),
+	}},
+}
+
+func TestOracleDrop(t *testing.T) { runScenarios(t, dropScenarios) }
+
 var copyScenarios = []scenario{
 	// In text format Postgres ends the data at \. before a newline, even
 	// after a row's first bytes, and ignores what follows.

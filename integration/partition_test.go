@@ -23,6 +23,21 @@ var (
 // sub-partitions, self-references across partitions and TRUNCATE's
 // cascades.
 var partitionScenarios = []scenario{
+	{name: "drop partitions", schema: `
+CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (100);
+CREATE TABLE users_high PARTITION OF users FOR VALUES FROM (100) TO (1000);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int) PARTITION BY RANGE (id);
+CREATE TABLE orders_a PARTITION OF orders FOR VALUES FROM (0) TO (50);
+INSERT INTO users VALUES (1), (150);
+INSERT INTO orders VALUES (10, 1);`, fks: []fk{ordersFK},
+		steps: []step{
+			s("DROP TABLE users_high"),
+			s("DROP TABLE users"),
+			s("DROP TABLE orders_a"),
+			s("DROP TABLE users_high, orders"),
+			s("DROP TABLE users"),
+		}},
 	{name: "writes into partitions", schema: `
 CREATE TABLE users (id int PRIMARY KEY) PARTITION BY RANGE (id);
 CREATE TABLE users_low PARTITION OF users FOR VALUES FROM (0) TO (100);

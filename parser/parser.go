@@ -86,6 +86,8 @@ type Statement struct {
 	// Alter describes an ALTER TABLE after which PostgreSQL validates
 	// foreign keys again.
 	Alter *Alter
+	// Drop describes a DROP TABLE.
+	Drop *Drop
 
 	truncate *pg_query.TruncateStmt
 	// keepsNames, changesTables, namesRelation and creates are the
@@ -374,7 +376,10 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	case n.GetAlterTableStmt() != nil:
 		st.Kind = Schema
 		st.Alter = alterInfo(n.GetAlterTableStmt())
-	case n.GetDropStmt() != nil, n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
+	case n.GetDropStmt() != nil:
+		st.Kind = Schema
+		st.Drop = dropInfo(n.GetDropStmt())
+	case n.GetCreateStmt() != nil, n.GetIndexStmt() != nil,
 		n.GetRenameStmt() != nil, n.GetAlterObjectSchemaStmt() != nil, n.GetCreateTrigStmt() != nil, n.GetRuleStmt() != nil,
 		n.GetViewStmt() != nil:
 		st.Kind = Schema

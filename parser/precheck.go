@@ -4,9 +4,10 @@ import "strings"
 
 // writeKeywords are the words without which a statement can write no table
 // softfk guards: INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM,
-// SQL-level PREPARE/EXECUTE of such statements, and the ALTER TABLE after
-// which PostgreSQL validates foreign keys again (see Alter).
-var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "execute", "alter"}
+// SQL-level PREPARE/EXECUTE of such statements, the ALTER TABLE after
+// which PostgreSQL validates foreign keys again (see Alter), and the DROP
+// TABLE it refuses while a foreign key needs the table (see Drop).
+var writeKeywords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "execute", "alter", "drop"}
 
 // MayWrite is the cheap pre-check that keeps most statements out of the
 // parser: it reports whether sql contains one of the write keywords as a

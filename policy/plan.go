@@ -123,9 +123,9 @@ type Plan struct {
 	Refuse *Refusal
 	// Rewrite, when set, replaces the statement's text (TRUNCATE ...
 	// CASCADE naming the referencing tables), and Notices are the notices
-	// Postgres would have sent for it.
+	// Postgres would have sent for it (or for a DROP ... CASCADE).
 	Rewrite string
-	Notices []string
+	Notices []Notice
 	// Shadowed are events of shadow relationships that involve no check
 	// (e.g. a TRUNCATE they would refuse).
 	Shadowed []ShadowEvent
@@ -150,6 +150,12 @@ type Inline struct {
 	Enforced *Check
 	Shadow   *Check
 	Shadows  int
+}
+
+// Notice is a NOTICE Postgres would send for a statement because of its
+// foreign keys.
+type Notice struct {
+	Message, Detail string
 }
 
 // ShadowEvent is something a shadow relationship would have stopped or
@@ -179,7 +185,7 @@ func (p *Plan) FirstRel() *Rel {
 // Empty reports whether the plan asks for nothing.
 func (p *Plan) Empty() bool {
 	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 && p.Inline == nil &&
-		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Shadowed) == 0 && p.Copy == nil
+		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Notices) == 0 && len(p.Shadowed) == 0 && p.Copy == nil
 }
 
 // Collected holds the rows gathered in one round: the hidden RETURNING
@@ -206,8 +212,9 @@ type Env struct {
 	// literals may not mean what the parser read, so softfk does not reuse
 	// them.
 	StandardStrings bool
-	// Resolved maps unqualified table names to the schema of the table
-	// they denote in the session (see TruncateNames).
+	// Resolved maps table names, as regclass text, to the schema of the
+	// table they denote in the session (see NamesToResolve); a name that
+	// denotes no table is missing.
 	Resolved map[string]string
 	// NamesMayMove says the statement runs after others of its query
 	// string that may change what its unqualified table names denote
@@ -222,12 +229,19 @@ type Env struct {
 // when the statement touches no relationship.
 func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 	rels, shapes := db.relationships()
-	if len(rels) == 0 || len(st.Targets) == 0 && st.Alter == nil {
+	if len(rels) == 0 || len(st.Targets) == 0 && st.Alter == nil && st.Drop == nil {
 		return nil
 	}
 	b := &planBuilder{db: db, rels: rels, shapes: shapes, env: env, plan: &Plan{}, st: st}
 	if st.Alter != nil {
 		b.alter(st.Alter)
+		if b.plan.Empty() {
+			return nil
+		}
+		return b.plan
+	}
+	if st.Drop != nil {
+		b.drop(st.Drop)
 		if b.plan.Empty() {
 			return nil
 		}

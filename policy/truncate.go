@@ -16,25 +16,58 @@ type Refusal struct {
 	Rel                         *Rel
 }
 
-// TruncateNames lists the unqualified table names of a TRUNCATE that match
-// a guarded table: the session must resolve them (through its search_path)
-// before the statement can be planned.
-func (db *DB) TruncateNames(st *parser.Statement) []string {
-	if st.Kind != parser.Truncate {
-		return nil
-	}
+// NamesToResolve lists the table names, as regclass text, that the session
+// must resolve (through its search_path) before the statement can be
+// planned: the unqualified names of a TRUNCATE that match a guarded table;
+// every table a DROP TABLE names, which must exist for Postgres to get as
+// far as its foreign keys, and the guarded tables its errors would name.
+func (db *DB) NamesToResolve(st *parser.Statement) []string {
 	var names []string
-	for _, t := range st.Targets {
-		if t.Relation.Schema == "" && contains(db.names.Load().all, t.Relation.Name) && !contains(names, t.Relation.Name) {
-			names = append(names, t.Relation.Name)
+	add := func(schema, name string) {
+		text := regclassText(schema, name)
+		if !contains(names, text) {
+			names = append(names, text)
+		}
+	}
+	switch {
+	case st.Kind == parser.Truncate:
+		for _, t := range st.Targets {
+			if t.Relation.Schema == "" && contains(db.names.Load().all, t.Relation.Name) {
+				add("", t.Relation.Name)
+			}
+		}
+	case st.Drop != nil:
+		rels, _ := db.relationships()
+		for _, t := range st.Drop.Tables {
+			for _, r := range rels {
+				if r.usable() && r.Parent.Name.Name == t.Name {
+					add("", r.Child.Name.Name)
+					add("", r.Parent.Name.Name)
+				}
+			}
+		}
+		if len(names) == 0 {
+			return nil // it drops no referenced table
+		}
+		for _, t := range st.Drop.Tables {
+			add(t.Schema, t.Name)
 		}
 	}
 	return names
 }
 
-// ResolveQuery returns the query that resolves names as TruncateNames
-// needs: one row per name, with the schema of the table it denotes (NULL
-// when none).
+// regclassText is how a table name is written for to_regclass: qualified
+// when schema is set, each part quoted as needed.
+func regclassText(schema, name string) string {
+	if schema == "" {
+		return config.QuoteIdent(name)
+	}
+	return config.QuoteIdent(schema) + "." + config.QuoteIdent(name)
+}
+
+// ResolveQuery returns the query that resolves names as NamesToResolve
+// lists them: one row per name, with the schema of the table it denotes
+// (NULL when none).
 func ResolveQuery(names []string) string {
 	var q string
 	for i, n := range names {
@@ -42,7 +75,7 @@ func ResolveQuery(names []string) string {
 			q += " UNION ALL "
 		}
 		q += fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
-			parser.QuoteLiteral(n), parser.QuoteLiteral(config.QuoteIdent(n)))
+			parser.QuoteLiteral(n), parser.QuoteLiteral(n))
 	}
 	return q
 }
@@ -85,13 +118,13 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 			}
 			truncated[r.Child] = true
 			added = append(added, [2]string{r.Table.Schema, r.Table.Name})
-			b.plan.Notices = append(b.plan.Notices, fmt.Sprintf("truncate cascades to table \"%s\"", r.Table.Name))
+			b.plan.Notices = append(b.plan.Notices, Notice{Message: fmt.Sprintf("truncate cascades to table \"%s\"", r.Table.Name)})
 			// Its partitions' own constraints reach the truncated table
 			// too: Postgres names each of them as well.
 			for _, p := range b.partitionsOf(r.Child) {
 				if !truncated[p] {
 					truncated[p] = true
-					b.plan.Notices = append(b.plan.Notices, fmt.Sprintf("truncate cascades to table \"%s\"", p.Name.Name))
+					b.plan.Notices = append(b.plan.Notices, Notice{Message: fmt.Sprintf("truncate cascades to table \"%s\"", p.Name.Name)})
 				}
 			}
 			changed = true
@@ -152,10 +185,17 @@ func (b *planBuilder) resolvedTable(ref parser.Relation) *Table {
 			continue
 		}
 		for _, t := range []*Table{r.Child, r.Parent} {
-			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.env.Resolved[ref.Name] == t.Name.Schema {
+			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.visible(t) {
 				return t
 			}
 		}
 	}
 	return nil
+}
+
+// visible reports whether t is the table its unqualified name denotes in
+// the session.
+func (b *planBuilder) visible(t *Table) bool {
+	schema, ok := b.env.Resolved[config.QuoteIdent(t.Name.Name)]
+	return ok && schema == t.Name.Schema
 }

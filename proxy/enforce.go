@@ -316,11 +316,11 @@ func (f *frontend) execute(body []byte) error {
 	stmt := bp.stmt.stmt.Text
 	result := bp.stmt.resultPart()
 	result.notices = noticesFor(plan)
-	if errResp := standIn(plan, stmt); errResp != nil {
+	if rj := refusal(plan, stmt); rj != nil {
 		if judgedFirst(&bp.stmt.stmt, plan) {
 			return f.refuseCopy(body, plan.Unverifiable, stmt)
 		}
-		f.sendStep(rejectStep, &rejecter{err: errResp}, nil)
+		f.sendStep(rejectStep, rj, nil)
 		f.forwardPart(reqExecute, 'E', body, result)
 		return nil
 	}
@@ -362,12 +362,32 @@ func standIn(p *policy.Plan, stmt string) *pgproto3.ErrorResponse {
 	return nil
 }
 
+// refusal answers, in place of a statement the plan refuses, with the
+// error standIn gives, after the notices Postgres would send first; nil
+// when the plan refuses nothing.
+func refusal(p *policy.Plan, stmt string) *rejecter {
+	err := standIn(p, stmt)
+	if err == nil {
+		return nil
+	}
+	return &rejecter{err: err, notices: noticesFor(p)}
+}
+
+// rewritten is the text softfk sends for a statement whose plan rewrites
+// it or only adds notices: the rewrite, or the statement's own text.
+func rewritten(p *policy.Plan, text string) string {
+	if p.Rewrite != "" {
+		return p.Rewrite
+	}
+	return text
+}
+
 // noticesFor encodes the notices Postgres would have sent for a statement
-// softfk rewrote.
+// softfk rewrote or lets through as it is (a DROP ... CASCADE).
 func noticesFor(p *policy.Plan) []byte {
 	var out []byte
-	for _, msg := range p.Notices {
-		n := pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: msg}
+	for _, notice := range p.Notices {
+		n := pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: notice.Message, Detail: notice.Detail}
 		out, _ = n.Encode(out)
 	}
 	return out

@@ -424,7 +424,7 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) (*preparedStmt, erro
 // plan plans one statement, including SQL-level EXECUTE of a prepared
 // statement softfk could not verify. Shadow events are logged here, and an
 // unverifiable write that the configuration lets through gets no plan.
-// Planning a TRUNCATE asks the server which tables its names denote; when
+// Planning a TRUNCATE or DROP TABLE asks the server which tables its names denote; when
 // that fails (in an aborted transaction, say) the error is
 // errCatalogUnavailable: the client has the server's error, and the server
 // skips every message up to the next Sync.
@@ -435,7 +435,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
-	if names := db.TruncateNames(st); len(names) > 0 && !env.NamesMayMove {
+	if names := db.NamesToResolve(st); len(names) > 0 && !env.NamesMayMove {
 		resolved, err := f.resolveNames(names)
 		if err != nil {
 			return nil, err

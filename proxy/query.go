@@ -657,11 +657,11 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 			q.client(sql[prev:st.End], prev, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
 			q.raw(sql[prev:st.Start])
-			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
+			q.own(rejectStep.SQL, part{proxy: refusal(p, st.Text)}, true)
 			q.client(sql[st.Start:st.End], st.Start, part{})
-		case p.Rewrite != "":
+		case p.Rewrite != "" || len(p.Notices) > 0:
 			q.raw(sql[prev:st.Start])
-			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
+			q.client(rewritten(p, sql[st.Start:st.End]), st.Start, part{notices: noticesFor(p)})
 		default:
 			f.checkedStatement(&q, sql[prev:st.End], prev, st, p)
 		}
@@ -803,10 +803,10 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		case p == nil:
 			q.client(text, st.Start, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
-			q.own(rejectStep.SQL, part{proxy: &rejecter{err: standIn(p, st.Text)}}, true)
+			q.own(rejectStep.SQL, part{proxy: refusal(p, st.Text)}, true)
 			q.client(text, st.Start, part{})
-		case p.Rewrite != "":
-			q.client(p.Rewrite, st.Start, part{notices: noticesFor(p)})
+		case p.Rewrite != "" || len(p.Notices) > 0:
+			q.client(rewritten(p, text), st.Start, part{notices: noticesFor(p)})
 		case i == end && rounds:
 			for _, step := range p.Before {
 				r := f.responderFor(step, h, nil, st.Text, q.stepPositions(step))

@@ -183,14 +183,19 @@ func (fi *finisher) succeeded(r *router) {
 // rejecter stands in for a statement softfk cannot verify: its step always
 // fails, and the client sees why instead.
 type rejecter struct {
-	err *pgproto3.ErrorResponse
+	err     *pgproto3.ErrorResponse
+	notices []byte // sent before err
 }
 
-func (rj *rejecter) row([]byte)          {}
-func (rj *rejecter) succeeded(r *router) { r.sendError(rj.err) }
+func (rj *rejecter) row([]byte) {}
+func (rj *rejecter) succeeded(r *router) {
+	r.out = append(r.out, rj.notices...)
+	r.sendError(rj.err)
+}
 func (rj *rejecter) failed(r *router, e *pgproto3.ErrorResponse) {
 	out := *rj.err
 	out.Severity = e.Severity
+	r.out = append(r.out, rj.notices...)
 	r.sendError(&out)
 }
 func (rj *rejecter) skipped(*router) {}

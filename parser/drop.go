@@ -1,0 +1,39 @@
+package parser
+
+import pg_query "github.com/pganalyze/pg_query_go/v6"
+
+// Drop describes a DROP TABLE, which Postgres refuses while a foreign key
+// references one of its tables from a table it does not drop.
+type Drop struct {
+	Tables    []Relation // the tables named, as written
+	Cascade   bool       // DROP ... CASCADE
+	MissingOK bool       // DROP TABLE IF EXISTS
+}
+
+// dropInfo describes a DROP statement, or returns nil when it drops no
+// tables.
+func dropInfo(s *pg_query.DropStmt) *Drop {
+	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE {
+		return nil
+	}
+	d := &Drop{Cascade: s.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: s.MissingOk}
+	for _, obj := range s.Objects {
+		var names []string
+		for _, item := range obj.GetList().GetItems() {
+			names = append(names, item.GetString_().GetSval())
+		}
+		var r Relation
+		switch n := len(names); {
+		case n == 0:
+			continue
+		case n >= 2:
+			r.Schema = names[n-2]
+			fallthrough
+		default:
+			r.Name = names[n-1]
+		}
+		r.Inh = true
+		d.Tables = append(d.Tables, r)
+	}
+	return d
+}
