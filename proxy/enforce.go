@@ -291,6 +291,11 @@ func (f *frontend) execute(body []byte) error {
 		return nil
 	}
 	bp := f.portals[string(portal)]
+	if f.refused[string(portal)] {
+		// Its Bind was refused (see refuseUnverified): the server skips it.
+		f.forward(reqExecute, 'E', body)
+		return nil
+	}
 	if bp != nil {
 		exists, err := f.portalBound(bp)
 		if err != nil {

@@ -42,10 +42,14 @@ type frontend struct {
 	// one shape per set of parameter types.
 	ownWrites   ownStatements
 	writeShapes map[string][]*writeShape
-	// ddl are prepared statements that change a guarded table's schema;
-	// ddlRan says one ran since the last Sync.
-	ddl    map[string]bool
-	ddlRan bool
+	// ddl are prepared statements that change a guarded table's schema,
+	// with their analysis; ddlRan says one ran since the last Sync, and
+	// pipeline what such statements changed (see pipelineDDL), after
+	// which refused are the portals of writes softfk refused to verify.
+	ddl      map[string][]parser.Statement
+	ddlRan   bool
+	pipeline pipelineDDL
+	refused  map[string]bool
 	// naming are prepared statements that may create or name a relation;
 	// ownStale says one ran (or a Query that may), after which own and
 	// ownWrites are prepared again before their next use (see
@@ -67,7 +71,7 @@ type frontend struct {
 func newFrontend(s *session) *frontend {
 	return &frontend{s: s, stmts: map[string]*preparedStmt{}, portals: map[string]*boundPortal{},
 		sqlPrepared: map[string]*sqlPrepared{}, own: newOwnStatements(ownStmtRoot, maxOwnStatements), ownWrites: newOwnStatements(ownWriteRoot, maxOwnWrites),
-		writeShapes: map[string][]*writeShape{}, ddl: map[string]bool{}, naming: map[string]bool{},
+		writeShapes: map[string][]*writeShape{}, ddl: map[string][]parser.Statement{}, naming: map[string]bool{},
 		writes: map[string]*parsedWrite{}}
 }
 
@@ -285,8 +289,8 @@ func (f *frontend) parse(body []byte) {
 		}
 		f.preparing[string(name)] = effects[0]
 	}
-	if f.changesSchema(sql) {
-		f.ddl[string(name)] = true
+	if stmts := f.schemaChanges(sql); stmts != nil {
+		f.ddl[string(name)] = stmts
 	}
 	if f.namesRelation(sql) {
 		f.naming[string(name)] = true
@@ -294,7 +298,9 @@ func (f *frontend) parse(body []byte) {
 	// Stamped before planning: a change meanwhile makes the next Bind
 	// plan again.
 	pw := f.newParsedWrite(sql)
-	if ok, _ := f.relevant(sql); !ok {
+	if ok, _ := f.relevant(sql); !ok || f.afterDDL() && f.ddl[string(name)] == nil {
+		// (A write after DDL of the pipeline is planned once the catalog
+		// facts have been read again, see refuseUnverified.)
 		f.forwardParse(pw, body)
 		return
 	}
@@ -366,25 +372,31 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 // a function (a trigger's may change), after which the catalog facts must
 // be read again.
 func (f *frontend) changesSchema(sql []byte) bool {
+	return f.schemaChanges(sql) != nil
+}
+
+// schemaChanges returns the statements of sql when it changes the schema
+// as changesSchema says, else nil.
+func (f *frontend) schemaChanges(sql []byte) []parser.Statement {
 	db := f.s.rules()
 	text := unsafeString(sql)
 	if !db.Active() || !parser.MayChangeSchema(text) {
-		return false
+		return nil
 	}
 	mentions := parser.MentionsAny(text, db.TableNames())
 	if !mentions && !parser.MayDefineFunction(text) {
-		return false
+		return nil
 	}
 	res, err := f.s.srv.parser.Analyze(string(sql))
 	if err != nil {
-		return false
+		return nil
 	}
 	for _, st := range res.Statements {
 		if st.Kind == parser.Schema && (mentions || st.DefinesFunction()) {
-			return true
+			return res.Statements
 		}
 	}
-	return false
+	return nil
 }
 
 // invalidateCatalog is a ReadyForQuery hook: the schema changed, so the
@@ -490,18 +502,31 @@ func (f *frontend) bind(body []byte) {
 	stmtName, _, _ := cutNul(rest)
 	delete(f.portals, string(portal))
 	delete(f.arming, string(portal))
+	delete(f.refused, string(portal))
 	if st := f.preparing[string(stmtName)]; st != nil {
 		if f.arming == nil {
 			f.arming = map[string]*parser.Statement{}
 		}
 		f.arming[string(portal)] = st
 	}
-	if f.ddl[string(stmtName)] {
+	stale := f.afterDDL() // DDL earlier in the pipeline changed what plans rely on
+	stmts, isDDL := f.ddl[string(stmtName)]
+	if isDDL {
 		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
+		f.noteDDL(stmts)
 	}
 	f.ownStale = f.ownStale || f.naming[string(stmtName)]
 	target := f.replanIfStale(string(stmtName))
 	ps := f.stmts[string(stmtName)]
+	switch {
+	case isDDL && stale && ps != nil && ps.stmt.Drop != nil:
+		// Refused or not with the catalog facts from before that DDL
+		// ran, which may have dropped the referencing tables: Postgres
+		// alone judges it (see pipelineDDL).
+		ps = nil
+	case !isDDL:
+		f.refuseUnverified(string(portal), string(stmtName), ps)
+	}
 	if ps == nil && target == "" {
 		f.forward(reqBind, 'B', body)
 		return
@@ -577,10 +602,12 @@ func (f *frontend) close(body []byte) {
 		if body[0] == 'S' {
 			delete(f.stmts, string(name))
 			delete(f.writes, string(name))
+			delete(f.ddl, string(name))
 			delete(f.preparing, string(name))
 		} else {
 			delete(f.portals, string(name))
 			delete(f.arming, string(name))
+			delete(f.refused, string(name))
 		}
 	}
 	f.forward(reqClose, 'C', body)
