@@ -102,6 +102,13 @@ type Unverifiable struct {
 	Rel    *Rel
 }
 
+// Refusal is an error softfk answers in place of a statement that Postgres
+// would refuse before running it, such as a TRUNCATE of a referenced table.
+type Refusal struct {
+	Code, Message, Detail, Hint string
+	Rel                         *Rel
+}
+
 // Plan is what softfk runs around one client statement.
 type Plan struct {
 	// Unverifiable, when set, means the statement writes a guarded table in

@@ -1,0 +1,99 @@
+package policy
+
+import (
+	"fmt"
+
+	"github.com/softfk/softfk/config"
+	"github.com/softfk/softfk/parser"
+)
+
+// What a table name denotes depends on the session's search_path, which
+// only the session knows: statements planned by name (TRUNCATE, DROP
+// TABLE) have their names resolved on the session's connection first.
+
+// NamesToResolve lists the table names, as regclass text, that the session
+// must resolve (through its search_path) before the statement can be
+// planned: the unqualified names of a TRUNCATE that match a guarded table;
+// every table a DROP TABLE names, which must exist for Postgres to get as
+// far as its foreign keys, and the guarded tables its errors would name.
+func (db *DB) NamesToResolve(st *parser.Statement) []string {
+	var names []string
+	add := func(schema, name string) {
+		text := regclassText(schema, name)
+		if !contains(names, text) {
+			names = append(names, text)
+		}
+	}
+	switch {
+	case st.Kind == parser.Truncate:
+		for _, t := range st.Targets {
+			if t.Relation.Schema == "" && contains(db.names.Load().all, t.Relation.Name) {
+				add("", t.Relation.Name)
+			}
+		}
+	case st.Drop != nil:
+		rels, _ := db.relationships()
+		for _, t := range st.Drop.Tables {
+			for _, r := range rels {
+				if r.usable() && r.Parent.Name.Name == t.Name {
+					add("", r.Child.Name.Name)
+					add("", r.Parent.Name.Name)
+				}
+			}
+		}
+		if len(names) == 0 {
+			return nil // it drops no referenced table
+		}
+		for _, t := range st.Drop.Tables {
+			add(t.Schema, t.Name)
+		}
+	}
+	return names
+}
+
+// regclassText is how a table name is written for to_regclass: qualified
+// when schema is set, each part quoted as needed.
+func regclassText(schema, name string) string {
+	if schema == "" {
+		return config.QuoteIdent(name)
+	}
+	return config.QuoteIdent(schema) + "." + config.QuoteIdent(name)
+}
+
+// ResolveQuery returns the query that resolves names as NamesToResolve
+// lists them: one row per name, with the schema of the table it denotes
+// (NULL when none).
+func ResolveQuery(names []string) string {
+	var q string
+	for i, n := range names {
+		if i > 0 {
+			q += " UNION ALL "
+		}
+		q += fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
+			parser.QuoteLiteral(n), parser.QuoteLiteral(n))
+	}
+	return q
+}
+
+// resolvedTable finds the guarded table a statement's reference denotes:
+// by name when qualified, through the session's resolution otherwise.
+func (b *planBuilder) resolvedTable(ref parser.Relation) *Table {
+	for _, r := range b.rels {
+		if !r.usable() {
+			continue
+		}
+		for _, t := range []*Table{r.Child, r.Parent} {
+			if ref.Schema != "" && matches(ref, t.Name) || ref.Schema == "" && t.Name.Name == ref.Name && b.visible(t) {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// visible reports whether t is the table its unqualified name denotes in
+// the session.
+func (b *planBuilder) visible(t *Table) bool {
+	schema, ok := b.env.Resolved[config.QuoteIdent(t.Name.Name)]
+	return ok && schema == t.Name.Schema
+}
