@@ -633,7 +633,9 @@ CREATE TABLE cats (id int PRIMARY KEY, parent_id int);`, fks: []fk{
 		s("BEGIN"),
 		s("DROP TABLE users CASCADE"),
 		s("ROLLBACK"),
-		s("DROP TABLE notes, orders, users"),
+		s("DROP TABLE users; SELECT 1"),
+		s("SELECT 1; DROP TABLE IF EXISTS nonesuch, users"),
+		s("DROP TABLE notes; DROP TABLE orders, users"),
 	}},
 	// A shadow relationship only reports the DROP it would refuse.
 	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 1, steps: []step{
