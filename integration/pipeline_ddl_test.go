@@ -36,6 +36,8 @@ func TestPipelineWritesAfterDDL(t *testing.T) {
 			want: unverifiable, orders: 1},
 		{name: "write after DDL on another table", batch: []string{"CREATE TABLE audit (id int)", "INSERT INTO orders VALUES (7, 1)"},
 			orders: 2},
+		{name: "unchecked write after DDL", batch: []string{"ALTER TABLE orders ADD COLUMN note text", "INSERT INTO users VALUES (2)"},
+			orders: 1},
 		{name: "drops in dependency order", batch: []string{"DROP TABLE orders", "DROP TABLE users"}, orders: -1},
 	}
 	for _, c := range cases {

@@ -87,7 +87,7 @@ func (f *frontend) refuseUnverified(portal, stmtName string, ps *preparedStmt) {
 	}
 	checked := ps != nil
 	if !checked && f.afterDDL() {
-		checked, _ = f.relevant([]byte(pw.query))
+		checked = f.wouldCheck(pw)
 	}
 	u := f.unverifiableAfterDDL(pw.query, checked, ps)
 	if u == nil || !f.reject(u, pw.query) {
@@ -98,4 +98,25 @@ func (f *frontend) refuseUnverified(portal, stmtName string, ps *preparedStmt) {
 		f.refused = map[string]bool{}
 	}
 	f.refused[portal] = true
+}
+
+// wouldCheck reports whether softfk checks the client's statement pw,
+// which it did not plan when it was parsed after DDL of the pipeline.
+func (f *frontend) wouldCheck(pw *parsedWrite) bool {
+	if relevant, _ := f.relevant([]byte(pw.query)); !relevant {
+		return false
+	}
+	res, err := f.s.srv.parser.Analyze(pw.query)
+	if err != nil {
+		return false
+	}
+	db := f.s.rules()
+	for i := range res.Statements {
+		st := &res.Statements[i]
+		// (A TRUNCATE is planned only once its names are resolved.)
+		if db.Plan(st, policy.Env{Extended: true, ParamTypes: pw.paramTypes}) != nil || len(db.NamesToResolve(st)) > 0 {
+			return true
+		}
+	}
+	return false
 }
