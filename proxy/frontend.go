@@ -44,8 +44,8 @@ type frontend struct {
 	writeShapes map[string][]*writeShape
 	// ddl are prepared statements that change a guarded table's schema,
 	// with their analysis; ddlRan says one ran since the last Sync, and
-	// pipeline what such statements changed (see pipelineDDL), after
-	// which refused are the portals of writes softfk refused to verify.
+	// pipeline what such statements changed (see pipelineDDL); refused
+	// are the portals of writes softfk refused after them.
 	ddl      map[string][]parser.Statement
 	ddlRan   bool
 	pipeline pipelineDDL
@@ -298,9 +298,7 @@ func (f *frontend) parse(body []byte) {
 	// Stamped before planning: a change meanwhile makes the next Bind
 	// plan again.
 	pw := f.newParsedWrite(sql)
-	if ok, _ := f.relevant(sql); !ok || f.afterDDL() && f.ddl[string(name)] == nil {
-		// (A write after DDL of the pipeline is planned once the catalog
-		// facts have been read again, see refuseUnverified.)
+	if ok, _ := f.relevant(sql); !ok {
 		f.forwardParse(pw, body)
 		return
 	}
@@ -509,7 +507,7 @@ func (f *frontend) bind(body []byte) {
 		}
 		f.arming[string(portal)] = st
 	}
-	stale := f.afterDDL() // DDL earlier in the pipeline changed what plans rely on
+	stale := f.pipeline.tablesChanged && f.pipeline.current(f.s.rules()) // DDL earlier in the pipeline changed what plans rely on
 	stmts, isDDL := f.ddl[string(stmtName)]
 	if isDDL {
 		f.ddlRan = true // executing it is the usual next step; invalidating early is harmless
@@ -525,7 +523,7 @@ func (f *frontend) bind(body []byte) {
 		// alone judges it (see pipelineDDL).
 		ps = nil
 	case !isDDL:
-		f.refuseUnverified(string(portal), string(stmtName), ps)
+		f.refuseUnverified(string(portal), string(stmtName))
 	}
 	if ps == nil && target == "" {
 		f.forward(reqBind, 'B', body)

@@ -121,11 +121,11 @@ func (f *frontend) query(body []byte) error {
 		}
 		if r := writesCreated(st, created); plans[i] == nil && r != nil {
 			// The catalog facts know nothing of it yet.
-			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same query string; send the CREATE separately", Rel: r}
+			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created (or a table attached) earlier in the same query string; send the CREATE separately", Rel: r}
 			plans[i] = f.unverifiablePlan(u, st.Text)
 		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
-		tablesChanged = tablesChanged || st.ChangesTables() && parser.MentionsAny(st.Text, f.s.rules().TableNames())
+		tablesChanged = tablesChanged || f.changesGuardedTables(st)
 		created = f.noteCreated(created, st)
 		if p := plans[i]; p != nil {
 			f.s.srv.metrics.StatementChecked()
@@ -174,14 +174,22 @@ func (f *frontend) query(body []byte) error {
 
 // noteCreated records in created (made when needed) the partition or view
 // that st creates of a guarded table, or of a relation created before it
-// in the query string, with a relationship of that table.
+// in the query string, with a relationship of that table; and a table
+// the catalog facts do not know that st attaches to one as a partition.
 func (f *frontend) noteCreated(created map[string]*policy.Rel, st *parser.Statement) map[string]*policy.Rel {
-	c := st.Creates()
-	if c == nil {
+	db := f.s.rules()
+	var name string
+	var over []parser.Relation
+	switch c, a := st.Creates(), st.Alter; {
+	case c != nil:
+		name, over = c.Name, c.Over
+	case a != nil && a.Attach != nil && db.RelOfAny([]parser.Relation{*a.Attach}) == nil:
+		name, over = a.Attach.Name, []parser.Relation{a.Table}
+	default:
 		return created
 	}
-	r := f.s.rules().RelOfAny(c.Over)
-	for _, o := range c.Over {
+	r := db.RelOfAny(over)
+	for _, o := range over {
 		r = cmp.Or(r, created[o.Name])
 	}
 	if r == nil {
@@ -190,7 +198,7 @@ func (f *frontend) noteCreated(created map[string]*policy.Rel, st *parser.Statem
 	if created == nil {
 		created = map[string]*policy.Rel{}
 	}
-	created[c.Name] = r
+	created[name] = r
 	return created
 }
 
