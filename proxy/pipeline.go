@@ -80,7 +80,7 @@ func (f *frontend) refuseUnverified(portal, stmtName string) {
 		if r == nil {
 			continue
 		}
-		u := &policy.Unverifiable{Reason: "a write into a partition or through a view created (or a table attached) earlier in the same pipeline; send a Sync after the DDL", Rel: r}
+		u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same pipeline, or into a table it attached as a partition; send a Sync after the DDL", Rel: r}
 		if !f.reject(u, pw.query) {
 			return
 		}

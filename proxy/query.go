@@ -121,7 +121,7 @@ func (f *frontend) query(body []byte) error {
 		}
 		if r := writesCreated(st, created); plans[i] == nil && r != nil {
 			// The catalog facts know nothing of it yet.
-			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created (or a table attached) earlier in the same query string; send the CREATE separately", Rel: r}
+			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same query string, or into a table it attached as a partition; send the DDL separately", Rel: r}
 			plans[i] = f.unverifiablePlan(u, st.Text)
 		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
