@@ -12,9 +12,10 @@ import (
 
 // DDL in a pipeline (or a query string) runs before softfk reads the
 // catalog again, at the Sync: a write into a relation it created or
-// attached, which the catalog facts do not know, is refused as
-// unverifiable instead of going through unchecked; DDL after DDL is left
-// to Postgres; after the Sync everything is checked again.
+// attached, which the catalog facts do not know, or into a table whose
+// defaults or triggers it changed, is refused as unverifiable instead of
+// going through unchecked; DDL after DDL is left to Postgres; after the
+// Sync everything is checked again.
 func TestWritesAfterDDLInOneBatch(t *testing.T) {
 	const unverifiable, anyError = "0A000", "error"
 	simple := pgx.QueryExecModeSimpleProtocol
@@ -37,6 +38,15 @@ func TestWritesAfterDDLInOneBatch(t *testing.T) {
 		{name: "write into a table attached before", modes: []pgx.QueryExecMode{pgx.QueryExecModeExec, simple},
 			batch: []string{"CREATE TABLE yy (id int PRIMARY KEY, user_id int)",
 				"ALTER TABLE orders ATTACH PARTITION yy FOR VALUES FROM (2000) TO (3000)", "INSERT INTO yy VALUES (2001, 99)"},
+			want: unverifiable, orders: 1},
+		// The facts from before do not know the rows the table's new
+		// default or trigger writes.
+		{name: "write after its key default changes",
+			batch: []string{"ALTER TABLE orders ALTER COLUMN user_id SET DEFAULT 99", "INSERT INTO orders (id) VALUES (9)"},
+			want:  unverifiable, orders: 1},
+		{name: "write after a trigger is created",
+			batch: []string{"CREATE FUNCTION to_99() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := 99; RETURN NEW; END$$",
+				"CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION to_99()", "INSERT INTO orders VALUES (9, 1)"},
 			want: unverifiable, orders: 1},
 		// The stale facts make the check fail: the orphan does not land
 		// (softfk's own error in a query string, the server's about the

@@ -60,3 +60,26 @@ func TestCreates(t *testing.T) {
 		}
 	}
 }
+
+func TestChangesWritesOf(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want *Relation
+	}{
+		{sql: "ALTER TABLE s.orders ALTER COLUMN user_id SET DEFAULT 99", want: &Relation{Schema: "s", Name: "orders", Inh: true}},
+		{sql: "ALTER TABLE ONLY orders ADD COLUMN x int, ALTER user_id DROP DEFAULT", want: &Relation{Name: "orders"}},
+		{sql: "CREATE TRIGGER t BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION f()", want: &Relation{Name: "orders", Inh: true}},
+		{sql: "ALTER TABLE orders ADD COLUMN x int DEFAULT 1"},
+		{sql: "ALTER TABLE orders ALTER COLUMN user_id TYPE bigint"},
+		{sql: "INSERT INTO orders VALUES (1)"},
+	}
+	for _, c := range cases {
+		res, err := Analyze(c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		if got := res.Statements[0].ChangesWritesOf(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: %+v, want %+v", c.sql, got, c.want)
+		}
+	}
+}

@@ -90,10 +90,11 @@ type Statement struct {
 	Drop *Drop
 
 	truncate *pg_query.TruncateStmt
-	// keepsNames, changesTables, namesRelation and creates are the
-	// answers of KeepsNames, ChangesTables, NamesRelation and Creates.
+	// keepsNames, changesTables, namesRelation, creates and
+	// changesWritesOf are the answers of the methods of those names.
 	keepsNames, changesTables, namesRelation bool
 	creates                                  *Creation
+	changesWritesOf                          *Relation
 	definesFunction                          bool
 }
 
@@ -184,6 +185,30 @@ func creation(n *pg_query.Node) *Creation {
 		}
 	}
 	return &c
+}
+
+// ChangesWritesOf returns the table whose writes the statement changes
+// beyond the values they carry: the defaults of its columns (ALTER TABLE
+// ... ALTER COLUMN ... SET or DROP DEFAULT) or its triggers (CREATE
+// TRIGGER); nil for other statements.
+func (st *Statement) ChangesWritesOf() *Relation { return st.changesWritesOf }
+
+// changesWritesOf computes ChangesWritesOf for the statement n.
+func changesWritesOf(n *pg_query.Node) *Relation {
+	switch {
+	case n.GetAlterTableStmt() != nil:
+		s := n.GetAlterTableStmt()
+		for _, c := range s.Cmds {
+			if c.GetAlterTableCmd().GetSubtype() == pg_query.AlterTableType_AT_ColumnDefault && s.Relation != nil {
+				r := relation(s.Relation)
+				return &r
+			}
+		}
+	case n.GetCreateTrigStmt() != nil && n.GetCreateTrigStmt().Relation != nil:
+		r := relation(n.GetCreateTrigStmt().Relation)
+		return &r
+	}
+	return nil
 }
 
 // namesRelation computes NamesRelation for the statement n.
@@ -398,6 +423,7 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 	st.changesTables = changesTables(n, st.Kind)
 	st.namesRelation = namesRelation(n)
 	st.creates = creation(n)
+	st.changesWritesOf = changesWritesOf(n)
 	return st
 }
 

@@ -10,8 +10,9 @@ import (
 // the catalog again only once such DDL has been followed by a Sync and its
 // ReadyForQuery; until then its facts are from before the DDL ran. A
 // relation they do not know yet (a partition or view the pipeline
-// created, a table it attached as a partition) is not guarded by them, so
-// a write into it is refused as unverifiable; a DROP TABLE they may judge
+// created, a table it attached as a partition) is not guarded by them,
+// and a table whose column defaults or triggers it changed gets rows they
+// do not foresee, so a write into one is refused as unverifiable; a DROP TABLE they may judge
 // wrongly (the pipeline may have dropped its referencing tables) is left
 // to Postgres. Other writes are planned with those facts, as they are
 // when the client Parses them before the DDL runs. The state holds while
@@ -20,8 +21,9 @@ type pipelineDDL struct {
 	generation uint64
 	// tablesChanged says the DDL may have changed a guarded table.
 	tablesChanged bool
-	// created are the relations it created or attached (see
-	// noteCreated), each with a relationship of their table.
+	// created are the relations it created, attached or changed the
+	// writes of (see noteCreated), each with a relationship of their
+	// table.
 	created map[string]*policy.Rel
 }
 
@@ -80,7 +82,7 @@ func (f *frontend) refuseUnverified(portal, stmtName string) {
 		if r == nil {
 			continue
 		}
-		u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same pipeline, or into a table it attached as a partition; send a Sync after the DDL", Rel: r}
+		u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same pipeline, or into a table it attached as a partition or whose defaults or triggers it changed; send a Sync after the DDL", Rel: r}
 		if !f.reject(u, pw.query) {
 			return
 		}

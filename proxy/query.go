@@ -121,7 +121,7 @@ func (f *frontend) query(body []byte) error {
 		}
 		if r := writesCreated(st, created); plans[i] == nil && r != nil {
 			// The catalog facts know nothing of it yet.
-			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same query string, or into a table it attached as a partition; send the DDL separately", Rel: r}
+			u := &policy.Unverifiable{Reason: "a write into a partition or through a view created earlier in the same query string, or into a table it attached as a partition or whose defaults or triggers it changed; send the DDL separately", Rel: r}
 			plans[i] = f.unverifiablePlan(u, st.Text)
 		}
 		namesMayMove = namesMayMove || !st.KeepsNames()
@@ -172,19 +172,24 @@ func (f *frontend) query(body []byte) error {
 	return f.splitQuery(sql, res, plans, watches, ready)
 }
 
-// noteCreated records in created (made when needed) the partition or view
-// that st creates of a guarded table, or of a relation created before it
-// in the query string, with a relationship of that table; and a table
-// the catalog facts do not know that st attaches to one as a partition.
+// noteCreated records in created (made when needed) the relations whose
+// writes the catalog facts, read before st ran, cannot check, each with a
+// relationship of the guarded table behind it: the partition or view st
+// creates of a guarded table (or of a relation created before it in the
+// query string), a table the facts do not know that st attaches to one as
+// a partition, and a guarded table whose column defaults or triggers st
+// changes.
 func (f *frontend) noteCreated(created map[string]*policy.Rel, st *parser.Statement) map[string]*policy.Rel {
 	db := f.s.rules()
 	var name string
 	var over []parser.Relation
-	switch c, a := st.Creates(), st.Alter; {
+	switch c, a, w := st.Creates(), st.Alter, st.ChangesWritesOf(); {
 	case c != nil:
 		name, over = c.Name, c.Over
 	case a != nil && a.Attach != nil && db.RelOfAny([]parser.Relation{*a.Attach}) == nil:
 		name, over = a.Attach.Name, []parser.Relation{a.Table}
+	case w != nil:
+		name, over = w.Name, []parser.Relation{*w}
 	default:
 		return created
 	}
