@@ -434,10 +434,10 @@ func (f *frontend) prepare(sql string, paramTypes []uint32) (*preparedStmt, erro
 // plan plans one statement, including SQL-level EXECUTE of a prepared
 // statement softfk could not verify. Shadow events are logged here, and an
 // unverifiable write that the configuration lets through gets no plan.
-// Planning a TRUNCATE or DROP TABLE asks the server which tables its names denote; when
-// that fails (in an aborted transaction, say) the error is
-// errCatalogUnavailable: the client has the server's error, and the server
-// skips every message up to the next Sync.
+// Planning a TRUNCATE or a DROP TABLE asks the server which tables its
+// names denote; when that fails (in an aborted transaction, say) the error
+// is errCatalogUnavailable: the client has the server's error, and the
+// server skips every message up to the next Sync.
 func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, error) {
 	if st.Kind == parser.Execute {
 		return f.planExecute(st)
