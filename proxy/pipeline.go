@@ -12,9 +12,9 @@ import (
 // relation they do not know yet (a partition or view the pipeline
 // created, a table it attached as a partition) is not guarded by them,
 // and a table whose column defaults or triggers it changed gets rows they
-// do not foresee, so a write into one is refused as unverifiable; a DROP TABLE they may judge
-// wrongly (the pipeline may have dropped its referencing tables) is left
-// to Postgres. Other writes are planned with those facts, as they are
+// do not foresee, so a write into one is refused as unverifiable; a DROP
+// TABLE they may judge wrongly (the pipeline may have dropped its
+// referencing tables) is left to Postgres. Other writes are planned with those facts, as they are
 // when the client Parses them before the DDL runs. The state holds while
 // the catalog generation it was noted in lasts.
 type pipelineDDL struct {
@@ -69,8 +69,11 @@ func (p *pipelineDDL) current(db *policy.DB) bool { return p.generation == db.Ge
 // writes. It goes before the Bind, where Postgres would plan the write
 // again; the Bind and Execute still go to the server, which skips them.
 func (f *frontend) refuseUnverified(portal, stmtName string) {
+	if f.pipeline.created == nil { // every Bind comes here: the usual answer first
+		return
+	}
 	pw := f.writes[stmtName]
-	if pw == nil || f.pipeline.created == nil || !f.pipeline.current(f.s.rules()) {
+	if pw == nil || !f.pipeline.current(f.s.rules()) {
 		return
 	}
 	res, err := f.s.srv.parser.Analyze(pw.query)
