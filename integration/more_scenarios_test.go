@@ -118,8 +118,13 @@ CREATE TABLE IF NOT EXISTS namesakes.customers (name text);`,
 			s("UPDATE invoices SET customer_id = 1 WHERE id = 7 RETURNING id, customer_id"),
 		}},
 	// Hidden RETURNING columns must not make a row limit suspend a portal
-	// that returns nothing to the client.
+	// that returns nothing to the client, and a write that returns
+	// nothing is checked whatever the limit (a referenced key's UPDATE,
+	// checked in rounds, was refused as unverifiable).
 	{name: "execute with a row limit", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"wire"}, steps: []step{
+		limited(1, "UPDATE users SET id = $1 WHERE id = $2", 3, 2),
+		limited(1, "UPDATE users SET id = $1 WHERE id = $2", 5, 3),
+		limited(1, "UPDATE users SET id = $1 WHERE id = $2", 4, 1),
 		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited')", 60, 1),
 		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited')", 61, 99),
 		limited(1, "INSERT INTO orders VALUES ($1, $2, 'limited') RETURNING id", 62, 2),

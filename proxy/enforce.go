@@ -335,10 +335,10 @@ func (f *frontend) execute(body []byte) error {
 	}
 	var msg pgproto3.Execute
 	exact := f.decodeExact(&msg, body)
-	if exact && msg.MaxRows > 0 && bp.stmt.hidden > 0 && !bp.stmt.stmt.Returns() {
-		// A statement that returns no rows runs to its end whatever the
+	if w := bp.stmt.stmt.Main(); exact && msg.MaxRows > 0 && w != nil && !w.Returning {
+		// A write that returns no rows runs to its end whatever the
 		// limit; softfk's hidden RETURNING would make the limit suspend
-		// it instead.
+		// it instead, and without one the limit changes nothing.
 		msg.MaxRows = 0
 		encoded, _ := msg.Encode(nil)
 		body = encoded[5:]
