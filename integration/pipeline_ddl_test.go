@@ -117,3 +117,47 @@ func TestWritesAfterDDLInOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// DDL inside a transaction block is the session's own until it commits:
+// the catalog facts softfk reads after it in that transaction (they see
+// the DDL) serve that session alone, other sessions go on checking with
+// the committed schema's, and when the transaction ends every session
+// reads the catalog again. Facts read inside a transaction that rolled
+// back its rename of the key column used to stay in force, for every
+// session, with the relationship unresolved and so unchecked.
+func TestDDLInsideTransactionStaysPrivate(t *testing.T) {
+	db := newDatabase(t)
+	mustExec(t, connect(t, cluster.DSN(db)),
+		"CREATE TABLE users (id int PRIMARY KEY)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1)")
+	p := startProxy(t, configFor(t, "relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	ctx := context.Background()
+	ddl, other := connect(t, p.DSN(db)), connect(t, p.DSN(db))
+	orphan := func(conn *pgx.Conn, sql, when string) {
+		t.Helper()
+		var pe *pgconn.PgError
+		if _, err := conn.Exec(ctx, sql); !errors.As(err, &pe) || pe.Code != "23503" {
+			t.Errorf("orphan %s: got %v, want 23503", when, err)
+		}
+	}
+	mustExec(t, ddl, "BEGIN",
+		"ALTER TABLE orders ADD COLUMN note text",
+		// Checked with facts that know the new column.
+		"INSERT INTO orders (id, user_id, note) VALUES (1, 1, 'x')")
+	orphan(ddl, "INSERT INTO orders (id, user_id, note) VALUES (2, 99, 'x')", "inside the transaction")
+	mustExec(t, ddl, "ROLLBACK", "BEGIN", "ALTER TABLE orders RENAME COLUMN user_id TO uid",
+		// The facts read now do not resolve the relationship.
+		"INSERT INTO orders (id, uid) VALUES (3, 1)")
+	// Another session checks with the committed schema: its orphan
+	// waits for the ALTER's lock, then fails.
+	otherDone := make(chan struct{})
+	go func() {
+		defer close(otherDone)
+		orphan(other, "INSERT INTO orders VALUES (4, 98)", "from another session")
+	}()
+	mustExec(t, ddl, "ROLLBACK")
+	<-otherDone
+	orphan(ddl, "INSERT INTO orders VALUES (5, 97)", "after the rollback")
+	orphan(other, "INSERT INTO orders VALUES (6, 96)", "from another session after the rollback")
+}

@@ -109,12 +109,28 @@ type DB struct {
 	loaded     time.Time // when catalog was read
 	refreshing bool      // a session is reading the catalog again
 	missing    []string  // relationships the last read could not resolve
-	// generation counts catalog changes (SetCatalog, Invalidate); every
-	// Bind of a prepared write reads it, so it needs no lock.
+	// generation names the catalog state: a new number, unique among all
+	// DBs, at each change (SetCatalog, Invalidate). Every Bind of a
+	// prepared write reads it, so it needs no lock.
 	generation atomic.Uint64
 }
 
-// Generation counts the changes of the catalog the relationships were
+// generations numbers catalog changes across all DBs, so that a plan made
+// with one DB's facts is never taken as current for another's.
+var generations atomic.Uint64
+
+// Private returns a DB with db's relationships and no catalog facts yet,
+// for one session whose open transaction changed the schema: facts read
+// inside it see that uncommitted DDL, which other sessions must not plan
+// with.
+func (db *DB) Private() *DB {
+	p := &DB{Name: db.Name, configured: db.configured, unverifiable: db.unverifiable}
+	p.names.Store(db.names.Load())
+	p.generation.Store(generations.Add(1))
+	return p
+}
+
+// Generation names the state of the catalog the relationships were
 // resolved against: a plan made at another generation may be out of date.
 func (db *DB) Generation() uint64 { return db.generation.Load() }
 
@@ -161,7 +177,7 @@ func (db *DB) SetCatalog(rows [][]string) ([]string, error) {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = cat, rels, newSQLCache()
 	db.loaded, db.refreshing = time.Now(), false
-	db.generation.Add(1)
+	db.generation.Store(generations.Add(1))
 	if slices.Equal(missing, db.missing) {
 		missing = nil
 	} else {
@@ -204,7 +220,7 @@ func (db *DB) ReleaseRefresh() {
 func (db *DB) Invalidate() {
 	db.mu.Lock()
 	db.catalog, db.rels, db.shapes = nil, nil, nil
-	db.generation.Add(1)
+	db.generation.Store(generations.Add(1))
 	db.mu.Unlock()
 }
 

@@ -295,10 +295,11 @@ func (f *frontend) parse(body []byte) {
 	if f.namesRelation(sql) {
 		f.naming[string(name)] = true
 	}
-	// Stamped before planning: a change meanwhile makes the next Bind
-	// plan again.
+	relevant, _ := f.relevant(sql) // reads the catalog if it must
+	// Stamped before planning, with the catalog read: a change meanwhile
+	// makes the next Bind plan again.
 	pw := f.newParsedWrite(sql)
-	if ok, _ := f.relevant(sql); !ok {
+	if !relevant {
 		f.forwardParse(pw, body)
 		return
 	}
@@ -399,7 +400,7 @@ func (f *frontend) schemaChanges(sql []byte) []parser.Statement {
 
 // invalidateCatalog is a ReadyForQuery hook: the schema changed, so the
 // next statement that needs the catalog reads it again.
-func (f *frontend) invalidateCatalog(byte) { f.s.rules().Invalidate() }
+func (f *frontend) invalidateCatalog(status byte) { f.s.schemaChanged(status) }
 
 // prepare analyses and plans a statement of the extended protocol; nil when
 // it touches no relationship. When planning fails (errCatalogUnavailable)

@@ -195,6 +195,7 @@ type router struct {
 	copyIn, copyEndQueued bool
 	txStatus              byte              // status of the last ReadyForQuery (guarded by mu)
 	onParam               func(body []byte) // sees every ParameterStatus
+	onReady               func(status byte) // sees every ReadyForQuery's status, when set
 	fatal                 bool              // the server sent a FATAL error: it is closing the connection
 }
 
@@ -442,6 +443,9 @@ func (r *router) route(typ byte, body []byte) {
 	case 'Z':
 		if len(body) > 0 {
 			r.setStatus(body[0])
+			if r.onReady != nil {
+				r.onReady(body[0])
+			}
 		}
 		r.finishRemainingParts(req)
 		if req.kind == reqQuery || req.kind == reqSync || req.kind == reqFunctionCall {

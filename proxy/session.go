@@ -65,6 +65,9 @@ type session struct {
 	// force when they were looked up (refreshed after a reload).
 	dbPolicy *policy.Policy
 	dbRules  *policy.DB
+	// txRules are the session's own catalog facts while its open
+	// transaction has run DDL on a guarded table (see usePrivateRules).
+	txRules  atomic.Pointer[policy.DB]
 	draining atomic.Bool // the server is shutting down: close when idle
 }
 
@@ -78,6 +81,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 		done:     make(chan struct{}),
 	}
 	s.router = newRouter(s.noteParameterStatus)
+	s.router.onReady = s.noteReady
 	s.standardStrings.Store(true)
 	return s
 }
@@ -138,8 +142,36 @@ func (s *session) run(ctx context.Context) {
 func (s *session) rules() *policy.DB {
 	if p := s.srv.policy(); p != s.dbPolicy {
 		s.dbPolicy, s.dbRules = p, p.Database(s.database())
+		s.txRules.Store(nil) // a reload's relationships are read afresh anyway
+	}
+	if db := s.txRules.Load(); db != nil {
+		return db
 	}
 	return s.dbRules
+}
+
+// schemaChanged is told, at the ReadyForQuery after DDL on a guarded table,
+// the transaction status: every session reads the catalog again. Inside a
+// transaction block the DDL is the session's alone until it commits, so
+// the session plans with facts of its own (read on its connection, they
+// see the DDL) until the transaction ends, and other sessions keep the
+// committed schema's, as a real FOREIGN KEY's checks in their
+// transactions do.
+func (s *session) schemaChanged(status byte) {
+	db := s.rules()
+	db.Invalidate()
+	if status != 'I' && s.txRules.Load() == nil {
+		s.txRules.Store(db.Private())
+	}
+}
+
+// noteReady ends the session's own catalog facts with its transaction:
+// committed, its DDL is everyone's; rolled back, it is no one's.
+func (s *session) noteReady(status byte) {
+	if status == 'I' && s.txRules.Load() != nil {
+		s.txRules.Store(nil)
+		s.rules().Invalidate()
+	}
 }
 
 // database is the session's database name (defaults to the user name, as in
