@@ -642,8 +642,50 @@ CREATE TABLE cats (id int PRIMARY KEY, parent_id int);`, fks: []fk{
 		s("SELECT 1; DROP TABLE IF EXISTS nonesuch, users"),
 		s("DROP TABLE notes; DROP TABLE orders, users"),
 	}},
+	// DROP COLUMN of a referenced column: refused while a foreign key
+	// from another table (or another column) needs it, cascading with
+	// CASCADE; a foreign key whose referencing column goes first goes
+	// with it.
+	{name: "drop referenced columns", schema: usersOrders + `
+ALTER TABLE users ADD COLUMN boss int;
+ALTER TABLE orders ADD COLUMN email text;
+CREATE TABLE notes (id int, user_id int);`, fks: []fk{
+		{table: "users", cols: "boss", refTable: "users", refCols: "id"},
+		ordersFK,
+		{table: "orders", cols: "email", refTable: "users", refCols: "email"},
+		{table: "notes", cols: "user_id", refTable: "users", refCols: "id"},
+	}, steps: []step{
+		s("ALTER TABLE users DROP COLUMN id"),
+		s("ALTER TABLE users DROP COLUMN email, DROP COLUMN id"),
+		s("ALTER TABLE users DROP COLUMN IF EXISTS nope, DROP COLUMN email"),
+		s("ALTER TABLE users DROP COLUMN nope, DROP COLUMN email"),
+		s("ALTER TABLE users DROP COLUMN email, DROP COLUMN email"),
+		s("ALTER TABLE users DROP COLUMN boss, DROP COLUMN id RESTRICT"),
+		s("ALTER TABLE users ADD COLUMN x int, DROP COLUMN email"),
+		s("ALTER TABLE public.users DROP id"),
+		s("ALTER TABLE IF EXISTS nonesuch DROP COLUMN id"),
+		s("ALTER TABLE users DROP COLUMN nope"),
+		s("BEGIN"),
+		s("ALTER TABLE users DROP COLUMN email CASCADE, DROP COLUMN IF EXISTS nope, DROP COLUMN id"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("ALTER TABLE orders DROP COLUMN user_id"),
+		s("ALTER TABLE users DROP COLUMN id"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("ALTER TABLE users DROP COLUMN email CASCADE, DROP COLUMN id CASCADE"),
+		s("INSERT INTO orders VALUES (30, 99, 'x', 'nobody')"),
+		s("INSERT INTO notes VALUES (1, 98)"),
+		s("ROLLBACK"),
+		s("ALTER TABLE users DROP COLUMN id; SELECT 1"),
+		s("ALTER TABLE orders DROP COLUMN note"),
+		s("INSERT INTO orders VALUES (31, 97)"),
+	}},
 	// A shadow relationship only reports the DROP it would refuse.
-	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 1, steps: []step{
+	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 2, steps: []step{
+		s("BEGIN"),
+		s("ALTER TABLE users DROP COLUMN id"),
+		s("ROLLBACK"),
 		s("DROP TABLE users"),
 	}},
 }

@@ -3,8 +3,9 @@ package parser
 import pg_query "github.com/pganalyze/pg_query_go/v6"
 
 // Alter describes an ALTER TABLE after which PostgreSQL validates the
-// foreign keys of a table again: one that attaches or detaches a
-// partition, or changes the type of columns.
+// foreign keys of a table again (one that attaches or detaches a
+// partition, or changes the type of columns), or that drops columns, which
+// Postgres refuses while a foreign key references one.
 type Alter struct {
 	Table Relation // the table the statement alters
 	// Attach is the partition ATTACH PARTITION adds to Table; Detach the
@@ -14,10 +15,19 @@ type Alter struct {
 	Concurrently   bool
 	// Retyped are the columns ALTER COLUMN ... TYPE changes.
 	Retyped []string
+	// Drops are the DROP COLUMN subcommands, in the order written.
+	Drops []ColumnDrop
+}
+
+// ColumnDrop is one DROP COLUMN of an ALTER TABLE.
+type ColumnDrop struct {
+	Column    string
+	Cascade   bool // DROP COLUMN ... CASCADE
+	MissingOK bool // DROP COLUMN IF EXISTS
 }
 
 // alterInfo describes an ALTER TABLE, or returns nil when it changes
-// nothing a foreign key is validated for.
+// nothing a foreign key is validated for or depends on.
 func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 	if s.Objtype != pg_query.ObjectType_OBJECT_TABLE || s.Relation == nil {
 		return nil
@@ -31,6 +41,9 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 		switch c.Subtype {
 		case pg_query.AlterTableType_AT_AlterColumnType:
 			a.Retyped = append(a.Retyped, c.Name)
+		case pg_query.AlterTableType_AT_DropColumn:
+			a.Drops = append(a.Drops, ColumnDrop{Column: c.Name,
+				Cascade: c.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: c.MissingOk})
 		case pg_query.AlterTableType_AT_AttachPartition:
 			if p := c.Def.GetPartitionCmd(); p != nil {
 				r := relation(p.Name)
@@ -44,7 +57,7 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 			}
 		}
 	}
-	if a.Attach == nil && a.Detach == nil && a.Retyped == nil {
+	if a.Attach == nil && a.Detach == nil && a.Retyped == nil && a.Drops == nil {
 		return nil
 	}
 	return a

@@ -20,6 +20,9 @@ func TestAlter(t *testing.T) {
 			want: &Alter{Table: Relation{Name: "users", Inh: true}, Detach: rel("", "u1"), Concurrently: true}},
 		{sql: "ALTER TABLE ONLY s.orders ADD COLUMN x int, ALTER COLUMN user_id TYPE bigint USING user_id + 1, ALTER b SET DATA TYPE text",
 			want: &Alter{Table: Relation{Schema: "s", Name: "orders"}, Retyped: []string{"user_id", "b"}}},
+		{sql: `ALTER TABLE users DROP COLUMN IF EXISTS nope, ADD COLUMN x int, DROP "Id" CASCADE, DROP COLUMN email RESTRICT`,
+			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []ColumnDrop{
+				{Column: "nope", MissingOK: true}, {Column: "Id", Cascade: true}, {Column: "email"}}}},
 		{sql: "ALTER TABLE orders ADD COLUMN x int"},
 		{sql: "ALTER INDEX i ATTACH PARTITION j"},
 		{sql: "ALTER TABLE orders RENAME COLUMN a TO b"},

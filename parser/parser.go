@@ -146,6 +146,12 @@ func (st *Statement) KeepsNames() bool { return st.keepsNames }
 // namesake of a table changes nothing about the table itself).
 func (st *Statement) ChangesTables() bool { return st.changesTables }
 
+// DropsDependencies reports whether the statement drops tables or columns,
+// which Postgres refuses while a foreign key depends on them.
+func (st *Statement) DropsDependencies() bool {
+	return st.Drop != nil || st.Alter != nil && st.Alter.Drops != nil
+}
+
 // NamesRelation reports whether the statement creates a relation or gives
 // one a name or schema (CREATE TABLE, CREATE TABLE AS, SELECT INTO, CREATE
 // VIEW, ALTER ... RENAME, ALTER ... SET SCHEMA): a name in a statement

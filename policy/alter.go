@@ -21,9 +21,15 @@ import (
 //
 // A DETACH ... CONCURRENTLY of a referenced table's partition runs in
 // transactions of its own, where no check can follow it: unverifiable.
+// Columns it drops go first (see dropColumns), and with them the
+// relationships that need them.
 func (b *planBuilder) alter(a *parser.Alter) {
+	dropped := b.dropColumns(a)
+	if b.plan.Refuse != nil {
+		return
+	}
 	for _, r := range b.rels {
-		if !r.usable() || r.reported != nil {
+		if !r.usable() || r.reported != nil || dropped[r] {
 			continue // views are not altered as tables
 		}
 		if matches(a.Table, r.Table) && r.childSide() {

@@ -14,39 +14,56 @@ import (
 // NamesToResolve lists the table names, as regclass text, that the session
 // must resolve (through its search_path) before the statement can be
 // planned: the unqualified names of a TRUNCATE that match a guarded table;
-// every table a DROP TABLE names, which must exist for Postgres to get as
-// far as its foreign keys, and the guarded tables its errors would name.
+// for a DROP TABLE, or an ALTER TABLE that drops columns, those of
+// dependencyNames.
 func (db *DB) NamesToResolve(st *parser.Statement) []string {
-	var names []string
-	add := func(schema, name string) {
-		text := regclassText(schema, name)
-		if !contains(names, text) {
-			names = append(names, text)
-		}
-	}
 	switch {
 	case st.Kind == parser.Truncate:
+		var names regclassTexts
 		for _, t := range st.Targets {
 			if t.Relation.Schema == "" && contains(db.names.Load().all, t.Relation.Name) {
-				add("", t.Relation.Name)
+				names.add("", t.Relation.Name)
 			}
 		}
+		return names
 	case st.Drop != nil:
-		rels, _ := db.relationships()
-		for _, t := range st.Drop.Tables {
-			for _, r := range rels {
-				if r.usable() && r.Parent.Name.Name == t.Name {
-					add("", r.Child.Name.Name)
-					add("", r.Parent.Name.Name)
-				}
+		return db.dependencyNames(st.Drop.Tables)
+	case st.Alter != nil && st.Alter.Drops != nil:
+		return db.dependencyNames([]parser.Relation{st.Alter.Table})
+	}
+	return nil
+}
+
+// regclassTexts are table names as regclassText writes them, each once.
+type regclassTexts []string
+
+// add adds schema.name (name alone when schema is empty) unless it is there.
+func (l *regclassTexts) add(schema, name string) {
+	if text := regclassText(schema, name); !contains(*l, text) {
+		*l = append(*l, text)
+	}
+}
+
+// dependencyNames lists, for a statement that drops tables or their
+// columns, the tables it names, which must exist for Postgres to get as
+// far as the foreign keys that depend on them, and the guarded tables its
+// errors would name; nil when it names no referenced table.
+func (db *DB) dependencyNames(tables []parser.Relation) []string {
+	var names regclassTexts
+	rels, _ := db.relationships()
+	for _, t := range tables {
+		for _, r := range rels {
+			if r.usable() && r.Parent.Name.Name == t.Name {
+				names.add("", r.Child.Name.Name)
+				names.add("", r.Parent.Name.Name)
 			}
 		}
-		if len(names) == 0 {
-			return nil // it drops no referenced table
-		}
-		for _, t := range st.Drop.Tables {
-			add(t.Schema, t.Name)
-		}
+	}
+	if names == nil {
+		return nil
+	}
+	for _, t := range tables {
+		names.add(t.Schema, t.Name)
 	}
 	return names
 }

@@ -518,7 +518,7 @@ func (f *frontend) bind(body []byte) {
 	target := f.replanIfStale(string(stmtName))
 	ps := f.stmts[string(stmtName)]
 	switch {
-	case isDDL && stale && ps != nil && ps.stmt.Drop != nil:
+	case isDDL && stale && ps != nil && ps.stmt.DropsDependencies():
 		// Refused or not with the catalog facts from before that DDL
 		// ran, which may have dropped the referencing tables: Postgres
 		// alone judges it (see pipelineDDL).
