@@ -160,4 +160,9 @@ func TestDDLInsideTransactionStaysPrivate(t *testing.T) {
 	<-otherDone
 	orphan(ddl, "INSERT INTO orders VALUES (5, 97)", "after the rollback")
 	orphan(other, "INSERT INTO orders VALUES (6, 96)", "from another session after the rollback")
+	// A rollback to a savepoint undoes the DDL inside the transaction.
+	mustExec(t, ddl, "BEGIN", "SAVEPOINT a", "ALTER TABLE orders RENAME COLUMN user_id TO uid",
+		"INSERT INTO orders (id, uid) VALUES (7, 1)", "ROLLBACK TO a")
+	orphan(ddl, "INSERT INTO orders VALUES (8, 95)", "after a rollback to a savepoint")
+	mustExec(t, ddl, "ROLLBACK")
 }

@@ -166,11 +166,17 @@ func (s *session) schemaChanged(status byte) {
 }
 
 // noteReady ends the session's own catalog facts with its transaction:
-// committed, its DDL is everyone's; rolled back, it is no one's.
+// committed, its DDL is everyone's; rolled back, it is no one's. Inside
+// the transaction they are read again after each statement, which may
+// have rolled back to a savepoint before the DDL.
 func (s *session) noteReady(status byte) {
-	if status == 'I' && s.txRules.Load() != nil {
+	switch db := s.txRules.Load(); {
+	case db == nil:
+	case status == 'I':
 		s.txRules.Store(nil)
 		s.rules().Invalidate()
+	default:
+		db.Invalidate()
 	}
 }
 
