@@ -143,6 +143,7 @@ type Error struct {
 	Msg   string
 }
 
+// Error renders the mistake with its field and line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -167,6 +168,7 @@ func (e *Error) Error() string {
 // Errors is every mistake found in one file.
 type Errors []*Error
 
+// Error renders every mistake, one per line.
 func (es Errors) Error() string {
 	msgs := make([]string, len(es))
 	for i, e := range es {

@@ -33,6 +33,7 @@ const (
 
 var kindNames = [...]string{"other", "INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "PREPARE", "EXECUTE", "DEALLOCATE", "transaction control", "DDL"}
 
+// String names the kind for logs and tests.
 func (k Kind) String() string { return kindNames[k] }
 
 // Relation names a table as a statement wrote it.

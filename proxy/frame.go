@@ -40,6 +40,7 @@ type errMessageTooLong struct {
 	max  int
 }
 
+// Error says which message was too long.
 func (e *errMessageTooLong) Error() string {
 	return fmt.Sprintf("message of type %q announces %d bytes, more than max_message_bytes (%d)", e.typ, e.size, e.max)
 }
@@ -50,6 +51,7 @@ type errMalformedLength struct {
 	size int32
 }
 
+// Error says which message had an impossible length.
 func (e *errMalformedLength) Error() string {
 	return fmt.Sprintf("message of type %q has invalid length %d", e.typ, e.size)
 }

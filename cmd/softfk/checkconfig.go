@@ -61,6 +61,7 @@ type schemaProblem struct {
 	warning bool
 }
 
+// String renders the problem as check-config prints it.
 func (p schemaProblem) String() string {
 	kind := "error"
 	if p.warning {

@@ -16,8 +16,10 @@ import (
 // schemaList is a repeatable --schema flag; names fold as in SQL.
 type schemaList []string
 
+// String joins the schemas as the flag takes them (flag.Value).
 func (s *schemaList) String() string { return strings.Join(*s, ",") }
 
+// Set adds the schemas of one --schema flag (flag.Value).
 func (s *schemaList) Set(v string) error {
 	name, err := config.ParseIdent(v)
 	if err != nil {
