@@ -106,7 +106,7 @@ func (f *frontend) handle(typ byte, body []byte) error {
 		f.syncs++
 		p := pending{kind: reqSync}
 		if f.ddlRan {
-			p.ready, f.ddlRan = f.invalidateCatalog, false
+			p.ready, f.ddlRan = f.s.schemaChanged, false
 		}
 		f.pending = append(f.pending, p)
 		f.send(typ, body)
@@ -397,10 +397,6 @@ func (f *frontend) schemaChanges(sql []byte) []parser.Statement {
 	}
 	return nil
 }
-
-// invalidateCatalog is a ReadyForQuery hook: the schema changed, so the
-// next statement that needs the catalog reads it again.
-func (f *frontend) invalidateCatalog(status byte) { f.s.schemaChanged(status) }
 
 // prepare analyses and plans a statement of the extended protocol; nil when
 // it touches no relationship. When planning fails (errCatalogUnavailable)

@@ -41,7 +41,7 @@ func (f *frontend) query(body []byte) error {
 	var ready func(byte)
 	text := body[:len(body)-1]
 	if f.changesSchema(text) {
-		ready = f.invalidateCatalog
+		ready = f.s.schemaChanged
 	}
 	f.ownStale = f.ownStale || f.namesRelation(text)
 	relevant, err := f.relevant(text)

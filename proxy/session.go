@@ -66,7 +66,7 @@ type session struct {
 	dbPolicy *policy.Policy
 	dbRules  *policy.DB
 	// txRules are the session's own catalog facts while its open
-	// transaction has run DDL on a guarded table (see usePrivateRules).
+	// transaction has run DDL on a guarded table (see schemaChanged).
 	txRules  atomic.Pointer[policy.DB]
 	draining atomic.Bool // the server is shutting down: close when idle
 }
@@ -142,7 +142,11 @@ func (s *session) run(ctx context.Context) {
 func (s *session) rules() *policy.DB {
 	if p := s.srv.policy(); p != s.dbPolicy {
 		s.dbPolicy, s.dbRules = p, p.Database(s.database())
-		s.txRules.Store(nil) // a reload's relationships are read afresh anyway
+		if s.txRules.Load() != nil {
+			// Still inside the transaction: the reload's relationships,
+			// with facts of the session's own.
+			s.txRules.Store(s.dbRules.Private())
+		}
 	}
 	if db := s.txRules.Load(); db != nil {
 		return db
@@ -150,7 +154,7 @@ func (s *session) rules() *policy.DB {
 	return s.dbRules
 }
 
-// schemaChanged is told, at the ReadyForQuery after DDL on a guarded table,
+// schemaChanged is the ReadyForQuery hook of DDL on a guarded table, told
 // the transaction status: every session reads the catalog again. Inside a
 // transaction block the DDL is the session's alone until it commits, so
 // the session plans with facts of its own (read on its connection, they
