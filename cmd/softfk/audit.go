@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/ops"
 )
 
@@ -36,9 +35,8 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "softfk audit: --timeout must not be negative, not %s\n", *timeout)
 		return exitUsage
 	}
-	cfg, err := config.Load(*file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(*file, stderr)
+	if !ok {
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

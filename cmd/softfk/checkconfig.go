@@ -26,9 +26,8 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "softfk check-config: --config FILE is required")
 		return exitUsage
 	}
-	cfg, err := config.Load(*file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(*file, stderr)
+	if !ok {
 		return exitUsage
 	}
 	if *dsn != "" {

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/ops"
 )
 
@@ -23,9 +22,8 @@ func runDDL(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "softfk ddl: --config FILE is required")
 		return exitUsage
 	}
-	cfg, err := config.Load(*file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	cfg, ok := loadConfig(*file, stderr)
+	if !ok {
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

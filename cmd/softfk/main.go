@@ -20,6 +20,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/softfk/softfk/config"
 )
 
 // exitUsage is the status for a bad command line or configuration.
@@ -103,4 +105,16 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 		return exitUsage, false
 	}
 	return 0, true
+}
+
+// loadConfig loads the configuration file path for a command, printing
+// what is wrong with it to stderr; false means the command ends with
+// exitUsage.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, false
+	}
+	return cfg, true
 }
