@@ -511,7 +511,7 @@ func (f *frontend) bind(body []byte) {
 		f.noteDDL(stmts)
 	}
 	f.ownStale = f.ownStale || f.naming[string(stmtName)]
-	target := f.replanIfStale(string(stmtName))
+	target := f.replanIfStale(stmtName)
 	ps := f.stmts[string(stmtName)]
 	switch {
 	case isDDL && stale && ps != nil && ps.stmt.DropsDependencies():
@@ -520,7 +520,7 @@ func (f *frontend) bind(body []byte) {
 		// alone judges it (see pipelineDDL).
 		ps = nil
 	case !isDDL:
-		f.refuseUnverified(string(portal), string(stmtName))
+		f.refuseUnverified(portal, stmtName)
 	}
 	if ps == nil && target == "" {
 		f.forward(reqBind, 'B', body)
@@ -571,7 +571,7 @@ func (f *frontend) describe(body []byte) {
 	name, _, _ := cutNul(body[1:])
 	var ps *preparedStmt
 	if body[0] == 'S' {
-		if target := f.replanIfStale(string(name)); target != "" {
+		if target := f.replanIfStale(name); target != "" {
 			body = append(append([]byte{'S'}, target...), 0)
 		}
 		ps = f.stmts[string(name)]

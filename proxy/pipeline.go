@@ -68,11 +68,11 @@ func (p *pipelineDDL) current(db *policy.DB) bool { return p.generation == db.Ge
 // created or attached, when the configuration refuses unverifiable
 // writes. It goes before the Bind, where Postgres would plan the write
 // again; the Bind and Execute still go to the server, which skips them.
-func (f *frontend) refuseUnverified(portal, stmtName string) {
+func (f *frontend) refuseUnverified(portal, stmtName []byte) {
 	if f.pipeline.created == nil { // every Bind comes here: the usual answer first
 		return
 	}
-	pw := f.writes[stmtName]
+	pw := f.writes[string(stmtName)]
 	if pw == nil || !f.pipeline.current(f.s.rules()) {
 		return
 	}
@@ -93,7 +93,7 @@ func (f *frontend) refuseUnverified(portal, stmtName string) {
 		if f.refused == nil {
 			f.refused = map[string]bool{}
 		}
-		f.refused[portal] = true
+		f.refused[string(portal)] = true
 		return
 	}
 }

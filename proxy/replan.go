@@ -58,8 +58,8 @@ func (f *frontend) forwardParse(pw *parsedWrite, body []byte) {
 // the transaction is aborted (nothing can be prepared then), when the
 // catalog cannot be read (the next Bind tries again), and when the
 // session keeps as many statements of its own as it may.
-func (f *frontend) replanIfStale(name string) string {
-	pw := f.writes[name]
+func (f *frontend) replanIfStale(name []byte) string {
+	pw := f.writes[string(name)]
 	if pw == nil {
 		return ""
 	}
@@ -85,9 +85,9 @@ func (f *frontend) replanIfStale(name string) string {
 	}
 	pw.text, pw.db, pw.generation, pw.sqlGeneration = text, db, generation, f.sqlGeneration
 	if ps == nil {
-		delete(f.stmts, name)
+		delete(f.stmts, string(name))
 	} else {
-		f.stmts[name] = ps
+		f.stmts[string(name)] = ps
 	}
 	return f.stand(pw)
 }
