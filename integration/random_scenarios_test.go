@@ -388,6 +388,8 @@ func (g *stepGen) next() {
 		g.throughViews()
 	case 47:
 		g.validatingDDL()
+	case 48:
+		g.droppedKeyColumn()
 	default:
 		g.transaction()
 	}
@@ -464,6 +466,21 @@ func (g *stepGen) validatingDDL() {
 		g.control(fmt.Sprintf("INSERT INTO %s VALUES (%d, %s), (%d, %s)", name, n, g.key(0, 8, 10), n+1, g.key(0, 8, 10)))
 		g.control(fmt.Sprintf("ALTER TABLE pc ATTACH PARTITION %s FOR VALUES FROM (%d) TO (%d)", name, n, n+2))
 	}
+}
+
+// droppedKeyColumn draws an ALTER TABLE that drops a key column of the
+// numeric pair (no view depends on it, so Postgres names nothing else),
+// mostly inside a transaction block that may then be rolled back, so that
+// the statements after it run with the session's own catalog facts:
+// dropping the referencing column drops the foreign key with it, dropping
+// the referenced one is refused unless CASCADE drops the foreign key.
+func (g *stepGen) droppedKeyColumn() {
+	if !g.inTx && g.rng.IntN(4) != 0 {
+		g.transaction()
+		return
+	}
+	g.control(g.pick("ALTER TABLE nc DROP COLUMN k", "ALTER TABLE np DROP COLUMN k", "ALTER TABLE np DROP COLUMN k CASCADE",
+		"ALTER TABLE np DROP COLUMN IF EXISTS k RESTRICT", "ALTER TABLE nc DROP COLUMN IF EXISTS k, DROP COLUMN IF EXISTS k"))
 }
 
 // partitioned draws a write of the partitioned tables, some of them
