@@ -692,6 +692,56 @@ CREATE TABLE notes (id int, user_id int);`, fks: []fk{
 
 func TestOracleDrop(t *testing.T) { runScenarios(t, dropScenarios) }
 
+// SET CONSTRAINTS looks constraints up by name: a relationship's name
+// behaves as a NOT DEFERRABLE foreign key's, alongside real constraints
+// (notes' is deferrable, and checks its deferred rows when set IMMEDIATE).
+var setConstraintsScenarios = []scenario{
+	{name: "set constraints naming relationships", schema: usersOrders + `
+CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users DEFERRABLE);`, fks: []fk{
+		ordersFK,
+		{name: `"Order Items"`, table: "orders", cols: "id", refTable: "orders", refCols: "id"},
+	}, steps: []step{
+		s("SET CONSTRAINTS orders_user_id_fkey IMMEDIATE"),
+		s("SET CONSTRAINTS orders_user_id_fkey DEFERRED"),
+		s("BEGIN"),
+		s("SET CONSTRAINTS orders_user_id_fkey, \"Order Items\" IMMEDIATE"),
+		s("SET CONSTRAINTS notes_user_id_fkey DEFERRED"),
+		s("INSERT INTO notes VALUES (1, 99)"),
+		s("SET CONSTRAINTS orders_user_id_fkey, notes_user_id_fkey IMMEDIATE"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("SET CONSTRAINTS notes_user_id_fkey, \"Order Items\", orders_user_id_fkey DEFERRED"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("SAVEPOINT a"),
+		s("SET CONSTRAINTS nosuch, orders_user_id_fkey DEFERRED"),
+		s("ROLLBACK TO a"),
+		s("SET CONSTRAINTS pg_class_oid_index, orders_user_id_fkey DEFERRED"),
+		s("ROLLBACK TO a"),
+		s("SET CONSTRAINTS ORDERS_USER_ID_FKEY IMMEDIATE"),
+		s("INSERT INTO orders VALUES (20, 42, 'x')"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("SET CONSTRAINTS \"ORDERS_USER_ID_FKEY\" IMMEDIATE"),
+		s("ROLLBACK"),
+		s("SET CONSTRAINTS pg_catalog.orders_user_id_fkey IMMEDIATE"),
+		s("SET CONSTRAINTS nosuch.orders_user_id_fkey IMMEDIATE"),
+		s("SET CONSTRAINTS db.nosuch.orders_user_id_fkey IMMEDIATE"),
+		s("BEGIN; SET CONSTRAINTS ALL DEFERRED; SET CONSTRAINTS orders_user_id_fkey DEFERRED; COMMIT"),
+		s("SET CONSTRAINTS orders_user_id_fkey DEFERRED; SELECT 1"),
+		s("SELECT set_config('search_path', 'pg_catalog, ' || current_setting('search_path'), false)"),
+		s("SET CONSTRAINTS orders_user_id_fkey DEFERRED"),
+		s("SET CONSTRAINTS ALL IMMEDIATE"),
+	}},
+	{name: "set constraints naming a shadow relationship", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, steps: []step{
+		s("BEGIN"),
+		s("SET CONSTRAINTS orders_user_id_fkey IMMEDIATE"),
+		s("ROLLBACK"),
+	}},
+}
+
+func TestOracleSetConstraints(t *testing.T) { runScenarios(t, setConstraintsScenarios) }
+
 var copyScenarios = []scenario{
 	// In text format Postgres ends the data at \. before a newline, even
 	// after a row's first bytes, and ignores what follows.

@@ -89,6 +89,8 @@ type Statement struct {
 	Alter *Alter
 	// Drop describes a DROP TABLE.
 	Drop *Drop
+	// SetConstraints describes a SET CONSTRAINTS naming constraints.
+	SetConstraints *SetConstraints
 
 	truncate *pg_query.TruncateStmt
 	// keepsNames, changesTables, namesRelation, creates and
@@ -402,6 +404,8 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 		}
 	case n.GetTransactionStmt() != nil:
 		st.Kind = Transaction
+	case n.GetConstraintsSetStmt() != nil:
+		st.SetConstraints = setConstraintsInfo(n.GetConstraintsSetStmt())
 	case n.GetCreateFunctionStmt() != nil:
 		// A trigger's function may be redefined (see DefinesFunction).
 		st.Kind, st.definesFunction = Schema, true

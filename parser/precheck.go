@@ -29,6 +29,11 @@ func MayExecute(sql string) bool {
 	return hasWord(sql, "execute")
 }
 
+// MaySetConstraints reports whether sql may be a SET CONSTRAINTS.
+func MaySetConstraints(sql string) bool {
+	return hasWord(sql, "constraints")
+}
+
 // MayNameRelation reports whether sql may create or name a relation (see
 // Statement.NamesRelation): CREATE, ALTER, or SELECT ... INTO (a SELECT
 // with INTO but no INSERT or MERGE).

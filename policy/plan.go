@@ -133,6 +133,9 @@ type Plan struct {
 	// Postgres would have sent for it (or for a DROP ... CASCADE).
 	Rewrite string
 	Notices []Notice
+	// Rename, when set, is how the rewritten statement's error must name
+	// what the client wrote.
+	Rename *Rename
 	// Shadowed are events of shadow relationships that involve no check
 	// (e.g. a TRUNCATE they would refuse).
 	Shadowed []ShadowEvent
@@ -220,8 +223,9 @@ type Env struct {
 	// them.
 	StandardStrings bool
 	// Resolved maps table names, as regclass text, to the schema of the
-	// table they denote in the session (see NamesToResolve); a name that
-	// denotes no table is missing.
+	// table they denote in the session, and constraint names to that of
+	// the relationship they denote (see ResolveQuery); a name that
+	// denotes none is missing.
 	Resolved map[string]string
 	// NamesMayMove says the statement runs after others of its query
 	// string that may change what its unqualified table names denote
@@ -236,38 +240,28 @@ type Env struct {
 // when the statement touches no relationship.
 func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 	rels, shapes := db.relationships()
-	if len(rels) == 0 || len(st.Targets) == 0 && st.Alter == nil && st.Drop == nil {
+	if len(rels) == 0 || len(st.Targets) == 0 && st.Alter == nil && st.Drop == nil && st.SetConstraints == nil {
 		return nil
 	}
 	b := &planBuilder{db: db, rels: rels, shapes: shapes, env: env, plan: &Plan{}, st: st}
-	if st.Alter != nil {
+	switch {
+	case st.Alter != nil:
 		b.alter(st.Alter)
-		if b.plan.Empty() {
-			return nil
-		}
-		return b.plan
-	}
-	if st.Drop != nil {
+	case st.Drop != nil:
 		b.drop(st.Drop)
-		if b.plan.Empty() {
-			return nil
-		}
-		return b.plan
-	}
-	if st.Kind == parser.Truncate {
+	case st.SetConstraints != nil:
+		b.setConstraints(st.SetConstraints)
+	case st.Kind == parser.Truncate:
 		b.truncate(st)
-		if b.plan.Empty() {
-			return nil
+	default:
+		for i := range st.Targets {
+			b.target(&st.Targets[i])
+			if b.plan.Unverifiable != nil {
+				return b.plan
+			}
 		}
-		return b.plan
+		b.finish()
 	}
-	for i := range st.Targets {
-		b.target(&st.Targets[i])
-		if b.plan.Unverifiable != nil {
-			return b.plan
-		}
-	}
-	b.finish()
 	if b.plan.Empty() {
 		return nil
 	}

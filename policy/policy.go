@@ -143,6 +143,16 @@ func (db *DB) Active() bool { return len(db.configured) > 0 }
 // parser.MentionsAny) cannot touch a relationship.
 func (db *DB) TableNames() []string { return db.names.Load().precheck }
 
+// RelationshipNames are the names of the configured relationships: a SET
+// CONSTRAINTS mentioning none of them (see parser.MentionsAny) names none.
+func (db *DB) RelationshipNames() []string {
+	names := make([]string, len(db.configured))
+	for i, r := range db.configured {
+		names[i] = r.Name
+	}
+	return names
+}
+
 // CatalogQuery is the query whose rows SetCatalog needs.
 func (db *DB) CatalogQuery() string { return CatalogQuery(TablesOf(db.configured)) }
 

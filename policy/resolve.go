@@ -2,21 +2,46 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
 )
 
-// What a table name denotes depends on the session's search_path, which
-// only the session knows: statements planned by name (TRUNCATE, DROP
-// TABLE) have their names resolved on the session's connection first.
+// What a table or constraint name denotes depends on the session's
+// search_path, which only the session knows: statements planned by name
+// (TRUNCATE, DROP TABLE, SET CONSTRAINTS) have their names resolved on the
+// session's connection first.
 
-// NamesToResolve lists the table names, as regclass text, that the session
-// must resolve (through its search_path) before the statement can be
-// planned: the unqualified names of a TRUNCATE that match a guarded table;
-// for a DROP TABLE, or an ALTER TABLE that drops columns, those of
+// ResolveQuery returns the query that resolves the names the statement
+// must have resolved before it can be planned, "" when there are none. Its
+// rows make Env.Resolved: each name as a key, and the schema it denotes
+// (NULL when none). Table names are as tablesToResolve lists them; for a
+// SET CONSTRAINTS, each name that may denote a relationship is resolved as
+// constraintResolution says.
+func (db *DB) ResolveQuery(st *parser.Statement) string {
+	var rows []string
+	for _, n := range db.tablesToResolve(st) {
+		rows = append(rows, fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
+			parser.QuoteLiteral(n), parser.QuoteLiteral(n)))
+	}
+	if sc := st.SetConstraints; sc != nil {
+		rels, _ := db.relationships()
+		for _, c := range sc.Names {
+			if soft := softSchemas(rels, c); len(soft) > 0 {
+				rows = append(rows, constraintResolution(c, soft, sc.Deferred))
+			}
+		}
+	}
+	return strings.Join(rows, " UNION ALL ")
+}
+
+// tablesToResolve lists the table names, as regclass text, that the
+// session must resolve (through its search_path) before the statement can
+// be planned: the unqualified names of a TRUNCATE that match a guarded
+// table; for a DROP TABLE, or an ALTER TABLE that drops columns, those of
 // dependencyNames.
-func (db *DB) NamesToResolve(st *parser.Statement) []string {
+func (db *DB) tablesToResolve(st *parser.Statement) []string {
 	switch {
 	case st.Kind == parser.Truncate:
 		var names regclassTexts
@@ -75,21 +100,6 @@ func regclassText(schema, name string) string {
 		return config.QuoteIdent(name)
 	}
 	return config.QuoteIdent(schema) + "." + config.QuoteIdent(name)
-}
-
-// ResolveQuery returns the query that resolves names as NamesToResolve
-// lists them: one row per name, with the schema of the table it denotes
-// (NULL when none).
-func ResolveQuery(names []string) string {
-	var q string
-	for i, n := range names {
-		if i > 0 {
-			q += " UNION ALL "
-		}
-		q += fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
-			parser.QuoteLiteral(n), parser.QuoteLiteral(n))
-	}
-	return q
 }
 
 // resolvedTable finds the guarded table a statement's reference denotes:

@@ -320,7 +320,7 @@ func (f *frontend) execute(body []byte) error {
 	}
 	stmt := bp.stmt.stmt.Text
 	result := bp.stmt.resultPart()
-	result.notices = noticesFor(plan)
+	result.notices, result.rename = noticesFor(plan), plan.Rename
 	if rj := refusal(plan, stmt); rj != nil {
 		if judgedFirst(&bp.stmt.stmt, plan) {
 			return f.refuseCopy(body, plan.Unverifiable, stmt)

@@ -341,7 +341,8 @@ func (ps *preparedStmt) serverText(query string) string {
 
 // relevant is the cheap test that keeps statements away from the parser:
 // some relationship applies to this database, and the text has a write
-// keyword and names a guarded table. It makes sure the catalog facts are
+// keyword and names a guarded table, or may set constraints and names a
+// relationship. It makes sure the catalog facts are
 // there for planning; err says why they are not (errCatalogUnavailable:
 // the client has the server's error).
 func (f *frontend) relevant(sql []byte) (bool, error) {
@@ -358,7 +359,8 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 			return false, err
 		}
 	}
-	if !(mayWrite && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text)) {
+	if !(mayWrite && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text) ||
+		parser.MaySetConstraints(text) && parser.MentionsAny(text, db.RelationshipNames())) {
 		return false, nil
 	}
 	if err := f.ensureCatalog(db); err != nil {
@@ -442,8 +444,8 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
-	if names := db.NamesToResolve(st); len(names) > 0 && !env.NamesMayMove {
-		resolved, err := f.resolveNames(names)
+	if q := db.ResolveQuery(st); q != "" && !env.NamesMayMove {
+		resolved, err := f.resolveNames(q)
 		if err != nil {
 			return nil, err
 		}
@@ -473,12 +475,13 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	return p, nil
 }
 
-// resolveNames asks the session which schema's table each unqualified name
-// denotes (its search_path decides), on its own connection.
-func (f *frontend) resolveNames(names []string) (map[string]string, error) {
+// resolveNames asks the session, on its own connection, which schema's
+// table or constraint each name denotes (its search_path decides), by
+// the query policy.DB.ResolveQuery gives.
+func (f *frontend) resolveNames(query string) (map[string]string, error) {
 	rd := newRound(1)
 	resp := &stepResponder{round: rd, collect: true}
-	f.sendStep(&policy.Step{SQL: policy.ResolveQuery(names), Collect: true}, resp, nil)
+	f.sendStep(&policy.Step{SQL: query, Collect: true}, resp, nil)
 	if ok, err := f.await(rd); err != nil || !ok {
 		return nil, errCatalogUnavailable
 	}

@@ -674,7 +674,7 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 			q.client(sql[st.Start:st.End], st.Start, part{})
 		case p.Rewrite != "" || len(p.Notices) > 0:
 			q.raw(sql[prev:st.Start])
-			q.client(rewritten(p, sql[st.Start:st.End]), st.Start, part{notices: noticesFor(p)})
+			q.client(rewritten(p, sql[st.Start:st.End]), st.Start, part{notices: noticesFor(p), rename: p.Rename})
 		default:
 			f.checkedStatement(&q, sql[prev:st.End], prev, st, p)
 		}
@@ -819,7 +819,7 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 			q.own(rejectStep.SQL, part{proxy: refusal(p, st.Text)}, true)
 			q.client(text, st.Start, part{})
 		case p.Rewrite != "" || len(p.Notices) > 0:
-			q.client(rewritten(p, text), st.Start, part{notices: noticesFor(p)})
+			q.client(rewritten(p, text), st.Start, part{notices: noticesFor(p), rename: p.Rename})
 		case i == end && rounds:
 			for _, step := range p.Before {
 				r := f.responderFor(step, h, nil, st.Text, q.stepPositions(step))

@@ -3,10 +3,12 @@ package proxy
 import (
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/softfk/softfk/policy"
 )
 
 // requestKind names the frontend message a pending response belongs to.
@@ -156,6 +158,9 @@ type part struct {
 	// notices are messages to send the client just before the statement's
 	// completion (for a statement softfk rewrote).
 	notices []byte
+	// rename, when set, is how the error of a statement softfk rewrote
+	// must name what the client wrote.
+	rename *policy.Rename
 	// failed, when set, is set when the request fails or is skipped.
 	failed *atomic.Bool
 }
@@ -581,6 +586,9 @@ func (r *router) routeError(req *pending, p *part, body []byte) {
 		case p.hold != nil:
 			r.release(p.hold)
 		}
+		if p.rename != nil {
+			body = renameInError(body, p.rename)
+		}
 		switch {
 		case p.rows != nil && p.rows.failed(r, body):
 		case p.remap != nil:
@@ -805,6 +813,21 @@ func stripRowDescription(body []byte, n int) []byte {
 	copy(out, body[:pos])
 	binary.BigEndian.PutUint16(out, uint16(keep))
 	return out
+}
+
+// renameInError returns an ErrorResponse body whose message names rn.To
+// where the server's named rn.From.
+func renameInError(body []byte, rn *policy.Rename) []byte {
+	var e pgproto3.ErrorResponse
+	if e.Decode(body) != nil || !strings.Contains(e.Message, rn.From) {
+		return body
+	}
+	e.Message = strings.Replace(e.Message, rn.From, rn.To, 1)
+	out, err := e.Encode(nil)
+	if err != nil {
+		return body
+	}
+	return out[5:]
 }
 
 // mapErrorPosition returns an ErrorResponse body with its position field
