@@ -18,7 +18,8 @@ import (
 // own and binds it in place of the client's statement, which stays as it
 // was on the server.
 
-// parsedWrite is a client statement that may write, as the server has it.
+// parsedWrite is a client statement that may write (or a SET CONSTRAINTS,
+// planned with the relationships too), as the server has it.
 type parsedWrite struct {
 	query      string   // the client's text
 	paramTypes []uint32 // the types the client declared
@@ -32,9 +33,10 @@ type parsedWrite struct {
 }
 
 // newParsedWrite stamps a statement about to be parsed with the current
-// configuration and catalog, or returns nil when it cannot write.
+// configuration and catalog, or returns nil when it cannot write (or set
+// constraints).
 func (f *frontend) newParsedWrite(sql []byte) *parsedWrite {
-	if !parser.MayWrite(unsafeString(sql)) {
+	if text := unsafeString(sql); !parser.MayWrite(text) && !parser.MaySetConstraints(text) {
 		return nil
 	}
 	db := f.s.rules()
