@@ -25,18 +25,9 @@ func TestJDBCMatchesRealForeignKey(t *testing.T) {
 	if out, err := exec.Command(javac, "-cp", jar, "-d", classes, filepath.Join("testdata", "jdbc", "JdbcTranscript.java")).CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	rel := fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
-	p := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
+	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
 	run := func(addr string, constraint bool) string {
-		db := newDatabase(t)
-		conn := connect(t, cluster.DSN(db))
-		mustExec(t, conn,
-			"CREATE TABLE users (id int PRIMARY KEY)",
-			"CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
-			"INSERT INTO users VALUES (1), (2), (3)")
-		if constraint {
-			mustExec(t, conn, rel.sql())
-		}
+		db := usersOrdersDatabase(t, constraint)
 		url := fmt.Sprintf("jdbc:postgresql://%s/%s", addr, db)
 		out, err := exec.Command(java, "-cp", classes+string(os.PathListSeparator)+jar, "JdbcTranscript", url, cluster.User, cluster.Password).CombinedOutput()
 		if err != nil {

@@ -46,20 +46,31 @@ TABLE users;
 TABLE orders;
 `
 
+// usersOrdersFK is the relationship of usersOrdersDatabase.
+var usersOrdersFK = fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
+
+// usersOrdersDatabase creates a database of users and their orders and
+// returns its name: orders.user_id references users.id (usersOrdersFK),
+// as a real FOREIGN KEY when constraint is set.
+func usersOrdersDatabase(t *testing.T, constraint bool) string {
+	t.Helper()
+	db := newDatabase(t)
+	conn := connect(t, cluster.DSN(db))
+	mustExec(t, conn,
+		"CREATE TABLE users (id int PRIMARY KEY, email text)",
+		"CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text)",
+		"INSERT INTO users VALUES (1, 'a'), (2, 'é'), (3, 'c')")
+	if constraint {
+		mustExec(t, conn, usersOrdersFK.sql())
+	}
+	return db
+}
+
 // psql shows the same as with a real FOREIGN KEY, character for character.
 func TestPsqlEnforcementMatchesRealForeignKey(t *testing.T) {
-	rel := fk{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}
-	p := startProxy(t, configFor(t, "relationships:\n"+rel.yaml("public")))
+	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
 	run := func(addr string, constraint bool) string {
-		db := newDatabase(t)
-		conn := connect(t, cluster.DSN(db))
-		mustExec(t, conn,
-			"CREATE TABLE users (id int PRIMARY KEY, email text)",
-			"CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text)",
-			"INSERT INTO users VALUES (1, 'a'), (2, 'é'), (3, 'c')")
-		if constraint {
-			mustExec(t, conn, rel.sql())
-		}
+		db := usersOrdersDatabase(t, constraint)
 		host, port, _ := strings.Cut(addr, ":")
 		cmd := exec.Command(cluster.Tool("psql"), "-X", "-h", host, "-p", port, "-U", cluster.User, "-d", db)
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+cluster.Password, "PGCLIENTENCODING=UTF8")

@@ -19,7 +19,8 @@ import org.postgresql.util.ServerErrorMessage;
 
 /**
  * JdbcTranscript runs what a Java application sends through pgjdbc against
- * users(id) and orders(id, user_id), orders.user_id referencing users.id,
+ * users(id, email) and orders(id, user_id, note), orders.user_id
+ * referencing users.id,
  * and prints what the application sees, one line per step: update counts,
  * rows, and for an error its SQLSTATE, message, detail, table and
  * constraint. The Go test runs it directly against real foreign keys and
@@ -227,7 +228,7 @@ public class JdbcTranscript {
                 return "not cancelled";
             });
             step("after the timeout", () -> rows(c.createStatement().executeQuery("SELECT 'still usable'")));
-            step("orders", () -> rows(c.createStatement().executeQuery("SELECT id, user_id FROM orders ORDER BY id")));
+            step("orders", () -> rows(c.createStatement().executeQuery("SELECT id, user_id, note FROM orders ORDER BY id")));
         }
     }
 }
