@@ -390,6 +390,8 @@ func (g *stepGen) next() {
 		g.validatingDDL()
 	case 48:
 		g.droppedKeyColumn()
+	case 49:
+		g.setConstraints()
 	default:
 		g.transaction()
 	}
@@ -481,6 +483,19 @@ func (g *stepGen) droppedKeyColumn() {
 	}
 	g.control(g.pick("ALTER TABLE nc DROP COLUMN k", "ALTER TABLE np DROP COLUMN k", "ALTER TABLE np DROP COLUMN k CASCADE",
 		"ALTER TABLE np DROP COLUMN IF EXISTS k RESTRICT", "ALTER TABLE nc DROP COLUMN IF EXISTS k, DROP COLUMN IF EXISTS k"))
+}
+
+// setConstraints draws a SET CONSTRAINTS naming relationships (which
+// behave as NOT DEFERRABLE foreign keys), a missing constraint or the
+// catalog constraint softfk sends in their place, mostly inside
+// transaction blocks, where an error aborts the block.
+func (g *stepGen) setConstraints() {
+	names := []string{"c_pid_fkey", "pc_ppid_fkey", "nc_k_fkey", "t_up_fkey", "nosuch", "pg_class_oid_index", "pg_catalog.c_pid_fkey"}
+	list := g.pick(names...)
+	if g.rng.IntN(2) == 0 {
+		list += ", " + g.pick(names...)
+	}
+	g.add("SET CONSTRAINTS " + list + g.pick(" IMMEDIATE", " DEFERRED"))
 }
 
 // partitioned draws a write of the partitioned tables, some of them

@@ -10,14 +10,14 @@ import (
 )
 
 // SET CONSTRAINTS looks its names up one by one, in order, along the
-// session's search_path (or in the schema given): the first schema holding
-// a constraint of the name is where they all are. A relationship's name
-// denotes no constraint in the database, so Postgres would fail with
-// 42704 (no such constraint) where, with a real FOREIGN KEY, it would
-// report 42809 (not deferrable) for DEFERRED and do nothing for
-// IMMEDIATE. softfk sends instead the name of a constraint that exists in
-// every database and is never deferrable, standInConstraint, and Postgres's
-// error names the relationship again (see Rename).
+// session's search_path (or in the schema given), and takes every
+// constraint of the name in the first schema that has one. A
+// relationship's name denotes no constraint in the database, so Postgres
+// would fail with 42704 (no such constraint) where, with a real FOREIGN
+// KEY, it would report 42809 (not deferrable) for DEFERRED and do nothing
+// for IMMEDIATE. softfk sends instead the name of a constraint that exists
+// in every database and is never deferrable, standInConstraint, and
+// Postgres's error names the relationship again (see Rename).
 
 // standInConstraint is the primary key of pg_catalog.pg_class, a NOT
 // DEFERRABLE constraint since PostgreSQL 14.
