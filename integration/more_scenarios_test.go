@@ -715,6 +715,7 @@ CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users DEFERRABLE)
 		s("BEGIN"),
 		s("SAVEPOINT a"),
 		s("SET CONSTRAINTS nosuch, orders_user_id_fkey DEFERRED"),
+		s("SET CONSTRAINTS orders_user_id_fkey IMMEDIATE"), // in the aborted block
 		s("ROLLBACK TO a"),
 		s("SET CONSTRAINTS pg_class_oid_index, orders_user_id_fkey DEFERRED"),
 		s("ROLLBACK TO a"),
