@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test.sh: run softfk's whole test suite (unit, end-to-end against a real
 # PostgreSQL, fuzz seeds). The tests start their own throwaway Postgres from
-# the local installation, and one compiles a Java program against pgjdbc;
-# when any of these is missing and we are root, this script installs
-# Debian's packages for them first (postgresql, default-jdk-headless,
-# libpostgresql-jdbc-java). Extra arguments go to go test.
+# the local installation, and others run a Java program on pgjdbc and a
+# Python one on psycopg; when any of these is missing and we are root, this
+# script installs Debian's packages for them first (postgresql,
+# default-jdk-headless, libpostgresql-jdbc-java, python3-psycopg). Extra
+# arguments go to go test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,13 +19,14 @@ missing=()
 have_postgres || missing+=(postgresql)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -f "${SOFTFK_JDBC_JAR:-/usr/share/java/postgresql.jar}" ] || missing+=(libpostgresql-jdbc-java)
+/usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || python3 -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: installing Debian packages: ${missing[*]}" >&2
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	else
-		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc); install them, e.g. apt-get install ${missing[*]}" >&2
+		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc, psycopg); install them, e.g. apt-get install ${missing[*]}" >&2
 		exit 1
 	fi
 fi

@@ -68,26 +68,38 @@ func usersOrdersDatabase(t *testing.T, constraint bool) string {
 
 // psql shows the same as with a real FOREIGN KEY, character for character.
 func TestPsqlEnforcementMatchesRealForeignKey(t *testing.T) {
-	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
-	run := func(addr string, constraint bool) string {
-		db := usersOrdersDatabase(t, constraint)
+	matchesRealFK(t, "psql", func(addr, db string) *exec.Cmd {
 		host, port, _ := strings.Cut(addr, ":")
 		cmd := exec.Command(cluster.Tool("psql"), "-X", "-h", host, "-p", port, "-U", cluster.User, "-d", db)
 		cmd.Env = append(os.Environ(), "PGPASSWORD="+cluster.Password, "PGCLIENTENCODING=UTF8")
 		cmd.Stdin = strings.NewReader(psqlEnforceScript)
-		out, err := cmd.CombinedOutput()
+		return cmd
+	}, "violates foreign key constraint", "LINE 1: DELETE FROM users WHERE nosuch = 1;", "EXECUTE ins(16, 'x');", "COPY 2")
+}
+
+// matchesRealFK runs a client program twice, each time on a new
+// usersOrdersDatabase: directly against the real FOREIGN KEY, and through
+// softfk enforcing usersOrdersFK without it. What it prints must be the
+// same both times, and contain each of wants. client makes the command
+// for a server address and a database.
+func matchesRealFK(t *testing.T, name string, client func(addr, db string) *exec.Cmd, wants ...string) {
+	t.Helper()
+	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
+	run := func(addr string, constraint bool) string {
+		db := usersOrdersDatabase(t, constraint)
+		out, err := client(addr, db).CombinedOutput()
 		if err != nil {
-			t.Fatalf("psql: %v\n%s", err, out)
+			t.Fatalf("%s: %v\n%s", name, err, out)
 		}
 		return string(out)
 	}
 	direct, proxied := run(cluster.Addr(), true), run(p.Addr, false)
 	if direct != proxied {
-		t.Fatalf("psql output differs through softfk\n--- real FK\n%s\n--- softfk\n%s", direct, proxied)
+		t.Fatalf("%s sees something else through softfk\n--- real FK\n%s\n--- softfk\n%s", name, direct, proxied)
 	}
-	for _, want := range []string{"violates foreign key constraint", "LINE 1: DELETE FROM users WHERE nosuch = 1;", "EXECUTE ins(16, 'x');", "COPY 2"} {
+	for _, want := range wants {
 		if !strings.Contains(proxied, want) {
-			t.Errorf("psql output lacks %q:\n%s", want, proxied)
+			t.Errorf("%s output lacks %q:\n%s", name, want, proxied)
 		}
 	}
 }

@@ -1,0 +1,88 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/softfk/softfk/pgcluster"
+)
+
+// Drivers other than Go's see through softfk what they see with a real
+// FOREIGN KEY, each with its own use of the protocol. The programs are in
+// testdata; ./test.sh installs what they need when it is missing.
+
+// jdbcJar is where Debian's libpostgresql-jdbc-java puts pgjdbc;
+// SOFTFK_JDBC_JAR names another.
+const jdbcJar = "/usr/share/java/postgresql.jar"
+
+// pgjdbc: named statements after five executions, batches under one Sync
+// (and rewritten into multi-row inserts), multi-statement strings split
+// into several Executes, RETURNING appended for generated keys,
+// savepoints, the CopyManager, cancels for query timeouts
+// (testdata/jdbc/JdbcTranscript.java).
+func TestJDBCMatchesRealForeignKey(t *testing.T) {
+	javac, java, jar := jdbcTools(t)
+	classes := t.TempDir()
+	if out, err := exec.Command(javac, "-cp", jar, "-d", classes, filepath.Join("testdata", "jdbc", "JdbcTranscript.java")).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	matchesRealFK(t, "pgjdbc", func(addr, db string) *exec.Cmd {
+		url := fmt.Sprintf("jdbc:postgresql://%s/%s", addr, db)
+		return exec.Command(java, "-cp", classes+string(os.PathListSeparator)+jar, "JdbcTranscript", url, cluster.User, cluster.Password)
+	}, "prepared insert 6: count 1", "prepared insert 7: error 23503", "batch with a violation: batch counts",
+		"copy in with a violation: error 23503", "query timeout: error 57014", "after the timeout: still usable", "jdbc_channel=hello")
+}
+
+// jdbcTools finds the Java compiler, the JVM and pgjdbc.
+func jdbcTools(t *testing.T) (javac, java, jar string) {
+	t.Helper()
+	jar = os.Getenv("SOFTFK_JDBC_JAR")
+	if jar == "" {
+		jar = jdbcJar
+	}
+	var err error
+	if javac, err = exec.LookPath("javac"); err != nil {
+		t.Fatalf("no javac: run ./test.sh, which installs Debian's default-jdk-headless, or install a JDK")
+	}
+	if java, err = exec.LookPath("java"); err != nil {
+		t.Fatalf("no java: run ./test.sh, which installs Debian's default-jdk-headless, or install a JDK")
+	}
+	if _, err := os.Stat(jar); err != nil {
+		t.Fatalf("no pgjdbc at %s (SOFTFK_JDBC_JAR): run ./test.sh, which installs Debian's libpostgresql-jdbc-java", jar)
+	}
+	return javac, java, jar
+}
+
+// psycopg 3 over libpq: statements prepared after five executions, binary
+// parameters, executemany and explicit pipelines (libpq's pipeline mode),
+// nested transactions as savepoints, a server-side cursor, COPY in text
+// and binary, NOTIFY, a cancel (testdata/psycopg/transcript.py).
+func TestPsycopgMatchesRealForeignKey(t *testing.T) {
+	python := psycopgPython(t)
+	script := filepath.Join("testdata", "psycopg", "transcript.py")
+	matchesRealFK(t, "psycopg", func(addr, db string) *exec.Cmd {
+		return exec.Command(python, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
+	}, "prepared insert 6: count 1", "prepared insert 7: error 23503", "executemany with a violation: error 23503",
+		"pipeline with a violation: error 23503", "binary copy with a violation: error 23503", "cancel: error 57014",
+		"after the cancel: still usable", "py_channel=hello")
+}
+
+// psycopgPython finds a Python that imports psycopg: Debian's, where
+// python3-psycopg installs it, or the first on the PATH.
+func psycopgPython(t *testing.T) string {
+	t.Helper()
+	candidates := []string{"/usr/bin/python3"}
+	if p, err := exec.LookPath("python3"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, p := range candidates {
+		if exec.Command(p, "-c", "import psycopg").Run() == nil {
+			return p
+		}
+	}
+	t.Fatalf("no python3 that imports psycopg: run ./test.sh, which installs Debian's python3-psycopg")
+	return ""
+}
