@@ -342,9 +342,9 @@ func (ps *preparedStmt) serverText(query string) string {
 // relevant is the cheap test that keeps statements away from the parser:
 // some relationship applies to this database, and the text has a write
 // keyword and names a guarded table, or may set constraints and names a
-// relationship. It makes sure the catalog facts are
-// there for planning; err says why they are not (errCatalogUnavailable:
-// the client has the server's error).
+// relationship. It makes sure the catalog facts are there for planning;
+// err says why they are not (errCatalogUnavailable: the client has the
+// server's error).
 func (f *frontend) relevant(sql []byte) (bool, error) {
 	db := f.s.rules()
 	if !db.Active() {
