@@ -81,6 +81,9 @@ func constraintResolution(c parser.ConstraintName, soft []string, deferred bool)
 // becomes standInConstraint, and an error about that stand-in names the
 // relationship.
 func (b *planBuilder) setConstraints(sc *parser.SetConstraints) {
+	if !b.env.CatalogKeys {
+		return // no stand-in: Postgres's 42704 it is
+	}
 	names := make([]string, len(sc.Names))
 	var rename *Rename
 	changed := false

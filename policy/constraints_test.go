@@ -14,7 +14,7 @@ relationships:
   - {name: "Audit", table: app.audit, columns: [user_id], references: {table: users, columns: [id]}}
   - {name: watched, table: orders, columns: [id], references: {table: users, columns: [id]}, mode: shadow}
 `, map[string][]string{"public.users": {"id:integer"}, "public.orders": {"id:integer", "user_id:integer"}, "app.audit": {"id:integer", "user_id:integer"}})
-	resolved := Env{Resolved: map[string]string{`constraint orders_user_id_fkey`: "public", `constraint app."Audit"`: "app"}}
+	resolved := Env{CatalogKeys: true, Resolved: map[string]string{`constraint orders_user_id_fkey`: "public", `constraint app."Audit"`: "app"}}
 	cases := []struct {
 		sql          string
 		env          Env
@@ -29,9 +29,11 @@ relationships:
 		{sql: "SET CONSTRAINTS pg_class_oid_index, orders_user_id_fkey DEFERRED", env: resolved, resolvedRows: 1,
 			rewrite: "SET CONSTRAINTS pg_class_oid_index, pg_catalog.pg_class_oid_index DEFERRED"},
 		// Not found on the session's search_path, or a real constraint.
-		{sql: "SET CONSTRAINTS orders_user_id_fkey IMMEDIATE", resolvedRows: 1},
+		{sql: "SET CONSTRAINTS orders_user_id_fkey IMMEDIATE", env: Env{CatalogKeys: true}, resolvedRows: 1},
+		// Before PostgreSQL 14 there is no stand-in.
+		{sql: "SET CONSTRAINTS orders_user_id_fkey IMMEDIATE", env: Env{Resolved: resolved.Resolved}, resolvedRows: 1},
 		// After a statement that may change the search_path.
-		{sql: "SET CONSTRAINTS orders_user_id_fkey DEFERRED", env: Env{NamesMayMove: true}, resolvedRows: 1,
+		{sql: "SET CONSTRAINTS orders_user_id_fkey DEFERRED", env: Env{CatalogKeys: true, NamesMayMove: true}, resolvedRows: 1,
 			rewrite: "SET CONSTRAINTS pg_catalog.pg_class_oid_index DEFERRED", renamed: "orders_user_id_fkey"},
 		// Wrong schema, wrong case, another database, shadow mode, ALL.
 		{sql: `SET CONSTRAINTS app.orders_user_id_fkey, "Orders_user_id_fkey", db.public.orders_user_id_fkey, watched DEFERRED`, env: resolved},

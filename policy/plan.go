@@ -234,6 +234,9 @@ type Env struct {
 	NamesMayMove bool
 	// ClientEncoding is the session's client_encoding (COPY data is in it).
 	ClientEncoding string
+	// CatalogKeys says the server declares keys on its catalogs
+	// (PostgreSQL 14 and later), which SET CONSTRAINTS planning relies on.
+	CatalogKeys bool
 }
 
 // Plan decides what softfk must run around one statement, or returns nil

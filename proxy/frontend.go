@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -444,6 +445,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
+	env.CatalogKeys = f.s.catalogKeys.Load()
 	if q := db.ResolveQuery(st); q != "" && !env.NamesMayMove {
 		resolved, err := f.resolveNames(q)
 		if err != nil {
@@ -623,5 +625,18 @@ func (s *session) noteParameterStatus(body []byte) {
 		s.standardStrings.Store(string(value) == "on")
 	case "client_encoding":
 		s.clientEncoding.Store(string(value))
+	case "server_version":
+		s.catalogKeys.Store(majorVersion(string(value)) >= 14)
 	}
+}
+
+// majorVersion reads the major version from server_version ("15.18
+// (Debian 15.18-0+deb12u1)", "9.6.24"), or 0.
+func majorVersion(v string) int {
+	end := 0
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	n, _ := strconv.Atoi(v[:end])
+	return n
 }

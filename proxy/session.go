@@ -51,6 +51,7 @@ type session struct {
 	backendPID      uint32
 	cancelKey       []byte       // BackendKeyData body: process id and secret
 	standardStrings atomic.Bool  // standard_conforming_strings is on
+	catalogKeys     atomic.Bool  // server_version is 14 or later (see policy.Env.CatalogKeys)
 	clientEncoding  atomic.Value // client_encoding (a string)
 	started         time.Time
 
@@ -83,6 +84,7 @@ func newSession(srv *Server, conn net.Conn) *session {
 	s.router = newRouter(s.noteParameterStatus)
 	s.router.onReady = s.noteReady
 	s.standardStrings.Store(true)
+	s.catalogKeys.Store(true)
 	return s
 }
 
