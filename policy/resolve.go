@@ -17,15 +17,15 @@ import (
 // must have resolved before it can be planned, "" when there are none. Its
 // rows make Env.Resolved: each name as a key, and the schema it denotes
 // (NULL when none). Table names are as tablesToResolve lists them; for a
-// SET CONSTRAINTS, each name that may denote a relationship is resolved as
-// constraintResolution says.
-func (db *DB) ResolveQuery(st *parser.Statement) string {
+// SET CONSTRAINTS that env lets softfk plan (CatalogKeys), each name that
+// may denote a relationship is resolved as constraintResolution says.
+func (db *DB) ResolveQuery(st *parser.Statement, env Env) string {
 	var rows []string
 	for _, n := range db.tablesToResolve(st) {
 		rows = append(rows, fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
 			parser.QuoteLiteral(n), parser.QuoteLiteral(n)))
 	}
-	if sc := st.SetConstraints; sc != nil {
+	if sc := st.SetConstraints; sc != nil && env.CatalogKeys {
 		rels, _ := db.relationships()
 		for _, c := range sc.Names {
 			if soft := softSchemas(rels, c); len(soft) > 0 {
