@@ -22,11 +22,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	if *file == "" {
-		fmt.Fprintln(stderr, "softfk check-config: --config FILE is required")
-		return exitUsage
-	}
-	cfg, ok := loadConfig(*file, stderr)
+	cfg, ok := loadConfig("check-config", *file, stderr)
 	if !ok {
 		return exitUsage
 	}

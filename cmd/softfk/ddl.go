@@ -18,11 +18,7 @@ func runDDL(args []string, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	if *file == "" {
-		fmt.Fprintln(stderr, "softfk ddl: --config FILE is required")
-		return exitUsage
-	}
-	cfg, ok := loadConfig(*file, stderr)
+	cfg, ok := loadConfig("ddl", *file, stderr)
 	if !ok {
 		return exitUsage
 	}

@@ -107,10 +107,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
-// loadConfig loads the configuration file path for a command, printing
-// what is wrong with it to stderr; false means the command ends with
-// exitUsage.
-func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+// loadConfig loads the configuration file path (--config) for the named
+// command, printing what is wrong with it, or that it is missing, to
+// stderr; false means the command ends with exitUsage.
+func loadConfig(command, path string, stderr io.Writer) (*config.Config, bool) {
+	if path == "" {
+		fmt.Fprintf(stderr, "softfk %s: --config FILE is required\n", command)
+		return nil, false
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
