@@ -35,7 +35,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "softfk audit: --timeout must not be negative, not %s\n", *timeout)
 		return exitUsage
 	}
-	cfg, ok := loadConfig("audit", *file, stderr)
+	cfg, ok := loadConfig(fs, *file)
 	if !ok {
 		return exitUsage
 	}

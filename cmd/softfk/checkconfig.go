@@ -22,7 +22,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	cfg, ok := loadConfig("check-config", *file, stderr)
+	cfg, ok := loadConfig(fs, *file)
 	if !ok {
 		return exitUsage
 	}

@@ -18,7 +18,7 @@ func runDDL(args []string, stdout, stderr io.Writer) int {
 	if status, ok := parseFlags(fs, args); !ok {
 		return status
 	}
-	cfg, ok := loadConfig("ddl", *file, stderr)
+	cfg, ok := loadConfig(fs, *file)
 	if !ok {
 		return exitUsage
 	}

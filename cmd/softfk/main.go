@@ -107,17 +107,18 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
-// loadConfig loads the configuration file path (--config) for the named
-// command, printing what is wrong with it, or that it is missing, to
-// stderr; false means the command ends with exitUsage.
-func loadConfig(command, path string, stderr io.Writer) (*config.Config, bool) {
+// loadConfig loads the configuration file path (--config) for the command
+// whose flags fs holds, printing what is wrong with it, or that it is
+// missing, to the flags' output (stderr); false means the command ends
+// with exitUsage.
+func loadConfig(fs *flag.FlagSet, path string) (*config.Config, bool) {
 	if path == "" {
-		fmt.Fprintf(stderr, "softfk %s: --config FILE is required\n", command)
+		fmt.Fprintf(fs.Output(), "%s: --config FILE is required\n", fs.Name())
 		return nil, false
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(fs.Output(), err)
 		return nil, false
 	}
 	return cfg, true
