@@ -681,10 +681,65 @@ CREATE TABLE notes (id int, user_id int);`, fks: []fk{
 		s("ALTER TABLE orders DROP COLUMN note"),
 		s("INSERT INTO orders VALUES (31, 97)"),
 	}},
+	// DROP INDEX, or DROP CONSTRAINT of a primary key or unique
+	// constraint, of the unique index a foreign key relies on: the
+	// first, in creation order, whose columns are the referenced ones
+	// (users_id_key, made before the primary key, for orders' key, which
+	// names its columns; the primary key for cats'). An index a
+	// constraint owns is Postgres's own error to give.
+	{name: "drop referenced unique indexes", schema: `
+CREATE TABLE users (id int NOT NULL, email text, a int, b int);
+CREATE UNIQUE INDEX users_id_key ON users (id);
+ALTER TABLE users ADD PRIMARY KEY (id);
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
+CREATE UNIQUE INDEX users_ab ON users (a, b);
+CREATE UNIQUE INDEX users_a_partial ON users (a) WHERE a > 5;
+CREATE UNIQUE INDEX users_id_again ON users (id);
+CREATE TABLE cats (id int PRIMARY KEY, parent_id int);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, email text, a int, b int);
+INSERT INTO users VALUES (1, 'a@x', 1, 1), (2, 'b@x', 1, 2);
+INSERT INTO orders VALUES (10, 1, 'a@x', 1, 2);`, fks: []fk{
+		ordersFK,
+		{table: "orders", cols: "email", refTable: "users", refCols: "email"},
+		{table: "orders", cols: "b, a", refTable: "users", refCols: "b, a"},
+		{table: "cats", cols: "parent_id", refTable: "cats", refCols: "id"},
+	}, steps: []step{
+		s("DROP INDEX users_id_key"),
+		s("DROP INDEX users_pkey"),
+		s("DROP INDEX users_id_again"),
+		s("DROP INDEX users_ab, users_id_key"),
+		s("DROP INDEX IF EXISTS nonesuch, users_ab"),
+		s("DROP INDEX nonesuch, users_ab"),
+		s("DROP INDEX users, users_ab"),
+		s("DROP INDEX users_a_partial"),
+		s("DROP INDEX users_ab RESTRICT"),
+		s("DROP INDEX CONCURRENTLY users_ab"),
+		s("DROP INDEX cats_pkey"),
+		s("ALTER TABLE users DROP CONSTRAINT users_pkey"),
+		s("ALTER TABLE users DROP CONSTRAINT users_email_key"),
+		s("ALTER TABLE users DROP CONSTRAINT IF EXISTS nope, DROP CONSTRAINT users_email_key"),
+		s("ALTER TABLE users DROP CONSTRAINT nope, DROP CONSTRAINT users_email_key"),
+		s("ALTER TABLE users DROP COLUMN email, DROP CONSTRAINT users_email_key"),
+		s("ALTER TABLE cats DROP CONSTRAINT cats_pkey"),
+		s("ALTER TABLE cats DROP CONSTRAINT cats_pkey, DROP CONSTRAINT cats_pkey"),
+		s("BEGIN"),
+		s("DROP INDEX users_id_key, users_ab CASCADE"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("ALTER TABLE users DROP CONSTRAINT IF EXISTS nope, DROP CONSTRAINT users_email_key CASCADE"),
+		s("ROLLBACK"),
+		s("CREATE UNIQUE INDEX users_id_again ON users (id)"),
+		s("DROP INDEX users_id_again; SELECT 1"),
+		s("SELECT 1; DROP INDEX IF EXISTS users_a_partial, users_id_key"),
+		s("INSERT INTO orders VALUES (11, 99, 'a@x', 1, 1)"),
+	}},
 	// A shadow relationship only reports the DROP it would refuse.
-	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 2, steps: []step{
+	{name: "drop referenced table in shadow mode", schema: usersOrders, fks: []fk{ordersFK}, shadow: true, shadowEvents: 3, steps: []step{
 		s("BEGIN"),
 		s("ALTER TABLE users DROP COLUMN id"),
+		s("ROLLBACK"),
+		s("BEGIN"),
+		s("ALTER TABLE users DROP CONSTRAINT users_pkey"),
 		s("ROLLBACK"),
 		s("DROP TABLE users"),
 	}},

@@ -32,6 +32,8 @@ CREATE TABLE orders_a PARTITION OF orders FOR VALUES FROM (0) TO (50);
 INSERT INTO users VALUES (1), (150);
 INSERT INTO orders VALUES (10, 1);`, fks: []fk{ordersFK},
 		steps: []step{
+			s("DROP INDEX users_low_pkey"),
+			s("ALTER TABLE users_low DROP CONSTRAINT users_low_pkey"),
 			s("DROP TABLE users_high"),
 			s("DROP TABLE users"),
 			s("DROP TABLE orders_a"),

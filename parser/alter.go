@@ -4,8 +4,9 @@ import pg_query "github.com/pganalyze/pg_query_go/v6"
 
 // Alter describes an ALTER TABLE after which PostgreSQL validates the
 // foreign keys of a table again (one that attaches or detaches a
-// partition, or changes the type of columns), or that drops columns, which
-// Postgres refuses while a foreign key references one.
+// partition, or changes the type of columns), or that drops columns or
+// constraints, which Postgres refuses while a foreign key references one
+// (or the unique index of one).
 type Alter struct {
 	Table Relation // the table the statement alters
 	// Attach is the partition ATTACH PARTITION adds to Table; Detach the
@@ -15,15 +16,17 @@ type Alter struct {
 	Concurrently   bool
 	// Retyped are the columns ALTER COLUMN ... TYPE changes.
 	Retyped []string
-	// Drops are the DROP COLUMN subcommands, in the order written.
-	Drops []ColumnDrop
+	// Drops are the DROP COLUMN and DROP CONSTRAINT subcommands, in the
+	// order written (Postgres runs them in that order).
+	Drops []AlterDrop
 }
 
-// ColumnDrop is one DROP COLUMN of an ALTER TABLE.
-type ColumnDrop struct {
-	Column    string
-	Cascade   bool // DROP COLUMN ... CASCADE
-	MissingOK bool // DROP COLUMN IF EXISTS
+// AlterDrop is one DROP COLUMN or DROP CONSTRAINT of an ALTER TABLE.
+type AlterDrop struct {
+	Name       string // the column's or the constraint's
+	Constraint bool   // DROP CONSTRAINT
+	Cascade    bool   // DROP ... CASCADE
+	MissingOK  bool   // DROP ... IF EXISTS
 }
 
 // alterInfo describes an ALTER TABLE, or returns nil when it changes
@@ -41,8 +44,8 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 		switch c.Subtype {
 		case pg_query.AlterTableType_AT_AlterColumnType:
 			a.Retyped = append(a.Retyped, c.Name)
-		case pg_query.AlterTableType_AT_DropColumn:
-			a.Drops = append(a.Drops, ColumnDrop{Column: c.Name,
+		case pg_query.AlterTableType_AT_DropColumn, pg_query.AlterTableType_AT_DropConstraint:
+			a.Drops = append(a.Drops, AlterDrop{Name: c.Name, Constraint: c.Subtype == pg_query.AlterTableType_AT_DropConstraint,
 				Cascade: c.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: c.MissingOk})
 		case pg_query.AlterTableType_AT_AttachPartition:
 			if p := c.Def.GetPartitionCmd(); p != nil {

@@ -21,8 +21,11 @@ func TestAlter(t *testing.T) {
 		{sql: "ALTER TABLE ONLY s.orders ADD COLUMN x int, ALTER COLUMN user_id TYPE bigint USING user_id + 1, ALTER b SET DATA TYPE text",
 			want: &Alter{Table: Relation{Schema: "s", Name: "orders"}, Retyped: []string{"user_id", "b"}}},
 		{sql: `ALTER TABLE users DROP COLUMN IF EXISTS nope, ADD COLUMN x int, DROP "Id" CASCADE, DROP COLUMN email RESTRICT`,
-			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []ColumnDrop{
-				{Column: "nope", MissingOK: true}, {Column: "Id", Cascade: true}, {Column: "email"}}}},
+			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []AlterDrop{
+				{Name: "nope", MissingOK: true}, {Name: "Id", Cascade: true}, {Name: "email"}}}},
+		{sql: `ALTER TABLE users DROP CONSTRAINT IF EXISTS nope, DROP COLUMN a, DROP CONSTRAINT "Users_pkey" CASCADE`,
+			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []AlterDrop{
+				{Name: "nope", Constraint: true, MissingOK: true}, {Name: "a"}, {Name: "Users_pkey", Constraint: true, Cascade: true}}}},
 		{sql: "ALTER TABLE orders ADD COLUMN x int"},
 		{sql: "ALTER INDEX i ATTACH PARTITION j"},
 		{sql: "ALTER TABLE orders RENAME COLUMN a TO b"},

@@ -3,20 +3,23 @@ package parser
 import pg_query "github.com/pganalyze/pg_query_go/v6"
 
 // Drop describes a DROP TABLE, which Postgres refuses while a foreign key
-// references one of its tables from a table it does not drop.
+// references one of its tables from a table it does not drop, or a DROP
+// INDEX, refused while a foreign key relies on the unique index.
 type Drop struct {
-	Tables    []Relation // the tables named, as written
+	Tables    []Relation // the tables (or indexes) named, as written
+	Indexes   bool       // DROP INDEX: Tables name indexes
 	Cascade   bool       // DROP ... CASCADE
-	MissingOK bool       // DROP TABLE IF EXISTS
+	MissingOK bool       // DROP ... IF EXISTS
 }
 
-// dropInfo describes a DROP statement, or returns nil when it drops no
-// tables.
+// dropInfo describes a DROP statement, or returns nil when it drops
+// neither tables nor indexes.
 func dropInfo(s *pg_query.DropStmt) *Drop {
-	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE {
+	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE && s.RemoveType != pg_query.ObjectType_OBJECT_INDEX {
 		return nil
 	}
-	d := &Drop{Cascade: s.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: s.MissingOk}
+	d := &Drop{Indexes: s.RemoveType == pg_query.ObjectType_OBJECT_INDEX,
+		Cascade: s.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: s.MissingOk}
 	for _, obj := range s.Objects {
 		var names []string
 		for _, item := range obj.GetList().GetItems() {

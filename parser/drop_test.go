@@ -15,7 +15,9 @@ func TestDrop(t *testing.T) {
 			want: &Drop{Tables: []Relation{{Schema: "s", Name: "Users", Inh: true}, {Name: "orders", Inh: true}}, Cascade: true, MissingOK: true}},
 		{sql: "DROP TABLE db.s.users RESTRICT", want: &Drop{Tables: []Relation{{Schema: "s", Name: "users", Inh: true}}}},
 		{sql: "DROP VIEW users"},
-		{sql: "DROP INDEX users_pkey"},
+		{sql: "DROP INDEX users_pkey", want: &Drop{Tables: []Relation{{Name: "users_pkey", Inh: true}}, Indexes: true}},
+		{sql: "DROP INDEX CONCURRENTLY IF EXISTS s.users_email_key CASCADE",
+			want: &Drop{Tables: []Relation{{Schema: "s", Name: "users_email_key", Inh: true}}, Indexes: true, Cascade: true, MissingOK: true}},
 		{sql: "DROP SCHEMA s CASCADE"},
 	}
 	for _, c := range cases {

@@ -149,8 +149,9 @@ func (st *Statement) KeepsNames() bool { return st.keepsNames }
 // namesake of a table changes nothing about the table itself).
 func (st *Statement) ChangesTables() bool { return st.changesTables }
 
-// DropsDependencies reports whether the statement drops tables or columns,
-// which Postgres refuses while a foreign key depends on them.
+// DropsDependencies reports whether the statement drops tables, columns,
+// indexes or constraints, which Postgres refuses while a foreign key
+// depends on them.
 func (st *Statement) DropsDependencies() bool {
 	return st.Drop != nil || st.Alter != nil && st.Alter.Drops != nil
 }

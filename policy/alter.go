@@ -21,10 +21,10 @@ import (
 //
 // A DETACH ... CONCURRENTLY of a referenced table's partition runs in
 // transactions of its own, where no check can follow it: unverifiable.
-// Columns it drops go first (see dropColumns), and with them the
-// relationships that need them.
+// Columns and constraints it drops go first (see alterDrops), and with
+// them the relationships that need them.
 func (b *planBuilder) alter(a *parser.Alter) {
-	dropped := b.dropColumns(a)
+	dropped := b.alterDrops(a)
 	if b.plan.Refuse != nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -19,8 +20,12 @@ type Table struct {
 	// UniqueKeys are the column sets of valid, non-partial, non-deferrable
 	// unique indexes without expressions: what a FOREIGN KEY may reference.
 	UniqueKeys [][]string
-	// IndexPrefixes are, for every index, its leading plain columns.
+	// IndexPrefixes are, for every index, its leading plain key columns.
 	IndexPrefixes [][]string
+	// Indexes are its valid, non-partial indexes, in OID order.
+	Indexes []Index
+	// Constraints are the names of its constraints.
+	Constraints []string
 	// BeforeRowTriggers says which events have BEFORE ROW triggers that
 	// may change the values a statement writes.
 	BeforeInsertTrigger, BeforeUpdateTrigger bool
@@ -119,7 +124,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 19
+const catalogColumns = 20
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -166,8 +171,11 @@ SELECT n.nspname, c.relname, c.relkind::text,
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid > 0
     WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum), '') ELSE '' END,
-  coalesce((SELECT string_agg((i.indisunique AND i.indimmediate)::text || ':' || array_to_string(i.indkey::int2[], ' '), ';')
+  coalesce((SELECT string_agg(concat_ws(chr(31), (i.indisunique AND i.indimmediate)::text, array_to_string(i.indkey::int2[], ' '),
+                                        i.indnkeyatts::text, i.indexrelid::text, ic.relname, coalesce(k.conname, '')), chr(30))
             FROM pg_catalog.pg_index i
+            JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+            LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x')
             WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), ''),
   coalesce((SELECT string_agg(DISTINCT CASE WHEN t.tgtype & 4 <> 0 THEN 'insert' ELSE '' END ||
                                        CASE WHEN t.tgtype & 16 <> 0 THEN ' update' ELSE '' END, ' ')
@@ -204,7 +212,10 @@ SELECT n.nspname, c.relname, c.relkind::text,
     JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
     WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-      AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 20 <> 0), '') ELSE '' END
+      AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 20 <> 0), '') ELSE '' END,
+  CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
+                        WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
+    SELECT string_agg(k.conname, chr(30)) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '') ELSE '' END
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -249,6 +260,9 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		if r[18] != "" {
 			t.triggers = parseTriggerFuncs(r[18])
 		}
+		if r[19] != "" {
+			t.Constraints = strings.Split(r[19], "\x1e")
+		}
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
 		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
@@ -287,28 +301,69 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		}
 	}
 	for t, spec := range indexes {
-		for _, idx := range strings.Split(spec, ";") {
-			unique, keys, _ := strings.Cut(idx, ":")
-			var cols []string
-			for _, k := range strings.Fields(keys) {
-				n, _ := strconv.Atoi(k)
-				name, ok := byNum[t][n]
-				if !ok {
-					break // an expression column ends the usable prefix
-				}
-				cols = append(cols, name)
-			}
-			if len(cols) == 0 {
+		t.Indexes = parseIndexes(spec, byNum[t])
+		for _, idx := range t.Indexes {
+			if len(idx.Prefix) == 0 {
 				continue
 			}
-			t.IndexPrefixes = append(t.IndexPrefixes, cols)
-			if unique == "true" && len(cols) == len(strings.Fields(keys)) {
-				t.UniqueKeys = append(t.UniqueKeys, cols)
+			t.IndexPrefixes = append(t.IndexPrefixes, idx.Prefix)
+			if idx.UniqueKey() {
+				t.UniqueKeys = append(t.UniqueKeys, idx.Prefix)
 			}
 		}
 	}
 	resolveViews(cat, views)
 	return cat, nil
+}
+
+// Index is one valid, non-partial index of a table.
+type Index struct {
+	Name string
+	OID  uint32
+	// Prefix are its leading plain key columns, up to the first
+	// expression; Keys says how many key columns it has (INCLUDE
+	// columns are not keys).
+	Prefix []string
+	Keys   int
+	// Unique says it is unique and not deferrable.
+	Unique bool
+	// Constraint is the primary key, unique or exclusion constraint that
+	// owns it, if any.
+	Constraint string
+}
+
+// UniqueKey reports whether the index makes its key columns unique, as a
+// FOREIGN KEY needs of what it references: unique, not deferrable,
+// without expressions.
+func (i Index) UniqueKey() bool {
+	return i.Unique && len(i.Prefix) == i.Keys
+}
+
+// parseIndexes reads the index column of a catalog row (see
+// CatalogQuery), with byNum naming the table's columns by number.
+func parseIndexes(spec string, byNum map[int]string) []Index {
+	var indexes []Index
+	for _, rec := range strings.Split(spec, "\x1e") {
+		f := strings.Split(rec, "\x1f")
+		if len(f) != 6 {
+			continue
+		}
+		idx := Index{Unique: f[0] == "true", Name: f[4], Constraint: f[5]}
+		idx.Keys, _ = strconv.Atoi(f[2])
+		oid, _ := strconv.ParseUint(f[3], 10, 32)
+		idx.OID = uint32(oid)
+		for i, k := range strings.Fields(f[1]) {
+			n, _ := strconv.Atoi(k)
+			name, ok := byNum[n]
+			if i == idx.Keys || !ok {
+				break // an expression column ends the usable prefix
+			}
+			idx.Prefix = append(idx.Prefix, name)
+		}
+		indexes = append(indexes, idx)
+	}
+	slices.SortFunc(indexes, func(a, b Index) int { return cmp.Compare(a.OID, b.OID) })
+	return indexes
 }
 
 // Problem is something wrong (or worth a warning) about a relationship

@@ -53,14 +53,14 @@ func (p *Policy) Database(name string) *DB {
 // their partitions.
 type guardedNames struct {
 	all []string
-	// precheck leaves out the names that contain another (see
-	// DB.TableNames).
+	// precheck leaves out the names that contain another, and adds those
+	// of the tables' unique indexes (see DB.MentionNames).
 	precheck []string
 }
 
 // tableNames lists the distinct table names (without schema) the
-// relationships mention, and those of their partitions in cat (when not
-// nil).
+// relationships mention, and those of their partitions and unique indexes
+// in cat (when not nil).
 func tableNames(rels []config.Relationship, cat *Catalog) *guardedNames {
 	seen := map[string]bool{}
 	var names []string
@@ -84,6 +84,14 @@ func tableNames(rels []config.Relationship, cat *Catalog) *guardedNames {
 		g.all = append(g.all, name.Name)
 		if !parser.MentionsAny(name.Name, names) {
 			g.precheck = append(g.precheck, name.Name)
+		}
+	}
+	for _, t := range cat.Tables {
+		for _, idx := range t.Indexes {
+			if idx.UniqueKey() && !seen[idx.Name] && !parser.MentionsAny(idx.Name, names) {
+				seen[idx.Name] = true
+				g.precheck = append(g.precheck, idx.Name)
+			}
 		}
 	}
 	sort.Strings(g.all)
@@ -137,11 +145,13 @@ func (db *DB) Generation() uint64 { return db.generation.Load() }
 // Active reports whether any relationship applies to this database.
 func (db *DB) Active() bool { return len(db.configured) > 0 }
 
-// TableNames are the unqualified names of the tables the relationships
-// name, and of their partitions (but those that contain one of the others,
-// such as orders_2024): a statement mentioning none of them (see
-// parser.MentionsAny) cannot touch a relationship.
-func (db *DB) TableNames() []string { return db.names.Load().precheck }
+// MentionNames are the unqualified names of the tables the relationships
+// name, of their partitions, and of the unique indexes of those the last
+// catalog read found (but those that contain one of the others, such as
+// orders_2024): a statement mentioning none of them (see
+// parser.MentionsAny) cannot touch a relationship, nor drop an index one
+// relies on.
+func (db *DB) MentionNames() []string { return db.names.Load().precheck }
 
 // RelationshipNames are the names of the configured relationships: a SET
 // CONSTRAINTS mentioning none of them (see parser.MentionsAny) names none.

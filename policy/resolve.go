@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/softfk/softfk/config"
@@ -10,20 +11,32 @@ import (
 
 // What a table or constraint name denotes depends on the session's
 // search_path, which only the session knows: statements planned by name
-// (TRUNCATE, DROP TABLE, SET CONSTRAINTS) have their names resolved on the
-// session's connection first.
+// (TRUNCATE, DROP TABLE, DROP INDEX, SET CONSTRAINTS) have their names
+// resolved on the session's connection first.
 
 // ResolveQuery returns the query that resolves the names the statement
 // must have resolved before it can be planned, "" when there are none. Its
 // rows make Env.Resolved: each name as a key, and the schema it denotes
-// (NULL when none). Table names are as tablesToResolve lists them; for a
+// (NULL when none). Table names are as tablesToResolve lists them, the
+// indexes a DROP INDEX names as indexKey says (when one of those names
+// may denote an index a relationship relies on); for a
 // SET CONSTRAINTS that env lets softfk plan (CatalogKeys), each name that
 // may denote a relationship is resolved as constraintResolution says.
 func (db *DB) ResolveQuery(st *parser.Statement, env Env) string {
 	var rows []string
-	for _, n := range db.tablesToResolve(st) {
+	names := db.tablesToResolve(st)
+	for _, n := range names {
 		rows = append(rows, fmt.Sprintf("SELECT %s, (SELECT s.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
 			parser.QuoteLiteral(n), parser.QuoteLiteral(n)))
+	}
+	if d := st.Drop; d != nil && d.Indexes && names != nil {
+		for _, ref := range d.Tables {
+			n := regclassText(ref.Schema, ref.Name)
+			rows = append(rows, fmt.Sprintf("SELECT %s, (SELECT CASE WHEN c.relkind IN ('i', 'I') AND NOT c.relispartition AND NOT EXISTS ("+
+				"SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'P', 'S')) "+
+				"THEN s.nspname ELSE '' END FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
+				parser.QuoteLiteral(indexKey(ref)), parser.QuoteLiteral(n)))
+		}
 	}
 	if sc := st.SetConstraints; sc != nil && env.CatalogKeys {
 		rels, _ := db.relationships()
@@ -36,11 +49,12 @@ func (db *DB) ResolveQuery(st *parser.Statement, env Env) string {
 	return strings.Join(rows, " UNION ALL ")
 }
 
-// tablesToResolve lists the table names, as regclass text, that the
+// tablesToResolve lists the relation names, as regclass text, that the
 // session must resolve (through its search_path) before the statement can
 // be planned: the unqualified names of a TRUNCATE that match a guarded
-// table; for a DROP TABLE, or an ALTER TABLE that drops columns, those of
-// dependencyNames.
+// table; for a DROP TABLE, a DROP INDEX, or an ALTER TABLE that drops
+// columns or constraints, those of dependencyNames. (The index names a
+// DROP INDEX names are resolved as indexKey says.)
 func (db *DB) tablesToResolve(st *parser.Statement) []string {
 	switch {
 	case st.Kind == parser.Truncate:
@@ -51,10 +65,12 @@ func (db *DB) tablesToResolve(st *parser.Statement) []string {
 			}
 		}
 		return names
+	case st.Drop != nil && st.Drop.Indexes:
+		return db.dependencyNames(nil, st.Drop.Tables)
 	case st.Drop != nil:
-		return db.dependencyNames(st.Drop.Tables)
+		return db.dependencyNames(st.Drop.Tables, nil)
 	case st.Alter != nil && st.Alter.Drops != nil:
-		return db.dependencyNames([]parser.Relation{st.Alter.Table})
+		return db.dependencyNames([]parser.Relation{st.Alter.Table}, nil)
 	}
 	return nil
 }
@@ -69,19 +85,31 @@ func (l *regclassTexts) add(schema, name string) {
 	}
 }
 
-// dependencyNames lists, for a statement that drops tables or their
-// columns, the tables it names, which must exist for Postgres to get as
-// far as the foreign keys that depend on them, and the guarded tables its
-// errors would name; nil when it names no referenced table.
-func (db *DB) dependencyNames(tables []parser.Relation) []string {
+// dependencyNames lists, for a statement that drops tables (or their
+// columns or constraints) or indexes, the tables and indexes it names,
+// which must exist for Postgres to get as far as the foreign keys that
+// depend on them, and the guarded tables and indexes its errors would
+// name; nil when it names no referenced table, nor an index a
+// relationship may depend on.
+func (db *DB) dependencyNames(tables, indexes []parser.Relation) []string {
 	var names regclassTexts
 	rels, _ := db.relationships()
-	for _, t := range tables {
-		for _, r := range rels {
-			if r.usable() && r.Parent.Name.Name == t.Name {
-				names.add("", r.Child.Name.Name)
-				names.add("", r.Parent.Name.Name)
+	for _, r := range rels {
+		if !r.usable() {
+			continue
+		}
+		named := slices.ContainsFunc(tables, func(t parser.Relation) bool { return r.Parent.Name.Name == t.Name })
+		for _, idx := range r.Parent.Indexes {
+			if idx.UniqueKey() && (named || slices.ContainsFunc(indexes, func(i parser.Relation) bool {
+				return matches(i, config.TableName{Schema: r.Parent.Name.Schema, Name: idx.Name})
+			})) {
+				named = true
+				names.add("", idx.Name)
 			}
+		}
+		if named {
+			names.add("", r.Child.Name.Name)
+			names.add("", r.Parent.Name.Name)
 		}
 	}
 	if names == nil {

@@ -355,12 +355,12 @@ func (f *frontend) relevant(sql []byte) (bool, error) {
 	mayWrite := parser.MayWrite(text)
 	if mayWrite && !db.HasCatalog() {
 		// The catalog names the partitions of guarded tables, which
-		// TableNames needs (DDL may have made one).
+		// MentionNames needs (DDL may have made one).
 		if err := f.ensureCatalog(db); err != nil {
 			return false, err
 		}
 	}
-	if !(mayWrite && parser.MentionsAny(text, db.TableNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text) ||
+	if !(mayWrite && parser.MentionsAny(text, db.MentionNames()) || parser.MayChangePrepared(text) || f.executesPrepared(text) ||
 		parser.MaySetConstraints(text) && parser.MentionsAny(text, db.RelationshipNames())) {
 		return false, nil
 	}
@@ -385,7 +385,7 @@ func (f *frontend) schemaChanges(sql []byte) []parser.Statement {
 	if !db.Active() || !parser.MayChangeSchema(text) {
 		return nil
 	}
-	mentions := parser.MentionsAny(text, db.TableNames())
+	mentions := parser.MentionsAny(text, db.MentionNames())
 	if !mentions && !parser.MayDefineFunction(text) {
 		return nil
 	}

@@ -42,13 +42,14 @@ func (f *frontend) noteDDL(stmts []parser.Statement) {
 
 // changesGuardedTables reports whether st is DDL that may change a
 // guarded table (or its partitions or views): a DROP TABLE naming one (not
-// a temporary namesake), other DDL that mentions one's name.
+// a temporary namesake), other DDL that mentions one's name or that of
+// one's unique index.
 func (f *frontend) changesGuardedTables(st *parser.Statement) bool {
 	if !st.ChangesTables() {
 		return false
 	}
 	db := f.s.rules()
-	if st.Drop != nil {
+	if st.Drop != nil && !st.Drop.Indexes {
 		for _, t := range st.Drop.Tables {
 			if db.RelOfAny([]parser.Relation{t}) != nil {
 				return true
@@ -56,7 +57,7 @@ func (f *frontend) changesGuardedTables(st *parser.Statement) bool {
 		}
 		return false
 	}
-	return parser.MentionsAny(st.Text, db.TableNames())
+	return parser.MentionsAny(st.Text, db.MentionNames())
 }
 
 // current reports whether the pipeline's DDL state is about the catalog
