@@ -10,6 +10,9 @@ type Drop struct {
 	Indexes   bool       // DROP INDEX: Tables name indexes
 	Cascade   bool       // DROP ... CASCADE
 	MissingOK bool       // DROP ... IF EXISTS
+	// Concurrently is DROP INDEX CONCURRENTLY, which Postgres refuses
+	// inside a transaction block.
+	Concurrently bool
 }
 
 // dropInfo describes a DROP statement, or returns nil when it drops
@@ -19,7 +22,7 @@ func dropInfo(s *pg_query.DropStmt) *Drop {
 		return nil
 	}
 	d := &Drop{Indexes: s.RemoveType == pg_query.ObjectType_OBJECT_INDEX,
-		Cascade: s.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: s.MissingOk}
+		Cascade: s.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: s.MissingOk, Concurrently: s.Concurrent}
 	for _, obj := range s.Objects {
 		var names []string
 		for _, item := range obj.GetList().GetItems() {

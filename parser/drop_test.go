@@ -17,7 +17,7 @@ func TestDrop(t *testing.T) {
 		{sql: "DROP VIEW users"},
 		{sql: "DROP INDEX users_pkey", want: &Drop{Tables: []Relation{{Name: "users_pkey", Inh: true}}, Indexes: true}},
 		{sql: "DROP INDEX CONCURRENTLY IF EXISTS s.users_email_key CASCADE",
-			want: &Drop{Tables: []Relation{{Schema: "s", Name: "users_email_key", Inh: true}}, Indexes: true, Cascade: true, MissingOK: true}},
+			want: &Drop{Tables: []Relation{{Schema: "s", Name: "users_email_key", Inh: true}}, Indexes: true, Cascade: true, MissingOK: true, Concurrently: true}},
 		{sql: "DROP SCHEMA s CASCADE"},
 	}
 	for _, c := range cases {

@@ -123,6 +123,9 @@ func (b *planBuilder) refuseDrop(first *Rel, notices []Notice, message string, d
 // index Postgres will not drop alone (a constraint's, a partition's), is
 // Postgres's own error, before any foreign key is looked at.
 func (b *planBuilder) dropIndexes(d *parser.Drop) {
+	if d.Concurrently && b.env.TransactionBlock {
+		return // Postgres refuses it there before it looks any further
+	}
 	var skipped []Notice // Postgres's for the names IF EXISTS skips
 	var indexes []string // the indexes named, as Postgres's messages name them
 	var rels [][]*Rel    // the dependents of each

@@ -237,6 +237,11 @@ type Env struct {
 	// CatalogKeys says the server declares keys on its catalogs
 	// (PostgreSQL 14 and later), which SET CONSTRAINTS planning relies on.
 	CatalogKeys bool
+	// TransactionBlock says the statement runs inside a transaction
+	// block, as far as softfk knows: the session's last ReadyForQuery
+	// said so, or its query string holds several statements (Postgres
+	// runs those in an implicit block).
+	TransactionBlock bool
 }
 
 // Plan decides what softfk must run around one statement, or returns nil

@@ -31,11 +31,7 @@ func (db *DB) ResolveQuery(st *parser.Statement, env Env) string {
 	}
 	if d := st.Drop; d != nil && d.Indexes && names != nil {
 		for _, ref := range d.Tables {
-			n := regclassText(ref.Schema, ref.Name)
-			rows = append(rows, fmt.Sprintf("SELECT %s, (SELECT CASE WHEN c.relkind IN ('i', 'I') AND NOT c.relispartition AND NOT EXISTS ("+
-				"SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'P', 'S')) "+
-				"THEN s.nspname ELSE '' END FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
-				parser.QuoteLiteral(indexKey(ref)), parser.QuoteLiteral(n)))
+			rows = append(rows, indexResolution(ref))
 		}
 	}
 	if sc := st.SetConstraints; sc != nil && env.CatalogKeys {
@@ -47,6 +43,18 @@ func (db *DB) ResolveQuery(st *parser.Statement, env Env) string {
 		}
 	}
 	return strings.Join(rows, " UNION ALL ")
+}
+
+// indexResolution returns the row of ResolveQuery for an index name a
+// DROP INDEX names (see indexKey): the schema of the index it denotes
+// when Postgres would drop that index alone, an empty one when the name
+// denotes another relation, or an index that a constraint or a
+// partitioned index owns.
+func indexResolution(ref parser.Relation) string {
+	return fmt.Sprintf("SELECT %s, (SELECT CASE WHEN c.relkind IN ('i', 'I') AND NOT c.relispartition AND NOT EXISTS ("+
+		"SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'P', 'S')) "+
+		"THEN s.nspname ELSE '' END FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace WHERE c.oid = to_regclass(%s))",
+		parser.QuoteLiteral(indexKey(ref)), parser.QuoteLiteral(regclassText(ref.Schema, ref.Name)))
 }
 
 // tablesToResolve lists the relation names, as regclass text, that the
@@ -86,11 +94,11 @@ func (l *regclassTexts) add(schema, name string) {
 }
 
 // dependencyNames lists, for a statement that drops tables (or their
-// columns or constraints) or indexes, the tables and indexes it names,
-// which must exist for Postgres to get as far as the foreign keys that
-// depend on them, and the guarded tables and indexes its errors would
-// name; nil when it names no referenced table, nor an index a
-// relationship may depend on.
+// columns or constraints) or indexes, the tables it names, which must
+// exist for Postgres to get as far as the foreign keys that depend on
+// them, and the guarded tables and indexes its errors would name; nil when
+// it names no referenced table, nor a unique index of one. (The indexes
+// a DROP INDEX names are resolved apart, see indexResolution.)
 func (db *DB) dependencyNames(tables, indexes []parser.Relation) []string {
 	var names regclassTexts
 	rels, _ := db.relationships()

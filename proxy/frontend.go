@@ -446,6 +446,9 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
 	env.CatalogKeys = f.s.catalogKeys.Load()
+	if status := f.s.router.status(); status == 'T' || status == 'E' {
+		env.TransactionBlock = true
+	}
 	if q := db.ResolveQuery(st, env); q != "" && !env.NamesMayMove {
 		resolved, err := f.resolveNames(q)
 		if err != nil {

@@ -107,7 +107,7 @@ func (f *frontend) query(body []byte) error {
 		watches[i] = f.sessionEffects(st, true)
 		learning = learning || watches[i] != nil
 		txControl = txControl || st.Kind == parser.Transaction
-		if plans[i], err = f.plan(st, policy.Env{NamesMayMove: namesMayMove}); err != nil {
+		if plans[i], err = f.plan(st, policy.Env{NamesMayMove: namesMayMove, TransactionBlock: len(res.Statements) > 1}); err != nil {
 			failAll(watches)
 			f.endFailedQuery(ready)
 			return nil
