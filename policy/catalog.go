@@ -171,12 +171,14 @@ SELECT n.nspname, c.relname, c.relkind::text,
     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.objid = ad.oid
       AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = c.oid AND d.refobjsubid > 0
     WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum), '') ELSE '' END,
-  coalesce((SELECT string_agg(concat_ws(chr(31), (i.indisunique AND i.indimmediate)::text, array_to_string(i.indkey::int2[], ' '),
-                                        i.indnkeyatts::text, i.indexrelid::text, ic.relname, coalesce(k.conname, '')), chr(30))
-            FROM pg_catalog.pg_index i
-            JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-            LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x')
-            WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), ''),
+  CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
+                        WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
+    SELECT string_agg(concat_ws(chr(31), (i.indisunique AND i.indimmediate)::text, array_to_string(i.indkey::int2[], ' '),
+                                i.indnkeyatts::text, i.indexrelid::text, ic.relname, coalesce(k.conname, '')), chr(30))
+    FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+    LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x')
+    WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL), '') ELSE '' END,
   coalesce((SELECT string_agg(DISTINCT CASE WHEN t.tgtype & 4 <> 0 THEN 'insert' ELSE '' END ||
                                        CASE WHEN t.tgtype & 16 <> 0 THEN ' update' ELSE '' END, ' ')
             FROM pg_catalog.pg_trigger t
