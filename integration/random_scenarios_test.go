@@ -471,18 +471,21 @@ func (g *stepGen) validatingDDL() {
 }
 
 // droppedKeyColumn draws an ALTER TABLE that drops a key column of the
-// numeric pair (no view depends on it, so Postgres names nothing else),
-// mostly inside a transaction block that may then be rolled back, so that
-// the statements after it run with the session's own catalog facts:
-// dropping the referencing column drops the foreign key with it, dropping
-// the referenced one is refused unless CASCADE drops the foreign key.
+// numeric pair (no view depends on it, so Postgres names nothing else), or
+// the referenced primary key, mostly inside a transaction block that may
+// then be rolled back, so that the statements after it run with the
+// session's own catalog facts: dropping the referencing column drops the
+// foreign key with it, dropping the referenced one is refused unless
+// CASCADE drops the foreign key, and so is dropping the primary key while
+// the foreign key stands (the index alone is Postgres's own refusal).
 func (g *stepGen) droppedKeyColumn() {
 	if !g.inTx && g.rng.IntN(4) != 0 {
 		g.transaction()
 		return
 	}
 	g.control(g.pick("ALTER TABLE nc DROP COLUMN k", "ALTER TABLE np DROP COLUMN k", "ALTER TABLE np DROP COLUMN k CASCADE",
-		"ALTER TABLE np DROP COLUMN IF EXISTS k RESTRICT", "ALTER TABLE nc DROP COLUMN IF EXISTS k, DROP COLUMN IF EXISTS k"))
+		"ALTER TABLE np DROP COLUMN IF EXISTS k RESTRICT", "ALTER TABLE nc DROP COLUMN IF EXISTS k, DROP COLUMN IF EXISTS k",
+		"ALTER TABLE np DROP CONSTRAINT np_pkey", "ALTER TABLE np DROP CONSTRAINT IF EXISTS np_pkey", "DROP INDEX np_pkey"))
 }
 
 // setConstraints draws a SET CONSTRAINTS naming relationships (which
