@@ -166,8 +166,7 @@ func dependsOnIndex(r *Rel, name string) bool {
 		return false
 	}
 	for _, idx := range r.Parent.Indexes {
-		if idx.UniqueKey() && len(idx.Prefix) == len(r.RefColumns) &&
-			!slices.ContainsFunc(idx.Prefix, func(c string) bool { return !slices.Contains(r.RefColumns, c) }) {
+		if idx.UniqueKey() && hasKey([][]string{idx.Prefix}, r.RefColumns, true) {
 			return idx.Name == name
 		}
 	}
