@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # test.sh: run softfk's whole test suite (unit, end-to-end against a real
 # PostgreSQL, fuzz seeds). The tests start their own throwaway Postgres from
-# the local installation, and others run a Java program on pgjdbc and a
-# Python one on psycopg; when any of these is missing and we are root, this
-# script installs Debian's packages for them first (postgresql,
-# default-jdk-headless, libpostgresql-jdbc-java, python3-psycopg). Extra
+# the local installation, and others run a Java program on pgjdbc, a
+# Python one on psycopg and a Node.js one on node-postgres; when any of
+# these is missing and we are root, this script installs Debian's packages
+# for them first (postgresql, default-jdk-headless, libpostgresql-jdbc-java,
+# python3-psycopg, nodejs and npm), and it installs the Node.js program's
+# packages from the npm registry with npm ci (pinned by its
+# package-lock.json) into integration/testdata/node/node_modules. Extra
 # arguments go to go test.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,15 +23,22 @@ have_postgres || missing+=(postgresql)
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -f "${SOFTFK_JDBC_JAR:-/usr/share/java/postgresql.jar}" ] || missing+=(libpostgresql-jdbc-java)
 /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || python3 -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: installing Debian packages: ${missing[*]}" >&2
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	else
-		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc, psycopg); install them, e.g. apt-get install ${missing[*]}" >&2
+		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc, psycopg, Node.js); install them, e.g. apt-get install ${missing[*]}" >&2
 		exit 1
 	fi
+fi
+
+node_dir=integration/testdata/node
+if [ ! -f "$node_dir/node_modules/.package-lock.json" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+	echo "test.sh: installing the node-postgres test's packages (npm ci in $node_dir)" >&2
+	npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >&2
 fi
 
 go vet ./...

@@ -86,3 +86,33 @@ func psycopgPython(t *testing.T) string {
 	t.Fatalf("no python3 that imports psycopg: run ./test.sh, which installs Debian's python3-psycopg")
 	return ""
 }
+
+// node-postgres: the unnamed statement for every parameterized query, a
+// named statement parsed once, simple queries for strings without
+// parameters (several statements in one), COPY through pg-copy-streams,
+// a pool of concurrent connections, NOTIFY (testdata/node/transcript.js).
+func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
+	node := nodeTools(t)
+	script := filepath.Join("testdata", "node", "transcript.js")
+	matchesRealFK(t, "node-postgres", func(addr, db string) *exec.Cmd {
+		return exec.Command(node, script, fmt.Sprintf("postgres://%s:%s@%s/%s", cluster.User, cluster.Password, addr, db))
+	}, "unnamed insert 1: error 23503", "named insert 4: error 23503", "named insert 5: INSERT 1",
+		"multi-statement string with a violation: error 23503", "copy in with a violation: error 23503",
+		"pool: 400 INSERT 1", "node_channel=hello", "statement timeout: error 57014")
+}
+
+// nodeTools finds Node.js and checks that the transcript's packages are
+// installed next to it.
+func nodeTools(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("no node: run ./test.sh, which installs Debian's nodejs and npm, or install Node.js")
+	}
+	for _, pkg := range []string{"pg", "pg-copy-streams"} {
+		if _, err := os.Stat(filepath.Join("testdata", "node", "node_modules", pkg, "package.json")); err != nil {
+			t.Fatalf("no %s in testdata/node/node_modules: run ./test.sh, which runs npm ci there", pkg)
+		}
+	}
+	return node
+}
