@@ -61,7 +61,7 @@ func jdbcTools(t *testing.T) (javac, java, jar string) {
 // nested transactions as savepoints, a server-side cursor, COPY in text
 // and binary, NOTIFY, a cancel (testdata/psycopg/transcript.py).
 func TestPsycopgMatchesRealForeignKey(t *testing.T) {
-	python := psycopgPython(t)
+	python := pythonWith(t, "psycopg", "python3-psycopg")
 	script := filepath.Join("testdata", "psycopg", "transcript.py")
 	matchesRealFK(t, "psycopg", func(addr, db string) *exec.Cmd {
 		return exec.Command(python, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
@@ -70,20 +70,34 @@ func TestPsycopgMatchesRealForeignKey(t *testing.T) {
 		"after the cancel: still usable", "py_channel=hello")
 }
 
-// psycopgPython finds a Python that imports psycopg: Debian's, where
-// python3-psycopg installs it, or the first on the PATH.
-func psycopgPython(t *testing.T) string {
+// SQLAlchemy's ORM on psycopg2, which binds parameters on the client and
+// sends every statement as a simple query: the unit of work's ordering of
+// inserts before and deletes after (setting children's keys to NULL
+// first), multi-row VALUES for a flush of many objects, savepoints, bulk
+// inserts, Core statements (testdata/sqlalchemy/transcript.py).
+func TestSQLAlchemyMatchesRealForeignKey(t *testing.T) {
+	python := pythonWith(t, "sqlalchemy, psycopg2", "python3-sqlalchemy and python3-psycopg2")
+	script := filepath.Join("testdata", "sqlalchemy", "transcript.py")
+	matchesRealFK(t, "sqlalchemy", func(addr, db string) *exec.Cmd {
+		return exec.Command(python, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
+	}, "order of no user: error 23503", "batch with a violation: error 23503", "new user with an order: committed",
+		"savepoint: error 23503", "delete of a user through the ORM: committed", "bulk insert mappings: error 23503")
+}
+
+// pythonWith finds a Python that imports modules (an import list):
+// Debian's, where the packages debs install them, or the first on the PATH.
+func pythonWith(t *testing.T, modules, debs string) string {
 	t.Helper()
 	candidates := []string{"/usr/bin/python3"}
 	if p, err := exec.LookPath("python3"); err == nil {
 		candidates = append(candidates, p)
 	}
 	for _, p := range candidates {
-		if exec.Command(p, "-c", "import psycopg").Run() == nil {
+		if exec.Command(p, "-c", "import "+modules).Run() == nil {
 			return p
 		}
 	}
-	t.Fatalf("no python3 that imports psycopg: run ./test.sh, which installs Debian's python3-psycopg")
+	t.Fatalf("no python3 that imports %s: run ./test.sh, which installs Debian's %s", modules, debs)
 	return ""
 }
 
@@ -95,7 +109,7 @@ func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
 	node := nodeTools(t)
 	script := filepath.Join("testdata", "node", "transcript.js")
 	matchesRealFK(t, "node-postgres", func(addr, db string) *exec.Cmd {
-		return exec.Command(node, script, fmt.Sprintf("postgres://%s:%s@%s/%s", cluster.User, cluster.Password, addr, db))
+		return exec.Command(node, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
 	}, "unnamed insert 1: error 23503", "named insert 4: error 23503", "named insert 5: INSERT 1",
 		"multi-statement string with a violation: error 23503", "copy in with a violation: error 23503",
 		"pool: 400 INSERT 1", "node_channel=hello", "statement timeout: error 57014")
