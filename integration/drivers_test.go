@@ -130,3 +130,23 @@ func nodeTools(t *testing.T) string {
 	}
 	return node
 }
+
+// Active Record on the pg gem (libpq): every statement prepared by name
+// and reused, saves wrapped in transactions, nested transactions as
+// savepoints, insert_all and upsert_all, update_all, dependent: :nullify
+// before a destroy (testdata/activerecord/transcript.rb).
+func TestActiveRecordMatchesRealForeignKey(t *testing.T) {
+	ruby, err := exec.LookPath("ruby")
+	if err == nil {
+		err = exec.Command(ruby, "-e", `require "active_record"; require "pg"`).Run()
+	}
+	if err != nil {
+		t.Fatalf("no ruby that loads active_record and pg (%v): run ./test.sh, which installs Debian's ruby-activerecord and ruby-pg", err)
+	}
+	script := filepath.Join("testdata", "activerecord", "transcript.rb")
+	matchesRealFK(t, "activerecord", func(addr, db string) *exec.Cmd {
+		return exec.Command(ruby, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
+	}, "create 4: ActiveRecord::InvalidForeignKey 23503", "create 5: 105", "insert_all with a violation: ActiveRecord::InvalidForeignKey",
+		"nested transaction: ActiveRecord::InvalidForeignKey", "destroy of a referenced user: destroyed",
+		"delete of a referenced user: ActiveRecord::InvalidForeignKey 23503 update or delete")
+}
