@@ -3,13 +3,14 @@
 # PostgreSQL, fuzz seeds). The tests start their own throwaway Postgres from
 # the local installation, and others run a Java program on pgjdbc, Python
 # ones on psycopg and on SQLAlchemy with psycopg2, a Ruby one on Active
-# Record and a Node.js one on node-postgres; when any of these is missing
-# and we are root, this script installs Debian's packages for them first
-# (postgresql, default-jdk-headless, libpostgresql-jdbc-java,
+# Record, a PHP one on PDO and a Node.js one on node-postgres; when any of
+# these is missing and we are root, this script installs Debian's packages
+# for them first (postgresql, default-jdk-headless, libpostgresql-jdbc-java,
 # python3-psycopg, python3-sqlalchemy, python3-psycopg2, ruby-activerecord,
-# ruby-pg, nodejs and npm), and it installs the Node.js program's packages
-# from the npm registry with npm ci (pinned by its package-lock.json) into
-# integration/testdata/node/node_modules. Extra arguments go to go test.
+# ruby-pg, php-cli, php-pgsql, nodejs and npm), and it installs the
+# Node.js program's packages from the npm registry with npm ci (pinned by
+# its package-lock.json) into integration/testdata/node/node_modules. Extra
+# arguments go to go test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +27,7 @@ command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1 || python3 -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
 /usr/bin/python3 -c 'import sqlalchemy, psycopg2' >/dev/null 2>&1 || python3 -c 'import sqlalchemy, psycopg2' >/dev/null 2>&1 || missing+=(python3-sqlalchemy python3-psycopg2)
 ruby -e 'require "active_record"; require "pg"' >/dev/null 2>&1 || missing+=(ruby-activerecord ruby-pg)
+php -r 'exit(extension_loaded("pdo_pgsql") ? 0 : 1);' >/dev/null 2>&1 || missing+=(php-cli php-pgsql)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -33,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	else
-		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc, psycopg, SQLAlchemy, psycopg2, Active Record, Node.js); install them, e.g. apt-get install ${missing[*]}" >&2
+		echo "test.sh: missing ${missing[*]} (PostgreSQL server, JDK, pgjdbc, psycopg, SQLAlchemy, psycopg2, Active Record, PHP's PDO, Node.js); install them, e.g. apt-get install ${missing[*]}" >&2
 		exit 1
 	fi
 fi

@@ -150,3 +150,21 @@ func TestActiveRecordMatchesRealForeignKey(t *testing.T) {
 		"nested transaction: ActiveRecord::InvalidForeignKey", "destroy of a referenced user: destroyed",
 		"delete of a referenced user: ActiveRecord::InvalidForeignKey 23503 update or delete")
 }
+
+// PHP's PDO on pgsql (libpq): statements prepared on the server
+// (pdo_stmt_N) and deallocated when their object goes, emulated prepares
+// sent as simple queries, COPY from an array (testdata/php/transcript.php).
+func TestPDOMatchesRealForeignKey(t *testing.T) {
+	php, err := exec.LookPath("php")
+	if err == nil {
+		err = exec.Command(php, "-r", `exit(extension_loaded("pdo_pgsql") ? 0 : 1);`).Run()
+	}
+	if err != nil {
+		t.Fatalf("no php with pdo_pgsql (%v): run ./test.sh, which installs Debian's php-cli and php-pgsql", err)
+	}
+	script := filepath.Join("testdata", "php", "transcript.php")
+	matchesRealFK(t, "pdo", func(addr, db string) *exec.Cmd {
+		return exec.Command(php, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
+	}, "prepared insert 4: error 23503", "prepared insert 5: count 1", "emulated insert of no user: error 23503",
+		"transaction: error 23503 ; commit true", "copy with a violation: error 23503", "Key (id)=(1) is still referenced")
+}
