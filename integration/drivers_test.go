@@ -61,11 +61,9 @@ func jdbcTools(t *testing.T) (javac, java, jar string) {
 // nested transactions as savepoints, a server-side cursor, COPY in text
 // and binary, NOTIFY, a cancel (testdata/psycopg/transcript.py).
 func TestPsycopgMatchesRealForeignKey(t *testing.T) {
-	python := pythonWith(t, "psycopg", "python3-psycopg")
-	script := filepath.Join("testdata", "psycopg", "transcript.py")
-	matchesRealFK(t, "psycopg", func(addr, db string) *exec.Cmd {
-		return exec.Command(python, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
-	}, "prepared insert 6: count 1", "prepared insert 7: error 23503", "executemany with a violation: error 23503",
+	python := interpreter(t, "Debian's python3-psycopg", []string{"-c", "import psycopg"}, "/usr/bin/python3", "python3")
+	scriptMatchesRealFK(t, python, "psycopg/transcript.py",
+		"prepared insert 6: count 1", "prepared insert 7: error 23503", "executemany with a violation: error 23503",
 		"pipeline with a violation: error 23503", "binary copy with a violation: error 23503", "cancel: error 57014",
 		"after the cancel: still usable", "py_channel=hello")
 }
@@ -76,29 +74,10 @@ func TestPsycopgMatchesRealForeignKey(t *testing.T) {
 // first), multi-row VALUES for a flush of many objects, savepoints, bulk
 // inserts, Core statements (testdata/sqlalchemy/transcript.py).
 func TestSQLAlchemyMatchesRealForeignKey(t *testing.T) {
-	python := pythonWith(t, "sqlalchemy, psycopg2", "python3-sqlalchemy and python3-psycopg2")
-	script := filepath.Join("testdata", "sqlalchemy", "transcript.py")
-	matchesRealFK(t, "sqlalchemy", func(addr, db string) *exec.Cmd {
-		return exec.Command(python, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
-	}, "order of no user: error 23503", "batch with a violation: error 23503", "new user with an order: committed",
+	python := interpreter(t, "Debian's python3-sqlalchemy and python3-psycopg2", []string{"-c", "import sqlalchemy, psycopg2"}, "/usr/bin/python3", "python3")
+	scriptMatchesRealFK(t, python, "sqlalchemy/transcript.py",
+		"order of no user: error 23503", "batch with a violation: error 23503", "new user with an order: committed",
 		"savepoint: error 23503", "delete of a user through the ORM: committed", "bulk insert mappings: error 23503")
-}
-
-// pythonWith finds a Python that imports modules (an import list):
-// Debian's, where the packages debs install them, or the first on the PATH.
-func pythonWith(t *testing.T, modules, debs string) string {
-	t.Helper()
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, p := range candidates {
-		if exec.Command(p, "-c", "import "+modules).Run() == nil {
-			return p
-		}
-	}
-	t.Fatalf("no python3 that imports %s: run ./test.sh, which installs Debian's %s", modules, debs)
-	return ""
 }
 
 // node-postgres: the unnamed statement for every parameterized query, a
@@ -106,29 +85,12 @@ func pythonWith(t *testing.T, modules, debs string) string {
 // parameters (several statements in one), COPY through pg-copy-streams,
 // a pool of concurrent connections, NOTIFY (testdata/node/transcript.js).
 func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
-	node := nodeTools(t)
-	script := filepath.Join("testdata", "node", "transcript.js")
-	matchesRealFK(t, "node-postgres", func(addr, db string) *exec.Cmd {
-		return exec.Command(node, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
-	}, "unnamed insert 1: error 23503", "named insert 4: error 23503", "named insert 5: INSERT 1",
+	node := interpreter(t, "Debian's nodejs and npm, then runs npm ci in testdata/node",
+		[]string{"-e", `require("./testdata/node/node_modules/pg"); require("./testdata/node/node_modules/pg-copy-streams")`}, "node")
+	scriptMatchesRealFK(t, node, "node/transcript.js",
+		"unnamed insert 1: error 23503", "named insert 4: error 23503", "named insert 5: INSERT 1",
 		"multi-statement string with a violation: error 23503", "copy in with a violation: error 23503",
 		"pool: 400 INSERT 1", "node_channel=hello", "statement timeout: error 57014")
-}
-
-// nodeTools finds Node.js and checks that the transcript's packages are
-// installed next to it.
-func nodeTools(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("no node: run ./test.sh, which installs Debian's nodejs and npm, or install Node.js")
-	}
-	for _, pkg := range []string{"pg", "pg-copy-streams"} {
-		if _, err := os.Stat(filepath.Join("testdata", "node", "node_modules", pkg, "package.json")); err != nil {
-			t.Fatalf("no %s in testdata/node/node_modules: run ./test.sh, which runs npm ci there", pkg)
-		}
-	}
-	return node
 }
 
 // Active Record on the pg gem (libpq): every statement prepared by name
@@ -136,17 +98,9 @@ func nodeTools(t *testing.T) string {
 // savepoints, insert_all and upsert_all, update_all, dependent: :nullify
 // before a destroy (testdata/activerecord/transcript.rb).
 func TestActiveRecordMatchesRealForeignKey(t *testing.T) {
-	ruby, err := exec.LookPath("ruby")
-	if err == nil {
-		err = exec.Command(ruby, "-e", `require "active_record"; require "pg"`).Run()
-	}
-	if err != nil {
-		t.Fatalf("no ruby that loads active_record and pg (%v): run ./test.sh, which installs Debian's ruby-activerecord and ruby-pg", err)
-	}
-	script := filepath.Join("testdata", "activerecord", "transcript.rb")
-	matchesRealFK(t, "activerecord", func(addr, db string) *exec.Cmd {
-		return exec.Command(ruby, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
-	}, "create 4: ActiveRecord::InvalidForeignKey 23503", "create 5: 105", "insert_all with a violation: ActiveRecord::InvalidForeignKey",
+	ruby := interpreter(t, "Debian's ruby-activerecord and ruby-pg", []string{"-e", `require "active_record"; require "pg"`}, "ruby")
+	scriptMatchesRealFK(t, ruby, "activerecord/transcript.rb",
+		"create 4: ActiveRecord::InvalidForeignKey 23503", "create 5: 105", "insert_all with a violation: ActiveRecord::InvalidForeignKey",
 		"nested transaction: ActiveRecord::InvalidForeignKey", "destroy of a referenced user: destroyed",
 		"delete of a referenced user: ActiveRecord::InvalidForeignKey 23503 update or delete")
 }
@@ -155,16 +109,36 @@ func TestActiveRecordMatchesRealForeignKey(t *testing.T) {
 // (pdo_stmt_N) and deallocated when their object goes, emulated prepares
 // sent as simple queries, COPY from an array (testdata/php/transcript.php).
 func TestPDOMatchesRealForeignKey(t *testing.T) {
-	php, err := exec.LookPath("php")
-	if err == nil {
-		err = exec.Command(php, "-r", `exit(extension_loaded("pdo_pgsql") ? 0 : 1);`).Run()
-	}
-	if err != nil {
-		t.Fatalf("no php with pdo_pgsql (%v): run ./test.sh, which installs Debian's php-cli and php-pgsql", err)
-	}
-	script := filepath.Join("testdata", "php", "transcript.php")
-	matchesRealFK(t, "pdo", func(addr, db string) *exec.Cmd {
-		return exec.Command(php, script, pgcluster.DSN(addr, cluster.User, cluster.Password, db))
-	}, "prepared insert 4: error 23503", "prepared insert 5: count 1", "emulated insert of no user: error 23503",
+	php := interpreter(t, "Debian's php-cli and php-pgsql", []string{"-r", `exit(extension_loaded("pdo_pgsql") ? 0 : 1);`}, "php")
+	scriptMatchesRealFK(t, php, "php/transcript.php",
+		"prepared insert 4: error 23503", "prepared insert 5: count 1", "emulated insert of no user: error 23503",
 		"transaction: error 23503 ; commit true", "copy with a violation: error 23503", "Key (id)=(1) is still referenced")
+}
+
+// interpreter finds the first of candidates (a path, or a name looked up
+// on the PATH) that runs probe, its arguments for loading what a
+// transcript needs, and fails the test when none does, saying what
+// ./test.sh installs.
+func interpreter(t *testing.T, installs string, probe []string, candidates ...string) string {
+	t.Helper()
+	var err error
+	for _, c := range candidates {
+		var path string
+		if path, err = exec.LookPath(c); err == nil {
+			if err = exec.Command(path, probe...).Run(); err == nil {
+				return path
+			}
+		}
+	}
+	t.Fatalf("no %s that runs %q (%v): run ./test.sh, which installs %s", candidates[len(candidates)-1], probe, err, installs)
+	return ""
+}
+
+// scriptMatchesRealFK runs testdata's script with interpreter, given a
+// connection URL, as matchesRealFK does.
+func scriptMatchesRealFK(t *testing.T, interpreter, script string, wants ...string) {
+	t.Helper()
+	matchesRealFK(t, script, func(addr, db string) *exec.Cmd {
+		return exec.Command(interpreter, filepath.Join("testdata", script), pgcluster.DSN(addr, cluster.User, cluster.Password, db))
+	}, wants...)
 }
