@@ -3,13 +3,14 @@
 # PostgreSQL, fuzz seeds). The tests start their own throwaway Postgres from
 # the local installation, and others run a Java program on pgjdbc, Python
 # ones on psycopg and on SQLAlchemy with psycopg2, a Ruby one on Active
-# Record, a PHP one on PDO and a Node.js one on node-postgres; when any of
-# these is missing and we are root, this script installs Debian's packages
-# for them first (postgresql, default-jdk-headless, libpostgresql-jdbc-java,
-# python3-psycopg, python3-sqlalchemy, python3-psycopg2, ruby-activerecord,
-# ruby-pg, php-cli, php-pgsql, nodejs and npm), and it installs the
-# Node.js program's packages from the npm registry with npm ci (pinned by
-# its package-lock.json) into integration/testdata/node/node_modules. Extra
+# Record, a PHP one on PDO and Node.js ones on node-postgres and
+# Postgres.js; when any of these is missing and we are root, this script
+# installs Debian's packages for them first (postgresql,
+# default-jdk-headless, libpostgresql-jdbc-java, python3-psycopg,
+# python3-sqlalchemy, python3-psycopg2, ruby-activerecord, ruby-pg,
+# php-cli, php-pgsql, nodejs and npm), and it installs the Node.js
+# programs' packages from the npm registry with npm ci (pinned by its
+# package-lock.json) into integration/testdata/node/node_modules. Extra
 # arguments go to go test.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,7 +43,7 @@ fi
 
 node_dir=integration/testdata/node
 if [ ! -f "$node_dir/node_modules/.package-lock.json" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
-	echo "test.sh: installing the node-postgres test's packages (npm ci in $node_dir)" >&2
+	echo "test.sh: installing the Node.js tests' packages (npm ci in $node_dir)" >&2
 	npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error >&2
 fi
 

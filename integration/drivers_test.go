@@ -93,6 +93,19 @@ func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
 		"pool: 400 INSERT 1", "node_channel=hello", "statement timeout: error 57014")
 }
 
+// Postgres.js: every parameterized query prepared under a name of its
+// own, queries sent together pipelined (each with its own Sync), batches
+// under one Sync, transactions and savepoints, COPY as a stream, a cancel,
+// NOTIFY (testdata/node/postgresjs.mjs).
+func TestPostgresJSMatchesRealForeignKey(t *testing.T) {
+	node := interpreter(t, "Debian's nodejs and npm, then runs npm ci in testdata/node",
+		[]string{"-e", `require("./testdata/node/node_modules/postgres/package.json")`}, "node")
+	scriptMatchesRealFK(t, node, "node/postgresjs.mjs",
+		"insert 4: error 23503", "insert 5: INSERT 1", "pipelined queries with a violation: INSERT 1 ; error 23503",
+		"batch with a violation: index 1 error 23503", "after the batches: 1", "transaction with a savepoint: error 23503",
+		"copy in with a violation: error 23503", "cancel: error 57014", "pjs_channel=hello")
+}
+
 // Active Record on the pg gem (libpq): every statement prepared by name
 // and reused, saves wrapped in transactions, nested transactions as
 // savepoints, insert_all and upsert_all, update_all, dependent: :nullify
