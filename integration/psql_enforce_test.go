@@ -5,6 +5,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // psqlEnforceScript is what a person types into psql against guarded
@@ -77,14 +80,21 @@ func TestPsqlEnforcementMatchesRealForeignKey(t *testing.T) {
 	}, "violates foreign key constraint", "LINE 1: DELETE FROM users WHERE nosuch = 1;", "EXECUTE ins(16, 'x');", "COPY 2")
 }
 
-// matchesRealFK runs a client program twice, each time on a new
-// usersOrdersDatabase: directly against the real FOREIGN KEY, and through
-// softfk enforcing usersOrdersFK without it. What it prints must be the
-// same both times, and contain each of wants. client makes the command
-// for a server address and a database.
+// matchesRealFK runs a client program four times, each time on a new
+// usersOrdersDatabase. Directly against the real FOREIGN KEY, and through
+// softfk enforcing usersOrdersFK without it: what it prints must be the
+// same both times, and contain each of wants. Directly without the
+// FOREIGN KEY, and through softfk with usersOrdersFK in shadow mode: what
+// it prints must be the same both times again, and softfk must log a
+// shadow violation for each violation the real FOREIGN KEY reported, at
+// least (a shadowed write goes on, and later writes may violate more).
+// client makes the command for a server address and a database.
 func matchesRealFK(t *testing.T, name string, client func(addr, db string) *exec.Cmd, wants ...string) {
 	t.Helper()
-	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
+	fk := "relationships:\n" + usersOrdersFK.yaml("public")
+	p := startProxy(t, configFor(t, fk))
+	core, logs := observer.New(zap.WarnLevel)
+	shadow := startProxyLogger(t, configFor(t, "mode: shadow\n"+fk), zap.New(core))
 	run := func(addr string, constraint bool) string {
 		db := usersOrdersDatabase(t, constraint)
 		out, err := client(addr, db).CombinedOutput()
@@ -101,5 +111,14 @@ func matchesRealFK(t *testing.T, name string, client func(addr, db string) *exec
 		if !strings.Contains(proxied, want) {
 			t.Errorf("%s output lacks %q:\n%s", name, want, proxied)
 		}
+	}
+
+	unguarded, shadowed := run(cluster.Addr(), false), run(shadow.Addr, false)
+	if unguarded != shadowed {
+		t.Fatalf("%s sees something else through softfk in shadow mode\n--- no FK\n%s\n--- softfk, shadow\n%s", name, unguarded, shadowed)
+	}
+	violations := strings.Count(direct, "is not present in table") + strings.Count(direct, "is still referenced from table")
+	if events := logs.FilterMessage("soft foreign key violation").Len(); violations == 0 || events < violations {
+		t.Errorf("%s: %d shadow violations logged, want at least the real FOREIGN KEY's %d", name, events, violations)
 	}
 }

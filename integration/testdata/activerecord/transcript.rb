@@ -34,7 +34,7 @@ end
 def step(name)
   out = begin
     yield
-  rescue ActiveRecord::StatementInvalid => e
+  rescue ActiveRecord::ActiveRecordError => e
     describe(e)
   end
   puts "#{name}: #{out}"
@@ -82,6 +82,7 @@ step("violation rolls back the transaction") do
     Order.create!(id: 150, user_id: 1)
     Order.create!(id: 151, user_id: 81)
   end
+  "committed"
 end
 step("after the rollback") { Order.where(id: 150..151).count }
 

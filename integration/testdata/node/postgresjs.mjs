@@ -120,10 +120,20 @@ await step('copy in', () => copyIn('400\t1\n401\t2\n'));
 await step('copy in with a violation', () => copyIn('410\t1\n411\t84\n'));
 
 // Things that touch no relationship.
+// The cancel is sent once the sleep is seen running (from a second
+// connection), so that it cannot arrive before the query or after it.
 await step('cancel', async () => {
-  const query = sql`SELECT pg_sleep(10)`.execute();
-  setTimeout(() => query.cancel(), 300);
-  return rows(await query);
+  const watcher = postgres(process.argv[2], { max: 1 });
+  try {
+    const query = sql`SELECT pg_sleep(10) AS cancel_me`.execute();
+    while ((await watcher`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()`).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    query.cancel();
+    return rows(await query);
+  } finally {
+    await watcher.end();
+  }
 });
 await step('after the cancel', async () => rows(await sql`SELECT 'still usable' AS s`));
 await step('listen and notify', async () => {
