@@ -12,6 +12,7 @@ Argument: a libpq connection string.
 import logging
 import sys
 import threading
+import time
 
 import psycopg
 
@@ -125,13 +126,23 @@ def notify(conn):
 
 
 def cancel(conn):
-    timer = threading.Timer(0.5, conn.cancel)
-    timer.start()
+    # The cancel is sent once the sleep is seen running (from a second
+    # connection), so that it cannot arrive before the query or after it.
+    def cancel_when_running():
+        with psycopg.connect(sys.argv[1], autocommit=True) as watcher:
+            while not watcher.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE state = 'active'"
+                    " AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()").fetchall():
+                time.sleep(0.02)
+        conn.cancel()
+
+    thread = threading.Thread(target=cancel_when_running)
+    thread.start()
     try:
-        conn.execute("SELECT pg_sleep(10)")
+        conn.execute("SELECT pg_sleep(10) AS cancel_me")
         return "not cancelled"
     finally:
-        timer.cancel()
+        thread.join()
 
 
 if __name__ == "__main__":
