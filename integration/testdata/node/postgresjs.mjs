@@ -126,7 +126,7 @@ await step('cancel', async () => {
   const watcher = postgres(process.argv[2], { max: 1 });
   try {
     const query = sql`SELECT pg_sleep(10) AS cancel_me`.execute();
-    while ((await watcher`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()`).length === 0) {
+    while ((await watcher`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel_me%' AND datname = current_database() AND pid <> pg_backend_pid()`).length === 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     query.cancel();

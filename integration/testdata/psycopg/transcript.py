@@ -132,7 +132,7 @@ def cancel(conn):
         with psycopg.connect(sys.argv[1], autocommit=True) as watcher:
             while not watcher.execute(
                     "SELECT 1 FROM pg_stat_activity WHERE state = 'active'"
-                    " AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()").fetchall():
+                    " AND query LIKE '%cancel_me%' AND datname = current_database() AND pid <> pg_backend_pid()").fetchall():
                 time.sleep(0.02)
         conn.cancel()
 
