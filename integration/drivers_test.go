@@ -80,6 +80,17 @@ func TestSQLAlchemyMatchesRealForeignKey(t *testing.T) {
 		"savepoint: error 23503", "delete of a user through the ORM: committed", "bulk insert mappings: error 23503")
 }
 
+// Django's ORM on psycopg2 (client-side binding: every statement a simple
+// query): atomic blocks and nested savepoints, bulk_create, queryset
+// updates, its collector deleting a user's orders before the user,
+// select_for_update (testdata/django/transcript.py).
+func TestDjangoMatchesRealForeignKey(t *testing.T) {
+	python := interpreter(t, "Debian's python3-django and python3-psycopg2", []string{"-c", "import django, psycopg2"}, "/usr/bin/python3", "python3")
+	scriptMatchesRealFK(t, python, "django/transcript.py",
+		"create of no user: error 23503", "bulk_create with a violation: error 23503", "nested atomic blocks: error 23503",
+		"delete of a user with orders: 2", "queryset delete of a referenced user: error 23503", "select_for_update then create: created")
+}
+
 // node-postgres: the unnamed statement for every parameterized query, a
 // named statement parsed once, simple queries for strings without
 // parameters (several statements in one), COPY through pg-copy-streams,
