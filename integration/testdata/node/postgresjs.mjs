@@ -12,6 +12,7 @@
 import postgres from 'postgres';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import steps from './steps.js';
 
 function describe(e) {
   if (e.code === undefined || e.severity === undefined) {
@@ -20,15 +21,7 @@ function describe(e) {
   return `error ${e.code} ${e.message} | ${e.detail} | ${e.schema_name}.${e.table_name} ${e.constraint_name}`;
 }
 
-async function step(name, fn) {
-  let out;
-  try {
-    out = await fn();
-  } catch (e) {
-    out = describe(e);
-  }
-  console.log(`${name}: ${out}`);
-}
+const step = steps.stepper(describe);
 
 const rows = (result) => result.map((r) => Object.values(r).join(',')).join(' ');
 const count = (result) => `${result.command} ${result.count}`;

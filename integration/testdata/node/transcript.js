@@ -13,6 +13,7 @@ const { Client, Pool } = require('pg');
 const { from: copyFrom, to: copyTo } = require('pg-copy-streams');
 const { pipeline } = require('stream/promises');
 const { Readable, Writable } = require('stream');
+const { stepper } = require('./steps');
 
 function describe(e) {
   if (e.code === undefined) {
@@ -21,15 +22,7 @@ function describe(e) {
   return `error ${e.code} ${e.message} | ${e.detail} | ${e.schema}.${e.table} ${e.constraint}`;
 }
 
-async function step(name, fn) {
-  let out;
-  try {
-    out = await fn();
-  } catch (e) {
-    out = describe(e);
-  }
-  console.log(`${name}: ${out}`);
-}
+const step = stepper(describe);
 
 function rows(result) {
   return result.rows.map((r) => Object.values(r).join(',')).join(' ');
