@@ -96,9 +96,7 @@ func TestDjangoMatchesRealForeignKey(t *testing.T) {
 // parameters (several statements in one), COPY through pg-copy-streams,
 // a pool of concurrent connections, NOTIFY (testdata/node/transcript.js).
 func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
-	node := interpreter(t, "Debian's nodejs and npm, then runs npm ci in testdata/node",
-		[]string{"-e", `require("./testdata/node/node_modules/pg"); require("./testdata/node/node_modules/pg-copy-streams")`}, "node")
-	scriptMatchesRealFK(t, node, "node/transcript.js",
+	scriptMatchesRealFK(t, nodeWithPackages(t), "node/transcript.js",
 		"unnamed insert 1: error 23503", "named insert 4: error 23503", "named insert 5: INSERT 1",
 		"multi-statement string with a violation: error 23503", "copy in with a violation: error 23503",
 		"pool: 400 INSERT 1", "node_channel=hello", "statement timeout: error 57014")
@@ -109,9 +107,7 @@ func TestNodePostgresMatchesRealForeignKey(t *testing.T) {
 // under one Sync, transactions and savepoints, COPY as a stream, a cancel,
 // NOTIFY (testdata/node/postgresjs.mjs).
 func TestPostgresJSMatchesRealForeignKey(t *testing.T) {
-	node := interpreter(t, "Debian's nodejs and npm, then runs npm ci in testdata/node",
-		[]string{"-e", `require("./testdata/node/node_modules/postgres/package.json")`}, "node")
-	scriptMatchesRealFK(t, node, "node/postgresjs.mjs",
+	scriptMatchesRealFK(t, nodeWithPackages(t), "node/postgresjs.mjs",
 		"insert 4: error 23503", "insert 5: INSERT 1", "pipelined queries with a violation: INSERT 1 ; error 23503",
 		"batch with a violation: index 1 error 23503", "after the batches: 1", "transaction with a savepoint: error 23503",
 		"copy in with a violation: error 23503", "cancel: error 57014", "pjs_channel=hello")
@@ -137,6 +133,14 @@ func TestPDOMatchesRealForeignKey(t *testing.T) {
 	scriptMatchesRealFK(t, php, "php/transcript.php",
 		"prepared insert 4: error 23503", "prepared insert 5: count 1", "emulated insert of no user: error 23503",
 		"transaction: error 23503 ; commit true", "copy with a violation: error 23503", "Key (id)=(1) is still referenced")
+}
+
+// nodeWithPackages finds Node.js with the transcripts' packages installed
+// in testdata/node (package.json).
+func nodeWithPackages(t *testing.T) string {
+	t.Helper()
+	return interpreter(t, "Debian's nodejs and npm, then runs npm ci in testdata/node",
+		[]string{"-e", `for (const p of ["pg", "pg-copy-streams", "postgres"]) require.resolve("./testdata/node/node_modules/" + p + "/package.json")`}, "node")
 }
 
 // interpreter finds the first of candidates (a path, or a name looked up
