@@ -206,7 +206,7 @@ func TestLibPQExtendedCopyIsChecked(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		stmt, err := tx.Prepare(pq.CopyIn("orders", "id", "user_id"))
+		stmt, err := tx.Prepare(`COPY orders (id, user_id) FROM STDIN`)
 		if err != nil {
 			tx.Rollback()
 			return err
