@@ -46,8 +46,9 @@ var (
 // available (the session then runs goroutines of its own).
 func eventLoop() *poller {
 	eventLoopsOnce.Do(func() {
-		for i := 0; i < (runtime.GOMAXPROCS(0)+3)/4; i++ {
-			p, err := newPoller()
+		count := (runtime.GOMAXPROCS(0) + 3) / 4
+		for i := 0; i < count; i++ {
+			p, err := newPoller(count)
 			if err != nil {
 				eventLoops = nil
 				return
@@ -70,6 +71,7 @@ const eventBatch = 128
 // poller is one epoll instance and the lanes registered in it.
 type poller struct {
 	ep    int
+	loops int // how many pollers the process runs
 	mu    sync.RWMutex
 	lanes map[uint64]*lane
 	last  uint64 // the last lane id given out
@@ -84,12 +86,12 @@ type poller struct {
 // foresee (a pump that waits calls session.yield first).
 const stuckAfter = 100 * time.Millisecond
 
-func newPoller() (*poller, error) {
+func newPoller(loops int) (*poller, error) {
 	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	p := &poller{ep: ep, lanes: map[uint64]*lane{}}
+	p := &poller{ep: ep, loops: loops, lanes: map[uint64]*lane{}}
 	go p.lead(&leader{p: p, events: make([]syscall.EpollEvent, eventBatch)})
 	go p.watch()
 	return p, nil
@@ -183,15 +185,44 @@ func (p *poller) lead(l *leader) {
 				return
 			}
 		}
-		n, err := syscall.EpollWait(p.ep, l.events, -1)
-		if err != nil {
-			if err == syscall.EINTR {
+		n, errno := p.wait(l.events)
+		if errno != 0 {
+			if errno == syscall.EINTR {
 				continue
 			}
-			panic("softfk: epoll_wait failed: " + err.Error())
+			panic("softfk: epoll_wait failed: " + errno.Error())
 		}
 		l.next, l.n = 0, n
 	}
+}
+
+// heldWait is how long a leader waits for events keeping its processor
+// (see wait).
+const heldWait = time.Millisecond
+
+// wait waits in epoll_wait for events. A wait made as an ordinary system
+// call hands the goroutine's processor (P) back to the runtime, which may
+// give it to another thread meanwhile: the leader then wakes without one,
+// and the loop goes on later, on another thread. So while the process has
+// a processor to spare beyond its pollers' (GOMAXPROCS), a leader first
+// waits up to heldWait keeping its processor, and only after that long
+// without an event waits as a system call, so that an idle proxy costs
+// nothing. The runtime still preempts a wait that keeps its processor (to
+// stop the world for the garbage collector, say): its signal interrupts
+// the wait, and the leader yields before it waits again.
+func (p *poller) wait(events []syscall.EpollEvent) (int, syscall.Errno) {
+	ep, ptr, size := uintptr(p.ep), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events))
+	if runtime.GOMAXPROCS(0) > p.loops {
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, ep, ptr, size, uintptr(heldWait.Milliseconds()), 0, 0)
+		if errno == syscall.EINTR {
+			runtime.Gosched()
+		}
+		if n > 0 || errno != 0 {
+			return int(n), errno
+		}
+	}
+	n, _, errno := syscall.Syscall6(syscall.SYS_EPOLL_PWAIT, ep, ptr, size, ^uintptr(0), 0, 0)
+	return int(n), errno
 }
 
 // Lane states.
