@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +286,60 @@ func TestCloseEventsDoesNotWaitForAWaitingWrite(t *testing.T) {
 	}
 	if err := <-writing; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("the waiting write ended with %v, want net.ErrClosed", err)
+	}
+}
+
+// TestPollerWaitOutlastsTheHeldWait checks both ways a leader waits: with
+// a processor to spare it first holds its processor for heldWait, and a
+// wait that outlasts that must go on as an ordinary one, never come back
+// empty; without one to spare it waits as an ordinary system call only.
+func TestPollerWaitOutlastsTheHeldWait(t *testing.T) {
+	for _, spare := range []bool{true, false} {
+		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(ep)
+		var fds [2]int
+		if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(fds[0])
+		defer syscall.Close(fds[1])
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: 7}
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fds[0], &ev); err != nil {
+			t.Fatal(err)
+		}
+		p := &poller{ep: ep, loops: runtime.GOMAXPROCS(0)}
+		if spare {
+			p.loops = runtime.GOMAXPROCS(0) - 1
+		}
+		got := make(chan int, 1)
+		go func() {
+			events := make([]syscall.EpollEvent, 4)
+			for {
+				n, errno := p.wait(events)
+				if errno == syscall.EINTR {
+					continue
+				}
+				if errno != 0 || n != 1 || events[0].Fd != 7 {
+					n = -1
+				}
+				got <- n
+				return
+			}
+		}()
+		time.Sleep(10 * heldWait) // the wait has outlasted the held part
+		select {
+		case n := <-got:
+			t.Fatalf("spare processor %v: wait returned %d before any event", spare, n)
+		default:
+		}
+		if _, err := syscall.Write(fds[1], []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-got; n != 1 {
+			t.Fatalf("spare processor %v: wait did not return the one event", spare)
+		}
 	}
 }
