@@ -237,44 +237,6 @@ alive "${PID[softfk]}" || die "softfk exited; the end of its log:$(echo; tail -2
 
 # ---------------------------------------------------------------- measure
 
-# client_backends: how many children of our postmaster serve a TCP client,
-# or have ended but not been reaped yet (their CPU is not in the postmaster's
-# cutime+cstime until it has waited for them).
-client_backends() {
-	local n=0 child cmd kids ppid state
-	if [[ -r /proc/$POSTMASTER/task/$POSTMASTER/children ]]; then
-		read -r -a kids <"/proc/$POSTMASTER/task/$POSTMASTER/children" || true
-	else
-		kids=()
-		for child in /proc/[0-9]*/stat; do
-			cmd=$(cat "$child" 2>/dev/null) || continue
-			cmd=${cmd##*) }
-			read -r _ ppid _ <<<"$cmd"
-			[[ $ppid == "$POSTMASTER" ]] && kids+=("${child//[^0-9]/}")
-		done
-	fi
-	for child in "${kids[@]}"; do
-		state=$(cat "/proc/$child/stat" 2>/dev/null) || continue
-		state=${state##*) }
-		[[ ${state%% *} == Z ]] && { n=$((n + 1)); continue; }
-		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$child/cmdline") || continue
-		[[ $cmd == *" 127.0.0.1("* ]] && n=$((n + 1))
-	done
-	echo "$n"
-}
-
-# settle: wait (up to 10 s) until no client backend is left, so that the
-# CPU of the backends that served a run has been added to the postmaster's
-# cutime+cstime, and nothing else's is about to be.
-settle() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(($(client_backends) == 0)) && return 0
-		sleep 0.1
-	done
-	echo "$BENCH_NAME: warning: client backends still running after 10 s; PostgreSQL CPU figures may be off" >&2
-}
-
 # reset_orders DB: empty orders for the next run, outside the measured time.
 reset_orders() {
 	sql "$1" "TRUNCATE orders RESTART IDENTITY" "VACUUM ANALYZE orders" "CHECKPOINT"

@@ -391,6 +391,63 @@ child_cpu_ticks() {
 	echo $((fields[13] + fields[14])) # fields 16 cutime, 17 cstime
 }
 
+# postmaster_children: the pids of our postmaster's children, one a line.
+postmaster_children() {
+	local child stat ppid kids
+	if [[ -r /proc/$POSTMASTER/task/$POSTMASTER/children ]]; then
+		read -r -a kids <"/proc/$POSTMASTER/task/$POSTMASTER/children" || true
+		printf '%s\n' "${kids[@]}"
+		return 0
+	fi
+	for child in /proc/[0-9]*/stat; do
+		stat=$(cat "$child" 2>/dev/null) || continue
+		stat=${stat##*) }
+		read -r _ ppid _ <<<"$stat"
+		[[ $ppid == "$POSTMASTER" ]] && echo "${child//[^0-9]/}"
+	done
+}
+
+# client_backends: how many children of our postmaster serve a TCP client,
+# or have ended but not been reaped yet (their CPU is not in the postmaster's
+# cutime+cstime until it has waited for them).
+client_backends() {
+	local n=0 child cmd state
+	for child in $(postmaster_children); do
+		state=$(cat "/proc/$child/stat" 2>/dev/null) || continue
+		state=${state##*) }
+		[[ ${state%% *} == Z ]] && { n=$((n + 1)); continue; }
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$child/cmdline") || continue
+		[[ $cmd == *" 127.0.0.1("* ]] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# settle [KEEP]: wait (up to 10 s) until at most KEEP (default 0) client
+# backends are left (KEEP: those a pooler holds on to), so that the CPU of
+# the backends that served a run has been added to the postmaster's
+# cutime+cstime, and nothing else's is about to be.
+settle() {
+	local i keep=${1:-0}
+	for ((i = 0; i < 100; i++)); do
+		(($(client_backends) <= keep)) && return 0
+		sleep 0.1
+	done
+	echo "$BENCH_NAME: warning: client backends still running after 10 s; PostgreSQL CPU figures may be off" >&2
+}
+
+# cluster_cpu_ticks: user+system clock ticks of our cluster's backends and
+# other children: those that have ended (the postmaster's cutime+cstime)
+# plus those still running (a pooler's server connections). Read it only
+# after settle, when no backend is about to end.
+cluster_cpu_ticks() {
+	local total child
+	total=$(child_cpu_ticks "$POSTMASTER")
+	for child in $(postmaster_children); do
+		total=$((total + $(cpu_ticks "$child" 2>/dev/null || echo 0)))
+	done
+	echo "$total"
+}
+
 # ticks_us_per TICKS N: TICKS clock ticks as microseconds per one of N.
 ticks_us_per() {
 	awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}'

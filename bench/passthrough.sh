@@ -3,18 +3,32 @@
 #
 # Measures read-only pgbench throughput (pgbench -S: one primary-key SELECT
 # per transaction, the workload where per-message proxy overhead shows most)
-# against four targets, all on this machine over 127.0.0.1 TCP:
+# against five targets, all on this machine over 127.0.0.1 TCP:
 #
 #   direct     PostgreSQL itself, no proxy
-#   pgbouncer  PgBouncer in session pool mode (a mature C proxy, for reference)
+#   pgbouncer  PgBouncer in session pool mode (a mature C proxy, for
+#              reference); it keeps its server connections from one round
+#              to the next, so its rounds run on PostgreSQL backends that
+#              earlier rounds have warmed up
+#   pgbouncer_fresh  the same PgBouncer, told to close its server
+#              connections (RECONNECT on its admin console) before the
+#              round, so that, as for every other target, each round's
+#              pgbench connections get new backends
 #   relay      bench/relay, a bare Go byte relay: the least any proxy can cost
 #   softfk     softfk serve in pure pass-through mode (no config file)
+#
+# softfk, like the relay and pgbench itself, opens one upstream connection
+# per client connection and keeps none when the client leaves (it relays
+# authentication and never pools), so every round starts new backends. A new
+# backend costs PostgreSQL more CPU per transaction until it has warmed up
+# (its first touch of each shared buffer page, its caches): pgbouncer against
+# pgbouncer_fresh shows how much of PgBouncer's lead over the others that is.
 #
 # It starts its own throwaway cluster (initdb in a mktemp -d directory, trust
 # auth, shared_buffers=128MB, fsync=off, synchronous_commit=off: settings for
 # a benchmark, never for data you keep), loads it with pgbench -i -s 10, and
 # then for -M prepared and -M simple runs ROUNDS interleaved rounds over the
-# four targets, rotating their order each round so that drift (caches, other
+# five targets, rotating their order each round so that drift (caches, other
 # load, CPU clocks) is spread over all of them. Everything it started is
 # stopped, by pid, and the temp directory removed on exit, Ctrl-C included.
 #
@@ -26,11 +40,17 @@
 #                  pgbench completed: microseconds of proxy CPU per
 #                  transaction. It is the most machine-independent figure:
 #                  the proxy's own cost, whatever the cores are doing.
+#   pg CPU us/tx   the same for PostgreSQL's backends: those that ended
+#                  (the postmaster's cutime+cstime, counted once they have
+#                  exited) plus those PgBouncer keeps (their own counters).
 #   A/B ratios     TPS ratio below 1 means A is slower than B (0.80 = A
 #                  delivers 80% of B's throughput); latency and CPU ratios
 #                  above 1 mean A costs more.
 #     softfk/direct     the whole price of putting softfk in the path
 #     softfk/pgbouncer  softfk against a mature pooler doing a similar job
+#     softfk/pgbouncer_fresh  the same, both starting new backends each round
+#     pgbouncer/pgbouncer_fresh  what keeping warm backends between rounds
+#                       is worth to PgBouncer in this benchmark
 #     softfk/relay      what softfk's protocol handling costs beyond moving
 #                       bytes; near 1 means softfk adds almost nothing
 #     relay/direct      the unavoidable cost of one extra TCP hop
@@ -83,9 +103,9 @@ check_seconds WARMUP
 
 cd "$REPO"
 
-TARGETS=(direct pgbouncer relay softfk)
+TARGETS=(direct pgbouncer pgbouncer_fresh relay softfk)
 MODES=(prepared simple)
-RATIOS=(softfk/direct softfk/pgbouncer softfk/relay relay/direct pgbouncer/direct)
+RATIOS=(softfk/direct softfk/pgbouncer softfk/pgbouncer_fresh softfk/relay relay/direct pgbouncer/direct pgbouncer/pgbouncer_fresh)
 
 # ---------------------------------------------------------------- start
 
@@ -93,9 +113,10 @@ bench_find_tools postgresql pgbouncer
 bench_workdir
 
 declare -A PORT PID
-for target in "${TARGETS[@]}"; do
+for target in direct pgbouncer relay softfk; do
 	free_port "PORT[$target]"
 done
+PORT[pgbouncer_fresh]=${PORT[pgbouncer]}
 
 pg_settings "${PORT[direct]}"
 start_cluster
@@ -117,9 +138,11 @@ default_pool_size = $CLIENTS
 max_client_conn = $((CLIENTS + 10))
 log_connections = 0
 log_disconnections = 0
+admin_users = postgres
 $($IS_ROOT && echo "user = postgres")
 EOF
 spawn "PID[pgbouncer]" "$WORK/pgbouncer.log" "$PGBOUNCER" "$WORK/pgbouncer.ini"
+PID[pgbouncer_fresh]=${PID[pgbouncer]}
 
 start_relay "PID[relay]" "${PORT[relay]}" "${PORT[direct]}"
 
@@ -149,8 +172,23 @@ if ((WARMUP > 0)); then
 		die "warm-up pgbench failed:$(echo; tail -20 "$WORK/warmup.log")"
 fi
 
+# pgbouncer_reconnect: have PgBouncer close all its server connections and
+# wait until their backends have ended. Sets POOLED, how many backends
+# PgBouncer keeps between rounds, to 0.
+pgbouncer_reconnect() {
+	local out
+	out=$("$PSQL" -X -q -h 127.0.0.1 -p "${PORT[pgbouncer]}" -U postgres -d pgbouncer -c RECONNECT 2>&1) ||
+		die "RECONNECT on PgBouncer's admin console failed: $out"
+	POOLED=0
+	settle "$POOLED"
+}
+
+# No backend that PgBouncer keeps from pg_isready's or the warm-up's
+# connections: from here on POOLED counts them.
+pgbouncer_reconnect
+
 # Results per "mode.target", one value per round, space separated.
-declare -A TPS LAT CPU
+declare -A TPS LAT CPU GCPU
 echo "== $ROUNDS round(s) per mode: pgbench -n -S -c $CLIENTS -j $THREADS -T $DURATION, $(nproc) CPU(s) shared by everything"
 round_no=0
 for mode in "${MODES[@]}"; do
@@ -159,6 +197,9 @@ for mode in "${MODES[@]}"; do
 		round_no=$((round_no + 1))
 		for target in "${order[@]}"; do
 			log=$WORK/$mode-$r-$target.log
+			[[ $target == pgbouncer_fresh ]] && pgbouncer_reconnect
+			settle "$POOLED"
+			pg_before=$(cluster_cpu_ticks)
 			before=0
 			[[ $target != direct ]] && before=$(cpu_ticks "${PID[$target]}")
 			"$PGBENCH" "${PGBENCH_CONN[@]}" -p "${PORT[$target]}" -n -S -M "$mode" \
@@ -166,16 +207,21 @@ for mode in "${MODES[@]}"; do
 				die "pgbench against $target failed:$(echo; tail -20 "$log")"
 			after=0
 			[[ $target != direct ]] && after=$(cpu_ticks "${PID[$target]}")
+			[[ $target == pgbouncer* ]] && POOLED=$CLIENTS
+			settle "$POOLED"
+			pg_after=$(cluster_cpu_ticks)
 			res=$(parse_pgbench "$log")
 			read -r tps lat tx <<<"$res"
 			((tx > 0)) || die "pgbench against $target completed no transactions:$(echo; cat "$log")"
 			cpu=-
 			[[ $target != direct ]] && cpu=$(ticks_us_per $((after - before)) "$tx")
+			gcpu=$(ticks_us_per $((pg_after - pg_before)) "$tx")
 			TPS[$mode.$target]+="$tps "
 			LAT[$mode.$target]+="$lat "
 			CPU[$mode.$target]+="$cpu "
-			printf '   %-8s round %d  %-9s  tps %10.1f  latency %7.3f ms  proxy CPU %s us/tx\n' \
-				"$mode" $((r + 1)) "$target" "$tps" "$lat" "$cpu"
+			GCPU[$mode.$target]+="$gcpu "
+			printf '   %-8s round %d  %-15s  tps %10.1f  latency %7.3f ms  proxy CPU %s us/tx  pg CPU %s us/tx\n' \
+				"$mode" $((r + 1)) "$target" "$tps" "$lat" "$cpu" "$gcpu"
 		done
 	done
 done
@@ -187,11 +233,11 @@ summary=(
 	"cpus=$(nproc)" "postgres=$("$PGBIN/postgres" --version | awk '{print $3}')"
 	"pgbouncer=$("$PGBOUNCER" --version | awk 'NR == 1 {print $NF}')" "softfk_cmd=${softfk_cmd[*]}"
 )
-declare -A MED_TPS MED_LAT MED_CPU
+declare -A MED_TPS MED_LAT MED_CPU MED_GCPU
 for mode in "${MODES[@]}"; do
 	echo
 	echo "== -M $mode: median of $ROUNDS round(s) x $DURATION s, $CLIENTS clients, $THREADS threads"
-	printf '%-18s %12s %12s %16s\n' target TPS "latency ms" "proxy CPU us/tx"
+	printf '%-26s %12s %12s %16s %14s\n' target TPS "latency ms" "proxy CPU us/tx" "pg CPU us/tx"
 	for target in "${TARGETS[@]}"; do
 		k=$mode.$target
 		# shellcheck disable=SC2086 # word splitting of the per-round lists is intended
@@ -199,21 +245,23 @@ for mode in "${MODES[@]}"; do
 			MED_TPS[$k]=$(median ${TPS[$k]})
 			MED_LAT[$k]=$(median ${LAT[$k]})
 			MED_CPU[$k]=$(median ${CPU[$k]})
+			MED_GCPU[$k]=$(median ${GCPU[$k]})
 		}
-		printf '%-18s %12.1f %12.3f %16s\n' "$target" "${MED_TPS[$k]}" "${MED_LAT[$k]}" "${MED_CPU[$k]}"
+		printf '%-26s %12.1f %12.3f %16s %14s\n' "$target" "${MED_TPS[$k]}" "${MED_LAT[$k]}" "${MED_CPU[$k]}" "${MED_GCPU[$k]}"
 		summary+=(
 			"$k.tps=${MED_TPS[$k]}" "$k.latency_ms=${MED_LAT[$k]}" "$k.cpu_us_per_tx=${MED_CPU[$k]}"
+			"$k.pg_cpu_us_per_tx=${MED_GCPU[$k]}"
 			"$k.tps_rounds=${TPS[$k]% }" "$k.cpu_us_per_tx_rounds=${CPU[$k]% }"
 		)
 	done
 	echo
-	printf '%-18s %12s %12s %16s\n' ratio TPS latency "CPU/tx"
+	printf '%-26s %12s %12s %16s\n' ratio TPS latency "CPU/tx"
 	for pair in "${RATIOS[@]}"; do
 		a=$mode.${pair%/*} b=$mode.${pair#*/}
 		rt=$(ratio "${MED_TPS[$a]}" "${MED_TPS[$b]}")
 		rl=$(ratio "${MED_LAT[$a]}" "${MED_LAT[$b]}")
 		rc=$(ratio "${MED_CPU[$a]}" "${MED_CPU[$b]}")
-		printf '%-18s %12s %12s %16s\n' "$pair" "$rt" "$rl" "$rc"
+		printf '%-26s %12s %12s %16s\n' "$pair" "$rt" "$rl" "$rc"
 		key=$mode.${pair/\//_over_}
 		summary+=("$key.tps=$rt" "$key.latency=$rl" "$key.cpu=$rc")
 	done
