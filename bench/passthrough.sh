@@ -172,15 +172,14 @@ if ((WARMUP > 0)); then
 		die "warm-up pgbench failed:$(echo; tail -20 "$WORK/warmup.log")"
 fi
 
-# pgbouncer_reconnect: have PgBouncer close all its server connections and
-# wait until their backends have ended. Sets POOLED, how many backends
-# PgBouncer keeps between rounds, to 0.
+# pgbouncer_reconnect: have PgBouncer close all its server connections, and
+# set POOLED, how many backends PgBouncer keeps between rounds, to 0 (each
+# round settles before it measures, so their backends have ended by then).
 pgbouncer_reconnect() {
 	local out
 	out=$("$PSQL" -X -q -h 127.0.0.1 -p "${PORT[pgbouncer]}" -U postgres -d pgbouncer -c RECONNECT 2>&1) ||
 		die "RECONNECT on PgBouncer's admin console failed: $out"
 	POOLED=0
-	settle "$POOLED"
 }
 
 # No backend that PgBouncer keeps from pg_isready's or the warm-up's
