@@ -33,6 +33,8 @@
 # Environment (flags win):
 #   ROUNDS=3  USERS=100000  ROWS=1000000  SMALL=100000
 #   BENCH_OUT      if set, also write a key=value summary to this file
+#   HUGE_PAGES=on  huge pages for the cluster when possible, as
+#                  bench/passthrough.sh (off: 4 KiB pages)
 #   SOFTFK_BIN     softfk binary to measure; default bin/softfk, built here
 #
 # Needs: PostgreSQL server binaries and psql, go, Linux /proc. As root it

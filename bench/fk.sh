@@ -34,8 +34,8 @@
 # and a valid INSERT must succeed; it stops with a message otherwise.
 #
 # Settings as bench/passthrough.sh: a throwaway cluster (initdb in a mktemp -d
-# directory, trust auth, shared_buffers=128MB, fsync=off,
-# synchronous_commit=off: settings for a benchmark, never for data you keep);
+# directory, trust auth, shared_buffers=128MB, huge_pages=on when possible,
+# fsync=off, synchronous_commit=off: settings for a benchmark, never for data you keep);
 # autovacuum is off for orders only. For -M prepared and -M simple and each
 # workload it runs ROUNDS interleaved rounds over the four setups, rotating
 # their order each round so that drift is spread over all of them. Before
@@ -83,6 +83,8 @@
 #   WARMUP=2       seconds of unmeasured single-row inserts per setup before
 #                  the rounds (0: none)
 #   BENCH_OUT      if set, also write a key=value summary to this file
+#   HUGE_PAGES=on  huge pages for the cluster when possible, as
+#                  bench/passthrough.sh (off: 4 KiB pages)
 #   SOFTFK_BIN     softfk binary to measure; default bin/softfk, built here
 #                  with go build -o bin/softfk ./cmd/softfk
 #

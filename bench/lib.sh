@@ -22,7 +22,8 @@
 #   free_port VAR                  a free 127.0.0.1 port, once per target
 #   pg_settings PORT               PG_SETTINGS, the benchmark postgresql.conf;
 #                                  CLUSTER_PORT, where sql and fk_schema go
-#   start_cluster                  initdb + pg_ctl start; POSTMASTER
+#   start_cluster                  initdb + pg_ctl start; POSTMASTER;
+#                                  huge pages when it can (HUGE_PAGES=off)
 #   sql DB SQL...; fk_schema USERS  psql on the cluster; databases fk and nofk
 #   softfk_config PORT UPSTREAM    SOFTFK_BIN and $WORK/softfk.yaml (nofk's FK)
 #   start_relay VAR PORT UPSTREAM  bench/relay, built and started
@@ -49,6 +50,8 @@
 	PIDS=()     # processes the script started, stopped in reverse order
 	POSTMASTER= # pid of our cluster's postmaster (started by pg_ctl, not a child)
 	CLUSTER_PORT= # its port (set by pg_settings)
+	HUGE_PAGES_NOTE= # why the cluster runs without huge pages, if it does
+	HUGE_PAGES_RESTORE= # vm.nr_hugepages to set back on exit, if raised
 	USED_PORTS=" "
 	PGBENCH_CONN=(-h 127.0.0.1 -U postgres) # pgbench's options but -p
 }
@@ -218,6 +221,7 @@ cleanup() {
 	done
 	# SIGINT is PostgreSQL's fast shutdown.
 	[[ -n $POSTMASTER ]] && stop_pid "$POSTMASTER" INT 30
+	[[ -n $HUGE_PAGES_RESTORE ]] && echo "$HUGE_PAGES_RESTORE" >/proc/sys/vm/nr_hugepages
 	[[ -n $WORK ]] && rm -rf "$WORK"
 }
 
@@ -314,18 +318,58 @@ relationships:
 EOF
 }
 
-# start_cluster: initdb a trust-auth cluster in $WORK/data with PG_SETTINGS,
-# start it and set POSTMASTER. Prints the settings.
+# start_cluster: initdb a trust-auth cluster in $WORK/data with PG_SETTINGS
+# and the huge_pages line huge_pages_setting adds, start it and set
+# POSTMASTER. Prints the settings.
 start_cluster() {
 	echo "== PostgreSQL: $("$PGBIN/postgres" --version) from $PGBIN"
-	echo "   throwaway cluster in $WORK, trust auth, settings:"
-	printf '     %s\n' "${PG_SETTINGS[@]}"
 	as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --no-sync >"$WORK/initdb.log" 2>&1 ||
 		die "initdb failed:$(echo; tail -20 "$WORK/initdb.log")"
 	printf '%s\n' "${PG_SETTINGS[@]}" | as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null
+	huge_pages_setting
+	echo "   throwaway cluster in $WORK, trust auth, settings:"
+	printf '     %s\n' "${PG_SETTINGS[@]}"
+	[[ -z $HUGE_PAGES_NOTE ]] || echo "     ($HUGE_PAGES_NOTE)"
 	as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null ||
 		die "PostgreSQL did not start:$(echo; tail -20 "$WORK/postgres.log")"
 	POSTMASTER=$(head -1 "$WORK/data/postmaster.pid")
+}
+
+# huge_pages_setting: add "huge_pages = on" to PG_SETTINGS and the cluster's
+# postgresql.conf when the kernel has, or (as root) can be given, enough free
+# huge pages for the cluster's shared memory, "huge_pages = off" otherwise or
+# when HUGE_PAGES=off; HUGE_PAGES_NOTE says why when it is off. As root it
+# raises vm.nr_hugepages by what is missing, and cleanup sets it back.
+#
+# Why: with 4 KiB pages every new backend takes a page fault on its first
+# touch of each page of shared memory, for the whole of a short round, while
+# backends a pooler keeps from earlier rounds have theirs mapped already.
+# That cost, PostgreSQL's and the same for every target that starts new
+# backends, is not the proxy's; huge pages take most of it away.
+huge_pages_setting() {
+	local need free setting=off
+	HUGE_PAGES_NOTE=
+	[[ ${HUGE_PAGES:-on} == @(on|off) ]] || die "HUGE_PAGES must be on or off, not '$HUGE_PAGES'"
+	if [[ ${HUGE_PAGES:-on} == off ]]; then
+		HUGE_PAGES_NOTE="HUGE_PAGES=off"
+	elif ! need=$(as_pg "$PGBIN/postgres" -D "$WORK/data" -C shared_memory_size_in_huge_pages 2>/dev/null) ||
+		[[ ! $need =~ ^[1-9][0-9]*$ ]]; then
+		HUGE_PAGES_NOTE="this PostgreSQL or kernel reports no huge page size"
+	else
+		free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+		if ((free < need)) && $IS_ROOT && [[ -w /proc/sys/vm/nr_hugepages ]]; then
+			HUGE_PAGES_RESTORE=$(</proc/sys/vm/nr_hugepages)
+			echo $((HUGE_PAGES_RESTORE + need - free)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+			free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+		fi
+		if ((free >= need)); then
+			setting=on
+		else
+			HUGE_PAGES_NOTE="$need huge pages needed, $free free; as root this script reserves them"
+		fi
+	fi
+	PG_SETTINGS+=("huge_pages = $setting")
+	echo "huge_pages = $setting" | as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null
 }
 
 # spawn VAR LOG CMD...: start CMD in the background (CMD itself, not a

@@ -21,12 +21,15 @@
 # per client connection and keeps none when the client leaves (it relays
 # authentication and never pools), so every round starts new backends. A new
 # backend costs PostgreSQL more CPU per transaction until it has warmed up
-# (its first touch of each shared buffer page, its caches): pgbouncer against
-# pgbouncer_fresh shows how much of PgBouncer's lead over the others that is.
+# (its first touch of each page of shared memory, its caches): pgbouncer
+# against pgbouncer_fresh shows how much of PgBouncer's lead over the others
+# that is. With 4 KiB pages most of it is page faults, which huge pages take
+# away: the cluster uses them whenever it can (see HUGE_PAGES below).
 #
 # It starts its own throwaway cluster (initdb in a mktemp -d directory, trust
-# auth, shared_buffers=128MB, fsync=off, synchronous_commit=off: settings for
-# a benchmark, never for data you keep), loads it with pgbench -i -s 10, and
+# auth, shared_buffers=128MB, huge_pages=on when possible, fsync=off,
+# synchronous_commit=off: settings for a benchmark, never for data you
+# keep), loads it with pgbench -i -s 10, and
 # then for -M prepared and -M simple runs ROUNDS interleaved rounds over the
 # five targets, rotating their order each round so that drift (caches, other
 # load, CPU clocks) is spread over all of them. Everything it started is
@@ -67,6 +70,11 @@
 #   SCALE=10      pgbench -i scale factor
 #   WARMUP=5      seconds of unmeasured direct pgbench -S before the rounds
 #   BENCH_OUT     if set, also write a key=value summary to this file
+#   HUGE_PAGES=on the cluster's shared memory in huge pages when the kernel
+#                 has enough free (as root the script reserves what is
+#                 missing in vm.nr_hugepages and sets it back on exit);
+#                 off: 4 KiB pages, as the runs before 2026-12-06 (tenth
+#                 session) had
 #   SOFTFK_CMD    command that starts the proxy measured as "softfk"; it gets
 #                 "--listen ADDR --upstream ADDR" appended and must exec the
 #                 proxy itself (its pid is the one whose CPU is measured, so
@@ -230,6 +238,7 @@ done
 summary=(
 	"rounds=$ROUNDS" "duration_s=$DURATION" "clients=$CLIENTS" "threads=$THREADS" "scale=$SCALE"
 	"cpus=$(nproc)" "postgres=$("$PGBIN/postgres" --version | awk '{print $3}')"
+	"settings=$(IFS=';'; echo "${PG_SETTINGS[*]}")"
 	"pgbouncer=$("$PGBOUNCER" --version | awk 'NR == 1 {print $NF}')" "softfk_cmd=${softfk_cmd[*]}"
 )
 declare -A MED_TPS MED_LAT MED_CPU MED_GCPU
