@@ -132,6 +132,16 @@ var shapedWriteScenarios = []scenario{
 		s("insert into orders values (30 , -1 ,'negative');"),
 		s("INSERT INTO orders VALUES (20, 1, 'duplicate')"),
 	}},
+	{name: "constants touching a keyword", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 1, 'a')"),
+		s("UPDATE orders SET note='b'WHERE id=20 RETURNING note"),
+		s("UPDATE orders SET user_id='42'WHERE id=20"),
+		s("UPDATE orders SET user_id='2'WHERE id=20"),
+		s("DELETE FROM users WHERE'2'=id"),
+		s("DELETE FROM users WHERE'3'=id"),
+		s("DELETE FROM users WHERE id='1'OR id='2'"),
+		s("SELECT id, user_id, note FROM orders ORDER BY id"),
+	}},
 	{name: "errors in constants point at them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (20, 'x', 'bad key')"),
 		s("INSERT INTO orders VALUES ('é', 1, 'bad id')"),

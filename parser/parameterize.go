@@ -52,8 +52,10 @@ type Constant struct {
 	Column string
 	Index  int
 	// From and To are the byte offsets of the constant in the client's
-	// text; At is that of its $n in Text.
-	From, To, At int
+	// text; At is that of its $n in Text, and End that of the byte after
+	// it (after the blank splice puts between $n and a word that follows
+	// it).
+	From, To, At, End int
 }
 
 // plainCasts are the types a constant may be cast to and still become a
@@ -117,7 +119,10 @@ func parameterized(sql string, st *Statement, found []Constant, ok bool) (*Param
 const maxParams = 65535
 
 // splice builds the Parameterized of sql with constants, in order, each
-// replaced by its parameter.
+// replaced by its parameter. A constant may touch a word, which a string
+// ends (WHERE'x'=k, SET k='x'WHERE): its $n then gets a blank on that
+// side, or it would join the word ("WHERE$1" is a name, "$1WHERE" an
+// error).
 func splice(sql string, constants []Constant, statement string) *Parameterized {
 	p := &Parameterized{Constants: constants, Statement: statement}
 	var b strings.Builder
@@ -127,9 +132,16 @@ func splice(sql string, constants []Constant, statement string) *Parameterized {
 	for i := range p.Constants {
 		c := &p.Constants[i]
 		b.WriteString(sql[last:c.From])
+		if c.From > 0 && isWordByte(sql[c.From-1]) {
+			b.WriteByte(' ')
+		}
 		c.At = b.Len()
 		b.WriteByte('$')
 		b.Write(strconv.AppendInt(num[:0], int64(i+1), 10))
+		if c.To < len(sql) && isWordByte(sql[c.To]) {
+			b.WriteByte(' ')
+		}
+		c.End = b.Len()
 		last = c.To
 	}
 	b.WriteString(sql[last:])
@@ -321,11 +333,8 @@ func numberEnd(s string, i int) (int, bool) {
 			return 0, false
 		}
 	}
-	if i < len(s) {
-		switch c := s[i]; {
-		case c == '.' || c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80:
-			return 0, false
-		}
+	if i < len(s) && (s[i] == '.' || isWordByte(s[i])) {
+		return 0, false
 	}
 	return i, true
 }
@@ -348,18 +357,18 @@ func numberType(lit string) uint32 {
 }
 
 // ClientAt maps a byte offset in Text to the client's text: an offset in
-// a parameter's $n to the start of its constant.
+// a parameter's $n, or in a blank splice put next to it, to the start of
+// its constant.
 func (p *Parameterized) ClientAt(at int) int {
 	shift := 0 // client offset minus Text offset, past the last parameter
-	for i, q := range p.Constants {
-		end := q.At + 1 + len(strconv.Itoa(i+1))
+	for _, q := range p.Constants {
 		switch {
 		case at < q.At:
 			return at + shift
-		case at < end:
+		case at < q.End:
 			return q.From
 		}
-		shift = q.To - end
+		shift = q.To - q.End
 	}
 	return at + shift
 }

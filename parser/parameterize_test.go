@@ -54,6 +54,9 @@ func TestParameterize(t *testing.T) {
 			`DELETE FROM "users" WHERE "users"."id" IN ($1, $2, $3) AND email IN ('a', lower('B')) AND 3 IN (id)`,
 			[]Constant{{Value: "7", Type: oidInt4, Column: "id", Index: -1}, {Value: "8", Column: "id", Index: -1},
 				{Value: "-9", Type: oidInt4, Column: "id", Index: -1}}},
+		{"UPDATE orders SET user_id='2'WHERE'7'=id",
+			"UPDATE orders SET user_id=$1 WHERE $2=id",
+			[]Constant{{Value: "2", Column: "user_id", Index: -1}, {Value: "7", Column: "id", Index: -1}}},
 		{"UPDATE orders SET user_id = 2 WHERE id NOT IN (1, 2)",
 			"UPDATE orders SET user_id = $1 WHERE id NOT IN (1, 2)",
 			[]Constant{{Value: "2", Type: oidInt4, Column: "user_id", Index: -1}}},
@@ -123,9 +126,25 @@ func checkParameterized(t *testing.T, sql string) {
 		return
 	}
 	back, last := "", 0
+	blanks := map[int]bool{} // the blanks splice put next to a $n
 	for i, q := range p.Constants {
-		back += p.Text[last:q.At] + sql[q.From:q.To]
-		last = q.At + 1 + len(strconv.Itoa(i+1))
+		before := p.Text[last:q.At]
+		if strings.HasSuffix(before, " ") && !strings.HasSuffix(sql[:q.From], " ") {
+			before = strings.TrimSuffix(before, " ")
+			blanks[q.At-1] = true
+		}
+		back += before + sql[q.From:q.To]
+		switch after := p.Text[q.At+1+len(strconv.Itoa(i+1)) : q.End]; after {
+		case "":
+		case " ":
+			blanks[q.End-1] = true
+			if q.To == len(sql) || !isWordByte(sql[q.To]) {
+				t.Errorf("%q: a blank after $%d in %q, before no word", sql, i+1, p.Text)
+			}
+		default:
+			t.Errorf("%q: %q after $%d in %q", sql, after, i+1, p.Text)
+		}
+		last = q.End
 		if at := p.ClientAt(q.At + 1); at != q.From {
 			t.Errorf("%q: a position in $%d maps to %d, want %d", sql, i+1, at, q.From)
 		}
@@ -134,7 +153,7 @@ func checkParameterized(t *testing.T, sql string) {
 		t.Errorf("%q: constants put back give %q", sql, back)
 	}
 	for i := 0; i < len(p.Text); i++ {
-		if p.Text[i] != '$' && (p.Text[i] < '0' || p.Text[i] > '9') && p.Text[i] != sql[p.ClientAt(i)] {
+		if p.Text[i] != '$' && (p.Text[i] < '0' || p.Text[i] > '9') && !blanks[i] && p.Text[i] != sql[p.ClientAt(i)] {
 			t.Errorf("%q: byte %d of %q maps to %d", sql, i, p.Text, p.ClientAt(i))
 		}
 	}
