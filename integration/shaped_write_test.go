@@ -142,6 +142,18 @@ var shapedWriteScenarios = []scenario{
 		s("DELETE FROM users WHERE id='1'OR id='2'"),
 		s("SELECT id, user_id, note FROM orders ORDER BY id"),
 	}},
+	{name: "comments around the statement", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		s("INSERT INTO orders VALUES (20, 42, 'x') -- orphan"),
+		s("INSERT INTO orders VALUES (21, 1, 'x') -- fine"),
+		s("/* lead */ INSERT INTO orders VALUES (22, 42, 'y') /* trail */"),
+		s("UPDATE orders SET user_id = 42 WHERE id = 21 -- orphan"),
+		s("UPDATE orders SET user_id = 2 WHERE id = 21 RETURNING user_id -- fine"),
+		s("DELETE FROM users WHERE id = 2 -- referenced"),
+		s("DELETE FROM users WHERE id = 3 -- free"),
+		s("DELETE FROM users WHERE id = 1; -- referenced"),
+		s("UPDATE users SET id = 9 WHERE id = 1 -- referenced"),
+		s("SELECT id, user_id, note FROM orders ORDER BY id"),
+	}},
 	{name: "errors in constants point at them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (20, 'x', 'bad key')"),
 		s("INSERT INTO orders VALUES ('é', 1, 'bad id')"),
