@@ -152,6 +152,9 @@ var shapedWriteScenarios = []scenario{
 		s("DELETE FROM users WHERE id = 3 -- free"),
 		s("DELETE FROM users WHERE id = 1; -- referenced"),
 		s("UPDATE users SET id = 9 WHERE id = 1 -- referenced"),
+		s("INSERT INTO orders VALUES (23, 1, 'z') -- one\n; INSERT INTO orders VALUES (24, 42, 'w') -- two"),
+		s("INSERT INTO orders VALUES (25, 1, 'z') /* one */; DELETE FROM users WHERE id = 1 /* two */"),
+		s("BEGIN; INSERT INTO orders VALUES (26, 2, 'z') -- in a block\n; COMMIT"),
 		s("SELECT id, user_id, note FROM orders ORDER BY id"),
 	}},
 	{name: "errors in constants point at them", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
