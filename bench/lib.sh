@@ -359,7 +359,7 @@ huge_pages_setting() {
 		free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
 		if ((free < need)) && $IS_ROOT && [[ -w /proc/sys/vm/nr_hugepages ]]; then
 			HUGE_PAGES_RESTORE=$(</proc/sys/vm/nr_hugepages)
-			echo $((HUGE_PAGES_RESTORE + need - free)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+			echo $((HUGE_PAGES_RESTORE + need - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages || true
 			free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
 		fi
 		if ((free >= need)); then
