@@ -205,6 +205,9 @@ func (g *stepGen) add(sql string, args ...any) {
 		g.prepared(sql, args)
 		return
 	}
+	if len(args) == 0 && g.rng.IntN(6) == 0 {
+		sql = squeezed(sql)
+	}
 	movesNames := strings.HasPrefix(sql, "CREATE ") || strings.HasPrefix(sql, "DROP ") || strings.HasPrefix(sql, "SET ") || strings.HasPrefix(sql, "RESET ")
 	if g.multi && g.joinable && len(args) == 0 && !(g.namesMoved && strings.HasPrefix(sql, "TRUNCATE ")) && g.rng.IntN(3) == 0 {
 		g.steps[len(g.steps)-1].sql += "; " + sql
@@ -214,6 +217,22 @@ func (g *stepGen) add(sql string, args ...any) {
 	}
 	g.steps = append(g.steps, s(sql, args...))
 	g.joinable, g.namesMoved = len(args) == 0 && !strings.HasPrefix(sql, "DROP "), movesNames
+}
+
+// Patterns of squeezed.
+var (
+	equalsNumber = regexp.MustCompile(` = (-?[0-9]+)([ ,;)]|$)`)
+	quoteBlank   = regexp.MustCompile(`'[ ]+([A-Za-z])`)
+)
+
+// squeezed rewrites sql as hand-written SQL sometimes looks and drivers
+// never send it: each comparison with an integer as a string (id='3'),
+// and no blank between a string and the word after it (id='3'AND ...).
+// Postgres reads it as before; softfk must too, when it rewrites the
+// statement around its constants.
+func squeezed(sql string) string {
+	sql = equalsNumber.ReplaceAllString(sql, "='$1'$2")
+	return quoteBlank.ReplaceAllString(sql, "'$1")
 }
 
 // preparable reports whether an SQL-level PREPARE can prepare sql.
