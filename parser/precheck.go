@@ -127,6 +127,8 @@ func hasWordAt(sql string, i int, kw string) bool {
 	return i+len(kw) == len(sql) || !isWordByte(sql[i+len(kw)])
 }
 
+// isWordByte reports whether c may stand inside a word of SQL: a keyword,
+// a name, a number, or a parameter's $n.
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$' || c >= 0x80
 }
