@@ -322,7 +322,6 @@ plus() {
 summary=(
 	"rounds=$ROUNDS" "duration_s=$DURATION" "clients=$CLIENTS" "threads=$THREADS" "users=$USERS" "batch=$BATCH"
 	"cpus=$(nproc)" "postgres=$("$PGBIN/postgres" --version | awk '{print $3}')" "softfk_cmd=${softfk_cmd[*]}"
-	"settings=$(IFS=';'; echo "${PG_SETTINGS[*]}")"
 )
 declare -A MED_TPS MED_LAT MED_PCPU MED_GCPU MED_CPU
 goals=()

@@ -522,10 +522,11 @@ ratio() {
 	if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi
 }
 
-# write_summary KEY=VALUE...: if BENCH_OUT is set, write the lines to it.
+# write_summary KEY=VALUE...: if BENCH_OUT is set, write the lines to it,
+# and the cluster's settings (PG_SETTINGS) as settings=, ";" between them.
 write_summary() {
 	[[ -n ${BENCH_OUT:-} ]] || return 0
-	printf '%s\n' "$@" >"$BENCH_OUT"
+	printf '%s\n' "$@" "settings=$(IFS=';'; echo "${PG_SETTINGS[*]}")" >"$BENCH_OUT"
 	echo
 	echo "== summary written to $BENCH_OUT"
 }

@@ -238,7 +238,6 @@ done
 summary=(
 	"rounds=$ROUNDS" "duration_s=$DURATION" "clients=$CLIENTS" "threads=$THREADS" "scale=$SCALE"
 	"cpus=$(nproc)" "postgres=$("$PGBIN/postgres" --version | awk '{print $3}')"
-	"settings=$(IFS=';'; echo "${PG_SETTINGS[*]}")"
 	"pgbouncer=$("$PGBOUNCER" --version | awk 'NR == 1 {print $NF}')" "softfk_cmd=${softfk_cmd[*]}"
 )
 declare -A MED_TPS MED_LAT MED_CPU MED_GCPU
