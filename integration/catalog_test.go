@@ -3,11 +3,13 @@ package integration
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -155,5 +157,28 @@ func TestCatalogReadAgainWhenOld(t *testing.T) {
 	var orphans int
 	if err := direct.QueryRow(ctx, "SELECT count(*) FROM orders WHERE user_id = 99").Scan(&orphans); err != nil || orphans != 0 {
 		t.Fatalf("%d orphans (%v)", orphans, err)
+	}
+}
+
+// A Parse that finds the catalog due is planned after softfk reads it
+// again, with a statement of its own in the client's implicit
+// transaction; a VACUUM the client then sends as a Query, before its Sync,
+// must run as it does directly, not fail as being inside a pipeline.
+func TestCatalogReadAtParseLeavesNoPipeline(t *testing.T) {
+	db, _, p := usersOrdersBehindProxy(t, "", proxy.WithCatalogMaxAge(50*time.Millisecond))
+	conn, fe := rawSession(t, p.DSN(db)) // reads the catalog
+	defer conn.Close()
+	time.Sleep(100 * time.Millisecond)
+	got := sessionTranscript(t, conn, fe, rawCase{msgs: []pgproto3.FrontendMessage{
+		&pgproto3.Parse{Name: "s1", Query: "INSERT INTO orders VALUES ($1, $2)"},
+		&pgproto3.Query{String: "VACUUM orders"},
+		&pgproto3.Bind{PreparedStatement: "s1", Parameters: [][]byte{[]byte("1"), []byte("99")}}, &pgproto3.Execute{},
+	}})
+	want := []string{"ParseComplete", "CommandComplete(VACUUM)", "ReadyForQuery(I)", "BindComplete",
+		`ErrorResponse(ERROR 23503 "insert or update on table \"orders\" violates foreign key constraint \"orders_user_id_fkey\""`}
+	for i, w := range want {
+		if i >= len(got) || !strings.HasPrefix(got[i], w) {
+			t.Fatalf("message %d: want %s, got %q", i, w, got)
+		}
 	}
 }

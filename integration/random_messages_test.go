@@ -131,7 +131,8 @@ func TestRandomMessageSequences(t *testing.T) {
 // inPipelineOnlyThroughSoftfk reports whether a statement failed for
 // being inside a pipeline (25001) only through softfk: a known limit (see
 // the README), after softfk ran its own statement to plan a client's Parse
-// in an implicit transaction that a Query then continued.
+// in an implicit transaction, holding a portal the client bound, that a
+// Query then continued.
 func inPipelineOnlyThroughSoftfk(got [2][]string) bool {
 	refused := func(lines []string) bool {
 		for _, l := range lines {

@@ -122,6 +122,27 @@ INSERT INTO orders VALUES (10, 1);`
 		{name: "unnamed portal after a checked Query in a transaction", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "INSERT INTO orders VALUES (22, 1), (23, 2)"},
 			&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{}, &pgproto3.Query{String: "COMMIT"}}},
+		// softfk plans a Parse of a TRUNCATE of a guarded table with a
+		// statement of its own, which Postgres would count as pipelining
+		// in the client's implicit transaction: a VACUUM sent as a Query
+		// before the client's Sync must still run, as it does directly.
+		{name: "Query that refuses a pipeline after a planned Parse", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Sync{}, &pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Query{String: "VACUUM events"},
+			&pgproto3.Bind{PreparedStatement: "s1"}, &pgproto3.Execute{}}},
+		{name: "DISCARD ALL after a planned Parse", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE orders, users"}, &pgproto3.Query{String: "DISCARD ALL"},
+			&pgproto3.Describe{ObjectType: 'S', Name: "s1"}}},
+		// ... but not once the client has run something in that implicit
+		// transaction (Postgres refuses the VACUUM, and rolls the INSERT
+		// back), nor inside a transaction block.
+		{name: "Query that refuses a pipeline after the client's Execute", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "INSERT INTO events VALUES (7)"}, &pgproto3.Bind{}, &pgproto3.Execute{},
+			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Query{String: "VACUUM events"}}},
+		{name: "Query that refuses a pipeline after the client's Bind", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "INSERT INTO events VALUES (8)"}, &pgproto3.Bind{DestinationPortal: "p1"},
+			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Execute{Portal: "p1"}, &pgproto3.Query{String: "VACUUM events"}}},
+		{name: "Query that refuses a transaction block after a planned Parse", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Query{String: "VACUUM events"}}},
 	}
 	fks := []fk{{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}}
 	p := startProxy(t, configFor(t, "relationships:\n"+fks[0].yaml("public")))
@@ -164,6 +185,12 @@ func rawTranscript(t *testing.T, dsn string, c rawCase) []string {
 	t.Helper()
 	conn, fe := rawSession(t, dsn)
 	defer conn.Close()
+	return sessionTranscript(t, conn, fe, c)
+}
+
+// sessionTranscript is rawTranscript on a session already open.
+func sessionTranscript(t *testing.T, conn net.Conn, fe *pgproto3.Frontend, c rawCase) []string {
+	t.Helper()
 	var wire []byte
 	for _, m := range append(append([]pgproto3.FrontendMessage{}, c.msgs...), &pgproto3.Sync{}) {
 		var err error

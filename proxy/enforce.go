@@ -525,6 +525,14 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 // await sends what is buffered (asking the server to answer without ending
 // the transaction) and waits for the round; ok is false when a request of
 // the round failed (the client has been told).
+//
+// A round that plans a client's message ahead of it runs in the implicit
+// transaction of the client's messages not yet ended by a Sync, where
+// Postgres counts softfk's Execute as pipelining: a VACUUM or DISCARD ALL
+// the client sends as a Query before its Sync would then fail (25001)
+// where directly it runs. When that transaction holds nothing of the
+// client's (no Bind or Execute since its Sync, no transaction block), a
+// Sync of softfk's ends it after a round that succeeded.
 func (f *frontend) await(rd *round) (bool, error) {
 	f.send('H', nil)
 	if err := f.flushBeforeWait(); err != nil {
@@ -532,10 +540,16 @@ func (f *frontend) await(rd *round) (bool, error) {
 	}
 	select {
 	case <-rd.done:
-		return rd.wait(), nil
 	case <-f.s.done:
 		return false, errSessionClosed
 	}
+	ok := rd.wait()
+	if ok && f.planningAhead && !f.clientOpened && f.s.router.status() == 'I' {
+		if _, err := f.syncRound(); err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
 }
 
 // reject reports whether an unverifiable write is refused (enforce mode

@@ -65,6 +65,13 @@ type frontend struct {
 	// syncs counts the client's Syncs: a portal bound before the last
 	// one may have failed to bind unnoticed (see portalBound).
 	syncs uint64
+	// clientOpened says the client sent a Bind or an Execute since its
+	// last Sync: its implicit transaction may hold portals or work that
+	// a Sync of softfk's would end. planningAhead is set while softfk
+	// plans a client's Parse, Bind or Describe it has not passed on yet
+	// (see await).
+	clientOpened  bool
+	planningAhead bool
 	// scratch is reused to check messages softfk decodes (decodeExact).
 	scratch []byte
 }
@@ -94,17 +101,20 @@ func (f *frontend) handle(typ byte, body []byte) error {
 	case 'Q':
 		return f.query(body)
 	case 'P':
-		f.parse(body)
+		f.planAhead(f.parse, body)
 	case 'B':
-		f.bind(body)
+		f.planAhead(f.bind, body)
+		f.clientOpened = true
 	case 'D':
-		f.describe(body)
+		f.planAhead(f.describe, body)
 	case 'E':
+		f.clientOpened = true
 		return f.execute(body)
 	case 'C':
 		f.close(body)
 	case 'S':
 		f.syncs++
+		f.clientOpened = false
 		p := pending{kind: reqSync}
 		if f.ddlRan {
 			p.ready, f.ddlRan = f.s.schemaChanged, false
@@ -129,6 +139,14 @@ func (f *frontend) handle(typ byte, body []byte) error {
 		f.send(typ, body)
 	}
 	return nil
+}
+
+// planAhead runs handle for a client message that softfk may plan, with
+// statements of its own, before passing it on.
+func (f *frontend) planAhead(handle func([]byte), body []byte) {
+	f.planningAhead = true
+	handle(body)
+	f.planningAhead = false
 }
 
 // decodeExact is decodeExact with the frontend's scratch buffer.
