@@ -122,6 +122,28 @@ INSERT INTO orders VALUES (10, 1);`
 		{name: "unnamed portal after a checked Query in a transaction", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "INSERT INTO orders VALUES (22, 1), (23, 2)"},
 			&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{}, &pgproto3.Query{String: "COMMIT"}}},
+		// A statement that fails in a transaction block leaves its
+		// portal until the block ends: an Execute of it then reports the
+		// aborted transaction, not a missing portal.
+		{name: "unnamed portal after a violating Query in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, insertOrder(30, 99), &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "unnamed portal after a violating two-row Query in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "INSERT INTO orders VALUES (31, 1), (32, 99)"}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "unnamed portal after a violating Query in LATIN1 in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "SET client_encoding = 'LATIN1'"}, // not run as a prepared statement of its shape
+			&pgproto3.Query{String: "BEGIN"}, insertOrder(33, 99), &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "unnamed portal after a violating Query without constants in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "INSERT INTO orders (id, user_id) SELECT -id, -id FROM users"}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "unnamed portal after a parent delete Query without constants fails in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "DELETE FROM users WHERE id IN (SELECT user_id FROM orders)"}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
+		{name: "unnamed portal after a parent delete Query fails in a transaction", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "DELETE FROM users WHERE id = 1"}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"}}},
 		// softfk plans a Parse of a TRUNCATE of a guarded table with a
 		// statement of its own, which Postgres would count as pipelining
 		// in the client's implicit transaction: a VACUUM sent as a Query

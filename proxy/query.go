@@ -444,16 +444,17 @@ func (f *frontend) asExtended(sql string, st *parser.Statement, p *policy.Plan, 
 	send(reqBind, &pgproto3.Bind{})
 	// A Query leaves no unnamed statement or portal behind: closing the
 	// statement now keeps the portal bound to it, and whatever happens
-	// next, the Query left no statement. The portal goes once it ran.
+	// next, the Query left no statement. The portal goes once it and its
+	// checks ran.
 	f.closeUnnamed('S')
 	if givesRows(st) {
 		send(reqDescribe, &pgproto3.Describe{ObjectType: 'P'})
 	}
 	send(reqExecute, &pgproto3.Execute{})
-	f.closeUnnamed('P')
 	for i, step := range steps {
 		f.sendStep(step, resps[i], nil)
 	}
+	f.closeUnnamed('P') // skipped if a check fails (see closeUnnamed)
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return true
@@ -524,13 +525,13 @@ func (f *frontend) runAsExtended(sql string, st *parser.Statement, p *policy.Pla
 	execPart := stmtPart
 	execPart.watch = w
 	send(reqExecute, execPart, &pgproto3.Execute{})
-	f.closeUnnamed('P')
 	for _, step := range p.After {
 		f.sendStep(withTextArgs(step), f.afterResponder(step, h, stmt), nil)
 	}
 	if err := f.finishRounds(p, rd, w, before, h, stmt); err != nil {
 		return err
 	}
+	f.closeUnnamed('P')
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return nil
@@ -546,7 +547,11 @@ func givesRows(st *parser.Statement) bool {
 }
 
 // closeUnnamed closes the unnamed statement ('S') or portal ('P') with an
-// answer the client never sees.
+// answer the client never sees. A checked Query closes its portal after
+// its checks: when one fails, the server skips the Close, and the portal
+// stays until the transaction ends, as the portal of a Query that fails
+// does (an Execute of it inside an aborted transaction block reports the
+// block, 25P02, not a missing portal).
 func (f *frontend) closeUnnamed(objectType byte) { f.closeHidden(objectType, "") }
 
 // closeHidden closes a statement ('S') or portal ('P') with an answer the

@@ -125,7 +125,6 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 		execPart.watch = w
 	}
 	send(reqExecute, execPart, &pgproto3.Execute{})
-	f.closeUnnamed('P')
 	for i, step := range p.After {
 		var resp responder
 		if rounds {
@@ -143,6 +142,7 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 			return true, err
 		}
 	}
+	f.closeUnnamed('P') // after the checks (see closeUnnamed)
 	f.pending = append(f.pending, pending{kind: reqSync, ready: ready})
 	f.sendMsg(&pgproto3.Sync{})
 	return true, nil
