@@ -46,6 +46,12 @@ INSERT INTO orders VALUES (10, 1);`
 		return &pgproto3.Query{String: "INSERT INTO orders VALUES (" + strconv.Itoa(id) + ", " + strconv.Itoa(user) + ")"}
 	}
 	failingExecute := &pgproto3.Execute{Portal: "no such portal"}
+	// A trigger that may change orders' keys makes a COPY into it one
+	// softfk cannot verify.
+	keyTrigger := []pgproto3.FrontendMessage{
+		&pgproto3.Query{String: "CREATE FUNCTION shift() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := NEW.user_id + 0; RETURN NEW; END$$"},
+		&pgproto3.Query{String: "CREATE TRIGGER shift BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION shift()"},
+	}
 	extendedInsert := []pgproto3.FrontendMessage{
 		&pgproto3.Parse{Query: "INSERT INTO orders VALUES ($1, $2)"},
 		&pgproto3.Bind{Parameters: [][]byte{[]byte("12"), []byte("2")}},
@@ -144,6 +150,18 @@ INSERT INTO orders VALUES (10, 1);`
 		{name: "unnamed portal after a parent delete Query fails in a transaction", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "DELETE FROM users WHERE id = 1"}, &pgproto3.Execute{}, &pgproto3.Sync{},
 			&pgproto3.Query{String: "ROLLBACK"}}},
+		// A COPY softfk cannot verify (a trigger may change its keys):
+		// softfk first asks whether the session enforces foreign keys,
+		// which fails in an aborted transaction as the COPY would, and
+		// lets it through while session_replication_role is replica.
+		{name: "unverifiable COPY in an aborted transaction", msgs: append(append([]pgproto3.FrontendMessage{}, keyTrigger...),
+			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Query{String: "SELECT 1/0"}, &pgproto3.Query{String: "COPY orders FROM STDIN"},
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.Query{String: "ROLLBACK"})},
+		{name: "unverifiable COPY under replica", msgs: append(append([]pgproto3.FrontendMessage{}, keyTrigger...),
+			&pgproto3.Query{String: "SET session_replication_role = replica"},
+			&pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.CopyData{Data: []byte("40\t98\n")}, &pgproto3.CopyDone{},
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.CopyData{Data: []byte("41\t97\n")}, &pgproto3.CopyDone{})},
 		// softfk plans a Parse of a TRUNCATE of a guarded table with a
 		// statement of its own, which Postgres would count as pipelining
 		// in the client's implicit transaction: a VACUUM sent as a Query

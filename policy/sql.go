@@ -34,6 +34,11 @@ const (
 // column: Postgres evaluates it once, before it reads or locks any row.
 const enforced = "current_setting('session_replication_role') <> 'replica'"
 
+// Enforced is the SQL condition that the session enforces foreign keys
+// when it is evaluated (see enforced), for statements of softfk's own
+// outside a plan.
+const Enforced = enforced
+
 // liveOID renders the OID of table t as the session resolves its
 // qualified name when the SQL runs (NULL when there is none). softfk
 // never writes an OID it read earlier into its SQL: a table rebuilt and

@@ -130,27 +130,79 @@ func judgedFirst(st *parser.Statement, p *policy.Plan) bool {
 	return p.Refuse == nil && p.Unverifiable != nil && st.Kind == parser.CopyFrom && st.Copy.Stdin
 }
 
-// refuseCopySimple refuses a simple-protocol COPY FROM STDIN softfk
-// cannot verify, once the server has judged it (see refuseCopy). It runs
-// as extended-protocol messages, as startCopySimple's COPY does, so that
-// the COPY can be failed before the Query ends.
-func (f *frontend) refuseCopySimple(sql string, u *policy.Unverifiable, stmt string) error {
-	f.bindSimpleCopy(sql)
-	if err := f.refuseCopy(unlimitedExecute, u, stmt); err != nil {
+// refuseCopySimple refuses a simple-protocol COPY FROM STDIN (the Query's
+// body) that softfk cannot verify, once the server has judged it (see
+// refuseCopy). It runs as extended-protocol messages, as startCopySimple's
+// COPY does, so that the COPY can be failed before the Query ends. A COPY
+// let through runs as the client sent it.
+func (f *frontend) refuseCopySimple(body []byte, u *policy.Unverifiable, stmt string, ready func(byte)) error {
+	through, ok, err := f.replicaLetsThrough(u, stmt)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		f.endFailedQuery(ready)
+		return nil
+	case through:
+		f.pending = append(f.pending, pending{kind: reqQuery, ready: ready})
+		f.send('Q', body)
+		return nil
+	}
+	f.bindSimpleCopy(string(body[:len(body)-1]))
+	if err := f.failCopy(unlimitedExecute, u, stmt); err != nil {
 		return err
 	}
 	f.forward(reqSync, 'S', nil)
 	return nil
 }
 
-// refuseCopy sends the Execute (body) of a COPY FROM STDIN that softfk
+// refuseCopy refuses the Execute (body) of an extended-protocol COPY FROM
+// STDIN that softfk cannot verify (see failCopy); a COPY let through runs
+// unchecked.
+func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) error {
+	through, ok, err := f.replicaLetsThrough(u, stmt)
+	if err != nil {
+		return err
+	}
+	if !ok || through {
+		f.forward(reqExecute, 'E', body) // the server skips it, or runs it
+		return nil
+	}
+	return f.failCopy(body, u, stmt)
+}
+
+// replicaLetsThrough asks the server whether the session enforces foreign
+// keys now (see policy.Enforced) before softfk refuses a COPY it cannot
+// verify: while session_replication_role is replica Postgres fires no RI
+// trigger, so the COPY goes through (through), reported as let through.
+// ok is false when softfk's question failed: the client has the server's
+// error, and the server skips what follows up to the next Sync.
+func (f *frontend) replicaLetsThrough(u *policy.Unverifiable, stmt string) (through, ok bool, err error) {
+	rd := newRound(1)
+	resp := &stepResponder{round: rd, collect: true}
+	f.sendStep(enforcingStep, resp, nil)
+	if ok, err := f.await(rd); err != nil || !ok {
+		return false, false, err
+	}
+	rows := resp.rows
+	through = len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] != nil && *rows[0][0] == "f"
+	if through {
+		f.s.reportUnverifiable(u, stmt, false)
+	}
+	return through, true, nil
+}
+
+// enforcingStep answers whether the session enforces foreign keys now.
+var enforcingStep = &policy.Step{SQL: "SELECT " + policy.Enforced, Collect: true}
+
+// failCopy sends the Execute (body) of a COPY FROM STDIN that softfk
 // refuses (u), and fails the COPY as soon as the server starts it, before
 // the client sends any data: the client then gets softfk's refusal, which
 // is reported then. A COPY the server refuses itself (an option, column
 // or table it does not know, a missing privilege, a view) fails before it
 // reads anything, and the client gets Postgres's own error, as it would
 // directly.
-func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) error {
+func (f *frontend) failCopy(body []byte, u *policy.Unverifiable, stmt string) error {
 	resp := &copyRefuser{err: unverifiableError(u, stmt), done: make(chan struct{}),
 		refused: func() { f.s.reportUnverifiable(u, stmt, true) }}
 	w := &watch{copyBegun: make(chan struct{})}

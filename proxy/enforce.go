@@ -321,11 +321,11 @@ func (f *frontend) execute(body []byte) error {
 	stmt := bp.stmt.stmt.Text
 	result := bp.stmt.resultPart()
 	result.notices, result.rename = noticesFor(plan), plan.Rename
-	if rj := refusal(plan, stmt); rj != nil {
+	if step, rj := f.refusal(plan, stmt); rj != nil {
 		if judgedFirst(&bp.stmt.stmt, plan) {
 			return f.refuseCopy(body, plan.Unverifiable, stmt)
 		}
-		f.sendStep(rejectStep, rj, nil)
+		f.sendStep(step, rj, nil)
 		f.forwardPart(reqExecute, 'E', body, result)
 		return nil
 	}
@@ -345,7 +345,8 @@ func (f *frontend) execute(body []byte) error {
 	} else if exact && msg.MaxRows > 0 && needsRounds(plan) {
 		u := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
 		if f.reject(u, stmt) {
-			f.sendStep(rejectStep, &rejecter{err: unverifiableError(u, stmt)}, nil)
+			step, rj := f.unverifiableRefusal(u, stmt)
+			f.sendStep(step, rj, nil)
 		}
 		f.forwardPart(reqExecute, 'E', body, result)
 		return nil
@@ -367,15 +368,27 @@ func standIn(p *policy.Plan, stmt string) *pgproto3.ErrorResponse {
 	return nil
 }
 
-// refusal answers, in place of a statement the plan refuses, with the
-// error standIn gives, after the notices Postgres would send first; nil
-// when the plan refuses nothing.
-func refusal(p *policy.Plan, stmt string) *rejecter {
+// refusal returns the step that goes before a statement the plan
+// refuses, and its rejecter, which answers with the error standIn gives
+// after the notices Postgres would send first; nil when the plan refuses
+// nothing.
+func (f *frontend) refusal(p *policy.Plan, stmt string) (*policy.Step, *rejecter) {
+	if p.Refuse == nil && p.Unverifiable != nil {
+		return f.unverifiableRefusal(p.Unverifiable, stmt)
+	}
 	err := standIn(p, stmt)
 	if err == nil {
-		return nil
+		return nil, nil
 	}
-	return &rejecter{err: err, notices: noticesFor(p)}
+	return rejectStep, &rejecter{err: err, notices: noticesFor(p)}
+}
+
+// unverifiableRefusal returns the step and rejecter that refuse a write
+// softfk cannot verify, u, unless the session does not enforce foreign
+// keys when it runs; either verdict is reported then.
+func (f *frontend) unverifiableRefusal(u *policy.Unverifiable, stmt string) (*policy.Step, *rejecter) {
+	return unverifiableStep, &rejecter{err: unverifiableError(u, stmt),
+		report: func(refused bool) { f.s.reportUnverifiable(u, stmt, refused) }}
 }
 
 // rewritten is the text softfk sends for a statement whose plan rewrites
@@ -553,10 +566,14 @@ func (f *frontend) await(rd *round) (bool, error) {
 }
 
 // reject reports whether an unverifiable write is refused (enforce mode
-// with unverifiable: reject); otherwise it is logged and let through.
+// with unverifiable: reject); otherwise it is logged and let through. A
+// refused one is logged with the verdict of its refusal's step (see
+// unverifiableRefusal).
 func (f *frontend) reject(u *policy.Unverifiable, stmt string) bool {
 	refuse := f.refuses(u)
-	f.s.reportUnverifiable(u, stmt, refuse)
+	if !refuse {
+		f.s.reportUnverifiable(u, stmt, false)
+	}
 	return refuse
 }
 
@@ -565,9 +582,17 @@ func (f *frontend) refuses(u *policy.Unverifiable) bool {
 	return f.s.rules().UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
 }
 
-// rejectStep is the statement that stands in for a rejected write: it
-// always fails, and the rejecter shows the client why.
+// rejectStep is the statement that stands in for a write Postgres would
+// refuse: it always fails, and the rejecter shows the client why.
 var rejectStep = &policy.Step{SQL: "SELECT CAST('" + rejectMarker + "' AS int4)"}
+
+// unverifiableStep stands in for a write softfk cannot verify: it fails
+// while the session enforces foreign keys, and succeeds, letting the write
+// run, while session_replication_role is replica, where a real FOREIGN
+// KEY would not look at the write either. (The cast of the CASE is
+// evaluated when the statement runs; a cast of a constant would fail
+// when it is planned.)
+var unverifiableStep = &policy.Step{SQL: "SELECT CAST(CASE WHEN " + policy.Enforced + " THEN '" + rejectMarker + "' END AS int4)"}
 
 // unverifiableError is what a client gets for a write softfk refuses.
 func unverifiableError(u *policy.Unverifiable, stmt string) *pgproto3.ErrorResponse {

@@ -482,15 +482,8 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 		f.s.reportShadowEvent(e, st.Text)
 	}
 	p.Shadowed = nil
-	if u := p.Unverifiable; u != nil {
-		refuse := f.refuses(u)
-		if !refuse || !judgedFirst(st, p) {
-			// (A COPY the server judges first is reported once refused.)
-			f.s.reportUnverifiable(u, st.Text, refuse)
-		}
-		if !refuse {
-			return nil, nil
-		}
+	if u := p.Unverifiable; u != nil && !f.reject(u, st.Text) {
+		return nil, nil
 	}
 	if p.Empty() {
 		return nil, nil

@@ -90,7 +90,8 @@ func (f *frontend) refuseUnverified(portal, stmtName []byte) {
 		if !f.reject(u, pw.query) {
 			return
 		}
-		f.sendStep(rejectStep, &rejecter{err: unverifiableError(u, pw.query)}, nil)
+		step, rj := f.unverifiableRefusal(u, pw.query)
+		f.sendStep(step, rj, nil)
 		if f.refused == nil {
 			f.refused = map[string]bool{}
 		}

@@ -135,7 +135,7 @@ func (f *frontend) query(body []byte) error {
 	}
 	for i, p := range plans {
 		if p != nil && len(res.Statements) == 1 && judgedFirst(&res.Statements[i], p) {
-			return f.refuseCopySimple(sql, p.Unverifiable, res.Statements[i].Text)
+			return f.refuseCopySimple(body, p.Unverifiable, res.Statements[i].Text, ready)
 		}
 		if p == nil || p.Copy == nil || standIn(p, "") != nil {
 			continue
@@ -675,7 +675,8 @@ func (f *frontend) inlineQuery(sql string, res *parser.Result, plans []*policy.P
 			q.client(sql[prev:st.End], prev, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
 			q.raw(sql[prev:st.Start])
-			q.own(rejectStep.SQL, part{proxy: refusal(p, st.Text)}, true)
+			step, rj := f.refusal(p, st.Text)
+			q.own(step.SQL, part{proxy: rj}, true)
 			q.client(sql[st.Start:st.End], st.Start, part{})
 		case p.Rewrite != "" || len(p.Notices) > 0:
 			q.raw(sql[prev:st.Start])
@@ -821,7 +822,8 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 		case p == nil:
 			q.client(text, st.Start, part{watch: watches[i]})
 		case standIn(p, st.Text) != nil:
-			q.own(rejectStep.SQL, part{proxy: refusal(p, st.Text)}, true)
+			step, rj := f.refusal(p, st.Text)
+			q.own(step.SQL, part{proxy: rj}, true)
 			q.client(text, st.Start, part{})
 		case p.Rewrite != "" || len(p.Notices) > 0:
 			q.client(rewritten(p, text), st.Start, part{notices: noticesFor(p), rename: p.Rename})

@@ -180,19 +180,32 @@ func (fi *finisher) succeeded(r *router) {
 	fi.stepResponder.succeeded(r)
 }
 
-// rejecter stands in for a statement softfk cannot verify: its step always
-// fails, and the client sees why instead.
+// rejecter stands in for a statement softfk refuses: Postgres's own
+// refusal, whose step always fails, or a write softfk cannot verify,
+// whose step fails unless session_replication_role is replica (see
+// unverifiableStep). The client sees the refusal instead of the step's
+// error; a write let through runs next.
 type rejecter struct {
 	err     *pgproto3.ErrorResponse
 	notices []byte // sent before err
+	// report, for a write softfk cannot verify, records the verdict once
+	// the step has given it.
+	report func(refused bool)
 }
 
 func (rj *rejecter) row([]byte) {}
 func (rj *rejecter) succeeded(r *router) {
+	if rj.report != nil {
+		rj.report(false)
+		return
+	}
 	r.out = append(r.out, rj.notices...)
 	r.sendError(rj.err)
 }
 func (rj *rejecter) failed(r *router, e *pgproto3.ErrorResponse) {
+	if rj.report != nil {
+		rj.report(true)
+	}
 	out := *rj.err
 	out.Severity = e.Severity
 	r.out = append(r.out, rj.notices...)
