@@ -374,7 +374,9 @@ func standIn(p *policy.Plan, stmt string) *pgproto3.ErrorResponse {
 // nothing.
 func (f *frontend) refusal(p *policy.Plan, stmt string) (*policy.Step, *rejecter) {
 	if p.Refuse == nil && p.Unverifiable != nil {
-		return f.unverifiableRefusal(p.Unverifiable, stmt)
+		step, rj := f.unverifiableRefusal(p.Unverifiable, stmt)
+		rj.notices = noticesFor(p)
+		return step, rj
 	}
 	err := standIn(p, stmt)
 	if err == nil {
