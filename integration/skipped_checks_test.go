@@ -77,6 +77,13 @@ var replicationRoleScenarios = []scenario{
 		s("COMMIT"),
 		s("WITH c AS (UPDATE orders SET user_id = 97 WHERE id = 82 RETURNING id) SELECT count(*) FROM c"),
 	}},
+	// An Execute with a row limit of a write whose checks need its own
+	// RETURNING's results (which softfk refuses otherwise).
+	{name: "replica lets a limited Execute through", schema: usersOrders, fks: []fk{withActions(ordersFK, "CASCADE", "CASCADE")}, modes: []string{"wire"}, steps: []step{
+		s("SET session_replication_role = replica"),
+		limited(1, "UPDATE users SET id = $1 WHERE id = $2 RETURNING id", 7, 1),
+		limited(1, "DELETE FROM users WHERE id = $1 RETURNING id", 2),
+	}},
 	{name: "replica lets an unverifiable COPY through", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{
 		s("CREATE FUNCTION shift() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.user_id := NEW.user_id + 0; RETURN NEW; END$$"),
 		s("CREATE TRIGGER shift BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION shift()"),
