@@ -35,6 +35,12 @@ func TestWritesAfterDDLInOneBatch(t *testing.T) {
 		{name: "write into a partition created before", modes: []pgx.QueryExecMode{pgx.QueryExecModeExec, simple},
 			batch: []string{"CREATE TABLE zz PARTITION OF orders FOR VALUES FROM (1000) TO (2000)", "INSERT INTO zz VALUES (1001, 99)"},
 			want:  unverifiable, orders: 1},
+		// While session_replication_role is replica a real FOREIGN KEY
+		// checks nothing: the write goes through.
+		{name: "write into a partition created before, as a replica", modes: []pgx.QueryExecMode{pgx.QueryExecModeExec, simple},
+			batch: []string{"SET session_replication_role = replica", "CREATE TABLE zz PARTITION OF orders FOR VALUES FROM (1000) TO (2000)",
+				"INSERT INTO zz VALUES (1001, 99)", "RESET session_replication_role"},
+			orders: 2},
 		{name: "write into a table attached before", modes: []pgx.QueryExecMode{pgx.QueryExecModeExec, simple},
 			batch: []string{"CREATE TABLE yy (id int PRIMARY KEY, user_id int)",
 				"ALTER TABLE orders ATTACH PARTITION yy FOR VALUES FROM (2000) TO (3000)", "INSERT INTO yy VALUES (2001, 99)"},
