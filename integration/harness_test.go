@@ -26,6 +26,8 @@ const (
 	passwordUser = "password_user"
 	trustUser    = "trust_user"
 	rolePassword = "secret-Pa55"
+	// plainUser is no superuser; it owns what a test gives it.
+	plainUser = "plain_user"
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +41,8 @@ func TestMain(m *testing.M) {
 	}, &cluster, createRoles))
 }
 
-// createRoles makes the roles the authentication tests log in as.
+// createRoles makes the roles the authentication tests log in as, and
+// one that is no superuser.
 func createRoles(c *pgcluster.Cluster) error {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
@@ -53,6 +56,7 @@ func createRoles(c *pgcluster.Cluster) error {
 		"SET password_encryption = 'scram-sha-256'",
 		fmt.Sprintf("CREATE ROLE %s LOGIN SUPERUSER PASSWORD '%s'", passwordUser, rolePassword),
 		fmt.Sprintf("CREATE ROLE %s LOGIN SUPERUSER", trustUser),
+		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", plainUser, rolePassword),
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, err)

@@ -17,7 +17,8 @@ import (
 
 // A write softfk cannot check is never passed silently: enforce mode
 // refuses it (unless unverifiable: allow, or while session_replication_role
-// is replica, where a real FOREIGN KEY would not look at it), shadow mode
+// is replica or a superuser disabled the table's triggers, where a real
+// FOREIGN KEY would not look at it), shadow mode
 // lets it through and logs it; writes to tables without relationships are
 // untouched.
 func TestUnverifiableWrites(t *testing.T) {
@@ -49,6 +50,7 @@ func TestUnverifiableWrites(t *testing.T) {
 		{"enforce allows when configured", "unverifiable: allow\n", false, ""},
 		{"shadow logs", "mode: shadow\n", false, ""},
 		{"enforce allows under replica", "", false, "SET session_replication_role = replica"},
+		{"enforce allows with the table's triggers disabled", "", false, "ALTER TABLE orders DISABLE TRIGGER ALL"},
 	} {
 		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
 			t.Run(tc.name+"/"+mode.String(), func(t *testing.T) {

@@ -4,9 +4,10 @@ import pg_query "github.com/pganalyze/pg_query_go/v6"
 
 // Alter describes an ALTER TABLE after which PostgreSQL validates the
 // foreign keys of a table again (one that attaches or detaches a
-// partition, or changes the type of columns), or that drops columns or
+// partition, or changes the type of columns), that drops columns or
 // constraints, which Postgres refuses while a foreign key references one
-// (or the unique index of one).
+// (or the unique index of one), or that switches all the table's
+// triggers, a foreign key's RI triggers included, off or on.
 type Alter struct {
 	Table Relation // the table the statement alters
 	// Attach is the partition ATTACH PARTITION adds to Table; Detach the
@@ -19,7 +20,20 @@ type Alter struct {
 	// Drops are the DROP COLUMN and DROP CONSTRAINT subcommands, in the
 	// order written (Postgres runs them in that order).
 	Drops []AlterDrop
+	// Triggers is what DISABLE TRIGGER ALL or ENABLE TRIGGER ALL does
+	// (the last one written counts).
+	Triggers TriggerSwitch
 }
+
+// TriggerSwitch is what an ALTER TABLE does to all of a table's triggers.
+type TriggerSwitch uint8
+
+// The switches.
+const (
+	TriggersKept     TriggerSwitch = iota // no DISABLE or ENABLE TRIGGER ALL
+	TriggersDisabled                      // DISABLE TRIGGER ALL
+	TriggersEnabled                       // ENABLE TRIGGER ALL
+)
 
 // AlterDrop is one DROP COLUMN or DROP CONSTRAINT of an ALTER TABLE.
 type AlterDrop struct {
@@ -47,6 +61,10 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 		case pg_query.AlterTableType_AT_DropColumn, pg_query.AlterTableType_AT_DropConstraint:
 			a.Drops = append(a.Drops, AlterDrop{Name: c.Name, Constraint: c.Subtype == pg_query.AlterTableType_AT_DropConstraint,
 				Cascade: c.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: c.MissingOk})
+		case pg_query.AlterTableType_AT_DisableTrigAll:
+			a.Triggers = TriggersDisabled
+		case pg_query.AlterTableType_AT_EnableTrigAll:
+			a.Triggers = TriggersEnabled
 		case pg_query.AlterTableType_AT_AttachPartition:
 			if p := c.Def.GetPartitionCmd(); p != nil {
 				r := relation(p.Name)
@@ -60,8 +78,16 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 			}
 		}
 	}
-	if a.Attach == nil && a.Detach == nil && a.Retyped == nil && a.Drops == nil {
+	if a.Attach == nil && a.Detach == nil && a.Retyped == nil && a.Drops == nil && a.Triggers == TriggersKept {
 		return nil
 	}
 	return a
+}
+
+// OnlySwitchesTriggers reports whether the ALTER TABLE (nil for another
+// statement) does nothing softfk plans for but switch all the table's
+// triggers off or on: its plan does not depend on what the table looks
+// like.
+func (a *Alter) OnlySwitchesTriggers() bool {
+	return a != nil && a.Triggers != TriggersKept && a.Attach == nil && a.Detach == nil && a.Retyped == nil && a.Drops == nil
 }

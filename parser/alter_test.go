@@ -26,7 +26,12 @@ func TestAlter(t *testing.T) {
 		{sql: `ALTER TABLE users DROP CONSTRAINT IF EXISTS nope, DROP COLUMN a, DROP CONSTRAINT "Users_pkey" CASCADE`,
 			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []AlterDrop{
 				{Name: "nope", Constraint: true, MissingOK: true}, {Name: "a"}, {Name: "Users_pkey", Constraint: true, Cascade: true}}}},
+		{sql: "ALTER TABLE IF EXISTS s.orders DISABLE TRIGGER ALL",
+			want: &Alter{Table: Relation{Schema: "s", Name: "orders", Inh: true}, Triggers: TriggersDisabled}},
+		{sql: "ALTER TABLE orders DISABLE TRIGGER ALL, ENABLE TRIGGER ALL, DROP COLUMN x",
+			want: &Alter{Table: Relation{Name: "orders", Inh: true}, Triggers: TriggersEnabled, Drops: []AlterDrop{{Name: "x"}}}},
 		{sql: "ALTER TABLE orders ADD COLUMN x int"},
+		{sql: "ALTER TABLE orders DISABLE TRIGGER USER, ENABLE TRIGGER t, ENABLE REPLICA TRIGGER u"},
 		{sql: "ALTER INDEX i ATTACH PARTITION j"},
 		{sql: "ALTER TABLE orders RENAME COLUMN a TO b"},
 	}
@@ -38,6 +43,9 @@ func TestAlter(t *testing.T) {
 		st := res.Statements[0]
 		if got := st.Alter; !reflect.DeepEqual(got, c.want) || st.Kind != Schema && c.want != nil {
 			t.Errorf("%s: %+v (kind %v), want %+v", c.sql, got, st.Kind, c.want)
+		}
+		if only := c.want != nil && c.want.Triggers != TriggersKept && c.want.Drops == nil; st.Alter.OnlySwitchesTriggers() != only {
+			t.Errorf("%s: OnlySwitchesTriggers %v, want %v", c.sql, !only, only)
 		}
 	}
 }

@@ -28,6 +28,9 @@ func (b *planBuilder) alter(a *parser.Alter) {
 	if b.plan.Refuse != nil {
 		return
 	}
+	if a.Triggers != parser.TriggersKept {
+		b.plan.Before = append(b.plan.Before, &Step{SQL: triggerSwitchSQL(a)})
+	}
 	for _, r := range b.rels {
 		if !r.usable() || r.reported != nil || dropped[r] {
 			continue // views are not altered as tables
@@ -60,6 +63,24 @@ func (b *planBuilder) alter(a *parser.Alter) {
 			}
 		}
 	}
+}
+
+// triggerSwitchSQL renders the statement that records, before a
+// superuser's ALTER TABLE ... DISABLE (or ENABLE) TRIGGER ALL, that the
+// RI triggers of the table it names no longer (or again) fire, so that
+// softfk's checks of writes into it do not (or do) apply (see
+// EnforcedOn). The record is a setting of the session's, which Postgres
+// drops if the ALTER fails or its transaction aborts. For any other user
+// Postgres refuses to switch a real FOREIGN KEY's triggers (they are
+// system triggers): nothing is recorded, and softfk goes on checking.
+func triggerSwitchSQL(a *parser.Alter) string {
+	value := "CASE WHEN s = ',' || o || ',' THEN '' ELSE replace(s, ',' || o || ',', ',') END"
+	if a.Triggers == parser.TriggersDisabled {
+		value = "CASE WHEN strpos(s, ',' || o || ',') > 0 THEN s WHEN s = '' THEN ',' || o || ',' ELSE s || o || ',' END"
+	}
+	return fmt.Sprintf("SELECT set_config('%s', %s, false) FROM (SELECT %s AS s, CAST(CAST(to_regclass(%s) AS oid) AS text) AS o) t "+
+		"WHERE o IS NOT NULL AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)",
+		TriggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)))
 }
 
 // retypes reports whether the ALTER changes the type of one of cols.

@@ -100,6 +100,20 @@ const (
 type Unverifiable struct {
 	Reason string
 	Rel    *Rel
+	// Table is the guarded table the write goes into, whose RI triggers
+	// would check it; nil when there is none (DDL) or softfk does not
+	// know it (a relation created after the catalog facts were read).
+	Table *Table
+}
+
+// Enforced renders the condition that a real FOREIGN KEY would check the
+// write when it runs (see EnforcedOn); without a Table, that the session
+// is not a replica.
+func (u *Unverifiable) Enforced() string {
+	if u.Table == nil {
+		return replicaOff
+	}
+	return EnforcedOn(u.Table)
 }
 
 // Refusal is an error softfk answers in place of a statement that Postgres
@@ -320,7 +334,11 @@ func (b *planBuilder) target(t *parser.Target) {
 		if r.hidden && (t.Kind != parser.Update && t.Kind != parser.Delete && matches(t.Relation, r.Table) && r.childSide() ||
 			t.Kind == parser.Delete && matches(t.Relation, r.RefTable) && r.parentSide()) {
 			// The keys it adds or removes are not in the view's rows.
-			b.plan.Unverifiable = &Unverifiable{Reason: t.Kind.String() + " through a view that does not show the key columns", Rel: r}
+			written := r.Child
+			if t.Kind == parser.Delete {
+				written = r.Parent
+			}
+			b.plan.Unverifiable = &Unverifiable{Reason: t.Kind.String() + " through a view that does not show the key columns", Rel: r, Table: written}
 			return
 		}
 		if !r.usable() {
@@ -341,6 +359,11 @@ func (b *planBuilder) target(t *parser.Target) {
 	default:
 		return
 	}
+	defer func(written *Table) {
+		if u := b.plan.Unverifiable; u != nil && u.Table == nil {
+			u.Table = written
+		}
+	}(b.plan.Table)
 	if t.Kind == parser.CopyFrom && t.Unsupported == "" {
 		if len(asChild) > 0 {
 			b.copyTarget(b.st, t, asChild)
@@ -877,7 +900,7 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 		}
 		return true
 	}
-	with, fromWhere, err := w.FromWhereAnd(conflictsMatter)
+	with, fromWhere, err := w.FromWhereAnd(conflictsMatter(enforced[0].Parent))
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "statement softfk cannot analyse: " + err.Error(), Rel: enforced[0]}
 		return false

@@ -27,17 +27,41 @@ const (
 	kindRemoved    = "removed"    // key of a partition detached from the parent still referenced
 )
 
-// enforced is the condition that Postgres enforces foreign keys in the
-// session now. Its RI triggers do not fire while session_replication_role
-// is replica (as logical replication's apply workers and bulk loaders set
-// it), so no check and no action applies then. The condition names no
-// column: Postgres evaluates it once, before it reads or locks any row.
-const enforced = "current_setting('session_replication_role') <> 'replica'"
+// replicaOff is the condition that the session is not a replica: RI
+// triggers, like any trigger left in its default state, do not fire while
+// session_replication_role is replica (as logical replication's apply
+// workers and bulk loaders set it).
+const replicaOff = "current_setting('session_replication_role') <> 'replica'"
 
-// Enforced is the SQL condition that the session enforces foreign keys
-// when it is evaluated (see enforced), for statements of softfk's own
-// outside a plan.
-const Enforced = enforced
+// TriggersOffSetting is the custom setting in which softfk keeps, for
+// the session, the OIDs of the tables a superuser's ALTER TABLE ...
+// DISABLE TRIGGER ALL switched the triggers of off, as ",oid,oid,"
+// (empty when there are none). Postgres keeps a GUC change until the
+// transaction that made it aborts, and keeps it for the session at
+// COMMIT, as it does the catalog change of the ALTER TABLE itself.
+const TriggersOffSetting = "softfk.triggers_off"
+
+// triggersOff is the current value of TriggersOffSetting, "" when unset.
+const triggersOff = "coalesce(current_setting('" + TriggersOffSetting + "', true), '')"
+
+// EnforcedOn renders the condition that a real FOREIGN KEY's RI triggers
+// on table t would fire in the session now, so that the checks and
+// actions of a write into t apply: the session is not a replica, and its
+// superuser did not switch t's triggers off (see TriggersOffSetting), nor
+// those of a partitioned table t is a partition of (DISABLE TRIGGER ALL
+// recurses to partitions). A view's are its table's: writes through it
+// fire its table's triggers. The condition names no column: Postgres
+// evaluates it once, before it reads or locks any row.
+func EnforcedOn(t *Table) string {
+	base, _ := t.underlying("")
+	names := append([]config.TableName{base.Name}, base.PartitionOf...)
+	on := make([]string, len(names))
+	for i, n := range names {
+		oid := "coalesce(CAST(CAST(to_regclass(" + parser.QuoteLiteral(n.String()) + ") AS oid) AS text), '')"
+		on[i] = "strpos(" + triggersOff + ", ',' || " + oid + " || ',') = 0"
+	}
+	return replicaOff + " AND (" + triggersOff + " = '' OR " + strings.Join(on, " AND ") + ")"
+}
 
 // liveOID renders the OID of table t as the session resolves its
 // qualified name when the SQL runs (NULL when there is none). softfk
@@ -199,7 +223,7 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 		locking = " FOR KEY SHARE OF " + parentAlias
 	}
 	violates, signal = keyViolation(r, keys, TableRef(r.Parent), locking)
-	return enforced + " AND " + violates, signal
+	return EnforcedOn(r.Child) + " AND " + violates, signal
 }
 
 // keyViolation renders what childViolation does, whether or not foreign
@@ -287,7 +311,7 @@ func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
 		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), kindReferenced, keyText(kColumns(idx)), from,
-		joinNonEmpty(" AND ", enforced, cond, nullCount(kColumns(idx))+" = 0", violates))
+		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, nullCount(kColumns(idx))+" = 0", violates))
 }
 
 // violationQuery renders one relationship's violation query over k, given
@@ -381,9 +405,10 @@ func xmaxConflict(xmax string) string {
 // concurrent children itself, and SERIALIZABLE's own checks catch them).
 const repeatableRead = "current_setting('transaction_isolation') = 'repeatable read'"
 
-// conflictsMatter is the condition that the conflict check applies: under
-// REPEATABLE READ, while foreign keys are enforced.
-const conflictsMatter = repeatableRead + " AND " + enforced
+// conflictsMatter renders the condition that the conflict check of a
+// write into t applies: under REPEATABLE READ, while the RI triggers of t
+// would fire.
+func conflictsMatter(t *Table) string { return repeatableRead + " AND " + EnforcedOn(t) }
 
 // conflictCheckSQL renders a check for relationship r that, under
 // REPEATABLE READ, locks the rows about to be deleted or re-keyed (reached

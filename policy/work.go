@@ -254,7 +254,7 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 	for j, c := range r.Columns {
 		match = append(match, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
 	}
-	where := joinNonEmpty(" AND ", enforced, cond, strings.Join(match, " AND "))
+	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, strings.Join(match, " AND "))
 	child := TableRef(r.Child)
 	switch {
 	case action == config.Cascade && !isUpdate:
@@ -322,7 +322,7 @@ func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action confi
 	}
 	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
 		SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), parser.QuoteLiteral(string(action)), keyText(kColumns(idx)), src.from(),
-		joinNonEmpty(" AND ", enforced, cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), strings.Join(eq, " AND "))))
+		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), strings.Join(eq, " AND "))))
 }
 
 // parentRelsOf lists the relationships in which t is the parent.

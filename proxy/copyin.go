@@ -136,7 +136,7 @@ func judgedFirst(st *parser.Statement, p *policy.Plan) bool {
 // COPY does, so that the COPY can be failed before the Query ends. A COPY
 // let through runs as the client sent it.
 func (f *frontend) refuseCopySimple(body []byte, u *policy.Unverifiable, stmt string, ready func(byte)) error {
-	through, ok, err := f.replicaLetsThrough(u, stmt)
+	through, ok, err := f.uncheckedLetsThrough(u, stmt)
 	switch {
 	case err != nil:
 		return err
@@ -160,7 +160,7 @@ func (f *frontend) refuseCopySimple(body []byte, u *policy.Unverifiable, stmt st
 // STDIN that softfk cannot verify (see failCopy); a COPY let through runs
 // unchecked.
 func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) error {
-	through, ok, err := f.replicaLetsThrough(u, stmt)
+	through, ok, err := f.uncheckedLetsThrough(u, stmt)
 	if err != nil {
 		return err
 	}
@@ -171,16 +171,18 @@ func (f *frontend) refuseCopy(body []byte, u *policy.Unverifiable, stmt string) 
 	return f.failCopy(body, u, stmt)
 }
 
-// replicaLetsThrough asks the server whether the session enforces foreign
-// keys now (see policy.Enforced) before softfk refuses a COPY it cannot
-// verify: while session_replication_role is replica Postgres fires no RI
-// trigger, so the COPY goes through (through), reported as let through.
+// uncheckedLetsThrough asks the server whether a real FOREIGN KEY would
+// check a COPY now (see policy.Unverifiable.Enforced) before softfk
+// refuses one it cannot verify: while session_replication_role is
+// replica, or after a superuser disabled the table's triggers, Postgres
+// fires no RI trigger, so the COPY goes through (through), reported as
+// let through.
 // ok is false when softfk's question failed: the client has the server's
 // error, and the server skips what follows up to the next Sync.
-func (f *frontend) replicaLetsThrough(u *policy.Unverifiable, stmt string) (through, ok bool, err error) {
+func (f *frontend) uncheckedLetsThrough(u *policy.Unverifiable, stmt string) (through, ok bool, err error) {
 	rd := newRound(1)
 	resp := &stepResponder{round: rd, collect: true}
-	f.sendStep(enforcingStep, resp, nil)
+	f.sendStep(&policy.Step{SQL: "SELECT " + u.Enforced(), Collect: true}, resp, nil)
 	if ok, err := f.await(rd); err != nil || !ok {
 		return false, false, err
 	}
@@ -191,9 +193,6 @@ func (f *frontend) replicaLetsThrough(u *policy.Unverifiable, stmt string) (thro
 	}
 	return through, true, nil
 }
-
-// enforcingStep answers whether the session enforces foreign keys now.
-var enforcingStep = &policy.Step{SQL: "SELECT " + policy.Enforced, Collect: true}
 
 // failCopy sends the Execute (body) of a COPY FROM STDIN that softfk
 // refuses (u), and fails the COPY as soon as the server starts it, before

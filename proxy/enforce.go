@@ -343,7 +343,7 @@ func (f *frontend) execute(body []byte) error {
 		encoded, _ := msg.Encode(nil)
 		body = encoded[5:]
 	} else if exact && msg.MaxRows > 0 && needsRounds(plan) {
-		u := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel()}
+		u := &policy.Unverifiable{Reason: "Execute with a row limit", Rel: plan.FirstRel(), Table: plan.Table}
 		if f.reject(u, stmt) {
 			step, rj := f.unverifiableRefusal(u, stmt)
 			f.sendStep(step, rj, nil)
@@ -386,10 +386,10 @@ func (f *frontend) refusal(p *policy.Plan, stmt string) (*policy.Step, *rejecter
 }
 
 // unverifiableRefusal returns the step and rejecter that refuse a write
-// softfk cannot verify, u, unless the session does not enforce foreign
-// keys when it runs; either verdict is reported then.
+// softfk cannot verify, u, unless a real FOREIGN KEY would not check it
+// when it runs; either verdict is reported then.
 func (f *frontend) unverifiableRefusal(u *policy.Unverifiable, stmt string) (*policy.Step, *rejecter) {
-	return unverifiableStep, &rejecter{err: unverifiableError(u, stmt),
+	return unverifiableStep(u), &rejecter{err: unverifiableError(u, stmt),
 		report: func(refused bool) { f.s.reportUnverifiable(u, stmt, refused) }}
 }
 
@@ -588,13 +588,16 @@ func (f *frontend) refuses(u *policy.Unverifiable) bool {
 // refuse: it always fails, and the rejecter shows the client why.
 var rejectStep = &policy.Step{SQL: "SELECT CAST('" + rejectMarker + "' AS int4)"}
 
-// unverifiableStep stands in for a write softfk cannot verify: it fails
-// while the session enforces foreign keys, and succeeds, letting the write
-// run, while session_replication_role is replica, where a real FOREIGN
-// KEY would not look at the write either. (The cast of the CASE is
+// unverifiableStep stands in for a write softfk cannot verify, u: it
+// fails while a real FOREIGN KEY would check the write (see
+// policy.Unverifiable.Enforced), and succeeds, letting the write run,
+// while it would not (session_replication_role is replica, or a
+// superuser disabled the table's triggers). (The cast of the CASE is
 // evaluated when the statement runs; a cast of a constant would fail
 // when it is planned.)
-var unverifiableStep = &policy.Step{SQL: "SELECT CAST(CASE WHEN " + policy.Enforced + " THEN '" + rejectMarker + "' END AS int4)"}
+func unverifiableStep(u *policy.Unverifiable) *policy.Step {
+	return &policy.Step{SQL: "SELECT CAST(CASE WHEN " + u.Enforced() + " THEN '" + rejectMarker + "' END AS int4)"}
+}
 
 // unverifiableError is what a client gets for a write softfk refuses.
 func unverifiableError(u *policy.Unverifiable, stmt string) *pgproto3.ErrorResponse {

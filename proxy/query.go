@@ -112,11 +112,11 @@ func (f *frontend) query(body []byte) error {
 			f.endFailedQuery(ready)
 			return nil
 		}
-		if p := plans[i]; p != nil && p.Unverifiable == nil && tablesChanged {
+		if p := plans[i]; p != nil && p.Unverifiable == nil && tablesChanged && !st.Alter.OnlySwitchesTriggers() {
 			// Planned with the catalog facts from before the query string
 			// ran: its own DDL may have changed them (a key's default or
 			// type, a trigger).
-			u := &policy.Unverifiable{Reason: "a write checked after DDL on a table with soft foreign keys in one query string; send the DDL separately", Rel: p.FirstRel()}
+			u := &policy.Unverifiable{Reason: "a write checked after DDL on a table with soft foreign keys in one query string; send the DDL separately", Rel: p.FirstRel(), Table: p.Table}
 			plans[i] = f.unverifiablePlan(u, st.Text)
 		}
 		if r := writesCreated(st, created); plans[i] == nil && r != nil {
@@ -143,7 +143,7 @@ func (f *frontend) query(body []byte) error {
 		if len(res.Statements) == 1 {
 			return f.startCopySimple(sql, p.Copy, res.Statements[i].Text)
 		}
-		u := &policy.Unverifiable{Reason: "COPY together with other statements in one query string; send it alone", Rel: p.FirstRel()}
+		u := &policy.Unverifiable{Reason: "COPY together with other statements in one query string; send it alone", Rel: p.FirstRel(), Table: p.Table}
 		plans[i] = f.unverifiablePlan(u, res.Statements[i].Text)
 	}
 	switch {
@@ -162,7 +162,7 @@ func (f *frontend) query(body []byte) error {
 		// Splitting would change what BEGIN/COMMIT inside the string mean.
 		for i, p := range plans {
 			if p != nil && p.Unverifiable == nil && needsRounds(p) {
-				u := &policy.Unverifiable{Reason: "this statement together with transaction control in one query string; send them separately", Rel: p.FirstRel()}
+				u := &policy.Unverifiable{Reason: "this statement together with transaction control in one query string; send them separately", Rel: p.FirstRel(), Table: p.Table}
 				plans[i] = f.unverifiablePlan(u, res.Statements[i].Text)
 			}
 		}
