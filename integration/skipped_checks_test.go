@@ -269,6 +269,12 @@ var disabledTriggerScenarios = []scenario{
 		s("ALTER TABLE orders DISABLE TRIGGER ALL; INSERT INTO orders VALUES (62, 8, 'same string')"),
 		s("ALTER TABLE orders ENABLE TRIGGER ALL"),
 		s("INSERT INTO orders VALUES (63, 8, 'checked')"),
+		s("BEGIN; ALTER TABLE orders DISABLE TRIGGER ALL; INSERT INTO orders VALUES (64, 9, 'one block'); COMMIT"),
+		s("INSERT INTO orders VALUES (65, 9, 'still unchecked')"),
+		s("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; ROLLBACK"),
+		s("INSERT INTO orders VALUES (66, 9, 'unchecked after the rollback')"),
+		s("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; COMMIT"),
+		s("INSERT INTO orders VALUES (67, 9, 'checked')"),
 	}},
 	{name: "disabled triggers and a statement prepared before", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES ($1, $2, 'prepared')", 90, 1),

@@ -29,7 +29,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 		return
 	}
 	if a.Triggers != parser.TriggersKept {
-		b.plan.Before = append(b.plan.Before, &Step{SQL: triggerSwitchSQL(a)})
+		b.plan.After = append(b.plan.After, &Step{SQL: triggerSwitchSQL(a)})
 	}
 	for _, r := range b.rels {
 		if !r.usable() || r.reported != nil || dropped[r] {
@@ -65,12 +65,12 @@ func (b *planBuilder) alter(a *parser.Alter) {
 	}
 }
 
-// triggerSwitchSQL renders the statement that records, before a
+// triggerSwitchSQL renders the statement that records, after a
 // superuser's ALTER TABLE ... DISABLE (or ENABLE) TRIGGER ALL, that the
 // RI triggers of the table it names no longer (or again) fire, so that
 // softfk's checks of writes into it do not (or do) apply (see
 // EnforcedOn). The record is a setting of the session's, which Postgres
-// drops if the ALTER fails or its transaction aborts. For any other user
+// drops if the transaction aborts, as it drops the ALTER's own change. For any other user
 // Postgres refuses to switch a real FOREIGN KEY's triggers (they are
 // system triggers): nothing is recorded, and softfk goes on checking.
 func triggerSwitchSQL(a *parser.Alter) string {
@@ -80,7 +80,7 @@ func triggerSwitchSQL(a *parser.Alter) string {
 	}
 	return fmt.Sprintf("SELECT set_config('%s', %s, false) FROM (SELECT %s AS s, CAST(CAST(to_regclass(%s) AS oid) AS text) AS o) t "+
 		"WHERE o IS NOT NULL AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)",
-		TriggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)))
+		triggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)))
 }
 
 // retypes reports whether the ALTER changes the type of one of cols.

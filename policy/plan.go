@@ -131,8 +131,9 @@ type Plan struct {
 	// Before are steps run just before the statement (their rows are
 	// collected).
 	Before []*Step
-	// After are checks run right after the statement, in the same batch:
-	// they need nothing from the statement's results.
+	// After are steps run right after the statement, in the same batch:
+	// they need nothing from the statement's results. Most are checks;
+	// one without a Check only records something (see triggerSwitchSQL).
 	After []*Step
 	// Hidden are expressions softfk appends to the statement's RETURNING
 	// list; their values are collected and the client never sees them.

@@ -33,21 +33,21 @@ const (
 // workers and bulk loaders set it).
 const replicaOff = "current_setting('session_replication_role') <> 'replica'"
 
-// TriggersOffSetting is the custom setting in which softfk keeps, for
+// triggersOffSetting is the custom setting in which softfk keeps, for
 // the session, the OIDs of the tables a superuser's ALTER TABLE ...
 // DISABLE TRIGGER ALL switched the triggers of off, as ",oid,oid,"
 // (empty when there are none). Postgres keeps a GUC change until the
 // transaction that made it aborts, and keeps it for the session at
 // COMMIT, as it does the catalog change of the ALTER TABLE itself.
-const TriggersOffSetting = "softfk.triggers_off"
+const triggersOffSetting = "softfk.triggers_off"
 
-// triggersOff is the current value of TriggersOffSetting, "" when unset.
-const triggersOff = "coalesce(current_setting('" + TriggersOffSetting + "', true), '')"
+// triggersOff is the current value of triggersOffSetting, "" when unset.
+const triggersOff = "coalesce(current_setting('" + triggersOffSetting + "', true), '')"
 
 // EnforcedOn renders the condition that a real FOREIGN KEY's RI triggers
 // on table t would fire in the session now, so that the checks and
 // actions of a write into t apply: the session is not a replica, and its
-// superuser did not switch t's triggers off (see TriggersOffSetting), nor
+// superuser did not switch t's triggers off (see triggersOffSetting), nor
 // those of a partitioned table t is a partition of (DISABLE TRIGGER ALL
 // recurses to partitions). A view's are its table's: writes through it
 // fire its table's triggers. The condition names no column: Postgres

@@ -395,15 +395,19 @@ func (f *frontend) checkedStatement(q *queryBuilder, text string, from int, st *
 	}
 }
 
-// afterResponders builds the responders of the checks that follow a client
-// statement; the enforced ones give their verdicts to h, which holds the
-// statement's responses.
-func (f *frontend) afterResponders(after []*policy.Step, h *hold, stmt string) []*checkResponder {
-	resps := make([]*checkResponder, len(after))
+// afterResponders builds the responders of the steps that follow a client
+// statement: the enforced checks give their verdicts to h, which holds the
+// statement's responses; other steps' failures drop them.
+func (f *frontend) afterResponders(after []*policy.Step, h *hold, stmt string) []responder {
+	resps := make([]responder, len(after))
 	for i, st := range after {
-		resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt}
-		if !st.Check.Shadow {
-			resps[i].hold, resps[i].verdict = h, true
+		switch {
+		case st.Check == nil:
+			resps[i] = &stepResponder{hold: h}
+		case st.Check.Shadow:
+			resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt}
+		default:
+			resps[i] = &checkResponder{f: f, check: st.Check, stmt: stmt, hold: h, verdict: true}
 			h.waiting++
 		}
 	}

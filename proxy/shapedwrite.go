@@ -63,7 +63,7 @@ func (f *frontend) shapedWrite(sql string, pz *parser.Parameterized, ready func(
 	// after it, or once every round has passed, their release (see
 	// releaseHeld).
 	h := &hold{waiting: 1}
-	var after []*checkResponder
+	var after []responder
 	if rounds {
 		h.waiting++
 	} else {
