@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -120,5 +123,53 @@ func matchesRealFK(t *testing.T, name string, client func(addr, db string) *exec
 	violations := strings.Count(direct, "is not present in table") + strings.Count(direct, "is still referenced from table")
 	if events := logs.FilterMessage("soft foreign key violation").Len(); violations == 0 || events < violations {
 		t.Errorf("%s: %d shadow violations logged, want at least the real FOREIGN KEY's %d", name, events, violations)
+	}
+}
+
+// A data-only dump made with pg_dump --disable-triggers restores through
+// softfk with psql, as it restores into tables with real FOREIGN KEYs: it
+// loads orders before users (name order: without foreign keys pg_dump
+// knows no other), between a DISABLE and an ENABLE TRIGGER ALL of each
+// table. The same dump without those fails at its first orphan, as it
+// would with a real FOREIGN KEY.
+func TestPgDumpDisableTriggersRestoresThroughSoftfk(t *testing.T) {
+	source := usersOrdersDatabase(t, false)
+	mustExec(t, connect(t, cluster.DSN(source)), "INSERT INTO orders VALUES (10, 1, 'a'), (11, 3, 'b'), (12, NULL, 'c')")
+	p := startProxy(t, configFor(t, "relationships:\n"+usersOrdersFK.yaml("public")))
+	host, port, _ := strings.Cut(p.Addr, ":")
+	restore := func(dumpFlags ...string) (string, string, error) {
+		dump := filepath.Join(t.TempDir(), "dump.sql")
+		args := append([]string{"-h", cluster.Host, "-p", strconv.Itoa(cluster.Port), "-U", cluster.User, "--data-only", "-f", dump}, dumpFlags...)
+		cmd := exec.Command(cluster.Tool("pg_dump"), append(args, source)...)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+cluster.Password)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("pg_dump: %v\n%s", err, out)
+		}
+		target := newDatabase(t)
+		mustExec(t, connect(t, cluster.DSN(target)),
+			"CREATE TABLE users (id int PRIMARY KEY, email text)",
+			"CREATE TABLE orders (id int PRIMARY KEY, user_id int, note text)")
+		cmd = exec.Command(cluster.Tool("psql"), "-X", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", cluster.User, "-d", target, "-f", dump)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+cluster.Password)
+		out, err := cmd.CombinedOutput()
+		return target, string(out), err
+	}
+
+	target, out, err := restore("--disable-triggers")
+	if err != nil {
+		t.Fatalf("restoring a --disable-triggers dump through softfk: %v\n%s", err, out)
+	}
+	var orders, users int
+	conn := connect(t, cluster.DSN(target))
+	if err := conn.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM users)").Scan(&orders, &users); err != nil {
+		t.Fatal(err)
+	}
+	if orders != 3 || users != 3 {
+		t.Errorf("restored %d orders and %d users, want 3 and 3\n%s", orders, users, out)
+	}
+	mustExec(t, connect(t, p.DSN(target)), "INSERT INTO orders VALUES (13, 2, 'checked again')")
+
+	if _, out, err := restore(); err == nil || !strings.Contains(out, `violates foreign key constraint "orders_user_id_fkey"`) {
+		t.Errorf("restoring the dump without --disable-triggers through softfk: %v, want a foreign key error\n%s", err, out)
 	}
 }
