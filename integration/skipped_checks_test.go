@@ -275,6 +275,9 @@ var disabledTriggerScenarios = []scenario{
 		s("INSERT INTO orders VALUES (66, 9, 'unchecked after the rollback')"),
 		s("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; COMMIT"),
 		s("INSERT INTO orders VALUES (67, 9, 'checked')"),
+		s("ALTER TABLE orders DISABLE TRIGGER ALL; DELETE FROM users WHERE id = 6"),
+		s("INSERT INTO users VALUES (7, 'g@x'); ALTER TABLE orders DISABLE TRIGGER ALL; DELETE FROM users WHERE id = 7; INSERT INTO orders VALUES (68, 7, 'x')"),
+		s("ALTER TABLE orders ENABLE TRIGGER ALL"),
 	}},
 	{name: "disabled triggers and a statement prepared before", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES ($1, $2, 'prepared')", 90, 1),
