@@ -307,7 +307,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(52) {
+	switch r.IntN(53) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -411,6 +411,11 @@ func (g *stepGen) next() {
 		g.droppedKeyColumn()
 	case 49:
 		g.setConstraints()
+	case 50:
+		// A superuser switches a table's triggers (the RI triggers of its
+		// foreign keys among them) off and on again; orphans written
+		// meanwhile stay.
+		g.control(fmt.Sprintf("ALTER TABLE %s %s TRIGGER ALL", g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")))
 	default:
 		g.transaction()
 	}
