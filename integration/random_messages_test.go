@@ -76,6 +76,9 @@ var randomMessageSQL = []string{
 	"PREPARE d (int) AS DELETE FROM users WHERE id = $1",
 	"EXECUTE d($1)",
 	"DEALLOCATE w",
+	"ALTER TABLE orders DISABLE TRIGGER ALL",
+	"ALTER TABLE users DISABLE TRIGGER ALL",
+	"ALTER TABLE orders ENABLE TRIGGER ALL",
 }
 
 func TestRandomMessageSequences(t *testing.T) {
@@ -121,6 +124,10 @@ func TestRandomMessageSequences(t *testing.T) {
 				t.Logf("seed %d sequence %d (%s): a statement refused inside a pipeline, a known limit", seed, i, c.name)
 				continue
 			}
+			if switchedThenDiscarded(c) {
+				t.Logf("seed %d sequence %d (%s): triggers switched off, then DISCARD ALL, a known limit", seed, i, c.name)
+				continue
+			}
 			failures++
 			t.Errorf("seed %d sequence %d (%s) differs:\n%s\ndirect: %q\nsoftfk: %q", seed, i, c.name,
 				describeMessages(c.msgs), got[0], got[1])
@@ -143,6 +150,27 @@ func inPipelineOnlyThroughSoftfk(got [2][]string) bool {
 		return false
 	}
 	return !refused(got[0]) && refused(got[1])
+}
+
+// switchedThenDiscarded reports whether a sequence may switch a table's
+// triggers off and then send DISCARD ALL, which ends softfk's switch but
+// not Postgres's: a known limit (see the README).
+func switchedThenDiscarded(c rawCase) bool {
+	switched := false
+	for _, m := range c.msgs {
+		var sql string
+		switch m := m.(type) {
+		case *pgproto3.Parse:
+			sql = m.Query
+		case *pgproto3.Query:
+			sql = m.String
+		}
+		switched = switched || strings.Contains(sql, "DISABLE TRIGGER ALL")
+		if switched && strings.Contains(sql, "DISCARD ALL") {
+			return true
+		}
+	}
+	return false
 }
 
 // randomRawCase draws one message sequence.
