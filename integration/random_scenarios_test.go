@@ -415,7 +415,7 @@ func (g *stepGen) next() {
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
 		// meanwhile stay.
-		g.control(fmt.Sprintf("ALTER TABLE %s %s TRIGGER ALL", g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")))
+		g.control(fmt.Sprintf("ALTER TABLE %s%s %s TRIGGER ALL", g.pick("", "", "ONLY "), g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")))
 	default:
 		g.transaction()
 	}

@@ -78,9 +78,14 @@ func triggerSwitchSQL(a *parser.Alter) string {
 	if a.Triggers == parser.TriggersDisabled {
 		value = "CASE WHEN strpos(s, ',' || o || ',') > 0 THEN s WHEN s = '' THEN ',' || o || ',' ELSE s || o || ',' END"
 	}
-	return fmt.Sprintf("SELECT set_config('%s', %s, false) FROM (SELECT %s AS s, CAST(CAST(to_regclass(%s) AS oid) AS text) AS o) t "+
-		"WHERE o IS NOT NULL AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)",
-		triggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)))
+	where := "o IS NOT NULL AND (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)"
+	if !a.Table.Inh {
+		// ALTER TABLE ONLY of a partitioned table switches only its own
+		// triggers, not those of its partitions, where its rows are.
+		where += " AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = CAST(o AS oid)) <> 'p'"
+	}
+	return fmt.Sprintf("SELECT set_config('%s', %s, false) FROM (SELECT %s AS s, CAST(CAST(to_regclass(%s) AS oid) AS text) AS o) t WHERE %s",
+		triggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)), where)
 }
 
 // retypes reports whether the ALTER changes the type of one of cols.
