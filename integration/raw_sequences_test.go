@@ -181,6 +181,13 @@ INSERT INTO orders VALUES (10, 1);`
 		{name: "Query that refuses a pipeline after the client's Bind", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Parse{Query: "INSERT INTO events VALUES (8)"}, &pgproto3.Bind{DestinationPortal: "p1"},
 			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Execute{Portal: "p1"}, &pgproto3.Query{String: "VACUUM events"}}},
+		// After DDL on a guarded table softfk reads the catalog again
+		// before the next Query that may need it, DISCARD ALL among them:
+		// that read must not leave the Query pipelined either.
+		{name: "DISCARD ALL after a trigger switch", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "ALTER TABLE orders DISABLE TRIGGER ALL"}, &pgproto3.Query{String: "DISCARD ALL"}}},
+		{name: "DISCARD ALL after DDL", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Query{String: "ALTER TABLE orders ADD COLUMN x int"}, &pgproto3.Query{String: "DISCARD ALL"}}},
 		{name: "Query that refuses a transaction block after a planned Parse", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Query{String: "BEGIN"}, &pgproto3.Parse{Name: "s1", Query: "TRUNCATE users"}, &pgproto3.Query{String: "VACUUM events"}}},
 	}

@@ -68,8 +68,8 @@ type frontend struct {
 	// clientOpened says the client sent a Bind or an Execute since its
 	// last Sync: its implicit transaction may hold portals or work that
 	// a Sync of softfk's would end. planningAhead is set while softfk
-	// plans a client's Parse, Bind or Describe it has not passed on yet
-	// (see await).
+	// plans a client's Parse, Bind or Describe it has not passed on yet,
+	// or reads the catalog before a client's Query (see await).
 	clientOpened  bool
 	planningAhead bool
 	// scratch is reused to check messages softfk decodes (decodeExact).

@@ -44,7 +44,11 @@ func (f *frontend) query(body []byte) error {
 		ready = f.s.schemaChanged
 	}
 	f.ownStale = f.ownStale || f.namesRelation(text)
+	// A catalog read before the Query must not leave the Query in its
+	// implicit transaction: a DISCARD ALL would find itself pipelined.
+	f.planningAhead = true
 	relevant, err := f.relevant(text)
+	f.planningAhead = false
 	if errors.Is(err, errCatalogUnavailable) {
 		f.endFailedQuery(ready)
 		return nil
