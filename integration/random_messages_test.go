@@ -120,7 +120,7 @@ func TestRandomMessageSequences(t *testing.T) {
 			conn.Close(ctx)
 		}
 		if !reflect.DeepEqual(got[0], got[1]) {
-			if inPipelineOnlyThroughSoftfk(got) {
+			if inPipelineOnlyThroughSoftfk(got) && boundThenQueried(c) {
 				t.Logf("seed %d sequence %d (%s): a statement refused inside a pipeline, a known limit", seed, i, c.name)
 				continue
 			}
@@ -168,6 +168,26 @@ func switchedThenDiscarded(c rawCase) bool {
 		switched = switched || strings.Contains(sql, "DISABLE TRIGGER ALL")
 		if switched && strings.Contains(sql, "DISCARD ALL") {
 			return true
+		}
+	}
+	return false
+}
+
+// boundThenQueried reports whether a sequence sends a Query while a
+// portal it bound may still be open (no Sync since the Bind): the case of
+// the known limit inPipelineOnlyThroughSoftfk finds.
+func boundThenQueried(c rawCase) bool {
+	bound := false
+	for _, m := range c.msgs {
+		switch m.(type) {
+		case *pgproto3.Bind:
+			bound = true
+		case *pgproto3.Sync:
+			bound = false
+		case *pgproto3.Query:
+			if bound {
+				return true
+			}
 		}
 	}
 	return false
