@@ -545,9 +545,10 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 // transaction of the client's messages not yet ended by a Sync, where
 // Postgres counts softfk's Execute as pipelining: a VACUUM or DISCARD ALL
 // the client sends as a Query (this one, or a later one before its Sync)
-// would then fail (25001) where directly it runs. When that transaction holds nothing of the
-// client's (no Bind or Execute since its Sync, no transaction block), a
-// Sync of softfk's ends it after a round that succeeded.
+// would then fail (25001) where directly it runs. When that transaction
+// holds nothing of the client's (no Bind or Execute since its Sync, no
+// transaction block), a Sync of softfk's ends it after a round that
+// succeeded.
 func (f *frontend) await(rd *round) (bool, error) {
 	f.send('H', nil)
 	if err := f.flushBeforeWait(); err != nil {
