@@ -68,6 +68,20 @@ func TestPsycopgMatchesRealForeignKey(t *testing.T) {
 		"after the cancel: still usable", "py_channel=hello")
 }
 
+// asyncpg: the extended protocol in binary only, every query with
+// arguments prepared under a name of its own and kept in a statement cache
+// (prepared again after DDL), executemany under one Sync, cursors fetching
+// from a portal in chunks, binary COPY from records, a timeout's cancel
+// (testdata/asyncpg/transcript.py).
+func TestAsyncpgMatchesRealForeignKey(t *testing.T) {
+	python := interpreter(t, "Debian's python3-asyncpg", []string{"-c", "import asyncpg"}, "/usr/bin/python3", "python3")
+	scriptMatchesRealFK(t, python, "asyncpg/transcript.py",
+		"cached insert 1: error 23503", "cached insert 3: INSERT 0 1", "executemany with a violation: error 23503",
+		"multi-statement string with a violation: error 23503", "transaction with a savepoint: error 23503",
+		"delete of an unreferenced parent: DELETE 1", "cached select after the change: 100,1,None,None", "copy records with a violation: error 23503",
+		"timeout: timeout", "after the timeout: still usable", "notify: apg_channel=hello")
+}
+
 // SQLAlchemy's ORM on psycopg2, which binds parameters on the client and
 // sends every statement as a simple query: the unit of work's ordering of
 // inserts before and deletes after (setting children's keys to NULL
