@@ -308,6 +308,8 @@ func transcript(t *testing.T, ctx context.Context, dsn, schema, mode string, ste
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
 	case "exec":
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	case "describe":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	// Notices are part of what the client sees: they are recorded with
 	// the step that caused them.

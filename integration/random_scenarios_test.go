@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,6 +139,7 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		sc.name += " shadow"
 		sc.shadow, sc.shadowEvents = true, -1
 	}
+	sc.modes = randomModes
 	switch {
 	case g.multi && g.copies:
 		sc.name += " multi"
@@ -150,10 +152,16 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 	case g.dropsKeys:
 		// In one pipeline the writes after the DROP are checked with the
 		// catalog facts from before it (a known limit).
-		sc.modes = []string{"simple", "extended", "exec", "wire"}
+		sc.modes = []string{"simple", "extended", "exec", "describe", "wire"}
 	}
 	return sc
 }
+
+// randomModes are the protocols of a random scenario: the oracle's, and
+// pgx's cached descriptions (every statement unnamed, its parameters in
+// the formats a Describe found the first time), which drivers behind
+// transaction-pooling proxies use.
+var randomModes = append(slices.Clone(oracleModes), "describe")
 
 // Known differences between real and soft foreign keys (the README's
 // known limits): which of several still referenced keys, and of which

@@ -77,9 +77,10 @@ func queryAll(ctx context.Context, conn *pgx.Conn, sql string, args ...any) stri
 }
 
 var relayModes = map[string]pgx.QueryExecMode{
-	"simple":   pgx.QueryExecModeSimpleProtocol,
-	"extended": pgx.QueryExecModeCacheStatement,
-	"describe": pgx.QueryExecModeDescribeExec,
+	"simple":              pgx.QueryExecModeSimpleProtocol,
+	"extended":            pgx.QueryExecModeCacheStatement,
+	"describe":            pgx.QueryExecModeDescribeExec,
+	"cached descriptions": pgx.QueryExecModeCacheDescribe,
 }
 
 func TestRelayStatementsMatchDirect(t *testing.T) {
