@@ -445,7 +445,7 @@ func (e *eventSocket) Read(p []byte) (int, error) {
 	if e.drained && !e.hangup.Load() {
 		return 0, errWouldBlock
 	}
-	n, errno := e.rw(syscall.SYS_READ, p)
+	n, errno := e.rw(recvSocket, p)
 	switch {
 	case errno == syscall.EAGAIN:
 		e.drained = true
@@ -465,7 +465,7 @@ func (e *eventSocket) Write(p []byte) (int, error) {
 	defer e.wmu.Unlock()
 	written := 0
 	for written < len(p) {
-		n, errno := e.rw(syscall.SYS_WRITE, p[written:])
+		n, errno := e.rw(sendSocket, p[written:])
 		switch errno {
 		case 0:
 			written += n
@@ -490,23 +490,23 @@ func (e *eventSocket) tryWrite(p []byte) {
 		return
 	}
 	defer e.wmu.Unlock()
-	e.rw(syscall.SYS_WRITE, p)
+	e.rw(sendSocket, p)
 }
 
 // errClosedSocket stands for a closed socket among system call errors.
 const errClosedSocket = syscall.EBADF
 
-// rw makes one read or write system call (EINTR retried).
-func (e *eventSocket) rw(call uintptr, p []byte) (int, syscall.Errno) {
+// rw makes one recvSocket or sendSocket call (EINTR retried).
+func (e *eventSocket) rw(call func(fd uintptr, p []byte) (int, syscall.Errno), p []byte) (int, syscall.Errno) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed.Load() {
 		return 0, errClosedSocket
 	}
 	for {
-		n, _, errno := syscall.RawSyscall(call, uintptr(e.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		n, errno := call(uintptr(e.fd), p)
 		if errno != syscall.EINTR {
-			return int(n), errno
+			return n, errno
 		}
 	}
 }

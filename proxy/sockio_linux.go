@@ -36,6 +36,24 @@ type sockIO struct {
 	writeFn func(fd uintptr) bool
 }
 
+// recvSocket makes one recvfrom system call into p, which must not be
+// empty. On a socket recvfrom and sendto do what read and write do
+// without passing through the file layer (fdget_pos, vfs_read and
+// vfs_write took 4% of softfk's CPU under pgbench -S, against 2.8% for
+// these).
+func recvSocket(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	return int(n), e
+}
+
+// sendSocket makes one sendto system call from p, which must not be
+// empty; MSG_NOSIGNAL makes a write to a closed connection fail with
+// EPIPE without raising SIGPIPE.
+func sendSocket(fd uintptr, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
+	return int(n), e
+}
+
 // newSockIO returns raw socket I/O for a TCP connection, and the connection
 // itself for anything else (TLS, a Unix socket). Other systems than Linux
 // use the connection as it is (sockio_other.go).
@@ -57,14 +75,14 @@ func newSockIO(c net.Conn) io.ReadWriter {
 // readReady tries one read; false means the socket has nothing yet.
 func (s *sockIO) readReady(fd uintptr) bool {
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
+		n, e := recvSocket(fd, s.rbuf)
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
 		}
-		s.rn, s.rerrno = int(n), e
+		s.rn, s.rerrno = n, e
 		return true
 	}
 }
@@ -93,10 +111,10 @@ func (s *sockIO) Read(p []byte) (int, error) {
 func (s *sockIO) writeReady(fd uintptr) bool {
 	for s.wn < len(s.wbuf) {
 		rest := s.wbuf[s.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
+		n, e := sendSocket(fd, rest)
 		switch e {
 		case 0:
-			s.wn += int(n)
+			s.wn += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
