@@ -30,7 +30,7 @@
 #   spawn VAR LOG CMD...           any other proxy, stopped by cleanup
 #   wait_ready NAME PORT PID LOG
 #   then per round: rotate, cpu_ticks, parse_pgbench, ticks_us_per; and to
-#   report: median, ratio, write_summary.
+#   report: median, ratio, paired_ratio, write_summary.
 #
 # Everything a script started is stopped on exit (Ctrl-C included) by pid,
 # in reverse order, and then the cluster is stopped and WORK removed. Nothing
@@ -520,6 +520,23 @@ median() {
 # ratio A B: A/B to three decimals, or "-" if either is "-".
 ratio() {
 	if [[ $1 == - || $2 == - ]]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; fi
+}
+
+# paired_ratio "A VALUES" "B VALUES": the median over the rounds of A/B,
+# each round's A against the same round's B, to three decimals, or "-" if
+# either is "-". Rounds interleave the targets, so a drift of the machine's
+# speed (other load, CPU clocks) that the medians of each target keep
+# cancels out within a round.
+paired_ratio() {
+	local -a a b r=()
+	read -r -a a <<<"$1"
+	read -r -a b <<<"$2"
+	[[ ${a[0]} == - || ${b[0]} == - ]] && { echo -; return; }
+	local i
+	for i in "${!a[@]}"; do
+		r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.10g", x / y}')")
+	done
+	printf '%.3f' "$(median "${r[@]}")"
 }
 
 # write_summary KEY=VALUE...: if BENCH_OUT is set, write the lines to it,

@@ -48,7 +48,11 @@
 #                  exited) plus those PgBouncer keeps (their own counters).
 #   A/B ratios     TPS ratio below 1 means A is slower than B (0.80 = A
 #                  delivers 80% of B's throughput); latency and CPU ratios
-#                  above 1 mean A costs more.
+#                  above 1 mean A costs more. "TPS paired" is the median of
+#                  the rounds' own ratios (A and B measured within the same
+#                  round), which a machine whose speed drifts from one
+#                  round to the next disturbs less than the ratio of
+#                  medians.
 #     softfk/direct     the whole price of putting softfk in the path
 #     softfk/pgbouncer  softfk against a mature pooler doing a similar job
 #     softfk/pgbouncer_fresh  the same, both starting new backends each round
@@ -262,15 +266,16 @@ for mode in "${MODES[@]}"; do
 		)
 	done
 	echo
-	printf '%-26s %12s %12s %16s\n' ratio TPS latency "CPU/tx"
+	printf '%-26s %12s %12s %12s %16s\n' ratio TPS "TPS paired" latency "CPU/tx"
 	for pair in "${RATIOS[@]}"; do
 		a=$mode.${pair%/*} b=$mode.${pair#*/}
 		rt=$(ratio "${MED_TPS[$a]}" "${MED_TPS[$b]}")
+		rp=$(paired_ratio "${TPS[$a]}" "${TPS[$b]}")
 		rl=$(ratio "${MED_LAT[$a]}" "${MED_LAT[$b]}")
 		rc=$(ratio "${MED_CPU[$a]}" "${MED_CPU[$b]}")
-		printf '%-26s %12s %12s %16s\n' "$pair" "$rt" "$rl" "$rc"
+		printf '%-26s %12s %12s %12s %16s\n' "$pair" "$rt" "$rp" "$rl" "$rc"
 		key=$mode.${pair/\//_over_}
-		summary+=("$key.tps=$rt" "$key.latency=$rl" "$key.cpu=$rc")
+		summary+=("$key.tps=$rt" "$key.tps_paired=$rp" "$key.latency=$rl" "$key.cpu=$rc")
 	done
 done
 
