@@ -111,8 +111,8 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 	parents, with := TableRef(r.Parent), ""
 	if lock {
 		refs := qualified("p", r.RefColumns)
-		with = fmt.Sprintf("WITH softfk_locked AS MATERIALIZED (SELECT %s FROM %s p WHERE (%s) IN (SELECT %s FROM %s c) FOR KEY SHARE OF p) ",
-			strings.Join(refs, ", "), TableRef(r.Parent), strings.Join(refs, ", "), strings.Join(keys, ", "), rows)
+		with = fmt.Sprintf("WITH softfk_locked AS MATERIALIZED (SELECT %s FROM %s p WHERE EXISTS (SELECT FROM %s c WHERE %s) FOR KEY SHARE OF p) ",
+			strings.Join(refs, ", "), TableRef(r.Parent), rows, keysEqual(r, refs, keys))
 		parents = "softfk_locked"
 	}
 	violates, signal := keyViolation(r, keys, parents, "")
@@ -125,11 +125,7 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 // partition: no referencing row can take one of its keys meanwhile.)
 func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) {
 	keys, refs := qualified("c", r.Columns), qualified("d", r.RefColumns)
-	eq := make([]string, len(keys))
-	for i := range keys {
-		eq[i] = refs[i] + " = " + keys[i]
-	}
-	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), strings.Join(eq, " AND "))
+	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), keysEqual(r, refs, keys))
 	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))
 	b.addValidation(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
 		joinNonEmpty(" AND ", cond, nullCount(keys)+" = 0", referenced)))

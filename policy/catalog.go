@@ -80,6 +80,19 @@ func (t *Table) StringParamExact(c parser.Constant) bool {
 	return ok && col.TypeOID < firstUserOID && (col.TypeOID != intervalOID || col.Type == "interval")
 }
 
+// eq is the SQL operator that compares two values of the column's type
+// as a unique index on it does: "=", qualified with its schema when that
+// is not pg_catalog, so that the comparison does not depend on the
+// session's search_path. (Unqualified, a citext key compared while the
+// search_path leaves out citext's schema would be compared as text, case
+// and all; Postgres's RI checks name their operators too.)
+func (c Column) eq() string {
+	if c.eqSchema == "" {
+		return "="
+	}
+	return "OPERATOR(" + c.eqSchema + ".=)"
+}
+
 // columnAt returns the column at position i (0-based) in the table's
 // column order.
 func (t *Table) columnAt(i int) (Column, bool) {
@@ -110,6 +123,10 @@ type Column struct {
 	// DependsOn are, for a generated column, the columns its expression
 	// reads: an UPDATE that assigns one of them computes it again.
 	DependsOn []string
+	// eqSchema is the schema, quoted, of the btree equality operator of
+	// the column's type (of a domain's base type) when it is not
+	// pg_catalog's: an extension's type, say citext (see Eq).
+	eqSchema string
 	// Everywhere says every other relation of the table's name (in
 	// another schema, temporary ones included), which a statement's
 	// unqualified name may denote instead, is a table with a column of
@@ -124,7 +141,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 20
+const catalogColumns = 21
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -217,7 +234,16 @@ SELECT n.nspname, c.relname, c.relkind::text,
       AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 2 AND t.tgtype & 20 <> 0), '') ELSE '' END,
   CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
                         WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
-    SELECT string_agg(k.conname, chr(30)) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '') ELSE '' END
+    SELECT string_agg(k.conname, chr(30)) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '') ELSE '' END,
+  coalesce((
+    SELECT quote_ident(eqn.nspname) FROM pg_catalog.pg_type ty
+    JOIN pg_catalog.pg_operator eq ON eq.oprname = '=' AND eq.oprleft = eq.oprright
+      AND eq.oprleft = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+    JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace
+    WHERE ty.oid = a.atttypid AND eqn.nspname <> 'pg_catalog' AND EXISTS (
+      SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
+      WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
+    ORDER BY eq.oid LIMIT 1), '')
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -268,7 +294,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
 		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
-			Default: r[8] == "true", Everywhere: r[13] == "true"}
+			Default: r[8] == "true", Everywhere: r[13] == "true", eqSchema: r[20]}
 		byNum[t][num] = r[4]
 		if deps, ok := strings.CutPrefix(r[9], "generated:"); ok {
 			if generated[t] == nil {

@@ -230,11 +230,7 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 // keys are enforced in the session, looking the parent row up in parents
 // (a FROM item with r's referenced columns), with locking after it.
 func keyViolation(r *Rel, keys []string, parents, locking string) (violates, signal string) {
-	var eq []string
-	for j, pc := range r.RefColumns {
-		eq = append(eq, fmt.Sprintf("%s.%s = %s", parentAlias, config.QuoteIdent(pc), keys[j]))
-	}
-	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", parents, parentAlias, strings.Join(eq, " AND "), locking)
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", parents, parentAlias, keysEqual(r, qualified(parentAlias, r.RefColumns), keys), locking)
 	nulls := nullCount(keys)
 	kind := "'" + kindMissing + "'"
 	violates = nulls + " = 0 AND " + missing
@@ -244,6 +240,22 @@ func keyViolation(r *Rel, keys []string, parents, locking string) (violates, sig
 	}
 	signal = fmt.Sprintf("'%s' || json_build_array(%d, %s, %s, %s)::text", SignalPrefix, r.Index, permExpr(r.Child, r.Columns), kind, keyText(keys))
 	return violates, signal
+}
+
+// refEq returns the operator that compares values of relationship r's
+// key column j, as the referenced column's unique index compares them
+// (see Column.eq).
+func (r *Rel) refEq(j int) string { return r.Parent.Columns[r.RefColumns[j]].eq() }
+
+// keysEqual renders the condition that the key expressions a and b (one
+// per column of r's key, referencing or referenced) are equal, column by
+// column, with r's operators.
+func keysEqual(r *Rel, a, b []string) string {
+	eq := make([]string, len(a))
+	for j := range a {
+		eq[j] = a[j] + " " + r.refEq(j) + " " + b[j]
+	}
+	return strings.Join(eq, " AND ")
 }
 
 // childViolations renders, for relationship r, the rows of k (holding the
@@ -284,7 +296,7 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 		o + ".xmin <> xid(pg_current_xact_id())",
 	}
 	for _, c := range append(append([]string(nil), unique...), r.Columns...) {
-		conds = append(conds, fmt.Sprintf("%s.%s = %s", o, config.QuoteIdent(c), castTo(rowText(ref, t, c), t.Columns[c].Type)))
+		conds = append(conds, fmt.Sprintf("%s.%s %s %s", o, config.QuoteIdent(c), t.Columns[c].eq(), castTo(rowText(ref, t, c), t.Columns[c].Type)))
 	}
 	kept := fmt.Sprintf("EXISTS (SELECT FROM %s %s WHERE %s)", TableRef(t), o, strings.Join(conds, " AND "))
 	if guard != "" {
@@ -299,15 +311,10 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 // took it) is fine; RESTRICT does not allow even that. The child rows found
 // are locked FOR KEY SHARE, as Postgres's RI check does.
 func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool) string {
-	var childEq, parentEq []string
-	for j := range r.Columns {
-		childEq = append(childEq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(r.Columns[j]), idx[j]))
-		parentEq = append(parentEq, fmt.Sprintf("p.%s = k.c%d", config.QuoteIdent(r.RefColumns[j]), idx[j]))
-	}
 	violates := fmt.Sprintf("EXISTS (SELECT FROM (SELECT 1 FROM %s c WHERE %s LIMIT 1 FOR KEY SHARE OF c) s)",
-		TableRef(r.Child), strings.Join(childEq, " AND "))
+		TableRef(r.Child), keysEqual(r, qualified("c", r.Columns), kColumns(idx)))
 	if noAction {
-		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), strings.Join(parentEq, " AND "), violates)
+		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), keysEqual(r, qualified("p", r.RefColumns), kColumns(idx)), violates)
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
 		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), kindReferenced, keyText(kColumns(idx)), from,

@@ -250,11 +250,7 @@ func (w *parentWork) changed(e event) {
 // changed parent keys, collecting what the next round must look at.
 func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string, action config.Action, isUpdate bool) {
 	src := keys.src
-	var match []string
-	for j, c := range r.Columns {
-		match = append(match, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
-	}
-	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, strings.Join(match, " AND "))
+	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, keysEqual(r, qualified("c", r.Columns), kColumns(idx)))
 	child := TableRef(r.Child)
 	switch {
 	case action == config.Cascade && !isUpdate:
@@ -316,13 +312,9 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 // actionReportSQL renders, for shadow mode, a query returning one signal
 // row when some child would be affected by the action.
 func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action config.Action) string {
-	var eq []string
-	for j, c := range r.Columns {
-		eq = append(eq, fmt.Sprintf("c.%s = k.c%d", config.QuoteIdent(c), idx[j]))
-	}
 	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
 		SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), parser.QuoteLiteral(string(action)), keyText(kColumns(idx)), src.from(),
-		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), strings.Join(eq, " AND "))))
+		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), keysEqual(r, qualified("c", r.Columns), kColumns(idx)))))
 }
 
 // parentRelsOf lists the relationships in which t is the parent.
