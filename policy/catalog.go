@@ -179,7 +179,16 @@ tables(oid) AS (
       AND d.refclassid = 'pg_catalog.pg_class'::regclass
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = r.ev_class AND t.tgtype & 64 <> 0)
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = r.ev_class AND o.rulename <> '_RETURN')
-  ) x(parent, child) ON x.parent = tables.oid)
+  ) x(parent, child) ON x.parent = tables.oid),
+eqs(typ, nsp) AS MATERIALIZED (
+  SELECT ty.oid, min(quote_ident(eqn.nspname)) FROM pg_catalog.pg_type ty
+  JOIN pg_catalog.pg_operator eq ON eq.oprname = '=' AND eq.oprleft = eq.oprright
+    AND eq.oprleft = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+  JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace AND eqn.nspname <> 'pg_catalog'
+  WHERE ty.oid >= ` + strconv.Itoa(firstUserOID) + ` AND EXISTS (
+    SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
+    WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
+  GROUP BY ty.oid)
 SELECT n.nspname, c.relname, c.relkind::text,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
   a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, CASE WHEN a.attgenerated <> '' THEN 'generated:' || coalesce((
@@ -235,19 +244,12 @@ SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN a.attnum = (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
                         WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped) THEN coalesce((
     SELECT string_agg(k.conname, chr(30)) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '') ELSE '' END,
-  coalesce((
-    SELECT quote_ident(eqn.nspname) FROM pg_catalog.pg_type ty
-    JOIN pg_catalog.pg_operator eq ON eq.oprname = '=' AND eq.oprleft = eq.oprright
-      AND eq.oprleft = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
-    JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace
-    WHERE ty.oid = a.atttypid AND eqn.nspname <> 'pg_catalog' AND EXISTS (
-      SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
-      WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
-    ORDER BY eq.oid LIMIT 1), '')
+  coalesce(eqs.nsp, '')
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN eqs ON eqs.typ = a.atttypid
 ORDER BY 1, 2, a.attnum`
 }
 
