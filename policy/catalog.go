@@ -125,7 +125,7 @@ type Column struct {
 	DependsOn []string
 	// eqSchema is the schema, quoted, of the btree equality operator of
 	// the column's type (of a domain's base type) when it is not
-	// pg_catalog's: an extension's type, say citext (see Eq).
+	// pg_catalog's: an extension's type, say citext (see eq).
 	eqSchema string
 	// Everywhere says every other relation of the table's name (in
 	// another schema, temporary ones included), which a statement's
