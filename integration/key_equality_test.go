@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -19,9 +20,11 @@ type equalKeys struct {
 	other, missing   string // another parent key, and a key no parent has
 }
 
+var citextKeys = equalKeys{name: "citext", typ: "public.citext", setup: "CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;",
+	stored: "'abc'", equal: "'ABC'", other: "'Def'", missing: "'xyz'"}
+
 var equalKeyTypes = []equalKeys{
-	{name: "citext", typ: "public.citext", setup: "CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;",
-		stored: "'abc'", equal: "'ABC'", other: "'Def'", missing: "'xyz'"},
+	citextKeys,
 	{name: "nondeterministic collation", typ: "text COLLATE public.softfk_ci",
 		setup:  "CREATE COLLATION IF NOT EXISTS public.softfk_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);",
 		stored: "'abc'", equal: "'ABC'", other: "'Def'", missing: "'xyz'"},
@@ -30,16 +33,22 @@ var equalKeyTypes = []equalKeys{
 	{name: "interval", typ: "interval", stored: "'1 day'", equal: "'24 hours'", other: "'1 month'", missing: "'1 year'"},
 }
 
+// schema creates parent p with the stored and the other key, child c,
+// and then extra, in which TYPE stands for the key type.
+func (kt equalKeys) schema(extra string) string {
+	return fmt.Sprintf(`%s
+CREATE TABLE p (k %s PRIMARY KEY);
+CREATE TABLE c (id int PRIMARY KEY, k %[2]s);
+INSERT INTO p VALUES (%s), (%s);
+`, kt.setup, kt.typ, kt.stored, kt.other) + strings.ReplaceAll(extra, "TYPE", kt.typ)
+}
+
 func equalKeyScenarios() []scenario {
 	var out []scenario
 	for _, kt := range equalKeyTypes {
 		for _, action := range []string{"NO ACTION", "RESTRICT", "CASCADE", "SET NULL"} {
-			schema := fmt.Sprintf(`%s
-CREATE TABLE p (k %s PRIMARY KEY);
-CREATE TABLE c (id int PRIMARY KEY, k %[2]s);
-INSERT INTO p VALUES (%s), (%s);`, kt.setup, kt.typ, kt.stored, kt.other)
 			out = append(out, scenario{
-				name: kt.name + " " + action, schema: schema, modes: []string{"simple", "extended"},
+				name: kt.name + " " + action, schema: kt.schema(""), modes: []string{"simple", "extended"},
 				fks: []fk{{table: "c", cols: "k", refTable: "p", refCols: "k", onDelete: action, onUpdate: action}},
 				steps: []step{
 					// The extension's operators are found as the session's
@@ -61,14 +70,11 @@ INSERT INTO p VALUES (%s), (%s);`, kt.setup, kt.typ, kt.stored, kt.other)
 	}
 	// Outside the search_path an unqualified = between two citext values
 	// finds text's operator, which tells case apart.
-	kt := equalKeyTypes[0]
+	kt := citextKeys
 	for _, action := range []string{"NO ACTION", "CASCADE", "SET NULL"} {
 		out = append(out, scenario{
-			name: "citext outside the search_path " + action, schema: fmt.Sprintf(`%s
-CREATE TABLE p (k %s PRIMARY KEY);
-CREATE TABLE c (id int PRIMARY KEY, k %[2]s);
-CREATE TABLE g (id int PRIMARY KEY, k %[2]s);
-INSERT INTO p VALUES (%s), (%s);`, kt.setup, kt.typ, kt.stored, kt.other),
+			name:   "citext outside the search_path " + action,
+			schema: kt.schema("CREATE TABLE g (id int PRIMARY KEY, k TYPE);"),
 			fks: []fk{
 				{table: "c", cols: "k", refTable: "p", refCols: "k", onDelete: action, onUpdate: action},
 				{table: "g", cols: "k", refTable: "p", refCols: "k"},
