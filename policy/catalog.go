@@ -143,7 +143,7 @@ type Catalog struct {
 // catalogColumns are the columns of the catalog query, in order.
 const catalogColumns = 21
 
-// CatalogQuery returns the SQL that reads everything softfk needs about
+// catalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
 // INSTEAD OF triggers or rules of their own), as text, one row per column
 // of each. Table names travel as literals so the query runs over the
@@ -156,9 +156,9 @@ const catalogColumns = 21
 // constraints, partition ancestors, view definitions) comes from a
 // materialized CTE, facts, costed once per table rather than once per
 // column: 33,197 against 137,399 for 100 tables, so the cost stays below
-// the default jit_above_cost up to about 200 tables of a dozen columns.
-// The system's own views are left out.
-func CatalogQuery(tables []config.TableName) string {
+// the default jit_above_cost for a chunk of catalogChunk tables (see
+// CatalogQueries). The system's own views are left out.
+func catalogQuery(tables []config.TableName) string {
 	var vals strings.Builder
 	for i, t := range tables {
 		if i > 0 {
@@ -267,7 +267,28 @@ LEFT JOIN eqs ON eqs.typ = a.atttypid
 ORDER BY 1, 2, a.attnum`
 }
 
-// ParseCatalog builds a Catalog from the rows of CatalogQuery.
+// catalogChunk is how many configured tables one catalog statement reads.
+// A statement's estimated cost grows with its tables (33,000 for 100 of a
+// dozen columns, 174,000 for 400); past jit_above_cost (100,000 by
+// default) PostgreSQL JIT-compiles it, which made 400 tables take 316 ms
+// instead of 85 (120 in four statements), and past
+// jit_optimize_above_cost longer still.
+const catalogChunk = 100
+
+// CatalogQueries returns the statements that read the catalog facts of
+// tables, one per catalogChunk of them, each planned on its own.
+func CatalogQueries(tables []config.TableName) []string {
+	var queries []string
+	for len(tables) > catalogChunk {
+		queries = append(queries, catalogQuery(tables[:catalogChunk]))
+		tables = tables[catalogChunk:]
+	}
+	return append(queries, catalogQuery(tables))
+}
+
+// ParseCatalog builds a Catalog from the rows of CatalogQueries'
+// statements, in any order. A table two statements reach (a partition or
+// a view of tables in two chunks) comes with the same rows from each.
 func ParseCatalog(rows [][]string) (*Catalog, error) {
 	cat := &Catalog{Tables: map[config.TableName]*Table{}}
 	byNum := map[*Table]map[int]string{}
@@ -384,7 +405,7 @@ func (i Index) UniqueKey() bool {
 }
 
 // parseIndexes reads the index column of a catalog row (see
-// CatalogQuery), with byNum naming the table's columns by number.
+// catalogQuery), with byNum naming the table's columns by number.
 func parseIndexes(spec string, byNum map[int]string) []Index {
 	var indexes []Index
 	for _, rec := range strings.Split(spec, "\x1e") {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -19,7 +20,8 @@ func (s *session) loadCatalog() error {
 	if !due {
 		return nil
 	}
-	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(db.CatalogQuery()), 0))); err != nil {
+	sql := strings.Join(db.CatalogQueries(), ";\n")
+	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(sql), 0))); err != nil {
 		return err
 	}
 	var rows [][]string
@@ -31,15 +33,7 @@ func (s *session) loadCatalog() error {
 		}
 		switch typ {
 		case 'D':
-			var row []string
-			for _, v := range lastValues(body, columnCount(body)) {
-				if v == nil {
-					row = append(row, "")
-				} else {
-					row = append(row, *v)
-				}
-			}
-			rows = append(rows, row)
+			rows = append(rows, textRow(lastValues(body, columnCount(body))))
 		case 'E':
 			failure = string(body)
 		case 'S':
@@ -95,10 +89,13 @@ func (f *frontend) ensureCatalog(db *policy.DB) error {
 	if !due {
 		return nil
 	}
-	step := &policy.Step{SQL: db.CatalogQuery(), Collect: true}
-	rd := newRound(1)
-	resp := &stepResponder{round: rd, collect: true}
-	f.sendStep(step, resp, nil)
+	queries := db.CatalogQueries()
+	rd := newRound(len(queries))
+	resps := make([]*stepResponder, len(queries))
+	for i, q := range queries {
+		resps[i] = &stepResponder{round: rd, collect: true}
+		f.sendStep(&policy.Step{SQL: q, Collect: true}, resps[i], nil)
+	}
 	ok, err := f.await(rd)
 	if err != nil {
 		return err
@@ -106,17 +103,24 @@ func (f *frontend) ensureCatalog(db *policy.DB) error {
 	if !ok {
 		return errCatalogUnavailable
 	}
-	rows := make([][]string, len(resp.rows))
-	for i, r := range resp.rows {
-		for _, v := range r {
-			if v == nil {
-				rows[i] = append(rows[i], "")
-			} else {
-				rows[i] = append(rows[i], *v)
-			}
+	var rows [][]string
+	for _, resp := range resps {
+		for _, r := range resp.rows {
+			rows = append(rows, textRow(r))
 		}
 	}
 	return f.s.useCatalog(db, rows)
+}
+
+// textRow is a catalog row's values as text, NULL as the empty string.
+func textRow(vals []*string) []string {
+	row := make([]string, len(vals))
+	for i, v := range vals {
+		if v != nil {
+			row[i] = *v
+		}
+	}
+	return row
 }
 
 // errCatalogUnavailable means softfk could not read the catalog it needs
