@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -155,6 +156,77 @@ INSERT INTO p VALUES (1.5);`, fks: []fk{{table: "c", cols: "v", refTable: "p", r
 		s("INSERT INTO c VALUES (3, $1)", "1.54"),
 	}},
 }
+
+// crossKeys is a referencing key type of a referenced one of another type,
+// the parent keys, the steps and the actions to run them under.
+type crossKeys struct {
+	child, parent, parentKeys string
+	steps                     []step
+	actions                   []string
+}
+
+// PostgreSQL compares a referencing value with a referenced one by an
+// equality operator of the referenced column's operator class taking the
+// referencing type, or else casts the referencing value to the class's
+// type first: a text key of a char(n) parent is compared as char, trailing
+// blanks ignored, where a plain = would compare them as text.
+var crossKeyTypes = []crossKeys{
+	{"text", "char(5)", "('ab'), ('cd')", []step{
+		s("INSERT INTO c VALUES (1, 'ab')"), s("INSERT INTO c VALUES (2, 'ab   ')"), s("INSERT INTO c VALUES ($1, $2)", 3, "cd "),
+		s("UPDATE p SET k = 'ab ' WHERE k = 'ab'"), s("DELETE FROM p WHERE k = 'cd'"), s("DELETE FROM p WHERE k = 'ab'"),
+	}, []string{"NO ACTION", "CASCADE", "SET NULL"}},
+	{"char(5)", "text", "('ab'), ('cd  ')", []step{
+		s("INSERT INTO c VALUES (1, 'ab')"), s("INSERT INTO c VALUES (2, 'ab   ')"), s("INSERT INTO c VALUES (3, 'cd')"),
+		s("UPDATE p SET k = 'ab ' WHERE k = 'ab'"), s("DELETE FROM p WHERE k = 'cd  '"), s("DELETE FROM p WHERE k = 'ab '"),
+	}, []string{"NO ACTION", "CASCADE"}},
+	{"varchar(5)", "char(5)", "('ab'), ('cd')", []step{
+		s("INSERT INTO c VALUES (1, 'ab ')"), s("INSERT INTO c VALUES ($1, $2)", 2, "cd  "),
+		s("UPDATE p SET k = 'ab  ' WHERE k = 'ab'"), s("DELETE FROM p WHERE k = 'cd'"),
+	}, []string{"NO ACTION", "SET NULL"}},
+	{"char(3)", "char(5)", "('ab'), ('cd')", []step{
+		s("INSERT INTO c VALUES (1, 'ab')"), s("INSERT INTO c VALUES (2, 'cd ')"), s("DELETE FROM p WHERE k = 'cd'"),
+	}, []string{"NO ACTION"}},
+	{"real", "float8", "(0.5), (0.1)", []step{
+		s("INSERT INTO c VALUES (1, 0.5)"), s("INSERT INTO c VALUES (2, 0.1)"), s("DELETE FROM p WHERE k = 0.5"),
+	}, []string{"NO ACTION"}},
+	{"int", "numeric", "(1), (2.5)", []step{
+		s("INSERT INTO c VALUES (1, 1)"), s("INSERT INTO c VALUES (2, 2.5)"), s("UPDATE p SET k = 1.0 WHERE k = 1"), s("DELETE FROM p WHERE k = 1"),
+	}, []string{"NO ACTION", "CASCADE"}},
+	{"smallint", "bigint", "(1), (40000)", []step{
+		s("INSERT INTO c VALUES (1, 1)"), s("INSERT INTO c VALUES (2, 2)"), s("UPDATE p SET k = 3 WHERE k = 1"), s("DELETE FROM p WHERE k = 3"),
+	}, []string{"NO ACTION", "CASCADE"}},
+	{"timestamp", "timestamptz", "('2024-01-01 00:00+00')", []step{
+		s("SET TimeZone = 'UTC'"), s("INSERT INTO c VALUES (1, '2024-01-01 00:00')"),
+		s("SET TimeZone = 'Europe/Paris'"), s("INSERT INTO c VALUES (2, '2024-01-01 00:00')"), s("INSERT INTO c VALUES (3, '2024-01-01 01:00')"),
+		s("DELETE FROM p"), s("SET TimeZone = 'UTC'"),
+	}, []string{"NO ACTION"}},
+	{"date", "timestamp", "('2024-01-01'), ('2024-01-02 10:00')", []step{
+		s("INSERT INTO c VALUES (1, '2024-01-01')"), s("INSERT INTO c VALUES (2, '2024-01-02')"), s("DELETE FROM p WHERE k = '2024-01-01'"),
+	}, []string{"NO ACTION"}},
+	{"public.citext", "text", "('abc')", []step{
+		s("INSERT INTO c VALUES (1, 'abc')"), s("INSERT INTO c VALUES (2, 'ABC')"), s("UPDATE p SET k = 'ABC'"),
+	}, []string{"NO ACTION", "CASCADE"}},
+}
+
+func crossKeyScenarios() []scenario {
+	var out []scenario
+	for _, kc := range crossKeyTypes {
+		for _, action := range kc.actions {
+			out = append(out, scenario{
+				name: kc.child + " child of " + kc.parent + " " + action, modes: []string{"simple", "extended"},
+				schema: fmt.Sprintf(`CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;
+CREATE TABLE p (k %s PRIMARY KEY);
+CREATE TABLE c (id int PRIMARY KEY, k %s);
+INSERT INTO p VALUES %s;`, kc.parent, kc.child, kc.parentKeys),
+				fks:   []fk{{table: "c", cols: "k", refTable: "p", refCols: "k", onDelete: action, onUpdate: action}},
+				steps: append(slices.Clone(kc.steps), s("SELECT id, k::text FROM c ORDER BY id")),
+			})
+		}
+	}
+	return out
+}
+
+func TestOracleCrossKeyTypes(t *testing.T) { runScenarios(t, crossKeyScenarios()) }
 
 func TestOracleActions(t *testing.T)   { runScenarios(t, actionScenarios()) }
 func TestOracleKeyTypes(t *testing.T)  { runScenarios(t, typeScenarios()) }

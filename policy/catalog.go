@@ -127,6 +127,9 @@ type Column struct {
 	// the column's type (of a domain's base type) when it is not
 	// pg_catalog's: an extension's type, say citext (see eq).
 	eqSchema string
+	// keyType is how a foreign key compares the column's values (see
+	// keyType).
+	keyType keyType
 	// Everywhere says every other relation of the table's name (in
 	// another schema, temporary ones included), which a statement's
 	// unqualified name may denote instead, is a table with a column of
@@ -135,13 +138,59 @@ type Column struct {
 	Everywhere bool
 }
 
+// keyType is what PostgreSQL's FOREIGN KEY consults to compare a
+// referencing column with a referenced one (ATAddForeignKeyConstraint):
+// the type's base type (through one domain) and its default btree
+// operator class's input type and equality operators' right-hand types.
+type keyType struct {
+	base uint32
+	// opcIn is the operator class's input type, qualified and quoted
+	// for a cast; empty when it is polymorphic (anyenum, anyarray) or
+	// the type has no btree operator class.
+	opcIn string
+	// rights are the types its equality operators take on the right.
+	rights []uint32
+}
+
+// parseKeyType reads the key type column of a catalog row: the base
+// type's OID, opcIn and the rights' OIDs, chr(31)-separated.
+func parseKeyType(spec string) keyType {
+	f := strings.Split(spec, "\x1f")
+	if len(f) != 3 {
+		return keyType{}
+	}
+	var kt keyType
+	base, _ := strconv.ParseUint(f[0], 10, 32)
+	kt.base, kt.opcIn = uint32(base), f[1]
+	for _, r := range strings.Fields(f[2]) {
+		oid, _ := strconv.ParseUint(r, 10, 32)
+		kt.rights = append(kt.rights, uint32(oid))
+	}
+	return kt
+}
+
+// castFrom returns the cast a referencing value of type child needs
+// before it is compared with a referenced value of this type, as
+// PostgreSQL decides it when it creates a FOREIGN KEY: none when the
+// operator class has an equality operator taking child's base type on
+// the right (int4 against int8), else a cast to the class's input type,
+// with whose own operator the values are compared (text to bpchar,
+// where an unqualified = would compare as text, trailing blanks and
+// all).
+func (kt keyType) castFrom(child keyType) string {
+	if kt.opcIn == "" || child.base == kt.base || slices.Contains(kt.rights, child.base) {
+		return ""
+	}
+	return "::" + kt.opcIn
+}
+
 // Catalog holds the configured tables of one database.
 type Catalog struct {
 	Tables map[config.TableName]*Table
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 21
+const catalogColumns = 22
 
 // catalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -194,6 +243,22 @@ eqs(typ, nsp) AS MATERIALIZED (
     SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
     WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
   GROUP BY ty.oid),
+keytypes(typ, spec) AS MATERIALIZED (
+  SELECT DISTINCT ON (c.typ) c.typ, coalesce(CASE WHEN it.typtype <> 'p' THEN quote_ident(itn.nspname) || '.' || quote_ident(it.typname) END, '') || chr(31) ||
+    coalesce((SELECT string_agg(ao.amoprighttype::text, ' ') FROM pg_catalog.pg_amop ao
+              WHERE ao.amopfamily = c.family AND ao.amoplefttype = c.intype AND ao.amopstrategy = 3), '')
+  FROM (
+    SELECT o.opcintype, o.opcintype, o.opcfamily, 0 FROM pg_catalog.pg_opclass o
+    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree' WHERE o.opcdefault
+    UNION ALL
+    SELECT k.castsource, o.opcintype, o.opcfamily, CASE WHEN ot.typispreferred THEN 1 ELSE 2 END FROM pg_catalog.pg_cast k
+    JOIN pg_catalog.pg_opclass o ON o.opcintype = k.casttarget AND o.opcdefault
+    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree'
+    JOIN pg_catalog.pg_type ot ON ot.oid = o.opcintype
+    WHERE k.castmethod = 'b') c(typ, intype, family, rank)
+  JOIN pg_catalog.pg_type it ON it.oid = c.intype
+  JOIN pg_catalog.pg_namespace itn ON itn.oid = it.typnamespace
+  ORDER BY c.typ, c.rank),
 facts(oid, first, indexes, triggers, ancestors, viewdef, viewreads, trigsrc, constraints) AS MATERIALIZED (
   SELECT c.oid, (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
     WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped),
@@ -257,13 +322,17 @@ SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN a.attnum = 1 THEN f.viewreads ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.trigsrc ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.constraints ELSE '' END,
-  coalesce(eqs.nsp, '')
+  coalesce(eqs.nsp, ''),
+  kb.base::text || chr(31) || coalesce(kt.spec, chr(31))
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN facts f ON f.oid = c.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN eqs ON eqs.typ = a.atttypid
+JOIN pg_catalog.pg_type aty ON aty.oid = a.atttypid
+CROSS JOIN LATERAL (VALUES (CASE WHEN aty.typtype = 'd' THEN aty.typbasetype ELSE aty.oid END)) kb(base)
+LEFT JOIN keytypes kt ON kt.typ = kb.base
 ORDER BY 1, 2, a.attnum`
 }
 
@@ -330,8 +399,10 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		}
 		num, _ := strconv.Atoi(r[3])
 		typOID, _ := strconv.ParseUint(r[5], 10, 32)
-		t.Columns[r[4]] = Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
+		col := Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
 			Default: r[8] == "true", Everywhere: r[13] == "true", eqSchema: r[20]}
+		col.keyType = parseKeyType(r[21])
+		t.Columns[r[4]] = col
 		byNum[t][num] = r[4]
 		if deps, ok := strings.CutPrefix(r[9], "generated:"); ok {
 			if generated[t] == nil {

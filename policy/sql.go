@@ -247,10 +247,27 @@ func keyViolation(r *Rel, keys []string, parents, locking string) (violates, sig
 // (see Column.eq).
 func (r *Rel) refEq(j int) string { return r.Parent.Columns[r.RefColumns[j]].eq() }
 
-// keysEqual renders the condition that the key expressions a and b (one
-// per column of r's key, referencing or referenced) are equal, column by
-// column, with r's operators.
-func keysEqual(r *Rel, a, b []string) string {
+// keysEqual renders the condition that the referenced key expressions
+// parent and the referencing ones child (one per column of r's key) are
+// equal, column by column, as PostgreSQL's RI checks compare them: with
+// the referenced column's operators, a referencing value cast first when
+// the types call for it (see keyType.castFrom).
+func keysEqual(r *Rel, parent, child []string) string {
+	eq := make([]string, len(parent))
+	for j := range parent {
+		p, c := r.Parent.Columns[r.RefColumns[j]], r.Child.Columns[r.Columns[j]]
+		value := child[j]
+		if cast := p.keyType.castFrom(c.keyType); cast != "" {
+			value = "(" + value + ")" + cast
+		}
+		eq[j] = parent[j] + " " + p.eq() + " " + value
+	}
+	return strings.Join(eq, " AND ")
+}
+
+// refKeysEqual renders the condition that two referenced key
+// expressions of r are equal, column by column.
+func refKeysEqual(r *Rel, a, b []string) string {
 	eq := make([]string, len(a))
 	for j := range a {
 		eq[j] = a[j] + " " + r.refEq(j) + " " + b[j]
@@ -312,9 +329,9 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 // are locked FOR KEY SHARE, as Postgres's RI check does.
 func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool) string {
 	violates := fmt.Sprintf("EXISTS (SELECT FROM (SELECT 1 FROM %s c WHERE %s LIMIT 1 FOR KEY SHARE OF c) s)",
-		TableRef(r.Child), keysEqual(r, qualified("c", r.Columns), kColumns(idx)))
+		TableRef(r.Child), keysEqual(r, kColumns(idx), qualified("c", r.Columns)))
 	if noAction {
-		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), keysEqual(r, qualified("p", r.RefColumns), kColumns(idx)), violates)
+		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), refKeysEqual(r, qualified("p", r.RefColumns), kColumns(idx)), violates)
 	}
 	return fmt.Sprintf("SELECT k.n, %d AS r, '%s' || json_build_array(%d, %s, '%s', %s)::text AS v FROM %s WHERE %s",
 		r.Index, SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), kindReferenced, keyText(kColumns(idx)), from,
