@@ -97,3 +97,45 @@ func equalKeyScenarios() []scenario {
 }
 
 func TestOracleEqualKeys(t *testing.T) { runScenarios(t, equalKeyScenarios()) }
+
+// Keys under different collations, one of them nondeterministic: a
+// parent is found for a referencing key under the referenced column's
+// collation, and the referencing rows of a referenced key under the
+// referencing column's, unless the referenced one is nondeterministic
+// (two implicit collations would otherwise conflict, or the referencing
+// column's would decide alone).
+func collationMixScenarios() []scenario {
+	ci := equalKeyTypes[1]
+	var out []scenario
+	for _, cols := range []struct{ name, parent, child string }{
+		{"case-insensitive parent, default child", ci.typ, "text"},
+		{"default parent, case-insensitive child", "text", ci.typ},
+		{"case-insensitive parent, \"C\" child", ci.typ, `text COLLATE "C"`},
+	} {
+		for _, action := range []string{"NO ACTION", "RESTRICT", "CASCADE", "SET NULL"} {
+			out = append(out, scenario{
+				name: cols.name + " " + action, modes: []string{"simple", "extended"},
+				schema: ci.setup + `
+CREATE TABLE p (k ` + cols.parent + ` PRIMARY KEY);
+CREATE TABLE c (id int PRIMARY KEY, k ` + cols.child + `);
+CREATE TABLE src (id int, k text);
+INSERT INTO p VALUES ('abc'), ('def');
+INSERT INTO src VALUES (5, 'DEF'), (6, 'Xyz');`,
+				fks: []fk{{table: "c", cols: "k", refTable: "p", refCols: "k", onDelete: action, onUpdate: action}},
+				steps: []step{
+					s("INSERT INTO c VALUES (1, 'ABC')"),
+					s("INSERT INTO c VALUES ($1, $2)", 2, "abc"),
+					s("INSERT INTO c SELECT id, k FROM src WHERE id = 5"),
+					s("INSERT INTO c SELECT id, k FROM src WHERE id = 6"),
+					s("UPDATE c SET k = 'Def' WHERE id = 2"),
+					s("UPDATE p SET k = 'ABC' WHERE k = 'abc'"),
+					s("DELETE FROM p WHERE k = 'DEF'"),
+					s("SELECT id, k FROM c ORDER BY id"),
+				},
+			})
+		}
+	}
+	return out
+}
+
+func TestOracleCollationMix(t *testing.T) { runScenarios(t, collationMixScenarios()) }

@@ -112,7 +112,7 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 	if lock {
 		refs := qualified("p", r.RefColumns)
 		with = fmt.Sprintf("WITH softfk_locked AS MATERIALIZED (SELECT %s FROM %s p WHERE EXISTS (SELECT FROM %s c WHERE %s) FOR KEY SHARE OF p) ",
-			strings.Join(refs, ", "), TableRef(r.Parent), rows, keysEqual(r, refs, keys))
+			strings.Join(refs, ", "), TableRef(r.Parent), rows, parentMatch(r, refs, keys))
 		parents = "softfk_locked"
 	}
 	violates, signal := keyViolation(r, keys, parents, "")
@@ -125,7 +125,7 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 // partition: no referencing row can take one of its keys meanwhile.)
 func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) {
 	keys, refs := qualified("c", r.Columns), qualified("d", r.RefColumns)
-	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), keysEqual(r, refs, keys))
+	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), parentMatch(r, refs, keys))
 	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))
 	b.addValidation(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
 		joinNonEmpty(" AND ", cond, nullCount(keys)+" = 0", referenced)))

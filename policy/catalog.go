@@ -130,6 +130,11 @@ type Column struct {
 	// keyType is how a foreign key compares the column's values (see
 	// keyType).
 	keyType keyType
+	// collation is the column's collation, qualified and quoted, empty
+	// for a type that has none; nondeterministic says it finds strings
+	// that differ equal (a case-insensitive ICU collation, say).
+	collation        string
+	nondeterministic bool
 	// Everywhere says every other relation of the table's name (in
 	// another schema, temporary ones included), which a statement's
 	// unqualified name may denote instead, is a table with a column of
@@ -190,7 +195,7 @@ type Catalog struct {
 }
 
 // catalogColumns are the columns of the catalog query, in order.
-const catalogColumns = 22
+const catalogColumns = 23
 
 // catalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -323,7 +328,8 @@ SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN a.attnum = f.first THEN f.trigsrc ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.constraints ELSE '' END,
   coalesce(eqs.nsp, ''),
-  kb.base::text || chr(31) || coalesce(kt.spec, chr(31))
+  kb.base::text || chr(31) || coalesce(kt.spec, chr(31)),
+  coalesce(quote_ident(cn.nspname) || '.' || quote_ident(co.collname) || chr(31) || co.collisdeterministic::text, '')
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
 JOIN facts f ON f.oid = c.oid
@@ -333,6 +339,8 @@ LEFT JOIN eqs ON eqs.typ = a.atttypid
 JOIN pg_catalog.pg_type aty ON aty.oid = a.atttypid
 CROSS JOIN LATERAL (VALUES (CASE WHEN aty.typtype = 'd' THEN aty.typbasetype ELSE aty.oid END)) kb(base)
 LEFT JOIN keytypes kt ON kt.typ = kb.base
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 ORDER BY 1, 2, a.attnum`
 }
 
@@ -402,6 +410,9 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		col := Column{Num: num, TypeOID: uint32(typOID), Type: r[6], NotNull: r[7] == "true",
 			Default: r[8] == "true", Everywhere: r[13] == "true", eqSchema: r[20]}
 		col.keyType = parseKeyType(r[21])
+		collation, deterministic, _ := strings.Cut(r[22], "\x1f")
+		col.collation, col.nondeterministic = collation, deterministic == "false"
+
 		t.Columns[r[4]] = col
 		byNum[t][num] = r[4]
 		if deps, ok := strings.CutPrefix(r[9], "generated:"); ok {

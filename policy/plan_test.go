@@ -39,7 +39,7 @@ func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 // column.
 func catalogRow(schema, table, kind string, num int, col, typOID, typ, partitionOf string, oid int) []string {
 	return []string{schema, table, kind, strconv.Itoa(num), col, typOID, typ, "false", "false", "false",
-		"true\x1f1\x1f1\x1f" + strconv.Itoa(oid+100000) + "\x1f" + table + "_pkey\x1f" + table + "_pkey", "", "false", "true", partitionOf, strconv.Itoa(oid), "", "", "", "", "", ""}
+		"true\x1f1\x1f1\x1f" + strconv.Itoa(oid+100000) + "\x1f" + table + "_pkey\x1f" + table + "_pkey", "", "false", "true", partitionOf, strconv.Itoa(oid), "", "", "", "", "", "", ""}
 }
 
 func planFor(t *testing.T, db *DB, sql string, env Env) *Plan {

@@ -230,7 +230,7 @@ func childViolation(r *Rel, keys []string, lock bool) (violates, signal string) 
 // keys are enforced in the session, looking the parent row up in parents
 // (a FROM item with r's referenced columns), with locking after it.
 func keyViolation(r *Rel, keys []string, parents, locking string) (violates, signal string) {
-	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", parents, parentAlias, keysEqual(r, qualified(parentAlias, r.RefColumns), keys), locking)
+	missing := fmt.Sprintf("NOT EXISTS (SELECT FROM %s %s WHERE %s%s)", parents, parentAlias, parentMatch(r, qualified(parentAlias, r.RefColumns), keys), locking)
 	nulls := nullCount(keys)
 	kind := "'" + kindMissing + "'"
 	violates = nulls + " = 0 AND " + missing
@@ -247,18 +247,42 @@ func keyViolation(r *Rel, keys []string, parents, locking string) (violates, sig
 // (see Column.eq).
 func (r *Rel) refEq(j int) string { return r.Parent.Columns[r.RefColumns[j]].eq() }
 
-// keysEqual renders the condition that the referenced key expressions
+// parentMatch renders the condition that the referenced key expressions
 // parent and the referencing ones child (one per column of r's key) are
-// equal, column by column, as PostgreSQL's RI checks compare them: with
-// the referenced column's operators, a referencing value cast first when
-// the types call for it (see keyType.castFrom).
-func keysEqual(r *Rel, parent, child []string) string {
+// equal, as PostgreSQL compares them to find the referenced row of a
+// referencing key (RI_FKey_check, and the validation of existing rows):
+// under the referenced column's collation.
+func parentMatch(r *Rel, parent, child []string) string {
+	return keysEqual(r, parent, child, func(p, _ Column) string { return p.collation })
+}
+
+// childMatch renders the same condition as PostgreSQL compares them to
+// find the referencing rows of a referenced key (its NO ACTION, RESTRICT
+// and action queries): under the referencing column's collation, unless
+// the referenced one is nondeterministic and another.
+func childMatch(r *Rel, parent, child []string) string {
+	return keysEqual(r, parent, child, func(p, c Column) string {
+		if p.nondeterministic && p.collation != c.collation {
+			return p.collation
+		}
+		return c.collation
+	})
+}
+
+// keysEqual renders parentMatch and childMatch, whose collation picks
+// the collation of a pair of columns: with the referenced column's
+// operators, a referencing value cast first when the types call for it
+// (see keyType.castFrom).
+func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) string) string {
 	eq := make([]string, len(parent))
 	for j := range parent {
 		p, c := r.Parent.Columns[r.RefColumns[j]], r.Child.Columns[r.Columns[j]]
 		value := child[j]
 		if cast := p.keyType.castFrom(c.keyType); cast != "" {
 			value = "(" + value + ")" + cast
+		}
+		if coll := collation(p, c); coll != "" {
+			value += " COLLATE " + coll
 		}
 		eq[j] = parent[j] + " " + p.eq() + " " + value
 	}
@@ -329,7 +353,7 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 // are locked FOR KEY SHARE, as Postgres's RI check does.
 func parentViolations(r *Rel, from string, idx []int, cond string, noAction bool) string {
 	violates := fmt.Sprintf("EXISTS (SELECT FROM (SELECT 1 FROM %s c WHERE %s LIMIT 1 FOR KEY SHARE OF c) s)",
-		TableRef(r.Child), keysEqual(r, kColumns(idx), qualified("c", r.Columns)))
+		TableRef(r.Child), childMatch(r, kColumns(idx), qualified("c", r.Columns)))
 	if noAction {
 		violates = fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s) AND %s", TableRef(r.Parent), refKeysEqual(r, qualified("p", r.RefColumns), kColumns(idx)), violates)
 	}

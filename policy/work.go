@@ -250,7 +250,7 @@ func (w *parentWork) changed(e event) {
 // changed parent keys, collecting what the next round must look at.
 func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string, action config.Action, isUpdate bool) {
 	src := keys.src
-	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, keysEqual(r, kColumns(idx), qualified("c", r.Columns)))
+	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, childMatch(r, kColumns(idx), qualified("c", r.Columns)))
 	child := TableRef(r.Child)
 	switch {
 	case action == config.Cascade && !isUpdate:
@@ -314,7 +314,7 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 func actionReportSQL(src keySource, r *Rel, idx []int, cond string, action config.Action) string {
 	return fmt.Sprintf("SELECT '%s' || json_build_array(%d, %s, %s, %s)::text FROM %s WHERE %s LIMIT 1",
 		SignalPrefix, r.Index, permExpr(r.Parent, r.RefColumns), parser.QuoteLiteral(string(action)), keyText(kColumns(idx)), src.from(),
-		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), keysEqual(r, kColumns(idx), qualified("c", r.Columns)))))
+		joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, fmt.Sprintf("EXISTS (SELECT FROM %s c WHERE %s)", TableRef(r.Child), childMatch(r, kColumns(idx), qualified("c", r.Columns)))))
 }
 
 // parentRelsOf lists the relationships in which t is the parent.
