@@ -127,6 +127,9 @@ INSERT INTO src VALUES (5, 'DEF'), (6, 'Xyz');`,
 					s("INSERT INTO c VALUES ($1, $2)", 2, "abc"),
 					s("INSERT INTO c SELECT id, k FROM src WHERE id = 5"),
 					s("INSERT INTO c SELECT id, k FROM src WHERE id = 6"),
+					// Whether a referencing key changed is decided under the
+					// default collation.
+					s("UPDATE c SET k = 'ABC' WHERE id = 2"),
 					s("UPDATE c SET k = 'Def' WHERE id = 2"),
 					s("UPDATE p SET k = 'ABC' WHERE k = 'abc'"),
 					s("DELETE FROM p WHERE k = 'DEF'"),

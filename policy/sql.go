@@ -336,14 +336,35 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 		o + ".xmin <> " + written,
 		o + ".xmin <> xid(pg_current_xact_id())",
 	}
-	for _, c := range append(append([]string(nil), unique...), r.Columns...) {
+	for _, c := range unique {
 		conds = append(conds, fmt.Sprintf("%s.%s %s %s", o, config.QuoteIdent(c), t.Columns[c].eq(), castTo(rowText(ref, t, c), t.Columns[c].Type)))
+	}
+	for j, c := range r.Columns {
+		conds = append(conds, sameKey(r, j, o+"."+config.QuoteIdent(c), castTo(rowText(ref, t, c), t.Columns[c].Type)))
 	}
 	kept := fmt.Sprintf("EXISTS (SELECT FROM %s %s WHERE %s)", TableRef(t), o, strings.Join(conds, " AND "))
 	if guard != "" {
 		kept = "CASE WHEN " + guard + " THEN " + kept + " END"
 	}
 	return kept
+}
+
+// sameKey renders whether the referencing values old and new of r's key
+// column j are the same as PostgreSQL decides whether an update changed
+// a referencing key (ri_KeysEqual): by the equality of the referencing
+// type, or of the referenced one after the cast the comparison of the
+// two needs (see keyType.castFrom), under the database's default
+// collation.
+func sameKey(r *Rel, j int, old, new string) string {
+	p, c := r.Parent.Columns[r.RefColumns[j]], r.Child.Columns[r.Columns[j]]
+	eq := c.eq()
+	if cast := p.keyType.castFrom(c.keyType); cast != "" {
+		old, new, eq = "("+old+")"+cast, "("+new+")"+cast, p.eq()
+	}
+	if c.collation != "" {
+		new += ` COLLATE pg_catalog."default"`
+	}
+	return old + " " + eq + " " + new
 }
 
 // parentViolations renders, for relationship r, the rows of k (holding the
