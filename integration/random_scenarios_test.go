@@ -25,7 +25,8 @@ import (
 
 // randomSchema holds a parent/child/grandchild chain, a self-referencing
 // tree and a composite key, each relationship with actions drawn per
-// scenario.
+// scenario, and text keys of the types and collations of a textKeys
+// (PARENT_TEXT, CHILD_TEXT and PARENT_ROWS stand for them).
 const randomSchema = `
 CREATE TABLE p (id int PRIMARY KEY, v int);
 CREATE TABLE c (id int PRIMARY KEY, pid int DEFAULT 1, v int);
@@ -40,12 +41,12 @@ INSERT INTO g VALUES (100, 10, 0), (101, 11, 0), (102, 13, 0);
 INSERT INTO t VALUES (1, NULL), (2, 1), (3, 2), (4, 2);
 INSERT INTO cp VALUES (1, 1), (1, 2), (2, 1);
 INSERT INTO cc VALUES (1, 1, 1), (2, NULL, NULL), (3, 2, 1);
-CREATE TABLE tp (code text PRIMARY KEY);
-CREATE TABLE tc (id int PRIMARY KEY, code text);
+CREATE TABLE tp (code PARENT_TEXT PRIMARY KEY);
+CREATE TABLE tc (id int PRIMARY KEY, code CHILD_TEXT);
 CREATE TABLE np (k numeric PRIMARY KEY);
 CREATE TABLE nc (id int PRIMARY KEY, k numeric);
 CREATE TABLE bc (id int PRIMARY KEY, pid bigint);
-INSERT INTO tp VALUES ('a'), ('B'), ('a '), ('');
+INSERT INTO tp VALUES PARENT_ROWS;
 INSERT INTO tc VALUES (1, 'a'), (2, 'B'), (3, NULL);
 INSERT INTO np VALUES (1), (2.5), (-3);
 INSERT INTO nc VALUES (1, 1.00), (2, 2.50), (3, -3);
@@ -62,6 +63,26 @@ CREATE VIEW cv AS SELECT v, pid AS parent, id AS cid FROM c WHERE v < 5;
 CREATE VIEW pv AS SELECT id AS pid, v FROM p WHERE id < 4;
 CREATE VIEW tv AS SELECT id, up AS boss FROM t;
 CREATE VIEW ccv AS SELECT b, a, id FROM cc;`
+
+// textKeys are the types of the text keys tc.code -> tp.code of a random
+// scenario, with the parent rows they start with (char and
+// case-insensitive keys cannot hold both 'a' and 'a ', or 'a' and 'A').
+type textKeys struct{ parent, child, rows string }
+
+var textKeyTypes = []textKeys{
+	{"text", "text", "('a'), ('B'), ('a '), ('')"},
+	{"text", "char(3)", "('a'), ('B'), ('a '), ('')"},
+	{"char(3)", "text", "('a'), ('B'), ('')"},
+	{"text COLLATE public.softfk_ci", "text", "('a'), ('B'), ('a '), ('')"},
+	{"text", "varchar(4) COLLATE public.softfk_ci", "('a'), ('B'), ('a '), ('')"},
+	{"public.citext", "public.citext", "('a'), ('B'), ('a '), ('')"},
+}
+
+// schema is randomSchema with these text keys.
+func (k textKeys) schema() string {
+	return `CREATE COLLATION IF NOT EXISTS public.softfk_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;` + strings.NewReplacer("PARENT_TEXT", k.parent, "CHILD_TEXT", k.child, "PARENT_ROWS", k.rows).Replace(randomSchema)
+}
 
 func TestOracleRandom(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
@@ -132,7 +153,11 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 	for i, f := range fks {
 		desc[i] = fmt.Sprintf("%s(del %q upd %q match %q)", f.name, f.onDelete, f.onUpdate, f.match)
 	}
-	sc := scenario{name: name + " " + strings.Join(desc, " "), schema: randomSchema, fks: fks, steps: g.steps, normalize: knownDifferences}
+	// Drawn last, so that a seed draws the statements it drew before
+	// the text keys varied.
+	keys := textKeyTypes[rng.IntN(len(textKeyTypes))]
+	desc = append(desc, fmt.Sprintf("tc.code %s -> tp.code %s", keys.child, keys.parent))
+	sc := scenario{name: name + " " + strings.Join(desc, " "), schema: keys.schema(), fks: fks, steps: g.steps, normalize: knownDifferences}
 	// Every fourth runs softfk in shadow mode, where it must change
 	// nothing: the oracle is then the schema without constraints.
 	if rng.IntN(4) == 0 {

@@ -46,7 +46,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				named.reported = &as
 				b.validate(&named, relationSQL(*a.Attach), cond, true)
 			case retypes(a, r.Columns):
-				b.validate(r, TableRef(r.Child), cond, true)
+				b.validate(r.retyped(a), TableRef(r.Child), cond, true)
 			}
 		}
 		if matches(a.Table, r.RefTable) && r.parentSide() {
@@ -59,7 +59,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				b.removal(r, *a.Detach, cond)
 			case retypes(a, r.RefColumns):
 				// The ALTER locks the referenced table: no parent can go.
-				b.validate(r, TableRef(r.Child), cond, false)
+				b.validate(r.retyped(a), TableRef(r.Child), cond, false)
 			}
 		}
 	}
@@ -86,6 +86,24 @@ func triggerSwitchSQL(a *parser.Alter) string {
 	}
 	return fmt.Sprintf("SELECT set_config('%s', %s, false) FROM (SELECT %s AS s, CAST(CAST(to_regclass(%s) AS oid) AS text) AS o) t WHERE %s",
 		triggersOffSetting, value, triggersOff, parser.QuoteLiteral(relationSQL(a.Table)), where)
+}
+
+// retyped returns r as its validation after ALTER a compares the keys:
+// the catalog facts read before the ALTER describe a retyped column's old
+// type, so how to compare its values (operator, cast, collation) is left
+// to PostgreSQL's resolution of a plain = for the new types.
+func (r *Rel) retyped(a *parser.Alter) *Rel {
+	cp := *r
+	cp.ChildCols, cp.ParentCols = slices.Clone(r.ChildCols), slices.Clone(r.ParentCols)
+	for j := range r.Columns {
+		if matches(a.Table, r.Table) && slices.Contains(a.Retyped, r.Columns[j]) {
+			cp.ChildCols[j] = cp.ChildCols[j].typeForgotten()
+		}
+		if matches(a.Table, r.RefTable) && slices.Contains(a.Retyped, r.RefColumns[j]) {
+			cp.ParentCols[j] = cp.ParentCols[j].typeForgotten()
+		}
+	}
+	return &cp
 }
 
 // retypes reports whether the ALTER changes the type of one of cols.

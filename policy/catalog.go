@@ -93,6 +93,13 @@ func (c Column) eq() string {
 	return "OPERATOR(" + c.eqSchema + ".=)"
 }
 
+// typeForgotten returns c without what says how its values compare:
+// compared with a plain =, as the session resolves it.
+func (c Column) typeForgotten() Column {
+	c.eqSchema, c.keyType, c.collation, c.nondeterministic = "", keyType{}, "", false
+	return c
+}
+
 // columnAt returns the column at position i (0-based) in the table's
 // column order.
 func (t *Table) columnAt(i int) (Column, bool) {
@@ -175,7 +182,8 @@ func parseKeyType(spec string) keyType {
 }
 
 // castFrom returns the cast a referencing value of type child needs
-// before it is compared with a referenced value of this type, as
+// before it is compared with a referenced value of this type (none when
+// either is unknown, the zero keyType), as
 // PostgreSQL decides it when it creates a FOREIGN KEY: none when the
 // operator class has an equality operator taking child's base type on
 // the right (int4 against int8), else a cast to the class's input type,
@@ -183,7 +191,7 @@ func parseKeyType(spec string) keyType {
 // where an unqualified = would compare as text, trailing blanks and
 // all).
 func (kt keyType) castFrom(child keyType) string {
-	if kt.opcIn == "" || child.base == kt.base || slices.Contains(kt.rights, child.base) {
+	if kt.opcIn == "" || child.base == 0 || child.base == kt.base || slices.Contains(kt.rights, child.base) {
 		return ""
 	}
 	return "::" + kt.opcIn

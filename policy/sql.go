@@ -245,7 +245,7 @@ func keyViolation(r *Rel, keys []string, parents, locking string) (violates, sig
 // refEq returns the operator that compares values of relationship r's
 // key column j, as the referenced column's unique index compares them
 // (see Column.eq).
-func (r *Rel) refEq(j int) string { return r.Parent.Columns[r.RefColumns[j]].eq() }
+func (r *Rel) refEq(j int) string { return r.ParentCols[j].eq() }
 
 // parentMatch renders the condition that the referenced key expressions
 // parent and the referencing ones child (one per column of r's key) are
@@ -276,7 +276,7 @@ func childMatch(r *Rel, parent, child []string) string {
 func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) string) string {
 	eq := make([]string, len(parent))
 	for j := range parent {
-		p, c := r.Parent.Columns[r.RefColumns[j]], r.Child.Columns[r.Columns[j]]
+		p, c := r.ParentCols[j], r.ChildCols[j]
 		value := child[j]
 		if cast := p.keyType.castFrom(c.keyType); cast != "" {
 			value = "(" + value + ")" + cast
@@ -356,7 +356,7 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 // two needs (see keyType.castFrom), under the database's default
 // collation.
 func sameKey(r *Rel, j int, old, new string) string {
-	p, c := r.Parent.Columns[r.RefColumns[j]], r.Child.Columns[r.Columns[j]]
+	p, c := r.ParentCols[j], r.ChildCols[j]
 	eq := c.eq()
 	if cast := p.keyType.castFrom(c.keyType); cast != "" {
 		old, new, eq = "("+old+")"+cast, "("+new+")"+cast, p.eq()
