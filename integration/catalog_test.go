@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,70 @@ func TestCatalogReadAtParseLeavesNoPipeline(t *testing.T) {
 		if i >= len(got) || !strings.HasPrefix(got[i], w) {
 			t.Fatalf("message %d: want %s, got %q", i, w, got)
 		}
+	}
+}
+
+// softfk reads the catalog with JIT off, for that query alone: in a
+// session whose settings would JIT-compile every query (jit_above_cost
+// 0), auto_explain logs the catalog query's plans, when the session
+// starts and when DDL makes softfk read it again (in a transaction and
+// out of one), without JIT, the client's own query with it, and the
+// client still sees its own settings, a transaction's local one too.
+func TestCatalogReadWithoutJIT(t *testing.T) {
+	db := newDatabase(t)
+	mustExec(t, connect(t, cluster.DSN(db)),
+		"CREATE TABLE jitprobe_users (id int PRIMARY KEY)",
+		"CREATE TABLE jitprobe_orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO jitprobe_users VALUES (1)")
+	p := startProxy(t, configFor(t, "relationships:\n  - {table: jitprobe_orders, columns: [user_id], references: {table: jitprobe_users, columns: [id]}}\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(p.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"session_preload_libraries": "auto_explain", "auto_explain.log_min_duration": "0",
+		"jit": "on", "jit_above_cost": "0"} {
+		cfg.RuntimeParams[k] = v
+	}
+	a, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	show := func(want string) {
+		t.Helper()
+		var jit string
+		if err := a.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != want {
+			t.Errorf("SHOW jit = %q, %v; want %q", jit, err, want)
+		}
+	}
+	mustExec(t, a, "INSERT INTO jitprobe_orders VALUES (1, 1)", "SELECT count(*) FROM jitprobe_users",
+		"BEGIN", "SET LOCAL jit = off", "ALTER TABLE jitprobe_orders ADD COLUMN note text", "INSERT INTO jitprobe_orders VALUES (2, 1)")
+	show("off")
+	mustExec(t, a, "COMMIT", "ALTER TABLE jitprobe_orders ADD COLUMN note2 text", "INSERT INTO jitprobe_orders VALUES (3, 1)")
+	show("on")
+
+	logged, err := os.ReadFile(cluster.LogFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalogReads, clientJIT := 0, false
+	for _, plan := range strings.Split(string(logged), "duration: ")[1:] {
+		switch {
+		case strings.Contains(plan, "WITH RECURSIVE named") && strings.Contains(plan, "'jitprobe_orders'"):
+			catalogReads++
+			if strings.Contains(plan, "JIT:") {
+				t.Errorf("catalog query JIT-compiled:\n%s", plan)
+			}
+		case strings.Contains(plan, "Query Text: SELECT count(*) FROM jitprobe_users"):
+			clientJIT = strings.Contains(plan, "JIT:")
+		}
+	}
+	if catalogReads < 3 {
+		t.Errorf("%d catalog reads logged, want 3 (session start and two after DDL)", catalogReads)
+	}
+	if !clientJIT {
+		t.Error("the client's own query was not JIT-compiled: the test cannot tell")
 	}
 }

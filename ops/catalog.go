@@ -9,27 +9,21 @@ import (
 	"github.com/softfk/softfk/policy"
 )
 
-// LoadCatalog reads the catalog entries of tables (see
-// policy.CatalogQueries) over the simple protocol, where every cell
-// arrives as text.
+// LoadCatalog reads the catalog entries of tables (see policy.CatalogQuery)
+// over the simple protocol, where every cell arrives as text, JIT off for
+// the query (see policy.CatalogJITOff).
 func LoadCatalog(ctx context.Context, conn *pgx.Conn, tables []config.TableName) (*policy.Catalog, error) {
+	results, err := conn.PgConn().Exec(ctx, policy.CatalogJITOff+";\n"+policy.CatalogQuery(tables)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
 	var text [][]string
-	for _, q := range policy.CatalogQueries(tables) {
-		rows, err := conn.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			return nil, err
+	for _, row := range results[len(results)-1].Rows {
+		vals := make([]string, len(row))
+		for i, v := range row {
+			vals[i] = string(v)
 		}
-		chunk, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([]string, error) {
-			vals := make([]string, len(row.RawValues()))
-			for i, v := range row.RawValues() {
-				vals[i] = string(v)
-			}
-			return vals, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		text = append(text, chunk...)
+		text = append(text, vals)
 	}
 	return policy.ParseCatalog(text)
 }

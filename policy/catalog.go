@@ -205,22 +205,20 @@ type Catalog struct {
 // catalogColumns are the columns of the catalog query, in order.
 const catalogColumns = 23
 
-// catalogQuery returns the SQL that reads everything softfk needs about
+// CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
 // INSTEAD OF triggers or rules of their own), as text, one row per column
 // of each. Table names travel as literals so the query runs over the
 // simple protocol. The recursion joins what it found so far to all the
 // partitions and views of the database rather than looking up each one's
-// (LATERAL): PostgreSQL estimates a lookup at one row or more per table and
-// level, and the plan's estimated cost then crossed jit_above_cost, which
-// made a 5 ms query take 80 ms (1.1 s for 50 tables) compiling it. For
-// the same reason what is read once per table (indexes, triggers,
+// (LATERAL), and what is read once per table (indexes, triggers,
 // constraints, partition ancestors, view definitions) comes from a
 // materialized CTE, facts, costed once per table rather than once per
-// column: 33,197 against 137,399 for 100 tables, so the cost stays below
-// the default jit_above_cost for a chunk of catalogChunk tables (see
-// CatalogQueries). The system's own views are left out.
-func catalogQuery(tables []config.TableName) string {
+// column (33,197 against 137,399 for 100 tables): both keep the planner's
+// estimates, and so its choices, near what the query does. It runs with
+// JIT off all the same (see CatalogJITOff). The system's own views are
+// left out.
+func CatalogQuery(tables []config.TableName) string {
 	var vals strings.Builder
 	for i, t := range tables {
 		if i > 0 {
@@ -352,28 +350,25 @@ LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 ORDER BY 1, 2, a.attnum`
 }
 
-// catalogChunk is how many configured tables one catalog statement reads.
-// A statement's estimated cost grows with its tables (33,000 for 100 of a
-// dozen columns, 174,000 for 400); past jit_above_cost (100,000 by
-// default) PostgreSQL JIT-compiles it, which made 400 tables take 316 ms
-// instead of 85 (120 in four statements), and past
-// jit_optimize_above_cost longer still.
-const catalogChunk = 100
+// The catalog query's estimated cost grows with the tables it reads and
+// with the partitions and views of the whole database (its recursion is
+// estimated from them): 33,000 for 100 tables, 175,000 for 400, 540,000
+// for 13 tables in a database of 9,000 relations, where PostgreSQL, with
+// JIT on (its default where built with LLVM), spent about 3 s compiling
+// a query that otherwise ran in 0.4 s. JIT never pays for a query run
+// once, so softfk turns it off for the catalog read, in its transaction
+// only. CatalogJITOff does it for a read in a transaction of its own; in
+// the middle of a session, inside whatever transaction is open,
+// CatalogJITSave does it and keeps the session's value in the
+// transaction-local placeholder softfk.jit, and CatalogJITRestore puts
+// that value back.
+const (
+	CatalogJITOff     = "SET LOCAL jit = off"
+	CatalogJITSave    = "SELECT set_config('softfk.jit', current_setting('jit'), true), set_config('jit', 'off', true)"
+	CatalogJITRestore = "SELECT set_config('jit', current_setting('softfk.jit'), true)"
+)
 
-// CatalogQueries returns the statements that read the catalog facts of
-// tables, one per catalogChunk of them, each planned on its own.
-func CatalogQueries(tables []config.TableName) []string {
-	var queries []string
-	for len(tables) > catalogChunk {
-		queries = append(queries, catalogQuery(tables[:catalogChunk]))
-		tables = tables[catalogChunk:]
-	}
-	return append(queries, catalogQuery(tables))
-}
-
-// ParseCatalog builds a Catalog from the rows of CatalogQueries'
-// statements, in any order. A table two statements reach (a partition or
-// a view of tables in two chunks) comes with the same rows from each.
+// ParseCatalog builds a Catalog from the rows of CatalogQuery.
 func ParseCatalog(rows [][]string) (*Catalog, error) {
 	cat := &Catalog{Tables: map[config.TableName]*Table{}}
 	byNum := map[*Table]map[int]string{}
@@ -495,7 +490,7 @@ func (i Index) UniqueKey() bool {
 }
 
 // parseIndexes reads the index column of a catalog row (see
-// catalogQuery), with byNum naming the table's columns by number.
+// CatalogQuery), with byNum naming the table's columns by number.
 func parseIndexes(spec string, byNum map[int]string) []Index {
 	var indexes []Index
 	for _, rec := range strings.Split(spec, "\x1e") {

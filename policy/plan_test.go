@@ -33,7 +33,7 @@ func testDB(t testing.TB, yaml string, tables map[string][]string) *DB {
 	return db
 }
 
-// catalogRow is the catalog row (see catalogQuery) of column num of a
+// catalogRow is the catalog row (see CatalogQuery) of column num of a
 // relation of kind, a partition of partitionOf (chr(31)-separated schema
 // and name) when that is not empty, with a unique index on its first
 // column.

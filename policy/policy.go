@@ -163,8 +163,8 @@ func (db *DB) RelationshipNames() []string {
 	return names
 }
 
-// CatalogQueries are the statements whose rows SetCatalog needs.
-func (db *DB) CatalogQueries() []string { return CatalogQueries(TablesOf(db.configured)) }
+// CatalogQuery is the query whose rows SetCatalog needs.
+func (db *DB) CatalogQuery() string { return CatalogQuery(TablesOf(db.configured)) }
 
 // HasCatalog reports whether the catalog has been loaded.
 func (db *DB) HasCatalog() bool {
@@ -174,7 +174,7 @@ func (db *DB) HasCatalog() bool {
 }
 
 // SetCatalog resolves the relationships against the catalog rows read by
-// CatalogQueries. It returns the relationships whose tables or columns are
+// CatalogQuery. It returns the relationships whose tables or columns are
 // missing (they stay unenforceable until the catalog is read again) when
 // they differ from the last read's, so that they are reported once.
 func (db *DB) SetCatalog(rows [][]string) ([]string, error) {

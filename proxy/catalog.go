@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -20,7 +19,7 @@ func (s *session) loadCatalog() error {
 	if !due {
 		return nil
 	}
-	sql := strings.Join(db.CatalogQueries(), ";\n")
+	sql := policy.CatalogJITOff + ";\n" + db.CatalogQuery()
 	if err := s.writeUpstream(appendMessage(nil, 'Q', append([]byte(sql), 0))); err != nil {
 		return err
 	}
@@ -33,7 +32,15 @@ func (s *session) loadCatalog() error {
 		}
 		switch typ {
 		case 'D':
-			rows = append(rows, textRow(lastValues(body, columnCount(body))))
+			var row []string
+			for _, v := range lastValues(body, columnCount(body)) {
+				if v == nil {
+					row = append(row, "")
+				} else {
+					row = append(row, *v)
+				}
+			}
+			rows = append(rows, row)
 		case 'E':
 			failure = string(body)
 		case 'S':
@@ -82,20 +89,19 @@ func (s *session) useCatalog(db *policy.DB, rows [][]string) error {
 // ensureCatalog loads the catalog in the middle of a session (after a
 // reload, after DDL on a guarded table invalidated it, or when it is due
 // to be read again), with softfk's own statement on the session's
-// connection inside whatever transaction is open.
+// connection inside whatever transaction is open, JIT off for it alone
+// (see policy.CatalogJITSave).
 func (f *frontend) ensureCatalog(db *policy.DB) error {
 	due, release := f.s.catalogDue(db)
 	defer release()
 	if !due {
 		return nil
 	}
-	queries := db.CatalogQueries()
-	rd := newRound(len(queries))
-	resps := make([]*stepResponder, len(queries))
-	for i, q := range queries {
-		resps[i] = &stepResponder{round: rd, collect: true}
-		f.sendStep(&policy.Step{SQL: q, Collect: true}, resps[i], nil)
-	}
+	rd := newRound(3)
+	resp := &stepResponder{round: rd, collect: true}
+	f.sendStep(&policy.Step{SQL: policy.CatalogJITSave}, &stepResponder{round: rd}, nil)
+	f.sendStep(&policy.Step{SQL: db.CatalogQuery(), Collect: true}, resp, nil)
+	f.sendStep(&policy.Step{SQL: policy.CatalogJITRestore}, &stepResponder{round: rd}, nil)
 	ok, err := f.await(rd)
 	if err != nil {
 		return err
@@ -103,24 +109,17 @@ func (f *frontend) ensureCatalog(db *policy.DB) error {
 	if !ok {
 		return errCatalogUnavailable
 	}
-	var rows [][]string
-	for _, resp := range resps {
-		for _, r := range resp.rows {
-			rows = append(rows, textRow(r))
+	rows := make([][]string, len(resp.rows))
+	for i, r := range resp.rows {
+		for _, v := range r {
+			if v == nil {
+				rows[i] = append(rows[i], "")
+			} else {
+				rows[i] = append(rows[i], *v)
+			}
 		}
 	}
 	return f.s.useCatalog(db, rows)
-}
-
-// textRow is a catalog row's values as text, NULL as the empty string.
-func textRow(vals []*string) []string {
-	row := make([]string, len(vals))
-	for i, v := range vals {
-		if v != nil {
-			row[i] = *v
-		}
-	}
-	return row
 }
 
 // errCatalogUnavailable means softfk could not read the catalog it needs
