@@ -134,6 +134,13 @@ INSERT INTO src VALUES (5, 'DEF'), (6, 'Xyz');`,
 					s("UPDATE p SET k = 'ABC' WHERE k = 'abc'"),
 					s("DELETE FROM p WHERE k = 'DEF'"),
 					s("SELECT id, k FROM c ORDER BY id"),
+					// A retyped referenced column's new collation decides
+					// whether the referencing rows still have their parent.
+					s("ALTER TABLE p ALTER COLUMN k TYPE text USING upper(k)"),
+					s(`ALTER TABLE p ALTER COLUMN k TYPE text COLLATE "C" USING upper(k)`),
+					s("UPDATE c SET k = upper(k)"),
+					s(`ALTER TABLE p ALTER COLUMN k TYPE text COLLATE "C" USING upper(k)`),
+					s("ALTER TABLE p ALTER COLUMN k TYPE text USING lower(k)"),
 				},
 			})
 		}

@@ -156,6 +156,8 @@ type Column struct {
 // operator class's input type and equality operators' right-hand types.
 type keyType struct {
 	base uint32
+	// baseName is the base type's name, qualified and quoted.
+	baseName string
 	// opcIn is the operator class's input type, qualified and quoted
 	// for a cast; empty when it is polymorphic (anyenum, anyarray) or
 	// the type has no btree operator class.
@@ -165,16 +167,16 @@ type keyType struct {
 }
 
 // parseKeyType reads the key type column of a catalog row: the base
-// type's OID, opcIn and the rights' OIDs, chr(31)-separated.
+// type's OID and name, opcIn and the rights' OIDs, chr(31)-separated.
 func parseKeyType(spec string) keyType {
 	f := strings.Split(spec, "\x1f")
-	if len(f) != 3 {
+	if len(f) != 4 {
 		return keyType{}
 	}
 	var kt keyType
 	base, _ := strconv.ParseUint(f[0], 10, 32)
-	kt.base, kt.opcIn = uint32(base), f[1]
-	for _, r := range strings.Fields(f[2]) {
+	kt.base, kt.baseName, kt.opcIn = uint32(base), f[1], f[2]
+	for _, r := range strings.Fields(f[3]) {
 		oid, _ := strconv.ParseUint(r, 10, 32)
 		kt.rights = append(kt.rights, uint32(oid))
 	}
@@ -334,7 +336,7 @@ SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN a.attnum = f.first THEN f.trigsrc ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.constraints ELSE '' END,
   coalesce(eqs.nsp, ''),
-  kb.base::text || chr(31) || coalesce(kt.spec, chr(31)),
+  kb.base::text || chr(31) || quote_ident(bn.nspname) || '.' || quote_ident(bt.typname) || chr(31) || coalesce(kt.spec, chr(31)),
   coalesce(quote_ident(cn.nspname) || '.' || quote_ident(co.collname) || chr(31) || co.collisdeterministic::text, '')
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
@@ -344,6 +346,8 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.
 LEFT JOIN eqs ON eqs.typ = a.atttypid
 JOIN pg_catalog.pg_type aty ON aty.oid = a.atttypid
 CROSS JOIN LATERAL (VALUES (CASE WHEN aty.typtype = 'd' THEN aty.typbasetype ELSE aty.oid END)) kb(base)
+JOIN pg_catalog.pg_type bt ON bt.oid = kb.base
+JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
 LEFT JOIN keytypes kt ON kt.typ = kb.base
 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace

@@ -272,7 +272,12 @@ func childMatch(r *Rel, parent, child []string) string {
 // keysEqual renders parentMatch and childMatch, whose collation picks
 // the collation of a pair of columns: with the referenced column's
 // operators, a referencing value cast first when the types call for it
-// (see keyType.castFrom).
+// (see keyType.castFrom). When collation picks none because the
+// referenced column's type is unknown (retyped by the ALTER a validation
+// follows, see Rel.retyped), the referencing value is read back from its
+// text form as its base type, which leaves it the default collation, and
+// so the referenced column's collation, whichever it is now, decides, as
+// it does in PostgreSQL's validation.
 func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) string) string {
 	eq := make([]string, len(parent))
 	for j := range parent {
@@ -281,8 +286,11 @@ func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) strin
 		if cast := p.keyType.castFrom(c.keyType); cast != "" {
 			value = "(" + value + ")" + cast
 		}
-		if coll := collation(p, c); coll != "" {
+		switch coll := collation(p, c); {
+		case coll != "":
 			value += " COLLATE " + coll
+		case p.keyType.base == 0 && c.collation != "" && c.keyType.baseName != "":
+			value = "CAST(CAST(" + value + " AS cstring) AS " + c.keyType.baseName + ")"
 		}
 		eq[j] = parent[j] + " " + p.eq() + " " + value
 	}
