@@ -117,8 +117,9 @@ func parentNames(stem string) []string {
 }
 
 // evaluate tests whether child.col can reference parent.id: the column
-// exists with a unique index, the types compare, and enough of a sample
-// of the child's values is present in the parent. reason says why not.
+// exists with a unique index, PostgreSQL accepts the types in a foreign
+// key (see KeyTypesRefused), and enough of a sample of the child's values
+// is present in the parent. reason says why not.
 func (d *discovery) evaluate(ctx context.Context, child tableInfo, col string, parent config.TableName) (s suggestion, reason string, err error) {
 	pt := d.cat.Tables[parent]
 	id, ok := pt.Columns["id"]
@@ -131,8 +132,18 @@ func (d *discovery) evaluate(ctx context.Context, child tableInfo, col string, p
 	}
 	ct := d.cat.Tables[child.name]
 	types := fmt.Sprintf("types %s/%s", ct.Columns[col].Type, id.Type)
-	matched, total, err := d.sampleMatch(ctx, child, ct, col, pt)
+	refusal, err := KeyTypesRefused(ctx, d.conn, config.DefaultConstraintName(child.name.Name, []string{col}),
+		KeyColumn{col, ct.Columns[col].Type}, KeyColumn{"id", id.Type})
 	var pe *pgconn.PgError
+	switch {
+	case refusal != "":
+		return s, refusal, nil
+	case err != nil && !errors.As(err, &pe):
+		return s, "", err
+	}
+	// Where the server could not check the types (a hot standby), the
+	// sample finds those that do not even compare.
+	matched, total, err := d.sampleMatch(ctx, child, ct, col, pt)
 	if errors.As(err, &pe) && pe.Code == "42883" { // undefined_function: no = operator
 		return s, types + " are not comparable", nil
 	}

@@ -451,7 +451,7 @@ func discover(t *testing.T, dsn string, opts DiscoverOptions) string {
 }
 
 func TestDiscover(t *testing.T) {
-	_, dsn := newDatabase(t, discoverSchema)
+	name, dsn := newDatabase(t, discoverSchema)
 	doc := discover(t, dsn, DiscoverOptions{MinMatch: 0.9, Sample: 1000})
 	cfg, err := config.Parse([]byte(doc))
 	if err != nil {
@@ -482,7 +482,7 @@ func TestDiscover(t *testing.T) {
 		"  # evidence: naming category_id -> soft.categories.id, types integer/integer, unique index categories_pkey, 3/3 sampled values match (100.0%)\n",
 		"#   soft.posts (tag_id) -> soft.tags (id): only 1/10 sampled values match (10.0%), below the minimum match 0.9\n",
 		"#   soft.posts (owner_id) -> soft.owners (id): no unique index on id alone",
-		"#   soft.posts (label_id) -> soft.labels (id): types text/integer are not comparable\n",
+		"#   soft.posts (label_id) -> soft.labels (id): foreign key constraint \"posts_label_id_fkey\" cannot be implemented: Key columns \"label_id\" and \"id\" are of incompatible types: text and integer.\n",
 	} {
 		if !strings.Contains(doc, line) {
 			t.Errorf("output lacks %q:\n%s", line, doc)
@@ -512,6 +512,16 @@ func TestDiscover(t *testing.T) {
 	doc = discover(t, dsn, DiscoverOptions{Schemas: []string{"soft"}, MinMatch: 0.1, Sample: 1000})
 	if !strings.Contains(doc, "table: soft.posts\n    columns: [tag_id]") || strings.Contains(doc, "hard.") {
 		t.Errorf("--schema soft --min-match 0.1:\n%s", doc)
+	}
+
+	// Where the key types cannot be checked (no temporary tables), those
+	// that do not compare are still found by the sample.
+	execSQL(t, dsn, "CREATE ROLE softfk_discover_no_temp LOGIN; REVOKE TEMPORARY ON DATABASE "+name+" FROM PUBLIC;"+
+		"GRANT USAGE ON SCHEMA soft, hard TO softfk_discover_no_temp; GRANT SELECT ON ALL TABLES IN SCHEMA soft, hard, public TO softfk_discover_no_temp")
+	defer execSQL(t, dsn, "DROP OWNED BY softfk_discover_no_temp; DROP ROLE softfk_discover_no_temp")
+	doc = discover(t, pgcluster.DSN(cluster.Addr(), "softfk_discover_no_temp", "", name), DiscoverOptions{Schemas: []string{"soft"}, MinMatch: 0.9, Sample: 1000})
+	if !strings.Contains(doc, "#   soft.posts (label_id) -> soft.labels (id): types text/integer are not comparable\n") || !strings.Contains(doc, "columns: [user_id]") {
+		t.Errorf("without the TEMPORARY privilege:\n%s", doc)
 	}
 }
 

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/ops"
@@ -82,8 +81,9 @@ func checkSchema(ctx context.Context, dsn string, cfg *config.Config) ([]schemaP
 	for i, r := range cfg.Relationships {
 		field := func(f string) string { return fmt.Sprintf("relationships[%d].%s", i, f) }
 		probs := cat.Check(r)
-		if len(probs) == 0 {
-			probs = comparableTypes(ctx, conn, cat, r)
+		if !slices.ContainsFunc(probs, func(p policy.Problem) bool { return !p.Warning }) {
+			// The tables and columns exist: their types can be checked.
+			probs = append(probs, comparableTypes(ctx, conn, cat, r)...)
 		}
 		for _, p := range probs {
 			out = append(out, schemaProblem{file: cfg.Source, line: r.LineOf(p.Field), field: field(p.Field), msg: p.Msg, warning: p.Warning})
@@ -92,20 +92,22 @@ func checkSchema(ctx context.Context, dsn string, cfg *config.Config) ([]schemaP
 	return out, nil
 }
 
-// comparableTypes asks the server whether each column pair can be compared
-// with =, as a FOREIGN KEY needs.
+// comparableTypes asks the server whether each column pair's types may
+// be a FOREIGN KEY's (see ops.KeyTypesRefused). A pair it could not
+// check is a warning.
 func comparableTypes(ctx context.Context, conn *pgx.Conn, cat *policy.Catalog, r config.Relationship) []policy.Problem {
 	var probs []policy.Problem
 	for i := range r.Columns {
 		ct := cat.Tables[r.Table].Columns[r.Columns[i]].Type
 		pt := cat.Tables[r.RefTable].Columns[r.RefColumns[i]].Type
-		_, err := conn.Exec(ctx, fmt.Sprintf("SELECT NULL::%s = NULL::%s", ct, pt), pgx.QueryExecModeSimpleProtocol)
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
+		refusal, err := ops.KeyTypesRefused(ctx, conn, r.Name, ops.KeyColumn{Name: r.Columns[i], Type: ct}, ops.KeyColumn{Name: r.RefColumns[i], Type: pt})
+		switch {
+		case err != nil:
+			probs = append(probs, policy.Problem{Field: "columns", Warning: true, Msg: fmt.Sprintf(
+				"could not check that %s (%s) may reference %s.%s (%s): %v", r.Columns[i], ct, r.RefTable, r.RefColumns[i], pt, err)})
+		case refusal != "":
 			probs = append(probs, policy.Problem{Field: "columns", Msg: fmt.Sprintf(
-				"%s (%s) cannot be compared with %s.%s (%s): %s", r.Columns[i], ct, r.RefTable, r.RefColumns[i], pt, pe.Message)})
-		} else if err != nil {
-			probs = append(probs, policy.Problem{Field: "columns", Msg: err.Error()})
+				"%s (%s) cannot reference %s.%s (%s): %s", r.Columns[i], ct, r.RefTable, r.RefColumns[i], pt, refusal)})
 		}
 	}
 	return probs

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/softfk/softfk/pgcluster"
 )
@@ -155,5 +157,74 @@ func TestDDLExitStatus(t *testing.T) {
 		if code != tc.want || !strings.Contains(where, tc.out) {
 			t.Errorf("ddl %q: exit %d (want %d), stdout:\n%s\nstderr:\n%s", tc.args, code, tc.want, out.String(), errOut.String())
 		}
+	}
+}
+
+// TestCheckConfigKeyTypes compares check-config's verdict on each pair of
+// key types with PostgreSQL's own when it is asked to add the FOREIGN
+// KEY: refused by both, with PostgreSQL's words, or accepted by both.
+func TestCheckConfigKeyTypes(t *testing.T) {
+	dsn := opsDatabase(t, `
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE DOMAIN short_text AS varchar(8);
+CREATE TABLE p (id bigint PRIMARY KEY, code citext UNIQUE, u uuid UNIQUE, t text UNIQUE, c char(4) UNIQUE, ts timestamptz UNIQUE);
+CREATE TABLE c (i int, n numeric, code text, ccode citext, u text, uu uuid, v varchar(3), d short_text, cc char(2), dt date);`)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	refused := 0
+	for _, pair := range [][2]string{
+		{"i", "id"}, {"n", "id"}, {"code", "code"}, {"ccode", "code"}, {"u", "u"}, {"uu", "u"}, {"code", "t"},
+		{"v", "t"}, {"d", "t"}, {"cc", "t"}, {"code", "c"}, {"cc", "c"}, {"dt", "ts"}, {"i", "t"}, {"ccode", "t"},
+	} {
+		child, parent := pair[0], pair[1]
+		name := "c_" + child + "_" + parent + "_fkey"
+		// PostgreSQL's verdict, in a transaction rolled back.
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pgErr := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE c ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES p (%s)", name, child, parent))
+		tx.Rollback(ctx)
+
+		file := writeFile(t, "softfk.yaml", fmt.Sprintf("relationships:\n  - name: %s\n    table: c\n    columns: [%s]\n    references: {table: p, columns: [%s]}\n", name, child, parent))
+		var out, errOut bytes.Buffer
+		code := runCheckConfig([]string{"--config", file, "--dsn", dsn}, &out, &errOut)
+		var pe *pgconn.PgError
+		switch {
+		case pgErr == nil && code != 0:
+			t.Errorf("%s -> %s: PostgreSQL accepts the foreign key, check-config exits %d: %s", child, parent, code, errOut.String())
+		case pgErr != nil && !errors.As(pgErr, &pe):
+			t.Fatal(pgErr)
+		case pgErr != nil:
+			refused++
+			want := fmt.Sprintf("softfk.yaml:4: error: relationships[0].columns: %s (", child)
+			if code != exitUsage || !strings.Contains(errOut.String(), want) || !strings.Contains(errOut.String(), pe.Message+": "+pe.Detail) {
+				t.Errorf("%s -> %s: PostgreSQL refuses the foreign key (%s: %s), check-config exits %d: %s", child, parent, pe.Message, pe.Detail, code, errOut.String())
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("PostgreSQL refused none of the pairs: the test compares nothing")
+	}
+
+	// A role that may not create temporary tables gets a warning that the
+	// types went unchecked, not a verdict.
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE ROLE softfk_no_temp LOGIN; REVOKE TEMPORARY ON DATABASE "+db+" FROM PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, "DROP OWNED BY softfk_no_temp; DROP ROLE softfk_no_temp")
+	file := writeFile(t, "softfk.yaml", "relationships:\n  - table: c\n    columns: [code]\n    references: {table: p, columns: [code]}\n")
+	var out, errOut bytes.Buffer
+	code := runCheckConfig([]string{"--config", file, "--dsn", pgcluster.DSN(opsCluster.Addr(), "softfk_no_temp", "", db)}, &out, &errOut)
+	if want := "warning: relationships[0].columns: could not check that code (text) may reference public.p.code (citext): ERROR: permission denied to create temporary tables"; code != 0 || !strings.Contains(errOut.String(), want) {
+		t.Errorf("without the TEMPORARY privilege: exit %d, want 0 and %q: %s", code, want, errOut.String())
 	}
 }
