@@ -69,11 +69,29 @@ func equalKeyScenarios() []scenario {
 		}
 	}
 	// Outside the search_path an unqualified = between two citext values
-	// finds text's operator, which tells case apart.
-	kt := citextKeys
+	// finds text's operator, which tells case apart; so it does between
+	// values of a domain over a domain over citext.
+	nested := citextKeys
+	nested.name, nested.typ = "domain over a domain over citext", "public.softfk_ci2"
+	nested.setup += `
+DO $$ BEGIN
+  CREATE DOMAIN public.softfk_ci1 AS public.citext;
+  CREATE DOMAIN public.softfk_ci2 AS public.softfk_ci1;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another scenario's
+END $$;`
+	for _, kt := range []equalKeys{citextKeys, nested} {
+		out = append(out, outsideSearchPathScenarios(kt)...)
+	}
+	return out
+}
+
+// outsideSearchPathScenarios write keys of kt, whose type lives in
+// schema public, from sessions whose search_path leaves public out.
+func outsideSearchPathScenarios(kt equalKeys) []scenario {
+	var out []scenario
 	for _, action := range []string{"NO ACTION", "CASCADE", "SET NULL"} {
 		out = append(out, scenario{
-			name:   "citext outside the search_path " + action,
+			name:   kt.name + " outside the search_path " + action,
 			schema: kt.schema("CREATE TABLE g (id int PRIMARY KEY, k TYPE);"),
 			fks: []fk{
 				{table: "c", cols: "k", refTable: "p", refCols: "k", onDelete: action, onUpdate: action},

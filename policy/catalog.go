@@ -131,8 +131,9 @@ type Column struct {
 	// reads: an UPDATE that assigns one of them computes it again.
 	DependsOn []string
 	// eqSchema is the schema, quoted, of the btree equality operator of
-	// the column's type (of a domain's base type) when it is not
-	// pg_catalog's: an extension's type, say citext (see eq).
+	// the column's type (of a domain's base type, through domains over
+	// domains) when it is not pg_catalog's: an extension's type, say
+	// citext (see eq).
 	eqSchema string
 	// keyType is how a foreign key compares the column's values (see
 	// keyType).
@@ -152,7 +153,7 @@ type Column struct {
 
 // keyType is what PostgreSQL's FOREIGN KEY consults to compare a
 // referencing column with a referenced one (ATAddForeignKeyConstraint):
-// the type's base type (through one domain) and its default btree
+// the type's base type (through any domains) and its default btree
 // operator class's input type and equality operators' right-hand types.
 type keyType struct {
 	base uint32
@@ -247,10 +248,17 @@ tables(oid) AS (
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = r.ev_class AND t.tgtype & 64 <> 0)
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = r.ev_class AND o.rulename <> '_RETURN')
   ) x(parent, child) ON x.parent = tables.oid),
+domainchain(typ, base) AS (
+  SELECT d.oid, d.typbasetype FROM pg_catalog.pg_type d WHERE d.typtype = 'd'
+  UNION ALL
+  SELECT dc.typ, b.typbasetype FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype = 'd'),
+basetypes(typ, base) AS MATERIALIZED (
+  SELECT dc.typ, dc.base FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype <> 'd'),
 eqs(typ, nsp) AS MATERIALIZED (
   SELECT ty.oid, min(quote_ident(eqn.nspname)) FROM pg_catalog.pg_type ty
+  LEFT JOIN basetypes bt ON bt.typ = ty.oid
   JOIN pg_catalog.pg_operator eq ON eq.oprname = '=' AND eq.oprleft = eq.oprright
-    AND eq.oprleft = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+    AND eq.oprleft = coalesce(bt.base, ty.oid)
   JOIN pg_catalog.pg_namespace eqn ON eqn.oid = eq.oprnamespace AND eqn.nspname <> 'pg_catalog'
   WHERE ty.oid >= ` + strconv.Itoa(firstUserOID) + ` AND EXISTS (
     SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
@@ -344,8 +352,8 @@ JOIN facts f ON f.oid = c.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN eqs ON eqs.typ = a.atttypid
-JOIN pg_catalog.pg_type aty ON aty.oid = a.atttypid
-CROSS JOIN LATERAL (VALUES (CASE WHEN aty.typtype = 'd' THEN aty.typbasetype ELSE aty.oid END)) kb(base)
+LEFT JOIN basetypes db ON db.typ = a.atttypid
+CROSS JOIN LATERAL (VALUES (coalesce(db.base, a.atttypid))) kb(base)
 JOIN pg_catalog.pg_type bt ON bt.oid = kb.base
 JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
 LEFT JOIN keytypes kt ON kt.typ = kb.base
