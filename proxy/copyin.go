@@ -98,19 +98,33 @@ func (f *frontend) bindSimpleCopy(sql string) {
 
 // awaitCopyStart sends what is queued and waits until the server starts
 // the COPY (begun is closed) or ends its request otherwise (ended is);
-// started says which.
+// started says whether it started (see copyStarted).
 func (f *frontend) awaitCopyStart(begun, ended <-chan struct{}) (started bool, err error) {
 	f.send('H', nil)
 	if err := f.flushBeforeWait(); err != nil {
 		return false, err
 	}
+	return copyStarted(begun, ended, f.s.done)
+}
+
+// copyStarted waits until a COPY has started (begun is closed) or its
+// request has ended otherwise (ended is), and says whether it started.
+// A COPY can do both before softfk looks: one into a view starts, then
+// fails at once, before it reads any data. It started all the same, as
+// far as its end goes: endCopy, which asks the same question
+// (watch.copyStarted), then ends the client's Query.
+func copyStarted(begun, ended, closed <-chan struct{}) (bool, error) {
+	select {
+	case <-begun:
+	case <-ended:
+	case <-closed:
+		return false, errSessionClosed
+	}
 	select {
 	case <-begun:
 		return true, nil
-	case <-ended:
+	default:
 		return false, nil
-	case <-f.s.done:
-		return false, errSessionClosed
 	}
 }
 

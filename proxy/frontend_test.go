@@ -9,3 +9,27 @@ func TestMajorVersion(t *testing.T) {
 		}
 	}
 }
+
+// A COPY that started and failed before softfk looked (one into a view)
+// counts as started, however the wait learns of it: the end of the
+// client's Query waits for the client's end of the data, and comes once.
+func TestCopyStartedAndFailed(t *testing.T) {
+	begun, ended := make(chan struct{}), make(chan struct{})
+	close(begun)
+	close(ended)
+	for range 200 {
+		if started, err := copyStarted(begun, ended, nil); !started || err != nil {
+			t.Fatalf("copyStarted = %v, %v; want true", started, err)
+		}
+	}
+	ended2 := make(chan struct{})
+	close(ended2)
+	if started, err := copyStarted(make(chan struct{}), ended2, nil); started || err != nil {
+		t.Fatalf("a COPY that never started: copyStarted = %v, %v", started, err)
+	}
+	closed := make(chan struct{})
+	close(closed)
+	if _, err := copyStarted(make(chan struct{}), make(chan struct{}), closed); err != errSessionClosed {
+		t.Fatalf("a closed session: %v", err)
+	}
+}
