@@ -74,7 +74,7 @@ func (f *frontend) startCopySimple(sql string, plan *policy.CopyPlan, stmt strin
 	f.bindSimpleCopy(sql)
 	f.forwardPart(reqExecute, 'E', unlimitedExecute, part{hold: c.hold, watch: c.watch})
 	f.copy = c
-	started, err := f.awaitCopyStart(c.watch.copyBegun, c.watch.round.done)
+	started, err := f.awaitCopyStart(c.watch, c.watch.round.done)
 	if err == nil && !started {
 		f.forward(reqSync, 'S', nil)
 	}
@@ -97,35 +97,30 @@ func (f *frontend) bindSimpleCopy(sql string) {
 }
 
 // awaitCopyStart sends what is queued and waits until the server starts
-// the COPY (begun is closed) or ends its request otherwise (ended is);
+// the COPY w watches or ends its request otherwise (ended is closed);
 // started says whether it started (see copyStarted).
-func (f *frontend) awaitCopyStart(begun, ended <-chan struct{}) (started bool, err error) {
+func (f *frontend) awaitCopyStart(w *watch, ended <-chan struct{}) (started bool, err error) {
 	f.send('H', nil)
 	if err := f.flushBeforeWait(); err != nil {
 		return false, err
 	}
-	return copyStarted(begun, ended, f.s.done)
+	return copyStarted(w, ended, f.s.done)
 }
 
-// copyStarted waits until a COPY has started (begun is closed) or its
-// request has ended otherwise (ended is), and says whether it started.
-// A COPY can do both before softfk looks: one into a view starts, then
+// copyStarted waits until the COPY w watches has started or its request
+// has ended otherwise (ended is closed), and says whether it started. A
+// COPY can do both before softfk looks: one into a view starts, then
 // fails at once, before it reads any data. It started all the same, as
-// far as its end goes: endCopy, which asks the same question
-// (watch.copyStarted), then ends the client's Query.
-func copyStarted(begun, ended, closed <-chan struct{}) (bool, error) {
+// far as its end goes: endCopy, which asks w the same question, then
+// ends the client's Query.
+func copyStarted(w *watch, ended, closed <-chan struct{}) (bool, error) {
 	select {
-	case <-begun:
+	case <-w.copyBegun:
 	case <-ended:
 	case <-closed:
 		return false, errSessionClosed
 	}
-	select {
-	case <-begun:
-		return true, nil
-	default:
-		return false, nil
-	}
+	return w.copyStarted(), nil
 }
 
 // startCopyExtended forwards the Execute of an extended-protocol COPY
@@ -220,7 +215,7 @@ func (f *frontend) failCopy(body []byte, u *policy.Unverifiable, stmt string) er
 		refused: func() { f.s.reportUnverifiable(u, stmt, true) }}
 	w := &watch{copyBegun: make(chan struct{})}
 	f.forwardPart(reqExecute, 'E', body, part{proxy: resp, watch: w})
-	started, err := f.awaitCopyStart(w.copyBegun, resp.done)
+	started, err := f.awaitCopyStart(w, resp.done)
 	if started {
 		f.pending = append(f.pending, pending{kind: reqCopyEnd})
 		f.sendMsg(&pgproto3.CopyFail{Message: rejectMarker})

@@ -18,18 +18,16 @@ func TestCopyStartedAndFailed(t *testing.T) {
 	close(begun)
 	close(ended)
 	for range 200 {
-		if started, err := copyStarted(begun, ended, nil); !started || err != nil {
+		if started, err := copyStarted(&watch{copyBegun: begun}, ended, nil); !started || err != nil {
 			t.Fatalf("copyStarted = %v, %v; want true", started, err)
 		}
 	}
-	ended2 := make(chan struct{})
-	close(ended2)
-	if started, err := copyStarted(make(chan struct{}), ended2, nil); started || err != nil {
+	if started, err := copyStarted(&watch{copyBegun: make(chan struct{})}, ended, nil); started || err != nil {
 		t.Fatalf("a COPY that never started: copyStarted = %v, %v", started, err)
 	}
 	closed := make(chan struct{})
 	close(closed)
-	if _, err := copyStarted(make(chan struct{}), make(chan struct{}), closed); err != errSessionClosed {
+	if _, err := copyStarted(&watch{copyBegun: make(chan struct{})}, make(chan struct{}), closed); err != errSessionClosed {
 		t.Fatalf("a closed session: %v", err)
 	}
 }
