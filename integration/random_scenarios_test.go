@@ -345,7 +345,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(53) {
+	switch r.IntN(56) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -449,6 +449,8 @@ func (g *stepGen) next() {
 		g.droppedKeyColumn()
 	case 49:
 		g.setConstraints()
+	case 51, 52, 53:
+		g.statementShapes()
 	case 50:
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
@@ -456,6 +458,50 @@ func (g *stepGen) next() {
 		g.control(fmt.Sprintf("ALTER TABLE %s%s %s TRIGGER ALL", g.pick("", "", "ONLY "), g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")))
 	default:
 		g.transaction()
+	}
+}
+
+// statementShapes draws writes whose keys or rows come from elsewhere in
+// the statement: data-modifying WITH queries beside the main statement,
+// sub-SELECTs, set-returning functions, self-joins, a recursive query,
+// upserts and MERGEs of the referenced table. (An upsert that assigns a
+// referenced key is unverifiable, a known limit.)
+func (g *stepGen) statementShapes() {
+	pid := func() string { return g.key(0, 5, 10) }
+	cid := func() string { return g.key(10, 16, 0) }
+	switch g.rng.IntN(14) {
+	case 0:
+		g.add("WITH n AS (INSERT INTO p VALUES (" + g.key(4, 7, 0) + ", 0) RETURNING id) INSERT INTO c SELECT " + g.key(17, 22, 0) + ", id, 0 FROM n")
+	case 1:
+		g.add("WITH n AS (INSERT INTO p VALUES (" + g.key(4, 7, 0) + ", 0)) INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 0)")
+	case 2:
+		g.add("WITH n AS (INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 1) RETURNING id, pid) SELECT * FROM n")
+	case 3:
+		g.add("WITH u AS (UPDATE p SET id = id + " + g.key(1, 3, 0) + " WHERE id = " + g.key(1, 4, 0) + " RETURNING id) SELECT * FROM u")
+	case 4:
+		g.add("WITH d AS (DELETE FROM c WHERE pid = " + g.key(1, 3, 0) + ") DELETE FROM p WHERE id = " + g.key(1, 3, 0))
+	case 5:
+		g.add("WITH d AS (DELETE FROM p WHERE id = " + g.key(1, 5, 0) + ") INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 0)")
+	case 6:
+		g.add("INSERT INTO p VALUES (" + g.key(0, 6, 0) + ", 0) ON CONFLICT (id) DO UPDATE SET " + g.pick("v = EXCLUDED.v + 1", "v = p.v + 1"))
+	case 7:
+		g.add("DELETE FROM p WHERE id IN (SELECT pid FROM c WHERE id " + g.pick("=", "<=", ">=") + " " + cid() + ")")
+	case 8:
+		g.add("UPDATE c SET pid = (SELECT " + g.pick("max", "min") + "(id) FROM p WHERE id < " + g.key(0, 6, 0) + ") WHERE id = " + cid())
+	case 9:
+		g.add("INSERT INTO c SELECT " + g.key(17, 30, 0) + " + s, (s + " + g.key(0, 4, 0) + ") % 6, 0 FROM generate_series(0, " + g.key(0, 3, 0) + ") s")
+	case 10:
+		g.add("UPDATE c SET pid = o.pid FROM c o WHERE o.id = " + cid() + " AND c.id " + g.pick("=", "<>") + " " + cid())
+	case 11:
+		g.add("WITH RECURSIVE r AS (SELECT id FROM t WHERE id = " + g.key(1, 6, 0) + " UNION SELECT t.id FROM t JOIN r ON t.up = r.id) " +
+			g.pick("DELETE FROM t WHERE id IN (SELECT id FROM r)", "UPDATE t SET up = "+g.key(1, 9, 20)+" WHERE id IN (SELECT id FROM r)"))
+	case 12:
+		g.add("MERGE INTO p USING (VALUES (" + g.key(0, 6, 0) + ")) AS v(id) ON p.id = v.id" +
+			g.pick(" WHEN MATCHED THEN DELETE", " WHEN MATCHED THEN UPDATE SET id = v.id + 10", " WHEN MATCHED AND p.v > 0 THEN DELETE WHEN MATCHED THEN UPDATE SET v = 1") +
+			" WHEN NOT MATCHED THEN INSERT VALUES (v.id, 0)")
+	default:
+		g.add("MERGE INTO c USING (VALUES (" + cid() + ", " + pid() + ")) AS v(id, pid) ON c.id = v.id" +
+			" WHEN MATCHED AND c.v > 2 THEN DELETE WHEN MATCHED THEN UPDATE SET pid = v.pid, v = c.v + 1 WHEN NOT MATCHED THEN DO NOTHING")
 	}
 }
 

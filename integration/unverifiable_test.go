@@ -419,6 +419,25 @@ func TestWritesWithKeyChangingTriggersAreUnverifiable(t *testing.T) {
 		"", orphans, map[bool]int{true: 0, false: 1})
 }
 
+// An INSERT ... ON CONFLICT DO UPDATE that assigns a referenced key
+// changes the key of the rows it finds in conflict, which softfk cannot
+// read before the statement: unverifiable. One that assigns other
+// columns changes no key and goes through.
+func TestUpsertOfReferencedKeyIsUnverifiable(t *testing.T) {
+	orphans := "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT FROM users u WHERE u.id = o.user_id)"
+	refusals(t, []string{"ALTER TABLE users ADD COLUMN note text", "INSERT INTO users VALUES (1), (2)", "INSERT INTO orders VALUES (10, 1), (11, 2)"},
+		[]string{"INSERT INTO users VALUES (1) ON CONFLICT (id) DO UPDATE SET id = excluded.id + 10",
+			"INSERT INTO users AS u VALUES (2, 'n') ON CONFLICT ON CONSTRAINT users_pkey DO UPDATE SET (note, id) = (excluded.note, u.id + 20)"},
+		"ON CONFLICT DO UPDATE of a referenced key", orphans, map[bool]int{true: 0, false: 2})
+	db := newDatabase(t)
+	direct := connect(t, cluster.DSN(db))
+	mustExec(t, direct, "CREATE TABLE users (id int PRIMARY KEY, note text)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
+		"INSERT INTO users VALUES (1)")
+	p := startProxy(t, configFor(t, "relationships:\n  - {name: order_user, table: orders, columns: [user_id], references: {table: users, columns: [id]}}\n"))
+	conn := connect(t, p.DSN(db))
+	mustExec(t, conn, "INSERT INTO users VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET note = excluded.note")
+}
+
 // A referenced table's BEFORE UPDATE trigger that may change the key, or
 // keep the old row or skip it when an UPDATE assigns the key, leaves
 // softfk no way to know what a key changed to, which ON UPDATE CASCADE,
