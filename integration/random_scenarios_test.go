@@ -464,8 +464,7 @@ func (g *stepGen) next() {
 // statementShapes draws writes whose keys or rows come from elsewhere in
 // the statement: data-modifying WITH queries beside the main statement,
 // sub-SELECTs, set-returning functions, self-joins, a recursive query,
-// upserts and MERGEs of the referenced table. (An upsert that assigns a
-// referenced key is unverifiable, a known limit.)
+// upserts and MERGEs of the referenced table.
 func (g *stepGen) statementShapes() {
 	pid := func() string { return g.key(0, 5, 10) }
 	cid := func() string { return g.key(10, 16, 0) }
@@ -483,7 +482,7 @@ func (g *stepGen) statementShapes() {
 	case 5:
 		g.add("WITH d AS (DELETE FROM p WHERE id = " + g.key(1, 5, 0) + ") INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 0)")
 	case 6:
-		g.add("INSERT INTO p VALUES (" + g.key(0, 6, 0) + ", 0) ON CONFLICT (id) DO UPDATE SET " + g.pick("v = EXCLUDED.v + 1", "v = p.v + 1"))
+		g.add("INSERT INTO p VALUES (" + g.key(0, 6, 0) + ", 0) ON CONFLICT (id) DO UPDATE SET " + g.pick("id = EXCLUDED.id + 10", "v = EXCLUDED.v + 1", "id = p.id + 1", "v = p.v + 1"))
 	case 7:
 		g.add("DELETE FROM p WHERE id IN (SELECT pid FROM c WHERE id " + g.pick("=", "<=", ">=") + " " + cid() + ")")
 	case 8:

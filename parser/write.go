@@ -91,10 +91,11 @@ type Write struct {
 	CurrentOf bool // WHERE CURRENT OF cursor
 	Returning bool // has a RETURNING list
 
-	from  []*pg_query.Node // UPDATE ... FROM / DELETE ... USING
-	where *pg_query.Node
-	rel   *pg_query.RangeVar
-	scope withScope // the WITH queries the statement can read
+	from     []*pg_query.Node // UPDATE ... FROM / DELETE ... USING
+	where    *pg_query.Node
+	conflict *pg_query.OnConflictClause // an INSERT's (see UpsertMerge)
+	rel      *pg_query.RangeVar
+	scope    withScope // the WITH queries the statement can read
 
 	// companions remembers FromWhereAnd's renderings by condition: a
 	// prepared write is planned again at each execution, and rendering
@@ -418,7 +419,7 @@ func (a *analyzer) insert(s *pg_query.InsertStmt) []Target {
 	if oc := s.OnConflictClause; oc != nil {
 		w.OnConflict = DoNothing
 		if oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
-			w.OnConflict = DoUpdate
+			w.OnConflict, w.conflict = DoUpdate, oc
 			w.Set = assignments(oc.TargetList)
 		}
 	}

@@ -20,7 +20,7 @@ func (b *planBuilder) merge(w *parser.Write, asChild, asParent []*Rel) {
 		return
 	}
 	if len(asParent) > 0 {
-		b.mergeParent(w, asParent)
+		b.mergeParent(w, asParent, "MERGE")
 	}
 }
 
@@ -89,8 +89,8 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 }
 
 // mergeParent plans the actions for the parent keys a MERGE deletes or
-// changes.
-func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
+// changes; what names the statement in the reason of a refusal.
+func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel, what string) {
 	t := rels[0].Parent
 	cols := refColumnsOf(rels)
 	ref := config.QuoteIdent(w.Table.RefName())
@@ -122,10 +122,10 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 	}
 	sql, err := w.MergeQuery(true, 2*len(cols), out)
 	if err != nil && reason == "" {
-		reason = "a MERGE softfk cannot analyse (" + err.Error() + ")"
+		reason = "a statement softfk cannot analyse (" + err.Error() + ")"
 	}
 	if reason != "" {
-		b.plan.Unverifiable = &Unverifiable{Reason: "MERGE changing " + reason, Rel: rels[0]}
+		b.plan.Unverifiable = &Unverifiable{Reason: what + " changing " + reason, Rel: rels[0]}
 		return
 	}
 	if !touches || !b.conflictCheck(w, rels) {
@@ -161,6 +161,32 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel) {
 		b.work.changed(event{table: t, guard: guard(w.Table, t), cols: cols,
 			old: columnsOf(updated, 0, n), new: columnsOf(updated, n, n)})
 	})
+}
+
+// upsertParent plans the actions for the parent keys an INSERT ... ON
+// CONFLICT DO UPDATE changes in the rows it finds in conflict, as for
+// the MERGE it amounts to (see parser.Write.UpsertMerge).
+func (b *planBuilder) upsertParent(w *parser.Write, rels []*Rel) {
+	t := rels[0].Parent
+	if t.View != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key through a view", Rel: rels[0]}
+		return
+	}
+	typeOf := func(c string) string { return t.Columns[c].Type }
+	constraintColumns := func(name string) []string {
+		for _, idx := range t.Indexes {
+			if idx.Constraint == name && idx.UniqueKey() {
+				return idx.Prefix
+			}
+		}
+		return nil
+	}
+	m, err := w.UpsertMerge(columnsInOrder(t), typeOf, constraintColumns)
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key (" + err.Error() + ")", Rel: rels[0]}
+		return
+	}
+	b.mergeParent(m, rels, "ON CONFLICT DO UPDATE")
 }
 
 // setsAnyOf reports whether set assigns any of cols.

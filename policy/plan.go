@@ -388,8 +388,8 @@ func (b *planBuilder) target(t *parser.Target) {
 	switch w.Kind {
 	case parser.Insert:
 		b.insert(w, asChild)
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
-			b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key", Rel: asParent[0]}
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && b.plan.Unverifiable == nil && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
+			b.upsertParent(w, asParent)
 		}
 	case parser.Update:
 		b.updateChild(w, asChild)

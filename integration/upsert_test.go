@@ -1,0 +1,70 @@
+package integration
+
+import "testing"
+
+// An INSERT ... ON CONFLICT DO UPDATE that assigns a referenced key
+// changes the keys of the rows it finds in conflict, with the
+// relationship's ON UPDATE action, as an UPDATE of them would: by each
+// kind of arbiter (columns, another unique key, a named constraint), with
+// a DO UPDATE condition, several rows, a row it affects twice (refused by
+// Postgres itself), and in a self-referencing table, where the same
+// statement writes a referencing and a referenced key.
+func TestOracleUpsertOfReferencedKey(t *testing.T) {
+	steps := []step{
+		s("INSERT INTO users VALUES (1, 'z@x') ON CONFLICT (id) DO UPDATE SET id = excluded.id + 10"),
+		s("INSERT INTO users VALUES (3, 'c@x') ON CONFLICT (email) DO UPDATE SET id = 30 RETURNING id, email"),
+		s("INSERT INTO users VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id + 100 WHERE users.id > 5 RETURNING id", 2, "b"),
+		s("INSERT INTO users VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = users.id + 100 WHERE users.id < 5", 2, "b"),
+		s("BEGIN"),
+		s("INSERT INTO users AS u VALUES (4, 'd@x'), (2, 'q') ON CONFLICT ON CONSTRAINT users_pkey DO UPDATE SET (id, email) = (u.id + 50, excluded.email)"),
+		s("SAVEPOINT a"),
+		s("INSERT INTO users VALUES (4, 'e'), (4, 'f') ON CONFLICT (id) DO UPDATE SET id = 6"),
+		s("ROLLBACK TO SAVEPOINT a"),
+		s("INSERT INTO users VALUES (7, 'g') ON CONFLICT (id) DO UPDATE SET id = excluded.id"),
+		s("INSERT INTO users VALUES (1, 'h') ON CONFLICT (id) DO UPDATE SET id = id + 20"),
+		s("COMMIT"),
+		s("INSERT INTO users VALUES (1, 'h'), (11, 'i') ON CONFLICT (id) DO UPDATE SET id = users.id * 2, email = excluded.email"),
+		s("INSERT INTO orders VALUES (13, 7, 'new')"),
+		s("INSERT INTO users VALUES (7, 'same') ON CONFLICT (id) DO UPDATE SET id = 7"),
+	}
+	var scenarios []scenario
+	for _, action := range []string{"", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"} {
+		scenarios = append(scenarios, scenario{name: "upsert of referenced keys, on update " + action,
+			schema: usersOrders, fks: []fk{withActions(ordersFK, "", action)}, steps: steps})
+	}
+	tree := `
+CREATE TABLE t (id int PRIMARY KEY, up int);
+INSERT INTO t VALUES (1, NULL), (2, 1), (3, 2);`
+	for _, action := range []string{"", "CASCADE"} {
+		scenarios = append(scenarios, scenario{name: "upsert in a self-referencing table, on update " + action, schema: tree,
+			fks: []fk{withActions(fk{table: "t", cols: "up", refTable: "t", refCols: "id"}, "", action)}, steps: []step{
+				s("INSERT INTO t VALUES (2, 3) ON CONFLICT (id) DO UPDATE SET id = 20, up = excluded.up"),
+				s("INSERT INTO t VALUES (3, 9) ON CONFLICT (id) DO UPDATE SET id = 30"),
+				s("INSERT INTO t VALUES (3, 1) ON CONFLICT (id) DO UPDATE SET up = excluded.up, id = t.id + 40"),
+				s("INSERT INTO t VALUES (1, NULL), (5, 2) ON CONFLICT (id) DO UPDATE SET id = 10"),
+			}})
+	}
+	// The arbiter finds the row in conflict as the unique index compares:
+	// case-insensitively here, and with trailing blanks ignored for char.
+	texts := `
+CREATE COLLATION IF NOT EXISTS public.softfk_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE tp (code text COLLATE public.softfk_ci PRIMARY KEY);
+CREATE TABLE tc (id int PRIMARY KEY, code text);
+CREATE TABLE cp (code char(3) PRIMARY KEY);
+CREATE TABLE cc (id int PRIMARY KEY, code text);
+INSERT INTO tp VALUES ('a'), ('B');
+INSERT INTO tc VALUES (1, 'a'), (2, 'b');
+INSERT INTO cp VALUES ('a'), ('b');
+INSERT INTO cc VALUES (1, 'a'), (2, 'b  ');`
+	for _, action := range []string{"", "CASCADE"} {
+		scenarios = append(scenarios, scenario{name: "upsert of text keys, on update " + action, schema: texts,
+			fks: []fk{withActions(fk{table: "tc", cols: "code", refTable: "tp", refCols: "code"}, "", action),
+				withActions(fk{table: "cc", cols: "code", refTable: "cp", refCols: "code"}, "", action)}, steps: []step{
+				s("INSERT INTO tp VALUES ('A') ON CONFLICT (code) DO UPDATE SET code = 'z'"),
+				s("INSERT INTO tp VALUES ($1) ON CONFLICT (code) DO UPDATE SET code = excluded.code", "b"),
+				s("INSERT INTO cp VALUES ('b  ') ON CONFLICT (code) DO UPDATE SET code = 'y'"),
+				s("INSERT INTO cp VALUES ('a') ON CONFLICT (code) DO UPDATE SET code = excluded.code || 'x'"),
+			}})
+	}
+	runScenarios(t, scenarios)
+}

@@ -1,0 +1,146 @@
+package parser
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/softfk/softfk/config"
+)
+
+// UpsertMerge returns the MERGE that an INSERT ... VALUES ... ON CONFLICT
+// DO UPDATE amounts to for the rows it finds in conflict: its VALUES rows
+// as the source, named excluded (so the assignments' EXCLUDED references
+// read them), each value cast to its column's type as the INSERT assigns
+// it (a parameter so takes the type the INSERT gives it); the arbiter's columns equal as the join condition; and one WHEN
+// MATCHED clause with the DO UPDATE's assignments and condition. softfk
+// reads with it, just before the statement, the keys the upsert is about
+// to change (see MergeQuery).
+//
+// columns are the table's columns in order (the INSERT's targets when it
+// names none), typeOf gives a column's type for a cast, and
+// constraintColumns the columns of a constraint of the table (nil when it
+// has none of that name), for ON CONFLICT ON CONSTRAINT. An upsert whose
+// conflicting rows cannot be found so fails: one without VALUES, with
+// DEFAULT or a value that may differ from one evaluation to the next, an
+// arbiter that is an expression or has a predicate, a sub-SELECT in the
+// DO UPDATE, an EXCLUDED column the INSERT does not write.
+func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string, constraintColumns func(name string) []string) (*Write, error) {
+	oc := w.conflict
+	if w.OnConflict != DoUpdate || oc == nil {
+		return nil, errors.New("not an ON CONFLICT DO UPDATE")
+	}
+	arbiter, err := arbiterColumns(oc.Infer, constraintColumns)
+	if err != nil {
+		return nil, err
+	}
+	if w.Rows == nil {
+		return nil, errors.New("an upsert of other rows than VALUES")
+	}
+	targets := w.Columns
+	if targets == nil {
+		if len(w.Rows[0]) > len(columns) {
+			return nil, errors.New("more values than columns")
+		}
+		targets = columns[:len(w.Rows[0])]
+	}
+	quoted := make([]string, len(targets))
+	for i, c := range targets {
+		quoted[i] = config.QuoteIdent(c)
+	}
+	rows := make([]string, len(w.Rows))
+	for i, row := range w.Rows {
+		items := make([]string, len(row))
+		for j, v := range row {
+			if v.Kind == Default || !v.Deterministic() {
+				return nil, errors.New("an upsert of DEFAULT or of values that may change from one evaluation to the next")
+			}
+			if items[j], err = v.SQL(); err != nil {
+				return nil, err
+			}
+			items[j] = "CAST(" + items[j] + " AS " + typeOf(targets[j]) + ")"
+		}
+		rows[i] = "(" + strings.Join(items, ", ") + ")"
+	}
+	source := fmt.Sprintf("SELECT FROM (VALUES %s) AS excluded(%s)", strings.Join(rows, ", "), strings.Join(quoted, ", "))
+	tree, err := pg_query.Parse(source)
+	if err != nil {
+		return nil, err
+	}
+	target := config.QuoteIdent(w.Table.RefName())
+	on := make([]string, len(arbiter))
+	for i, c := range arbiter {
+		if !slices.Contains(targets, c) {
+			return nil, fmt.Errorf("the arbiter's column %s is not written", c)
+		}
+		on[i] = target + "." + config.QuoteIdent(c) + " = excluded." + config.QuoteIdent(c)
+	}
+	join, err := parseCondition(strings.Join(on, " AND "))
+	if err != nil {
+		return nil, err
+	}
+	set := proto.Clone(&pg_query.OnConflictClause{TargetList: oc.TargetList, WhereClause: oc.WhereClause}).(*pg_query.OnConflictClause)
+	if err := qualifyColumns(set.ProtoReflect(), w.Table.RefName(), targets); err != nil {
+		return nil, err
+	}
+	return &Write{Kind: Merge, Table: w.Table, rel: w.rel, scope: w.scope,
+		from:  tree.Stmts[0].Stmt.GetSelectStmt().FromClause,
+		where: join,
+		Merge: []MergeClause{{Matched: true, Kind: Update, Set: assignments(set.TargetList), cond: set.WhereClause}}}, nil
+}
+
+// arbiterColumns returns the columns of an ON CONFLICT's arbiter.
+func arbiterColumns(infer *pg_query.InferClause, constraintColumns func(name string) []string) ([]string, error) {
+	if infer == nil {
+		return nil, errors.New("ON CONFLICT without an arbiter")
+	}
+	if infer.Conname != "" {
+		cols := constraintColumns(infer.Conname)
+		if cols == nil {
+			return nil, fmt.Errorf("no constraint %s of plain columns", infer.Conname)
+		}
+		return cols, nil
+	}
+	if infer.WhereClause != nil {
+		return nil, errors.New("an arbiter with a predicate")
+	}
+	var cols []string
+	for _, n := range infer.IndexElems {
+		e := n.GetIndexElem()
+		if e == nil || e.Name == "" || len(e.Collation) > 0 || len(e.Opclass) > 0 {
+			return nil, errors.New("an arbiter of expressions, collations or operator classes")
+		}
+		cols = append(cols, e.Name)
+	}
+	return cols, nil
+}
+
+// qualifyColumns names the table ref in every unqualified column
+// reference of m, as the DO UPDATE of an upsert reads them, so that they
+// stay the target's beside excluded's columns of the same names. A
+// sub-SELECT, whose own tables may own such names, fails, and so does an
+// EXCLUDED column other than the targets (the INSERT gives it its
+// default, which the source does not hold).
+func qualifyColumns(m protoreflect.Message, ref string, targets []string) error {
+	var err error
+	walk(m, func(n protoreflect.Message) {
+		switch x := n.Interface().(type) {
+		case *pg_query.SubLink:
+			err = errors.New("a sub-SELECT in ON CONFLICT DO UPDATE")
+		case *pg_query.ColumnRef:
+			switch {
+			case len(x.Fields) > 0 && x.Fields[0].GetString_().GetSval() == "excluded" &&
+				(len(x.Fields) != 2 || !slices.Contains(targets, x.Fields[1].GetString_().GetSval())):
+				err = errors.New("EXCLUDED of a column the INSERT leaves to its default, or of its whole row")
+			case len(x.Fields) == 1 && x.Fields[0].GetString_() != nil:
+				x.Fields = append([]*pg_query.Node{pg_query.MakeStrNode(ref)}, x.Fields...)
+			}
+		}
+	})
+	return err
+}

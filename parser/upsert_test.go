@@ -1,0 +1,64 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+)
+
+// An upsert that assigns a key becomes the MERGE of its VALUES, joined on
+// its arbiter, whose matched rows get the DO UPDATE: unqualified columns
+// of the DO UPDATE are the target's, EXCLUDED is the source.
+func TestUpsertMerge(t *testing.T) {
+	columns := []string{"id", "email", "note"}
+	typeOf := func(c string) string {
+		return map[string]string{"id": "integer", "email": "text", "note": "character(3)"}[c]
+	}
+	constraint := func(name string) []string {
+		if name == "users_email_key" {
+			return []string{"email"}
+		}
+		return nil
+	}
+	for _, tc := range []struct{ sql, want, err string }{
+		{sql: "INSERT INTO users VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET id = excluded.id + id WHERE note IS NULL",
+			want: `SELECT CASE WHEN users.note IS NULL THEN 1 END, CASE WHEN users.note IS NULL THEN excluded.id + users.id END ` +
+				`FROM users JOIN (VALUES (1::int, $1::text)) excluded(id, email) ON users.id = excluded.id FOR UPDATE OF users`},
+		{sql: "INSERT INTO users AS u (email, id) VALUES ('a', 2), ('b', 3) ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET id = 7",
+			want: `SELECT CASE WHEN true THEN 1 END, CASE WHEN true THEN 7 END ` +
+				`FROM users u JOIN (VALUES ('a'::text, 2::int), ('b'::text, 3::int)) excluded(email, id) ON u.email = excluded.email FOR UPDATE OF u`},
+		{sql: "INSERT INTO users SELECT 1 ON CONFLICT (id) DO UPDATE SET id = 2", err: "other rows than VALUES"},
+		{sql: "INSERT INTO users VALUES (DEFAULT) ON CONFLICT (id) DO UPDATE SET id = 2", err: "DEFAULT"},
+		{sql: "INSERT INTO users VALUES (random()) ON CONFLICT (id) DO UPDATE SET id = 2", err: "DEFAULT"},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT (id) DO UPDATE SET id = (SELECT 2)", err: "sub-SELECT"},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT ((id + 1)) DO UPDATE SET id = 2", err: "expressions"},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT (id) WHERE id > 0 DO UPDATE SET id = 2", err: "predicate"},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT ON CONSTRAINT nosuch DO UPDATE SET id = 2", err: "no constraint nosuch"},
+		{sql: "INSERT INTO users (email) VALUES ('a') ON CONFLICT (id) DO UPDATE SET id = 2", err: "not written"},
+		{sql: "INSERT INTO users VALUES (1) ON CONFLICT (id) DO NOTHING", err: "not an ON CONFLICT DO UPDATE"},
+		{sql: "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = length(excluded.email)", err: "EXCLUDED of a column"},
+		{sql: "INSERT INTO users (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 2 WHERE excluded IS NOT NULL", err: "EXCLUDED of a column"},
+	} {
+		res, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := res.Statements[0].Main().UpsertMerge(columns, typeOf, constraint)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: got %v, want an error about %q", tc.sql, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sql, err)
+		}
+		got, err := m.MergeQuery(true, 1, func(c *MergeClause) []string {
+			v, _ := c.SetValue("id")
+			sql, _ := v.SQL()
+			return []string{sql}
+		})
+		if err != nil || got != tc.want {
+			t.Errorf("%s:\n got %s (%v)\nwant %s", tc.sql, got, err, tc.want)
+		}
+	}
+}
