@@ -639,13 +639,39 @@ func (g *stepGen) partitioned() {
 
 // typedKeys draws a write of text, numeric or bigint keys: case and
 // trailing blanks, equal numerics written differently, a bigint beyond
-// the referenced int column's range, quotes and backslashes.
+// the referenced int column's range, quotes and backslashes; computed
+// text keys, COPY, upserts and MERGEs of the referenced keys (text,
+// composite, numeric, partitioned).
 func (g *stepGen) typedKeys() {
 	text := func() string { return g.pick("'a'", "'A'", "'B'", "'a '", "''", "'x''y'", "E'b\\\\'", "NULL") }
 	num := func() string { return g.pick("1", "1.0", "2.50", "2.5", "-3", "-3.000", "4", "NULL") }
 	big := func() string { return g.pick("1", "2", "3", "4", "2147483648", "-1", "NULL") }
 	id := func() string { return g.key(1, 7, 0) }
-	switch g.rng.IntN(10) {
+	switch g.rng.IntN(20) {
+	case 10:
+		g.add("INSERT INTO tp VALUES (" + text() + ") ON CONFLICT (code) DO UPDATE SET code = " + g.pick("'z'", "excluded.code || 'x'", "tp.code || 'y'"))
+	case 11:
+		g.add("MERGE INTO tp USING (VALUES (" + text() + ")) AS v(code) ON tp.code = v.code WHEN MATCHED THEN " +
+			g.pick("UPDATE SET code = 'q'", "DELETE") + " WHEN NOT MATCHED THEN INSERT VALUES ('n')")
+	case 12:
+		g.steps = append(g.steps, copyText("COPY tc (id, code) FROM STDIN",
+			g.key(8, 12, 0)+"\t"+g.pick("a", "A", "b", "a ", "\\N", "x")+"\n"))
+		g.joinable, g.copies = false, true
+	case 13:
+		g.add("UPDATE tc SET code = " + g.pick("upper(code)", "lower(code)", "code || ' '", "rtrim(code)") + " WHERE id = " + id())
+	case 14:
+		g.add("DELETE FROM tp WHERE code = ANY (ARRAY[" + text() + ", " + text() + "])")
+	case 15:
+		g.add("INSERT INTO tc SELECT id + " + g.key(10, 20, 0) + ", " + g.pick("code", "upper(code)") + " FROM tc WHERE id <= " + id())
+	case 16:
+		g.add("INSERT INTO cp VALUES (" + g.key(1, 3, 0) + ", " + g.key(1, 3, 0) + ") ON CONFLICT (a, b) DO UPDATE SET " +
+			g.pick("b = cp.b + 5", "a = excluded.a + 10, b = 1", "a = cp.a"))
+	case 17:
+		g.add("INSERT INTO pp VALUES (" + g.key(0, 8, 0) + ") ON CONFLICT (id) DO UPDATE SET id = " + g.pick("pp.id + 1", "excluded.id + 50", "pp.id"))
+	case 18:
+		g.add("INSERT INTO np VALUES (" + num() + ") ON CONFLICT (k) DO UPDATE SET k = " + g.pick("np.k + 10", "excluded.k", "np.k * 1.0"))
+	case 19:
+		g.add("UPDATE tp SET code = " + g.pick("upper(code)", "lower(code)", "code || 'x'") + " WHERE code = " + text())
 	case 0:
 		g.add("INSERT INTO tc VALUES (" + id() + ", " + text() + "), (" + id() + ", " + text() + ")")
 	case 1:

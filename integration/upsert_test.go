@@ -7,7 +7,7 @@ import "testing"
 // relationship's ON UPDATE action, as an UPDATE of them would: by each
 // kind of arbiter (columns, another unique key, a named constraint), with
 // a DO UPDATE condition, several rows, a row it affects twice (refused by
-// Postgres itself), and in a self-referencing table, where the same
+// Postgres itself), inside a WITH query, and in a self-referencing table, where the same
 // statement writes a referencing and a referenced key.
 func TestOracleUpsertOfReferencedKey(t *testing.T) {
 	steps := []step{
@@ -26,6 +26,8 @@ func TestOracleUpsertOfReferencedKey(t *testing.T) {
 		s("INSERT INTO users VALUES (1, 'h'), (11, 'i') ON CONFLICT (id) DO UPDATE SET id = users.id * 2, email = excluded.email"),
 		s("INSERT INTO orders VALUES (13, 7, 'new')"),
 		s("INSERT INTO users VALUES (7, 'same') ON CONFLICT (id) DO UPDATE SET id = 7"),
+		s("WITH u AS (INSERT INTO users VALUES (7, 'w') ON CONFLICT (id) DO UPDATE SET id = 70 RETURNING id) SELECT * FROM u"),
+		s("WITH u AS (INSERT INTO users VALUES (30, 'w'), (8, 'v') ON CONFLICT (id) DO UPDATE SET id = 31 RETURNING id) INSERT INTO orders SELECT 14, id FROM u WHERE id = 8"),
 	}
 	var scenarios []scenario
 	for _, action := range []string{"", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"} {

@@ -417,12 +417,12 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	}
 	switch w.Kind {
 	case parser.Insert:
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
-			unverifiable("ON CONFLICT DO UPDATE of a referenced key", asParent[0])
-			return
-		}
 		if len(asChild) > 0 && !b.knownChildRows(w, asChild) {
 			unverifiable("INSERT of keys the server computes", asChild[0])
+			return
+		}
+		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
+			b.upsertParent(w, asParent)
 		}
 	case parser.Update:
 		var touched []*Rel
