@@ -33,6 +33,22 @@ var sqlPreparedScenarios = []scenario{
 		s("EXECUTE ret(32, 1)"),
 		s("EXECUTE ret(40, 0.3)"),
 	}},
+	// A parameter's type has no length: an argument for a char(3) or
+	// bit(3) column keeps all of its characters (cast to character, or
+	// bit, it would keep one).
+	{name: "execute with arguments for columns of types with lengths", schema: `
+CREATE TABLE tp (code text PRIMARY KEY, flags bit(3));
+CREATE TABLE tc (id int PRIMARY KEY, code char(3), flags bit(3), tags char(2)[]);
+INSERT INTO tp VALUES ('ab', B'101'), ('b\', B'011');`, fks: []fk{{table: "tc", cols: "code", refTable: "tp", refCols: "code"}}, steps: []step{
+		s("PREPARE q AS INSERT INTO tc (id, code, flags, tags) VALUES ($1, $2, $3, $4)"),
+		s(`EXECUTE q(1, 'ab', '101', '{xy,z}')`),
+		s(`EXECUTE q(2, 'b\', '011', NULL)`),
+		s(`EXECUTE q(3, 'c\', '11', NULL)`),
+		s(`EXECUTE q(4, E'ab ', '111', '{uv}')`),
+		s(`EXECUTE q(5, 'abcd', NULL, NULL)`),
+		s(`PREPARE r (int, char) AS INSERT INTO tc (id, code) VALUES ($1, $2)`),
+		s(`EXECUTE r(6, 'ab')`),
+	}},
 	{name: "execute of prepared deletes and updates", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
 		s("PREPARE del (int) AS DELETE FROM users WHERE id = $1"),
 		s("EXECUTE del(2)"),

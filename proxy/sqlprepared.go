@@ -299,6 +299,11 @@ func (f *frontend) preparedParamTypes(name string) (types []string, found bool, 
 
 // preparedTypesQuery lists a prepared statement's parameter types in
 // order, as SQL type names; one NULL row for a statement without
-// parameters, no row for no statement.
-const preparedTypesQuery = `SELECT t.t::text FROM pg_catalog.pg_prepared_statements p
-LEFT JOIN LATERAL unnest(p.parameter_types) WITH ORDINALITY AS t(t, i) ON true WHERE p.name = $1 ORDER BY t.i`
+// parameters, no row for no statement. The names are the types' own,
+// schema-qualified (pg_catalog.bpchar), not their SQL spellings
+// (character), which, written without a length, mean one character (or
+// bit): a parameter's type has no length, and its argument keeps its own.
+const preparedTypesQuery = `SELECT quote_ident(n.nspname) || '.' || quote_ident(ty.typname) FROM pg_catalog.pg_prepared_statements p
+LEFT JOIN LATERAL unnest(p.parameter_types) WITH ORDINALITY AS t(t, i) ON true
+LEFT JOIN pg_catalog.pg_type ty ON ty.oid = t.t LEFT JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+WHERE p.name = $1 ORDER BY t.i`
