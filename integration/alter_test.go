@@ -145,21 +145,7 @@ func TestAttachLocksTheParentsItValidated(t *testing.T) {
 	defer cancel()
 	a, b := connect(t, p.DSN(db)), connect(t, p.DSN(db))
 	mustExec(t, a, "BEGIN", "ALTER TABLE orders ATTACH PARTITION old_orders FOR VALUES FROM (100) TO (200)")
-	deleted := make(chan error, 1)
-	go func() {
-		_, err := b.Exec(ctx, "DELETE FROM users WHERE id = 1")
-		deleted <- err
-	}()
-	for waiting := 0; waiting == 0; {
-		select {
-		case err := <-deleted:
-			t.Fatalf("the delete did not wait for the ATTACH: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if err := direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deleted := execBlocked(ctx, t, b, direct, db, "DELETE FROM users WHERE id = 1")
 	mustExec(t, a, "COMMIT")
 	var pe *pgconn.PgError
 	if err := <-deleted; !errors.As(err, &pe) || pe.Code != "23503" {

@@ -165,3 +165,26 @@ func mustExec(t testing.TB, conn *pgx.Conn, stmts ...string) {
 func pgxConnect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 	return pgx.Connect(ctx, dsn)
 }
+
+// execBlocked runs sql on conn in the background and returns its outcome's
+// channel once, as seen through direct, a session of database db waits
+// for a lock; an outcome that arrives first fails the test.
+func execBlocked(ctx context.Context, t *testing.T, conn, direct *pgx.Conn, db, sql string) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, sql)
+		done <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("%s did not wait for a lock: %v", sql, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if err := direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", db).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return done
+}

@@ -13,14 +13,40 @@ import (
 	"github.com/softfk/softfk/config"
 )
 
-// UpsertMerge returns the MERGE that an INSERT ... VALUES ... ON CONFLICT
-// DO UPDATE amounts to for the rows it finds in conflict: its VALUES rows
-// as the source, named excluded (so the assignments' EXCLUDED references
-// read them), each value cast to its column's type as the INSERT assigns
-// it (a parameter so takes the type the INSERT gives it); the arbiter's columns equal as the join condition; and one WHEN
-// MATCHED clause with the DO UPDATE's assignments and condition. softfk
-// reads with it, just before the statement, the keys the upsert is about
-// to change (see MergeQuery).
+// Upsert is what softfk reads of an INSERT ... VALUES ... ON CONFLICT DO
+// UPDATE to find the rows it will find in conflict (see UpsertMerge).
+type Upsert struct {
+	// Merge is the MERGE the upsert amounts to for those rows: its VALUES
+	// rows as the source, named excluded (so the assignments' EXCLUDED
+	// references read them), each value cast to its column's type as the
+	// INSERT assigns it (a parameter so takes the type the INSERT gives
+	// it); the arbiter's columns equal as the join condition; and one WHEN
+	// MATCHED clause with the DO UPDATE's assignments and condition.
+	Merge *Write
+	// Arbiter are the columns of the unique key the upsert finds
+	// conflicts on.
+	Arbiter []string
+	source  string // the FROM item of the VALUES rows, named excluded
+	on      string // the join condition, over excluded and the target
+}
+
+// Unmatched renders a SELECT of the arbiter's values (as text) of the
+// VALUES rows no row of the table matches now.
+func (u *Upsert) Unmatched() (string, error) {
+	target, err := fromItem(&pg_query.Node{Node: &pg_query.Node_RangeVar{RangeVar: u.Merge.rel}})
+	if err != nil {
+		return "", err
+	}
+	cols := make([]string, len(u.Arbiter))
+	for i, c := range u.Arbiter {
+		cols[i] = "CAST(excluded." + config.QuoteIdent(c) + " AS text)"
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + u.source + " WHERE NOT EXISTS (SELECT FROM " + target + " WHERE " + u.on + ")", nil
+}
+
+// UpsertMerge reads an INSERT ... VALUES ... ON CONFLICT DO UPDATE as an
+// Upsert: softfk reads with its Merge, just before the statement, the
+// keys the upsert is about to change (see MergeQuery).
 //
 // columns are the table's columns in order (the INSERT's targets when it
 // names none), typeOf gives a column's type for a cast, and
@@ -30,7 +56,7 @@ import (
 // DEFAULT or a value that may differ from one evaluation to the next, an
 // arbiter that is an expression or has a predicate, a sub-SELECT in the
 // DO UPDATE, an EXCLUDED column the INSERT does not write.
-func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string, constraintColumns func(name string) []string) (*Write, error) {
+func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string, constraintColumns func(name string) []string) (*Upsert, error) {
 	oc := w.conflict
 	if w.OnConflict != DoUpdate || oc == nil {
 		return nil, errors.New("not an ON CONFLICT DO UPDATE")
@@ -67,8 +93,8 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 		}
 		rows[i] = "(" + strings.Join(items, ", ") + ")"
 	}
-	source := fmt.Sprintf("SELECT FROM (VALUES %s) AS excluded(%s)", strings.Join(rows, ", "), strings.Join(quoted, ", "))
-	tree, err := pg_query.Parse(source)
+	source := fmt.Sprintf("(VALUES %s) AS excluded(%s)", strings.Join(rows, ", "), strings.Join(quoted, ", "))
+	tree, err := pg_query.Parse("SELECT FROM " + source)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +114,11 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 	if err := qualifyColumns(set.ProtoReflect(), w.Table.RefName(), targets); err != nil {
 		return nil, err
 	}
-	return &Write{Kind: Merge, Table: w.Table, rel: w.rel, scope: w.scope,
+	m := &Write{Kind: Merge, Table: w.Table, rel: w.rel, scope: w.scope,
 		from:  tree.Stmts[0].Stmt.GetSelectStmt().FromClause,
 		where: join,
-		Merge: []MergeClause{{Matched: true, Kind: Update, Set: assignments(set.TargetList), cond: set.WhereClause}}}, nil
+		Merge: []MergeClause{{Matched: true, Kind: Update, Set: assignments(set.TargetList), cond: set.WhereClause}}}
+	return &Upsert{Merge: m, Arbiter: arbiter, source: source, on: strings.Join(on, " AND ")}, nil
 }
 
 // arbiterColumns returns the columns of an ON CONFLICT's arbiter.

@@ -42,7 +42,7 @@ func TestUpsertMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := res.Statements[0].Main().UpsertMerge(columns, typeOf, constraint)
+		u, err := res.Statements[0].Main().UpsertMerge(columns, typeOf, constraint)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: got %v, want an error about %q", tc.sql, err, tc.err)
@@ -52,7 +52,7 @@ func TestUpsertMerge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.sql, err)
 		}
-		got, err := m.MergeQuery(true, 1, func(c *MergeClause) []string {
+		got, err := u.Merge.MergeQuery(true, 1, func(c *MergeClause) []string {
 			v, _ := c.SetValue("id")
 			sql, _ := v.SQL()
 			return []string{sql}

@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/softfk/softfk/config"
 	"github.com/softfk/softfk/parser"
@@ -165,11 +168,16 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel, what string) {
 
 // upsertParent plans the actions for the parent keys an INSERT ... ON
 // CONFLICT DO UPDATE changes in the rows it finds in conflict, as for
-// the MERGE it amounts to (see parser.Write.UpsertMerge).
+// the MERGE it amounts to (see parser.Write.UpsertMerge), when its
+// arbiter holds every referenced key (so that a row in conflict has the
+// key the INSERT proposes; see upsertRace).
 func (b *planBuilder) upsertParent(w *parser.Write, rels []*Rel) {
 	t := rels[0].Parent
+	unverifiable := func(why string) {
+		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key" + why, Rel: rels[0]}
+	}
 	if t.View != nil {
-		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key through a view", Rel: rels[0]}
+		unverifiable(" through a view")
 		return
 	}
 	typeOf := func(c string) string { return t.Columns[c].Type }
@@ -181,12 +189,72 @@ func (b *planBuilder) upsertParent(w *parser.Write, rels []*Rel) {
 		}
 		return nil
 	}
-	m, err := w.UpsertMerge(columnsInOrder(t), typeOf, constraintColumns)
+	u, err := w.UpsertMerge(columnsInOrder(t), typeOf, constraintColumns)
 	if err != nil {
-		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE of a referenced key (" + err.Error() + ")", Rel: rels[0]}
+		unverifiable(" (" + err.Error() + ")")
 		return
 	}
-	b.mergeParent(m, rels, "ON CONFLICT DO UPDATE")
+	for _, r := range rels {
+		for _, c := range r.RefColumns {
+			if !slices.Contains(u.Arbiter, c) {
+				unverifiable(" with an arbiter other than the key")
+				return
+			}
+		}
+	}
+	b.upsertRace(u, rels)
+	b.mergeParent(u.Merge, rels, "ON CONFLICT DO UPDATE")
+}
+
+// upsertRace guards an upsert's capture against what READ COMMITTED lets
+// an upsert do: find in conflict, and update, a row that another
+// transaction inserted and had not committed when softfk read the rows in
+// conflict, which the capture therefore missed. The arbiter holds the key,
+// so such a row had the key the INSERT proposed: before the capture, the
+// proposed keys no row matches are read, and after the statement, if one
+// of them is gone (the upsert changed it after all, its ON UPDATE action
+// perhaps unseen), the statement fails as a serialization failure, which
+// clients retry. This also covers a row committed between the capture and
+// the statement. (Under REPEATABLE READ and SERIALIZABLE Postgres itself
+// refuses to update a row its snapshot does not show.)
+func (b *planBuilder) upsertRace(u *parser.Upsert, rels []*Rel) {
+	var enforced *Rel
+	for _, r := range rels {
+		if r.Mode == config.Enforce {
+			enforced = r
+			break
+		}
+	}
+	if enforced == nil {
+		return
+	}
+	sql, err := u.Unmatched()
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "ON CONFLICT DO UPDATE softfk cannot analyse (" + err.Error() + ")", Rel: enforced}
+		return
+	}
+	step := &Step{SQL: sql, Source: u.Merge, Command: b.command()}
+	if b.env.Extended {
+		b.bindClientParams(step)
+	}
+	t := enforced.Parent
+	types := make([]string, len(u.Arbiter))
+	eq := make([]string, len(u.Arbiter))
+	for i, c := range u.Arbiter {
+		types[i] = t.Columns[c].Type
+		eq[i] = "p." + config.QuoteIdent(c) + " = k.c" + strconv.Itoa(i)
+	}
+	cond := joinNonEmpty(" AND ", readCommitted, EnforcedOn(t), guard(u.Merge.Table, t))
+	b.capture(step, func(rows [][]*string) {
+		if len(rows) == 0 {
+			return
+		}
+		src := jsonSource("$1", types)
+		check := &Check{rels: map[int]*Rel{enforced.Index: enforced}, Side: ParentSide}
+		b.work.add(&Step{SQL: fmt.Sprintf("SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (%s) %s WHERE %s AND NOT EXISTS (SELECT FROM %s p WHERE %s) LIMIT 1) AS int4)",
+			SignalPrefix, enforced.Index, kindConflict, src.body, src.columns(), cond, TableRef(t), strings.Join(eq, " AND ")),
+			Args: []Arg{{Text: jsonRows(rows)}}, Types: []uint32{0}, Check: check}, nil)
+	})
 }
 
 // setsAnyOf reports whether set assigns any of cols.

@@ -482,6 +482,10 @@ func xmaxConflict(xmax string) string {
 // concurrent children itself, and SERIALIZABLE's own checks catch them).
 const repeatableRead = "current_setting('transaction_isolation') = 'repeatable read'"
 
+// readCommitted is the condition that the transaction runs under READ
+// COMMITTED, where a statement may write rows its snapshot does not show.
+const readCommitted = "current_setting('transaction_isolation') = 'read committed'"
+
 // conflictsMatter renders the condition that the conflict check of a
 // write into t applies: under REPEATABLE READ, while the RI triggers of t
 // would fire.
