@@ -81,6 +81,9 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 	}
 	rows := make([]string, len(w.Rows))
 	for i, row := range w.Rows {
+		if len(row) != len(targets) {
+			return nil, errors.New("VALUES rows of another width than the INSERT's columns") // the INSERT fails itself
+		}
 		items := make([]string, len(row))
 		for j, v := range row {
 			if v.Kind == Default || !v.Deterministic() {

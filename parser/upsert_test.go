@@ -1,9 +1,13 @@
 package parser
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// paramZero finds a parameter $0.
+var paramZero = regexp.MustCompile(`\$0+([^0-9]|$)`)
 
 // An upsert that assigns a key becomes the MERGE of its VALUES, joined on
 // its arbiter, whose matched rows get the DO UPDATE: unqualified columns
@@ -61,4 +65,57 @@ func TestUpsertMerge(t *testing.T) {
 			t.Errorf("%s:\n got %s (%v)\nwant %s", tc.sql, got, err, tc.want)
 		}
 	}
+}
+
+// Whatever upsert UpsertMerge accepts, the SQL softfk renders from it
+// parses.
+func FuzzUpsertMerge(f *testing.F) {
+	for _, seed := range []string{
+		"INSERT INTO users VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET id = excluded.id + id WHERE note IS NULL",
+		"INSERT INTO users AS u (email, id) VALUES ('a', 2), ('b', 3) ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET (id, note) = (7, u.note)",
+		"WITH w AS (INSERT INTO s.users VALUES (E'x\\\\', -1.5, B'1') ON CONFLICT (id, email) DO UPDATE SET id = 1 RETURNING *) SELECT * FROM w",
+	} {
+		f.Add(seed)
+	}
+	columns := []string{"id", "email", "note"}
+	typeOf := func(string) string { return "text" }
+	constraint := func(string) []string { return []string{"email"} }
+	f.Fuzz(func(t *testing.T, sql string) {
+		res, err := Analyze(sql)
+		if err != nil || paramZero.MatchString(sql) {
+			return // $0, which Postgres refuses, deparses as ?
+		}
+		for _, st := range res.Statements {
+			for _, target := range st.Targets {
+				w := target.Write
+				if w == nil || w.OnConflict != DoUpdate {
+					continue
+				}
+				u, err := w.UpsertMerge(columns, typeOf, constraint)
+				if err != nil {
+					continue
+				}
+				merged, err := u.Merge.MergeQuery(true, 1, func(c *MergeClause) []string {
+					v, _ := c.SetValue("id")
+					out, _ := v.SQL()
+					if out == "" {
+						out = "NULL"
+					}
+					return []string{out}
+				})
+				if err != nil {
+					continue
+				}
+				unmatched, err := u.Unmatched()
+				if err != nil {
+					t.Fatalf("%q: unmatched: %v", sql, err)
+				}
+				for _, q := range []string{merged, unmatched} {
+					if _, err := Analyze(q); err != nil {
+						t.Fatalf("%q renders %q, which does not parse: %v", sql, q, err)
+					}
+				}
+			}
+		}
+	})
 }
