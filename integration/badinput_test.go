@@ -208,6 +208,34 @@ func TestClientVanishingMidTransactionReleasesBackend(t *testing.T) {
 	assertHealthy(t, p.DSN(db))
 }
 
+// A client that sends Terminate and waits for the connection to close
+// (as node-postgres's pool.end() does) sees it close, as directly: the
+// server's end that the Terminate causes may reach softfk before the
+// client's own pump has ended the session, and must not be reported as a
+// lost upstream (FATAL 08006, which node-postgres raises on an idle
+// pooled client). Each round races the two; 40 rounds lost it most runs
+// before the fix.
+func TestTerminateClosesQuietly(t *testing.T) {
+	p := startProxy(t, proxyConfig())
+	db := newDatabase(t)
+	for round := 0; round < 40; round++ {
+		conn, fe := rawSession(t, p.DSN(db))
+		fe.Send(&pgproto3.Terminate{})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		msg, err := fe.Receive()
+		if err == nil {
+			t.Fatalf("round %d: after Terminate, %#v where the connection should close", round, msg)
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("round %d: after Terminate: %v, want the connection closed", round, err)
+		}
+	}
+	assertHealthy(t, p.DSN(db))
+}
+
 func TestUpstreamUnreachable(t *testing.T) {
 	port, _ := pgcluster.FreePort()
 	cfg := proxyConfig()

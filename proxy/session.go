@@ -70,6 +70,9 @@ type session struct {
 	// transaction has run DDL on a guarded table (see schemaChanged).
 	txRules  atomic.Pointer[policy.DB]
 	draining atomic.Bool // the server is shutting down: close when idle
+	// terminated says the client sent Terminate: the server's end of the
+	// connection that follows is no loss to report.
+	terminated atomic.Bool
 }
 
 func newSession(srv *Server, conn net.Conn) *session {
@@ -257,6 +260,9 @@ func (s *session) pumpClient() error {
 		if len(body) > yieldAbove {
 			s.yield()
 		}
+		if typ == 'X' {
+			s.terminated.Store(true)
+		}
 		if err := s.handler.handle(typ, body); err != nil {
 			return err
 		}
@@ -356,8 +362,10 @@ func (s *session) clientReadFailed(err error) error {
 // upstreamReadFailed tells the client the server connection is gone.
 func (s *session) upstreamReadFailed(err error) error {
 	s.flushClient()
-	if s.closed.Load() || s.router.fatal {
-		// We closed it, or the server said why it was closing.
+	if s.closed.Load() || s.router.fatal || s.terminated.Load() {
+		// We closed it, the server said why it was closing, or the
+		// client asked it to (its Terminate may reach the server before
+		// the client's pump has ended the session).
 		s.close()
 		return err
 	}
