@@ -33,6 +33,9 @@ func TestOracleUpsertOfReferencedKey(t *testing.T) {
 		s("INSERT INTO users VALUES (1, 'h'), (11, 'i') ON CONFLICT (id) DO UPDATE SET id = users.id * 2, email = excluded.email"),
 		s("INSERT INTO orders VALUES (13, 7, 'new')"),
 		s("INSERT INTO users VALUES (7, 'same') ON CONFLICT (id) DO UPDATE SET id = 7"),
+		s("INSERT INTO users VALUES ('seven', 'x') ON CONFLICT (id) DO UPDATE SET id = 8"),
+		s("INSERT INTO users VALUES (7, 'x') ON CONFLICT (id) DO UPDATE SET id = 'eight'"),
+		s("INSERT INTO users VALUES ($1, 'x') ON CONFLICT (id) DO UPDATE SET id = 9", "seven"),
 		s("WITH u AS (INSERT INTO users VALUES (7, 'w') ON CONFLICT (id) DO UPDATE SET id = 70 RETURNING id) SELECT * FROM u"),
 		s("WITH u AS (INSERT INTO users VALUES (30, 'w'), (8, 'v') ON CONFLICT (id) DO UPDATE SET id = 31 RETURNING id) INSERT INTO orders SELECT 14, id FROM u WHERE id = 8"),
 	}
