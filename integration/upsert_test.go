@@ -50,10 +50,26 @@ INSERT INTO t VALUES (1, NULL), (2, 1), (3, 2);`
 	for _, action := range []string{"", "CASCADE"} {
 		scenarios = append(scenarios, scenario{name: "upsert in a self-referencing table, on update " + action, schema: tree,
 			fks: []fk{withActions(fk{table: "t", cols: "up", refTable: "t", refCols: "id"}, "", action)}, steps: []step{
+				s("UPDATE t SET id = 20, up = 9 WHERE id = 2"),
 				s("INSERT INTO t VALUES (2, 3) ON CONFLICT (id) DO UPDATE SET id = 20, up = excluded.up"),
 				s("INSERT INTO t VALUES (3, 9) ON CONFLICT (id) DO UPDATE SET id = 30"),
 				s("INSERT INTO t VALUES (3, 1) ON CONFLICT (id) DO UPDATE SET up = excluded.up, id = t.id + 40"),
 				s("INSERT INTO t VALUES (1, NULL), (5, 2) ON CONFLICT (id) DO UPDATE SET id = 10"),
+			}})
+	}
+	// A middle table: the same row's referencing key is written and its
+	// referenced key changed, by an UPDATE, a MERGE or an upsert; Postgres
+	// reports the referenced side's violation first.
+	for _, action := range []string{"", "CASCADE"} {
+		scenarios = append(scenarios, scenario{name: "upsert of a middle table's keys, on update " + action, schema: threeLevels,
+			fks: []fk{{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+				withActions(fk{table: "items", cols: "order_id", refTable: "orders", refCols: "id"}, "", action)}, steps: []step{
+				s("UPDATE orders SET id = 14, user_id = 9 WHERE id = 11"),
+				s("MERGE INTO orders o USING (VALUES (11)) v(id) ON o.id = v.id WHEN MATCHED THEN UPDATE SET id = 15, user_id = 9"),
+				s("INSERT INTO orders VALUES (10, 2) ON CONFLICT (id) DO UPDATE SET id = 12, user_id = excluded.user_id"),
+				s("INSERT INTO orders VALUES (11, 9) ON CONFLICT (id) DO UPDATE SET id = 13, user_id = excluded.user_id"),
+				s("INSERT INTO orders VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET id = orders.id + 1, user_id = excluded.user_id", 20, 1),
+				s("INSERT INTO orders VALUES (30, 1), (20, 3) ON CONFLICT (id) DO UPDATE SET id = 40"),
 			}})
 	}
 	// The arbiter finds the row in conflict as the unique index compares:

@@ -385,14 +385,24 @@ func (b *planBuilder) target(t *parser.Target) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "WHERE CURRENT OF", Rel: firstOf(asChild, asParent)}
 		return
 	}
+	// A statement that changes referenced keys of the table it writes
+	// checks its referencing keys after their actions and checks, as
+	// Postgres fires a row's RI triggers: the referenced side's first
+	// (their names sort first), so that each reports what Postgres does.
+	parentFirst := (w.Kind == parser.Update || w.OnConflict == parser.DoUpdate) && len(asParent) > 0 &&
+		updatesKey(w, asParent[0].Parent, refColumnsOf(asParent))
 	switch w.Kind {
 	case parser.Insert:
-		b.insert(w, asChild)
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && b.plan.Unverifiable == nil && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
+		if parentFirst && len(asChild) > 0 {
+			b.childFromReturning(w, asChild)
+		} else {
+			b.insert(w, asChild)
+		}
+		if parentFirst && b.plan.Unverifiable == nil {
 			b.upsertParent(w, asParent)
 		}
 	case parser.Update:
-		b.updateChild(w, asChild)
+		b.updateChild(w, asChild, !parentFirst)
 		b.updateParent(w, asParent)
 	case parser.Delete:
 		b.deleteParent(w, asParent)
@@ -796,14 +806,14 @@ func (b *planBuilder) ensureWork() {
 // checks it inside the statement; otherwise the new values come back
 // through RETURNING, triggers' changes included, and are checked after
 // it.
-func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel) {
+func (b *planBuilder) updateChild(w *parser.Write, rels []*Rel, inline bool) {
 	var touched []*Rel
 	for _, r := range rels {
 		if updatesKey(w, r.Child, r.Columns) {
 			touched = append(touched, r)
 		}
 	}
-	if len(touched) > 0 && !b.updateRowChecks(w, touched) {
+	if len(touched) > 0 && !(inline && b.updateRowChecks(w, touched)) {
 		b.childFromReturning(w, touched)
 	}
 }

@@ -20,7 +20,12 @@ type parentWork struct {
 	hidden   []hiddenUse
 	captured []capture
 
-	steps   []*Step // steps of the round being built
+	steps []*Step // steps of the round being built
+	// checks are the round's checks of referencing keys, which run after
+	// its steps: Postgres fires a row's referenced-side RI triggers (its
+	// actions and NO ACTION or RESTRICT checks) before its
+	// referencing-side ones, whose names sort after theirs.
+	checks  []*Step
 	cascade []func(rows [][]*string)
 	started bool
 }
@@ -51,7 +56,7 @@ type event struct {
 
 // Next turns what the last round collected into the next round's steps.
 func (w *parentWork) Next(c Collected) []*Step {
-	w.steps = nil
+	w.steps, w.checks = nil, nil
 	if !w.started {
 		w.started = true
 		for _, h := range w.hidden {
@@ -71,7 +76,7 @@ func (w *parentWork) Next(c Collected) []*Step {
 			}
 		}
 	}
-	return w.steps
+	return append(w.steps, w.checks...)
 }
 
 // columnsOf slices columns [from, from+n) out of each row.
@@ -115,9 +120,7 @@ func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, 
 		return
 	}
 	args := []Arg{{Text: jsonRows(rows)}}
-	for _, st := range childCheckSteps(rels, ref, colIdx, keptAt, jsonSource("$1", types), args) {
-		w.add(st, nil)
-	}
+	w.checks = append(w.checks, childCheckSteps(rels, ref, colIdx, keptAt, jsonSource("$1", types), args)...)
 }
 
 // changedRows keeps the rows whose flags, n of them from position at, do
