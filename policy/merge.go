@@ -251,8 +251,8 @@ func (b *planBuilder) upsertRace(u *parser.Upsert, rels []*Rel) {
 		}
 		src := jsonSource("$1", types)
 		check := &Check{rels: map[int]*Rel{enforced.Index: enforced}, Side: ParentSide}
-		b.work.add(&Step{SQL: fmt.Sprintf("SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (%s) %s WHERE %s AND NOT EXISTS (SELECT FROM %s p WHERE %s) LIMIT 1) AS int4)",
-			SignalPrefix, enforced.Index, kindConflict, src.body, src.columns(), cond, TableRef(t), strings.Join(eq, " AND ")),
+		b.work.add(&Step{SQL: fmt.Sprintf("SELECT CAST((SELECT %s FROM (%s) %s WHERE %s AND NOT EXISTS (SELECT FROM %s p WHERE %s) LIMIT 1) AS int4)",
+			conflictSignal(enforced), src.body, src.columns(), cond, TableRef(t), strings.Join(eq, " AND ")),
 			Args: []Arg{{Text: jsonRows(rows)}}, Types: []uint32{0}, Check: check}, nil)
 	})
 }

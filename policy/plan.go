@@ -389,8 +389,7 @@ func (b *planBuilder) target(t *parser.Target) {
 	// checks its referencing keys after their actions and checks, as
 	// Postgres fires a row's RI triggers: the referenced side's first
 	// (their names sort first), so that each reports what Postgres does.
-	parentFirst := (w.Kind == parser.Update || w.OnConflict == parser.DoUpdate) && len(asParent) > 0 &&
-		updatesKey(w, asParent[0].Parent, refColumnsOf(asParent))
+	parentFirst := changesReferencedKey(w, asParent)
 	switch w.Kind {
 	case parser.Insert:
 		if parentFirst && len(asChild) > 0 {
@@ -431,7 +430,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 			unverifiable("INSERT of keys the server computes", asChild[0])
 			return
 		}
-		if w.OnConflict == parser.DoUpdate && len(asParent) > 0 && updatesKey(w, asParent[0].Parent, refColumnsOf(asParent)) {
+		if changesReferencedKey(w, asParent) {
 			b.upsertParent(w, asParent)
 		}
 	case parser.Update:
@@ -1241,6 +1240,14 @@ func knownCheckSQL(checks []childCheck, params bool, shadow bool) string {
 // them.
 func updatesKey(w *parser.Write, t *Table, cols []string) bool {
 	return setsAny(w, t, cols) || t.updateTriggersMayChange(cols)
+}
+
+// changesReferencedKey reports whether an UPDATE, or an INSERT's ON
+// CONFLICT DO UPDATE, may change a key of asParent, the relationships that
+// reference the table it writes.
+func changesReferencedKey(w *parser.Write, asParent []*Rel) bool {
+	return (w.Kind == parser.Update || w.OnConflict == parser.DoUpdate) && len(asParent) > 0 &&
+		updatesKey(w, asParent[0].Parent, refColumnsOf(asParent))
 }
 
 // setsAny reports whether an UPDATE (or DO UPDATE) of t assigns any of

@@ -503,7 +503,13 @@ func conflictsMatter(t *Table) string { return repeatableRead + " AND " + Enforc
 // planner from pushing the xmax test below the lock, which would lock only
 // the rows that already conflict and let a new locker in before the write.
 func conflictCheckSQL(r *Rel, alias, with, fromWhere string) string {
-	return fmt.Sprintf(`SELECT CAST((SELECT '%s' || json_build_array(%d, true, '%s')::text FROM (%sSELECT %s.xmax AS x %s OFFSET 0 FOR UPDATE OF %s NOWAIT) s
+	return fmt.Sprintf(`SELECT CAST((SELECT %s FROM (%sSELECT %s.xmax AS x %s OFFSET 0 FOR UPDATE OF %s NOWAIT) s
 WHERE %s LIMIT 1) AS int4)`,
-		SignalPrefix, r.Index, kindConflict, with, alias, fromWhere, alias, xmaxConflict("s.x"))
+		conflictSignal(r), with, alias, fromWhere, alias, xmaxConflict("s.x"))
+}
+
+// conflictSignal renders the signal of a serialization failure about
+// relationship r (see Violation.Conflict).
+func conflictSignal(r *Rel) string {
+	return fmt.Sprintf("'%s' || json_build_array(%d, true, '%s')::text", SignalPrefix, r.Index, kindConflict)
 }
