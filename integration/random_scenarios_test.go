@@ -345,7 +345,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(56) {
+	switch r.IntN(59) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -451,6 +451,8 @@ func (g *stepGen) next() {
 		g.setConstraints()
 	case 51, 52, 53:
 		g.statementShapes()
+	case 56, 57, 58:
+		g.rowShapes()
 	case 50:
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
@@ -501,6 +503,58 @@ func (g *stepGen) statementShapes() {
 	default:
 		g.add("MERGE INTO c USING (VALUES (" + cid() + ", " + pid() + ")) AS v(id, pid) ON c.id = v.id" +
 			" WHEN MATCHED AND c.v > 2 THEN DELETE WHEN MATCHED THEN UPDATE SET pid = v.pid, v = c.v + 1 WHEN NOT MATCHED THEN DO NOTHING")
+	}
+}
+
+// rowShapes draws writes that pick their rows or keys in ways the other
+// draws do not: skipped conflicts, keys from scalar sub-SELECTs, NULLIF
+// and COALESCE, unnest, re-keying and swapping several referenced rows
+// at once, ctid, rows of the same table pointing at each other, row
+// assignments of composite keys, RETURNING lists and TRUNCATE variants.
+func (g *stepGen) rowShapes() {
+	pid := func() string { return g.key(0, 5, 10) }
+	cid := func() string { return g.key(10, 16, 0) }
+	switch g.rng.IntN(16) {
+	case 0:
+		g.add("INSERT INTO c VALUES " + g.rows(1+g.rng.IntN(2), func() string { return g.key(10, 20, 0) + ", " + pid() + ", 0" }) +
+			g.pick(" ON CONFLICT DO NOTHING", " ON CONFLICT (id) DO NOTHING", " ON CONFLICT (id) DO NOTHING RETURNING id, pid"))
+	case 1:
+		g.add("INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", (SELECT " + g.pick("max(id) FROM p", "min(id) FROM p", "max(id) + 1 FROM p", "id FROM p WHERE v > 0 ORDER BY id LIMIT 1") + "), 0)")
+	case 2:
+		g.add("UPDATE c SET pid = " + g.pick("NULLIF(pid, "+g.key(1, 3, 0)+")", "COALESCE(pid, "+g.key(0, 5, 0)+")", "pid + 1", "GREATEST(pid, 2)") + " WHERE id <= " + cid())
+	case 3:
+		g.add("INSERT INTO c (id, pid) SELECT * FROM unnest(ARRAY[" + g.key(17, 19, 0) + ", " + g.key(20, 22, 0) + "], CAST(ARRAY[" + pid() + ", " + pid() + "] AS int[]))")
+	case 4:
+		g.add("UPDATE p SET id = " + g.pick("-id", "id * 10", "id + 100") + " WHERE id " + g.pick(">", "<", "<>") + " " + g.key(1, 3, 0))
+	case 5:
+		// Swapping two referenced keys: NO ACTION finds each old key
+		// again, RESTRICT does not, CASCADE's second step sees its first.
+		g.add("UPDATE p SET id = CASE id WHEN 1 THEN 2 WHEN 2 THEN 1 ELSE id END WHERE id IN (1, 2)")
+	case 6:
+		g.add("DELETE FROM p WHERE ctid = (SELECT ctid FROM p ORDER BY id " + g.pick("", "DESC ") + "LIMIT 1)")
+	case 7:
+		g.add(g.pick("INSERT INTO t SELECT id + 10, id FROM t WHERE id <= "+g.key(1, 5, 0),
+			"INSERT INTO t SELECT id + 10, id + 10 FROM t WHERE id >= "+g.key(1, 5, 0),
+			"INSERT INTO t SELECT id + 10, id + 11 FROM t WHERE id <= "+g.key(1, 5, 0),
+			"UPDATE t SET up = id WHERE id = "+g.key(1, 6, 0)))
+	case 8:
+		g.add("UPDATE cc SET (a, b) = " + g.pick("("+g.key(1, 3, 20)+", "+g.key(1, 3, 20)+")",
+			"(SELECT a, b FROM cp ORDER BY a DESC, b DESC LIMIT 1)", "(b, a)") + " WHERE id = " + g.key(1, 5, 0))
+	case 9:
+		g.add("INSERT INTO cc SELECT " + g.key(4, 9, 0) + ", a, b FROM cp WHERE a = " + g.key(1, 3, 0) + " ORDER BY b LIMIT 1")
+	case 10:
+		g.add("UPDATE c SET pid = " + pid() + " WHERE id = " + cid() + " RETURNING id, pid, v")
+	case 11:
+		g.add(g.pick("DELETE FROM c WHERE pid IS NULL RETURNING id", "DELETE FROM p WHERE id > "+g.key(1, 4, 0)+" RETURNING id",
+			"DELETE FROM c WHERE id IN (SELECT id FROM c ORDER BY id DESC LIMIT 2)"))
+	case 12:
+		g.add(g.pick("TRUNCATE ONLY p", "TRUNCATE p RESTART IDENTITY", "TRUNCATE c, p", "TRUNCATE p CASCADE", "TRUNCATE TABLE g, c", "TRUNCATE ONLY cp CASCADE"))
+	case 13:
+		g.add("INSERT INTO p SELECT s, 0 FROM generate_series(" + g.key(0, 3, 0) + ", " + g.key(3, 7, 0) + ") s ON CONFLICT (id) DO NOTHING")
+	case 14:
+		g.add("UPDATE g SET cid = cid + 1 WHERE cid IS NOT NULL AND id <= " + g.key(100, 104, 0) + " RETURNING *")
+	default:
+		g.add("INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 0), (" + g.key(17, 22, 0) + ", " + pid() + ", 1) RETURNING *")
 	}
 }
 

@@ -83,12 +83,20 @@ CREATE TABLE cc (id int PRIMARY KEY, code text);
 INSERT INTO tp VALUES ('a'), ('B');
 INSERT INTO tc VALUES (1, 'a'), (2, 'b');
 INSERT INTO cp VALUES ('a'), ('b');
-INSERT INTO cc VALUES (1, 'a'), (2, 'b  ');`
+INSERT INTO cc VALUES (1, 'a'), (2, 'b  ');
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;
+CREATE TABLE xp (code public.citext PRIMARY KEY);
+CREATE TABLE xc (id int PRIMARY KEY, code public.citext);
+INSERT INTO xp VALUES ('a'), ('B');
+INSERT INTO xc VALUES (1, 'a'), (2, 'b');`
 	for _, action := range []string{"", "CASCADE"} {
 		scenarios = append(scenarios, scenario{name: "upsert of text keys, on update " + action, schema: texts,
 			fks: []fk{withActions(fk{table: "tc", cols: "code", refTable: "tp", refCols: "code"}, "", action),
-				withActions(fk{table: "cc", cols: "code", refTable: "cp", refCols: "code"}, "", action)}, steps: []step{
+				withActions(fk{table: "cc", cols: "code", refTable: "cp", refCols: "code"}, "", action),
+				withActions(fk{table: "xc", cols: "code", refTable: "xp", refCols: "code"}, "", action)}, steps: []step{
 				s("INSERT INTO tp VALUES ('A') ON CONFLICT (code) DO UPDATE SET code = 'z'"),
+				s("INSERT INTO xp VALUES ('A') ON CONFLICT (code) DO UPDATE SET code = 'z'"),
+				s("INSERT INTO xp VALUES ($1) ON CONFLICT (code) DO UPDATE SET code = excluded.code || 'x'", "b"),
 				s("INSERT INTO tp VALUES ($1) ON CONFLICT (code) DO UPDATE SET code = excluded.code", "b"),
 				s("INSERT INTO cp VALUES ('b  ') ON CONFLICT (code) DO UPDATE SET code = 'y'"),
 				s("INSERT INTO cp VALUES ('a') ON CONFLICT (code) DO UPDATE SET code = excluded.code || 'x'"),

@@ -44,24 +44,35 @@ func (u *Upsert) Unmatched() (string, error) {
 	return "SELECT " + strings.Join(cols, ", ") + " FROM " + u.source + " WHERE NOT EXISTS (SELECT FROM " + target + " WHERE " + u.on + ")", nil
 }
 
+// UpsertTable is what UpsertMerge needs to know of an upsert's table.
+type UpsertTable struct {
+	// Columns are the table's columns in order (the INSERT's targets when
+	// it names none).
+	Columns []string
+	// Type gives a column's type, for a cast.
+	Type func(column string) string
+	// Eq gives the operator a unique index on a column compares its
+	// values with, qualified when its schema may be off the session's
+	// search_path (citext's, say): as the arbiter finds rows in conflict.
+	Eq func(column string) string
+	// ConstraintColumns gives the columns of a constraint of the table (nil
+	// when it has none of that name), for ON CONFLICT ON CONSTRAINT.
+	ConstraintColumns func(name string) []string
+}
+
 // UpsertMerge reads an INSERT ... VALUES ... ON CONFLICT DO UPDATE as an
 // Upsert: softfk reads with its Merge, just before the statement, the
-// keys the upsert is about to change (see MergeQuery).
-//
-// columns are the table's columns in order (the INSERT's targets when it
-// names none), typeOf gives a column's type for a cast, and
-// constraintColumns the columns of a constraint of the table (nil when it
-// has none of that name), for ON CONFLICT ON CONSTRAINT. An upsert whose
+// keys the upsert is about to change (see MergeQuery). An upsert whose
 // conflicting rows cannot be found so fails: one without VALUES, with
 // DEFAULT or a value that may differ from one evaluation to the next, an
 // arbiter that is an expression or has a predicate, a sub-SELECT in the
 // DO UPDATE, an EXCLUDED column the INSERT does not write.
-func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string, constraintColumns func(name string) []string) (*Upsert, error) {
+func (w *Write) UpsertMerge(tbl UpsertTable) (*Upsert, error) {
 	oc := w.conflict
 	if w.OnConflict != DoUpdate || oc == nil {
 		return nil, errors.New("not an ON CONFLICT DO UPDATE")
 	}
-	arbiter, err := arbiterColumns(oc.Infer, constraintColumns)
+	arbiter, err := arbiterColumns(oc.Infer, tbl.ConstraintColumns)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +81,10 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 	}
 	targets := w.Columns
 	if targets == nil {
-		if len(w.Rows[0]) > len(columns) {
+		if len(w.Rows[0]) > len(tbl.Columns) {
 			return nil, errors.New("more values than columns")
 		}
-		targets = columns[:len(w.Rows[0])]
+		targets = tbl.Columns[:len(w.Rows[0])]
 	}
 	quoted := make([]string, len(targets))
 	for i, c := range targets {
@@ -92,7 +103,7 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 			if items[j], err = v.SQL(); err != nil {
 				return nil, err
 			}
-			items[j] = "CAST(" + items[j] + " AS " + typeOf(targets[j]) + ")"
+			items[j] = "CAST(" + items[j] + " AS " + tbl.Type(targets[j]) + ")"
 		}
 		rows[i] = "(" + strings.Join(items, ", ") + ")"
 	}
@@ -107,7 +118,7 @@ func (w *Write) UpsertMerge(columns []string, typeOf func(column string) string,
 		if !slices.Contains(targets, c) {
 			return nil, fmt.Errorf("the arbiter's column %s is not written", c)
 		}
-		on[i] = target + "." + config.QuoteIdent(c) + " = excluded." + config.QuoteIdent(c)
+		on[i] = target + "." + config.QuoteIdent(c) + " " + tbl.Eq(c) + " excluded." + config.QuoteIdent(c)
 	}
 	join, err := parseCondition(strings.Join(on, " AND "))
 	if err != nil {

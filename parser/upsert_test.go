@@ -13,23 +13,31 @@ var paramZero = regexp.MustCompile(`\$0+([^0-9]|$)`)
 // its arbiter, whose matched rows get the DO UPDATE: unqualified columns
 // of the DO UPDATE are the target's, EXCLUDED is the source.
 func TestUpsertMerge(t *testing.T) {
-	columns := []string{"id", "email", "note"}
-	typeOf := func(c string) string {
-		return map[string]string{"id": "integer", "email": "text", "note": "character(3)"}[c]
-	}
-	constraint := func(name string) []string {
-		if name == "users_email_key" {
-			return []string{"email"}
-		}
-		return nil
+	tbl := UpsertTable{
+		Columns: []string{"id", "email", "note"},
+		Type: func(c string) string {
+			return map[string]string{"id": "integer", "email": "public.citext", "note": "character(3)"}[c]
+		},
+		Eq: func(c string) string {
+			if c == "email" {
+				return "OPERATOR(public.=)"
+			}
+			return "="
+		},
+		ConstraintColumns: func(name string) []string {
+			if name == "users_email_key" {
+				return []string{"email"}
+			}
+			return nil
+		},
 	}
 	for _, tc := range []struct{ sql, want, err string }{
 		{sql: "INSERT INTO users VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET id = excluded.id + id WHERE note IS NULL",
 			want: `SELECT CASE WHEN users.note IS NULL THEN 1 END, CASE WHEN users.note IS NULL THEN excluded.id + users.id END ` +
-				`FROM users JOIN (VALUES (1::int, $1::text)) excluded(id, email) ON users.id = excluded.id FOR UPDATE OF users`},
+				`FROM users JOIN (VALUES (1::int, $1::public.citext)) excluded(id, email) ON users.id = excluded.id FOR UPDATE OF users`},
 		{sql: "INSERT INTO users AS u (email, id) VALUES ('a', 2), ('b', 3) ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET id = 7",
 			want: `SELECT CASE WHEN true THEN 1 END, CASE WHEN true THEN 7 END ` +
-				`FROM users u JOIN (VALUES ('a'::text, 2::int), ('b'::text, 3::int)) excluded(email, id) ON u.email = excluded.email FOR UPDATE OF u`},
+				`FROM users u JOIN (VALUES ('a'::public.citext, 2::int), ('b'::public.citext, 3::int)) excluded(email, id) ON u.email OPERATOR(public.=) excluded.email FOR UPDATE OF u`},
 		{sql: "INSERT INTO users SELECT 1 ON CONFLICT (id) DO UPDATE SET id = 2", err: "other rows than VALUES"},
 		{sql: "INSERT INTO users VALUES (DEFAULT) ON CONFLICT (id) DO UPDATE SET id = 2", err: "DEFAULT"},
 		{sql: "INSERT INTO users VALUES (random()) ON CONFLICT (id) DO UPDATE SET id = 2", err: "DEFAULT"},
@@ -46,7 +54,7 @@ func TestUpsertMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u, err := res.Statements[0].Main().UpsertMerge(columns, typeOf, constraint)
+		u, err := res.Statements[0].Main().UpsertMerge(tbl)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: got %v, want an error about %q", tc.sql, err, tc.err)
@@ -77,9 +85,12 @@ func FuzzUpsertMerge(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	columns := []string{"id", "email", "note"}
-	typeOf := func(string) string { return "text" }
-	constraint := func(string) []string { return []string{"email"} }
+	tbl := UpsertTable{
+		Columns:           []string{"id", "email", "note"},
+		Type:              func(string) string { return "text" },
+		Eq:                func(string) string { return "OPERATOR(public.=)" },
+		ConstraintColumns: func(string) []string { return []string{"email"} },
+	}
 	f.Fuzz(func(t *testing.T, sql string) {
 		res, err := Analyze(sql)
 		if err != nil || paramZero.MatchString(sql) {
@@ -91,7 +102,7 @@ func FuzzUpsertMerge(f *testing.F) {
 				if w == nil || w.OnConflict != DoUpdate {
 					continue
 				}
-				u, err := w.UpsertMerge(columns, typeOf, constraint)
+				u, err := w.UpsertMerge(tbl)
 				if err != nil {
 					continue
 				}

@@ -180,16 +180,19 @@ func (b *planBuilder) upsertParent(w *parser.Write, rels []*Rel) {
 		unverifiable(" through a view")
 		return
 	}
-	typeOf := func(c string) string { return t.Columns[c].Type }
-	constraintColumns := func(name string) []string {
-		for _, idx := range t.Indexes {
-			if idx.Constraint == name && idx.UniqueKey() {
-				return idx.Prefix
+	u, err := w.UpsertMerge(parser.UpsertTable{
+		Columns: columnsInOrder(t),
+		Type:    func(c string) string { return t.Columns[c].Type },
+		Eq:      func(c string) string { return t.Columns[c].eq() },
+		ConstraintColumns: func(name string) []string {
+			for _, idx := range t.Indexes {
+				if idx.Constraint == name && idx.UniqueKey() {
+					return idx.Prefix
+				}
 			}
-		}
-		return nil
-	}
-	u, err := w.UpsertMerge(columnsInOrder(t), typeOf, constraintColumns)
+			return nil
+		},
+	})
 	if err != nil {
 		unverifiable(" (" + err.Error() + ")")
 		return
@@ -242,7 +245,7 @@ func (b *planBuilder) upsertRace(u *parser.Upsert, rels []*Rel) {
 	eq := make([]string, len(u.Arbiter))
 	for i, c := range u.Arbiter {
 		types[i] = t.Columns[c].Type
-		eq[i] = "p." + config.QuoteIdent(c) + " = k.c" + strconv.Itoa(i)
+		eq[i] = "p." + config.QuoteIdent(c) + " " + t.Columns[c].eq() + " k.c" + strconv.Itoa(i)
 	}
 	cond := joinNonEmpty(" AND ", readCommitted, EnforcedOn(t), guard(u.Merge.Table, t))
 	b.capture(step, func(rows [][]*string) {
