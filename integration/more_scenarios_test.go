@@ -586,6 +586,19 @@ var truncateScenarios = []scenario{
 		s("TRUNCATE orders"),
 		s("TRUNCATE users"),
 	}},
+	// Postgres adds the referencing tables round by round, each round in
+	// the order of the tables' OIDs, whatever the order of the
+	// relationships: users' referencing tables (orders, then notes,
+	// created last) before items, which references orders.
+	{name: "truncate cascade names tables round by round", schema: threeLevels + `
+CREATE TABLE notes (id int PRIMARY KEY, user_id int);`, fks: []fk{
+		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
+		{table: "items", cols: "order_id", refTable: "orders", refCols: "id"},
+		{table: "notes", cols: "user_id", refTable: "users", refCols: "id"},
+	}, steps: []step{
+		s("TRUNCATE users CASCADE"),
+		s("TRUNCATE orders, users CASCADE"),
+	}},
 	// softfk asks the server what the names denote, which fails in an
 	// aborted transaction: the client gets that error, not a hang.
 	{name: "truncate in an aborted transaction", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{

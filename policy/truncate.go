@@ -27,14 +27,21 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 			truncated[tbl] = true
 		}
 	}
+	// Postgres adds the referencing tables in rounds, each the tables
+	// whose foreign keys reference what the rounds before truncate, in
+	// the order of their OIDs; a partition, whose constraints are its
+	// own, comes in the same round as its partitioned table.
 	var added [][2]string
-	for changed := true; changed; {
-		changed = false
+	shadowed := map[*Rel]bool{}
+	for {
+		named := map[*Table]string{}
+		var round []*Table
 		for _, r := range b.rels {
-			if !r.usable() || !r.parentSide() || r.reported != nil || !truncated[r.Parent] || truncated[r.Child] {
+			if !r.usable() || !r.parentSide() || r.reported != nil || !truncated[r.Parent] || truncated[r.Child] || shadowed[r] {
 				continue
 			}
 			if r.Mode == config.Shadow {
+				shadowed[r] = true
 				b.plan.Shadowed = append(b.plan.Shadowed, ShadowEvent{Rel: r, Action: "truncate"})
 				continue
 			}
@@ -45,18 +52,28 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 					Hint:    fmt.Sprintf("Truncate table \"%s\" at the same time, or use TRUNCATE ... CASCADE.", r.Table.Name)}
 				return
 			}
-			truncated[r.Child] = true
+			if _, ok := named[r.Child]; ok {
+				continue
+			}
+			named[r.Child] = r.Table.Name
 			added = append(added, [2]string{r.Table.Schema, r.Table.Name})
-			b.plan.Notices = append(b.plan.Notices, Notice{Message: fmt.Sprintf("truncate cascades to table \"%s\"", r.Table.Name)})
-			// Its partitions' own constraints reach the truncated table
-			// too: Postgres names each of them as well.
-			for _, p := range b.partitionsOf(r.Child) {
-				if !truncated[p] {
-					truncated[p] = true
-					b.plan.Notices = append(b.plan.Notices, Notice{Message: fmt.Sprintf("truncate cascades to table \"%s\"", p.Name.Name)})
+			for _, p := range append([]*Table{r.Child}, b.partitionsOf(r.Child)...) {
+				if !truncated[p] && !slices.Contains(round, p) {
+					round = append(round, p)
 				}
 			}
-			changed = true
+		}
+		if len(round) == 0 {
+			break
+		}
+		slices.SortFunc(round, func(x, y *Table) int { return cmp.Compare(x.OID, y.OID) })
+		for _, t := range round {
+			truncated[t] = true
+			name, ok := named[t]
+			if !ok {
+				name = t.Name.Name
+			}
+			b.plan.Notices = append(b.plan.Notices, Notice{Message: fmt.Sprintf("truncate cascades to table \"%s\"", name)})
 		}
 	}
 	if len(added) > 0 {
@@ -69,8 +86,7 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 	}
 }
 
-// partitionsOf lists the partitions of t that the relationships know, in
-// the order of their OIDs (as Postgres lists tables it adds).
+// partitionsOf lists the partitions of t that the relationships know.
 func (b *planBuilder) partitionsOf(t *Table) []*Table {
 	var out []*Table
 	for _, r := range b.rels {
@@ -80,7 +96,6 @@ func (b *planBuilder) partitionsOf(t *Table) []*Table {
 			}
 		}
 	}
-	slices.SortFunc(out, func(x, y *Table) int { return cmp.Compare(x.OID, y.OID) })
 	return out
 }
 
