@@ -510,11 +510,29 @@ func (g *stepGen) statementShapes() {
 // draws do not: skipped conflicts, keys from scalar sub-SELECTs, NULLIF
 // and COALESCE, unnest, re-keying and swapping several referenced rows
 // at once, ctid, rows of the same table pointing at each other, row
-// assignments of composite keys, RETURNING lists and TRUNCATE variants.
+// assignments of composite keys, RETURNING lists, TRUNCATE variants,
+// UPDATE ... FROM and DELETE ... USING a VALUES list, array parameters
+// and a read-only WITH query.
 func (g *stepGen) rowShapes() {
 	pid := func() string { return g.key(0, 5, 10) }
 	cid := func() string { return g.key(10, 16, 0) }
-	switch g.rng.IntN(16) {
+	switch g.rng.IntN(24) {
+	case 16:
+		g.add("UPDATE c SET pid = v.pid FROM (VALUES (" + cid() + ", " + g.key(0, 5, 0) + "), (" + cid() + ", " + g.key(0, 5, 0) + ")) AS v(id, pid) WHERE c.id = v.id")
+	case 17:
+		g.add("UPDATE p SET id = v.new FROM (VALUES (" + g.key(1, 2, 0) + ", " + g.key(4, 8, 0) + "), (3, " + g.key(2, 9, 0) + ")) AS v(old, new) WHERE p.id = v.old")
+	case 18:
+		g.add("DELETE FROM p USING (VALUES (" + g.key(0, 5, 0) + "), (" + g.key(0, 5, 0) + ")) AS v(id) WHERE p.id = v.id")
+	case 19:
+		g.add("INSERT INTO c (pid, v, id) VALUES (" + pid() + ", 0, " + g.key(17, 22, 0) + ")")
+	case 20:
+		g.add("DELETE FROM p WHERE id = ANY ($1::int[])", "{"+g.key(0, 5, 0)+","+g.key(0, 5, 0)+"}")
+	case 21:
+		g.add("UPDATE c SET pid = $1 WHERE id = ANY ($2::int[])", g.rng.IntN(6), "{"+cid()+","+cid()+"}")
+	case 22:
+		g.add("INSERT INTO c SELECT u, $2, 0 FROM unnest($1::int[]) u", "{"+g.key(17, 19, 0)+","+g.key(20, 22, 0)+"}", g.rng.IntN(6))
+	case 23:
+		g.add("WITH x AS (SELECT id FROM p WHERE v " + g.pick("=", ">") + " 0 ORDER BY id) DELETE FROM p WHERE id IN (SELECT id FROM x LIMIT 1)")
 	case 0:
 		g.add("INSERT INTO c VALUES " + g.rows(1+g.rng.IntN(2), func() string { return g.key(10, 20, 0) + ", " + pid() + ", 0" }) +
 			g.pick(" ON CONFLICT DO NOTHING", " ON CONFLICT (id) DO NOTHING", " ON CONFLICT (id) DO NOTHING RETURNING id, pid"))

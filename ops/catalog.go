@@ -13,6 +13,16 @@ import (
 // over the simple protocol, where every cell arrives as text, JIT off for
 // the query (see policy.CatalogJITOff).
 func LoadCatalog(ctx context.Context, conn *pgx.Conn, tables []config.TableName) (*policy.Catalog, error) {
+	rows, err := catalogRows(ctx, conn, tables)
+	if err != nil {
+		return nil, err
+	}
+	return policy.ParseCatalog(rows)
+}
+
+// catalogRows runs the catalog query for tables, JIT off, and returns its
+// rows as text.
+func catalogRows(ctx context.Context, conn *pgx.Conn, tables []config.TableName) ([][]string, error) {
 	results, err := conn.PgConn().Exec(ctx, policy.CatalogJITOff+";\n"+policy.CatalogQuery(tables)).ReadAll()
 	if err != nil {
 		return nil, err
@@ -25,5 +35,5 @@ func LoadCatalog(ctx context.Context, conn *pgx.Conn, tables []config.TableName)
 		}
 		text = append(text, vals)
 	}
-	return policy.ParseCatalog(text)
+	return text, nil
 }

@@ -1,6 +1,10 @@
 package parser
 
-import pg_query "github.com/pganalyze/pg_query_go/v6"
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
 
 // Alter describes an ALTER TABLE after which PostgreSQL validates the
 // foreign keys of a table again (one that attaches or detaches a
@@ -15,8 +19,10 @@ type Alter struct {
 	// spans transactions (DETACH ... CONCURRENTLY, or its FINALIZE).
 	Attach, Detach *Relation
 	Concurrently   bool
-	// Retyped are the columns ALTER COLUMN ... TYPE changes.
-	Retyped []string
+	// Retyped are the columns ALTER COLUMN ... TYPE changes, and RetypedTo
+	// their new types as SQL, without modifiers (a name to_regtype reads;
+	// "" when softfk cannot render it).
+	Retyped, RetypedTo []string
 	// Drops are the DROP COLUMN and DROP CONSTRAINT subcommands, in the
 	// order written (Postgres runs them in that order).
 	Drops []AlterDrop
@@ -57,7 +63,7 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 		}
 		switch c.Subtype {
 		case pg_query.AlterTableType_AT_AlterColumnType:
-			a.Retyped = append(a.Retyped, c.Name)
+			a.Retyped, a.RetypedTo = append(a.Retyped, c.Name), append(a.RetypedTo, typeOnly(c.Def.GetColumnDef().GetTypeName()))
 		case pg_query.AlterTableType_AT_DropColumn, pg_query.AlterTableType_AT_DropConstraint:
 			a.Drops = append(a.Drops, AlterDrop{Name: c.Name, Constraint: c.Subtype == pg_query.AlterTableType_AT_DropConstraint,
 				Cascade: c.Behavior == pg_query.DropBehavior_DROP_CASCADE, MissingOK: c.MissingOk})
@@ -82,6 +88,22 @@ func alterInfo(s *pg_query.AlterTableStmt) *Alter {
 		return nil
 	}
 	return a
+}
+
+// typeOnly renders a type name without its modifiers (their validity is
+// the statement's business), "" when it cannot. A name of one part is
+// quoted: unquoted, a keyword such as char or bit would name the
+// SQL-standard type (character, bit) rather than "char" or "bit".
+func typeOnly(tn *pg_query.TypeName) string {
+	if tn == nil || tn.Setof || tn.PctType {
+		return ""
+	}
+	if len(tn.Names) == 1 {
+		name := tn.Names[0].GetString_().GetSval()
+		return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` + strings.Repeat("[]", len(tn.ArrayBounds))
+	}
+	typ, _ := typeNameSQL(&pg_query.TypeName{Names: tn.Names, ArrayBounds: tn.ArrayBounds})
+	return typ
 }
 
 // OnlySwitchesTriggers reports whether the ALTER TABLE (nil for another

@@ -18,8 +18,9 @@ func TestAlter(t *testing.T) {
 			want: &Alter{Table: Relation{Name: "users", Inh: true}, Detach: rel("", "u1"), Concurrently: true}},
 		{sql: "ALTER TABLE users DETACH PARTITION u1 FINALIZE",
 			want: &Alter{Table: Relation{Name: "users", Inh: true}, Detach: rel("", "u1"), Concurrently: true}},
-		{sql: "ALTER TABLE ONLY s.orders ADD COLUMN x int, ALTER COLUMN user_id TYPE bigint USING user_id + 1, ALTER b SET DATA TYPE text",
-			want: &Alter{Table: Relation{Schema: "s", Name: "orders"}, Retyped: []string{"user_id", "b"}}},
+		{sql: `ALTER TABLE ONLY s.orders ADD COLUMN x int, ALTER COLUMN user_id TYPE bigint USING user_id + 1, ALTER b SET DATA TYPE text, ALTER c TYPE "char", ALTER d TYPE varchar(3)[], ALTER e TYPE public.citext`,
+			want: &Alter{Table: Relation{Schema: "s", Name: "orders"}, Retyped: []string{"user_id", "b", "c", "d", "e"},
+				RetypedTo: []string{"pg_catalog.int8", `"text"`, `"char"`, "pg_catalog.varchar[]", "public.citext"}}},
 		{sql: `ALTER TABLE users DROP COLUMN IF EXISTS nope, ADD COLUMN x int, DROP "Id" CASCADE, DROP COLUMN email RESTRICT`,
 			want: &Alter{Table: Relation{Name: "users", Inh: true}, Drops: []AlterDrop{
 				{Name: "nope", MissingOK: true}, {Name: "Id", Cascade: true}, {Name: "email"}}}},

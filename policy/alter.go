@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/softfk/softfk/config"
@@ -35,6 +36,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 		if !r.usable() || r.reported != nil || dropped[r] {
 			continue // views are not altered as tables
 		}
+		retyped := false
 		if matches(a.Table, r.Table) && r.childSide() {
 			cond := guard(a.Table, r.Child)
 			switch {
@@ -44,9 +46,10 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				as.Table = partition
 				named := *r
 				named.reported = &as
-				b.validate(&named, relationSQL(*a.Attach), cond, true)
+				b.plan.After = append(b.plan.After, b.validation(&named, relationSQL(*a.Attach), cond, true))
 			case retypes(a, r.Columns):
-				b.validate(r.retyped(a), TableRef(r.Child), cond, true)
+				b.retypedValidation(r, a, cond, true)
+				retyped = true
 			}
 		}
 		if matches(a.Table, r.RefTable) && r.parentSide() {
@@ -56,13 +59,68 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				b.plan.Unverifiable = &Unverifiable{Reason: "DETACH PARTITION CONCURRENTLY of a referenced table", Rel: r}
 				return
 			case a.Detach != nil:
-				b.removal(r, *a.Detach, cond)
-			case retypes(a, r.RefColumns):
+				b.plan.After = append(b.plan.After, b.removal(r, *a.Detach, cond))
+			case retypes(a, r.RefColumns) && !retyped:
 				// The ALTER locks the referenced table: no parent can go.
-				b.validate(r.retyped(a), TableRef(r.Child), cond, false)
+				b.retypedValidation(r, a, cond, false)
 			}
 		}
 	}
+}
+
+// retypedValidation validates relationship r after an ALTER that changes
+// the type of one of its key columns, as Postgres adds its FOREIGN KEY
+// again: it refuses key types it cannot compare (42804), then validates
+// the rows (see validation). The key types the ALTER leaves are read just
+// before it, the new ones named as it names them (see keyTypesProbe);
+// after it, either the refusal follows, where the ALTER names r's table
+// (cond), or the validation. A shadow relationship reports the refusal
+// and validates nothing: its keys cannot be compared.
+func (b *planBuilder) retypedValidation(r *Rel, a *parser.Alter, cond string, lock bool) {
+	b.capture(&Step{SQL: keyTypesProbe(r, a)}, func(rows [][]*string) {
+		specs := map[string][2]string{}
+		for _, row := range rows {
+			if len(row) == 3 && row[0] != nil && row[1] != nil && row[2] != nil {
+				specs[*row[0]] = [2]string{*row[1], *row[2]}
+			}
+		}
+		for j := range r.Columns {
+			child, parent := specs[strconv.Itoa(2*j)], specs[strconv.Itoa(2*j+1)]
+			if parseKeyType(parent[0]).accepts(parseKeyType(child[0])) {
+				continue
+			}
+			signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s, %s, %s, %s)::text", SignalPrefix, r.Index, kindIncompatible,
+				parser.QuoteLiteral(r.Columns[j]), parser.QuoteLiteral(r.RefColumns[j]), parser.QuoteLiteral(child[1]), parser.QuoteLiteral(parent[1]))
+			b.work.add(b.validationStep(r, "", "", "SELECT "+joinNonEmpty(" WHERE ", signal, cond)), nil)
+			return
+		}
+		b.work.add(b.validation(r.retyped(a), TableRef(r.Child), cond, lock), nil)
+	})
+}
+
+// keyTypesProbe renders the query that reads the key types of r's column
+// pairs as they are once the ALTER a has run, each as CatalogQuery
+// describes a column's (see keyTypeSpec) with the name Postgres's errors
+// give it: one row per column, numbered 2j for the referencing column of
+// pair j, 2j+1 for the referenced one. A column a retypes has the type a
+// names (none, when the name does not resolve), the others the type they
+// have.
+func keyTypesProbe(r *Rel, a *parser.Alter) string {
+	typeOf := func(table config.TableName, col string) string {
+		if matches(a.Table, table) {
+			if i := slices.Index(a.Retyped, col); i >= 0 {
+				return "CAST(to_regtype(" + parser.QuoteLiteral(a.RetypedTo[i]) + ") AS oid)"
+			}
+		}
+		return "(SELECT t.atttypid FROM pg_catalog.pg_attribute t WHERE t.attrelid = to_regclass(" + parser.QuoteLiteral(table.String()) +
+			") AND t.attname = " + parser.QuoteLiteral(col) + ")"
+	}
+	var rows []string
+	for j := range r.Columns {
+		rows = append(rows, fmt.Sprintf("(%d, %s)", 2*j, typeOf(r.Table, r.Columns[j])), fmt.Sprintf("(%d, %s)", 2*j+1, typeOf(r.RefTable, r.RefColumns[j])))
+	}
+	return "WITH RECURSIVE " + baseTypeCTEs + strings.TrimSuffix(keyTypeCTE, ",\n") + "\nSELECT x.n, " + keyTypeSpec +
+		", format_type(x.t, NULL) FROM (VALUES " + strings.Join(rows, ", ") + ") x(n, t)\n" + keyTypeJoins("x.t")
 }
 
 // triggerSwitchSQL renders the statement that records, after a
@@ -119,12 +177,12 @@ func relationSQL(rel parser.Relation) string {
 	return config.TableName{Schema: rel.Schema, Name: rel.Name}.String()
 }
 
-// validate adds a check that every row of rows (a FROM item with r's
+// validation renders a check that every row of rows (a FROM item with r's
 // referencing columns) has its parent under r, as PostgreSQL validates a
 // foreign key (whatever session_replication_role says). With lock, the
 // parents are locked FOR KEY SHARE in the same statement, before they are
 // looked for, so that none can be deleted before the transaction ends.
-func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
+func (b *planBuilder) validation(r *Rel, rows, cond string, lock bool) *Step {
 	keys := qualified("c", r.Columns)
 	parents, with := TableRef(r.Parent), ""
 	if lock {
@@ -134,25 +192,25 @@ func (b *planBuilder) validate(r *Rel, rows, cond string, lock bool) {
 		parents = "softfk_locked"
 	}
 	violates, signal := keyViolation(r, keys, parents, "")
-	b.addValidation(r, "", with, fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, rows, joinNonEmpty(" AND ", cond, violates)))
+	return b.validationStep(r, "", with, fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, rows, joinNonEmpty(" AND ", cond, violates)))
 }
 
-// removal adds a check that no row of r's referencing table references a
-// key of partition, just detached from r's referenced table, as
+// removal renders a check that no row of r's referencing table references
+// a key of partition, just detached from r's referenced table, as
 // PostgreSQL checks before it detaches one. (The DETACH locks the
 // partition: no referencing row can take one of its keys meanwhile.)
-func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) {
+func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) *Step {
 	keys, refs := qualified("c", r.Columns), qualified("d", r.RefColumns)
 	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), parentMatch(r, refs, keys))
 	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))
-	b.addValidation(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
+	return b.validationStep(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
 		joinNonEmpty(" AND ", cond, nullCount(keys)+" = 0", referenced)))
 }
 
-// addValidation adds the check whose query (after with) returns the
+// validationStep renders the check whose query (after with) returns the
 // signal of the first violation of r, if any: an enforced check raises
 // it, a shadow check returns it.
-func (b *planBuilder) addValidation(r *Rel, removed, with, query string) {
+func (b *planBuilder) validationStep(r *Rel, removed, with, query string) *Step {
 	check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: r.Mode == config.Shadow, Side: ChildSide, removed: removed}
 	if removed != "" {
 		check.Side = ParentSide
@@ -161,5 +219,5 @@ func (b *planBuilder) addValidation(r *Rel, removed, with, query string) {
 	if !check.Shadow {
 		sql = with + "SELECT CAST((" + query + ") AS int4)"
 	}
-	b.plan.After = append(b.plan.After, &Step{SQL: sql, Check: check})
+	return &Step{SQL: sql, Check: check}
 }

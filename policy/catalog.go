@@ -163,25 +163,66 @@ type keyType struct {
 	// for a cast; empty when it is polymorphic (anyenum, anyarray) or
 	// the type has no btree operator class.
 	opcIn string
+	// opcInOID is the operator class's input type (0 without a class).
+	opcInOID uint32
 	// rights are the types its equality operators take on the right.
 	rights []uint32
+	// kind is the base type's pg_type.typtype and typcategory ("cC" for
+	// a composite type).
+	kind string
+	// implicit are the types the base type converts to implicitly.
+	implicit []uint32
 }
 
+// Pseudo-types that default btree operator classes take as input.
+const (
+	anyArrayOID      = 2277
+	anyEnumOID       = 3500
+	anyRangeOID      = 3831
+	anyMultirangeOID = 4537
+	recordOID        = 2249
+)
+
 // parseKeyType reads the key type column of a catalog row: the base
-// type's OID and name, opcIn and the rights' OIDs, chr(31)-separated.
+// type's OID and name, opcIn, the rights' OIDs, opcInOID, kind and the
+// implicit conversions' OIDs, chr(31)-separated.
 func parseKeyType(spec string) keyType {
 	f := strings.Split(spec, "\x1f")
-	if len(f) != 4 {
+	if len(f) != 7 {
 		return keyType{}
 	}
-	var kt keyType
-	base, _ := strconv.ParseUint(f[0], 10, 32)
-	kt.base, kt.baseName, kt.opcIn = uint32(base), f[1], f[2]
-	for _, r := range strings.Fields(f[3]) {
-		oid, _ := strconv.ParseUint(r, 10, 32)
-		kt.rights = append(kt.rights, uint32(oid))
+	oids := func(list string) []uint32 {
+		var out []uint32
+		for _, r := range strings.Fields(list) {
+			oid, _ := strconv.ParseUint(r, 10, 32)
+			out = append(out, uint32(oid))
+		}
+		return out
 	}
-	return kt
+	base, _ := strconv.ParseUint(f[0], 10, 32)
+	opcIn, _ := strconv.ParseUint(f[4], 10, 32)
+	return keyType{base: uint32(base), baseName: f[1], opcIn: f[2], rights: oids(f[3]),
+		opcInOID: uint32(opcIn), kind: f[5], implicit: oids(f[6])}
+}
+
+// accepts reports whether PostgreSQL lets a referencing column of type
+// child reference a column of this type (ATAddForeignKeyConstraint): the
+// operator class has an equality operator taking child's base type on
+// the right, or both types convert implicitly to the class's input type
+// (can_coerce_type), which for a polymorphic one (anyenum, anyarray,
+// anyrange, anymultirange) means that they are the same enum, array or
+// range type. It also does when either type is unknown.
+func (kt keyType) accepts(child keyType) bool {
+	if kt.base == 0 || kt.opcInOID == 0 || child.base == 0 {
+		return true
+	}
+	switch kt.opcInOID {
+	case anyArrayOID, anyEnumOID, anyRangeOID, anyMultirangeOID:
+		return child.base == kt.base
+	case recordOID:
+		return child.base == recordOID || strings.HasPrefix(child.kind, "c")
+	}
+	return child.base == kt.opcInOID || slices.Contains(kt.rights, child.base) || slices.Contains(child.implicit, kt.opcInOID)
 }
 
 // castFrom returns the cast a referencing value of type child needs
@@ -207,6 +248,63 @@ type Catalog struct {
 
 // catalogColumns are the columns of the catalog query, in order.
 const catalogColumns = 23
+
+// baseTypeCTEs are the WITH queries (of a WITH RECURSIVE) that map each
+// domain to its base type, through domains over domains:
+// basetypes(typ, base).
+const baseTypeCTEs = `domainchain(typ, base) AS (
+  SELECT d.oid, d.typbasetype FROM pg_catalog.pg_type d WHERE d.typtype = 'd'
+  UNION ALL
+  SELECT dc.typ, b.typbasetype FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype = 'd'),
+basetypes(typ, base) AS MATERIALIZED (
+  SELECT dc.typ, dc.base FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype <> 'd'),
+`
+
+// keyTypeCTE is the WITH query (after baseTypeCTEs) keytypes(typ, spec):
+// for each type with a default btree operator class of its own, or one
+// it reaches by a binary-coercible cast, the class's input type (its name
+// unless polymorphic), the right-hand types of its equality operators and
+// the input type's OID, chr(31)-separated (see keyType).
+const keyTypeCTE = `keytypes(typ, spec) AS MATERIALIZED (
+  SELECT DISTINCT ON (c.typ) c.typ, coalesce(CASE WHEN it.typtype <> 'p' THEN quote_ident(itn.nspname) || '.' || quote_ident(it.typname) END, '') || chr(31) ||
+    coalesce((SELECT string_agg(ao.amoprighttype::text, ' ') FROM pg_catalog.pg_amop ao
+              WHERE ao.amopfamily = c.family AND ao.amoplefttype = c.intype AND ao.amopstrategy = 3), '') || chr(31) || c.intype::text
+  FROM (
+    SELECT o.opcintype, o.opcintype, o.opcfamily, 0 FROM pg_catalog.pg_opclass o
+    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree' WHERE o.opcdefault
+    UNION ALL
+    SELECT k.castsource, o.opcintype, o.opcfamily, CASE WHEN ot.typispreferred THEN 1 ELSE 2 END FROM pg_catalog.pg_cast k
+    JOIN pg_catalog.pg_opclass o ON o.opcintype = k.casttarget AND o.opcdefault
+    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree'
+    JOIN pg_catalog.pg_type ot ON ot.oid = o.opcintype
+    WHERE k.castmethod = 'b') c(typ, intype, family, rank)
+  JOIN pg_catalog.pg_type it ON it.oid = c.intype
+  JOIN pg_catalog.pg_namespace itn ON itn.oid = it.typnamespace
+  ORDER BY c.typ, c.rank),
+`
+
+// keyTypeJoins renders the joins, after baseTypeCTEs and keyTypeCTE, that
+// keyTypeSpec reads for the type typ (an SQL expression of its OID): its
+// base type kb.base, bt and bn (that type and its schema), and its
+// operator class kt, or kp, the polymorphic one of an enum, array, range,
+// multirange or composite type.
+func keyTypeJoins(typ string) string {
+	return `LEFT JOIN basetypes db ON db.typ = ` + typ + `
+CROSS JOIN LATERAL (VALUES (coalesce(db.base, ` + typ + `))) kb(base)
+JOIN pg_catalog.pg_type bt ON bt.oid = kb.base
+JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
+LEFT JOIN keytypes kt ON kt.typ = kb.base
+LEFT JOIN keytypes kp ON kt.typ IS NULL AND kp.typ = CASE
+  WHEN bt.typtype = 'e' THEN 'pg_catalog.anyenum'::pg_catalog.regtype WHEN bt.typcategory = 'A' THEN 'pg_catalog.anyarray'::pg_catalog.regtype
+  WHEN bt.typtype = 'r' THEN 'pg_catalog.anyrange'::pg_catalog.regtype WHEN bt.typtype = 'm' THEN 'pg_catalog.anymultirange'::pg_catalog.regtype
+  WHEN bt.typtype = 'c' THEN 'pg_catalog.record'::pg_catalog.regtype END`
+}
+
+// keyTypeSpec is the key type of a column as parseKeyType reads it, over
+// keyTypeJoins.
+const keyTypeSpec = `kb.base::text || chr(31) || quote_ident(bn.nspname) || '.' || quote_ident(bt.typname) || chr(31) || coalesce(kt.spec, kp.spec, chr(31) || chr(31) || '0') ||
+    chr(31) || bt.typtype::text || bt.typcategory::text || chr(31) ||
+    coalesce((SELECT string_agg(k.casttarget::text, ' ') FROM pg_catalog.pg_cast k WHERE k.castsource = kb.base AND k.castcontext = 'i'), '')`
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -248,13 +346,7 @@ tables(oid) AS (
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = r.ev_class AND t.tgtype & 64 <> 0)
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite o WHERE o.ev_class = r.ev_class AND o.rulename <> '_RETURN')
   ) x(parent, child) ON x.parent = tables.oid),
-domainchain(typ, base) AS (
-  SELECT d.oid, d.typbasetype FROM pg_catalog.pg_type d WHERE d.typtype = 'd'
-  UNION ALL
-  SELECT dc.typ, b.typbasetype FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype = 'd'),
-basetypes(typ, base) AS MATERIALIZED (
-  SELECT dc.typ, dc.base FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype <> 'd'),
-eqs(typ, nsp) AS MATERIALIZED (
+` + baseTypeCTEs + `eqs(typ, nsp) AS MATERIALIZED (
   SELECT ty.oid, min(quote_ident(eqn.nspname)) FROM pg_catalog.pg_type ty
   LEFT JOIN basetypes bt ON bt.typ = ty.oid
   JOIN pg_catalog.pg_operator eq ON eq.oprname = '=' AND eq.oprleft = eq.oprright
@@ -264,23 +356,7 @@ eqs(typ, nsp) AS MATERIALIZED (
     SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
     WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
   GROUP BY ty.oid),
-keytypes(typ, spec) AS MATERIALIZED (
-  SELECT DISTINCT ON (c.typ) c.typ, coalesce(CASE WHEN it.typtype <> 'p' THEN quote_ident(itn.nspname) || '.' || quote_ident(it.typname) END, '') || chr(31) ||
-    coalesce((SELECT string_agg(ao.amoprighttype::text, ' ') FROM pg_catalog.pg_amop ao
-              WHERE ao.amopfamily = c.family AND ao.amoplefttype = c.intype AND ao.amopstrategy = 3), '')
-  FROM (
-    SELECT o.opcintype, o.opcintype, o.opcfamily, 0 FROM pg_catalog.pg_opclass o
-    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree' WHERE o.opcdefault
-    UNION ALL
-    SELECT k.castsource, o.opcintype, o.opcfamily, CASE WHEN ot.typispreferred THEN 1 ELSE 2 END FROM pg_catalog.pg_cast k
-    JOIN pg_catalog.pg_opclass o ON o.opcintype = k.casttarget AND o.opcdefault
-    JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod AND m.amname = 'btree'
-    JOIN pg_catalog.pg_type ot ON ot.oid = o.opcintype
-    WHERE k.castmethod = 'b') c(typ, intype, family, rank)
-  JOIN pg_catalog.pg_type it ON it.oid = c.intype
-  JOIN pg_catalog.pg_namespace itn ON itn.oid = it.typnamespace
-  ORDER BY c.typ, c.rank),
-facts(oid, first, indexes, triggers, ancestors, viewdef, viewreads, trigsrc, constraints) AS MATERIALIZED (
+` + keyTypeCTE + `facts(oid, first, indexes, triggers, ancestors, viewdef, viewreads, trigsrc, constraints) AS MATERIALIZED (
   SELECT c.oid, (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
     WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped),
   coalesce((
@@ -344,7 +420,7 @@ SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN a.attnum = f.first THEN f.trigsrc ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.constraints ELSE '' END,
   coalesce(eqs.nsp, ''),
-  kb.base::text || chr(31) || quote_ident(bn.nspname) || '.' || quote_ident(bt.typname) || chr(31) || coalesce(kt.spec, chr(31)),
+  ` + keyTypeSpec + `,
   coalesce(quote_ident(cn.nspname) || '.' || quote_ident(co.collname) || chr(31) || co.collisdeterministic::text, '')
 FROM tables
 JOIN pg_catalog.pg_class c ON c.oid = tables.oid
@@ -352,11 +428,7 @@ JOIN facts f ON f.oid = c.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN eqs ON eqs.typ = a.atttypid
-LEFT JOIN basetypes db ON db.typ = a.atttypid
-CROSS JOIN LATERAL (VALUES (coalesce(db.base, a.atttypid))) kb(base)
-JOIN pg_catalog.pg_type bt ON bt.oid = kb.base
-JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
-LEFT JOIN keytypes kt ON kt.typ = kb.base
+` + keyTypeJoins("a.atttypid") + `
 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 ORDER BY 1, 2, a.attnum`

@@ -270,6 +270,7 @@ func (db *DB) Plan(st *parser.Statement, env Env) *Plan {
 	switch {
 	case st.Alter != nil:
 		b.alter(st.Alter)
+		b.finish()
 	case st.Drop != nil:
 		b.drop(st.Drop)
 	case st.SetConstraints != nil:

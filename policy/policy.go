@@ -322,21 +322,24 @@ func (r *Rel) reportedAs() *config.Relationship {
 }
 
 // resolve attaches catalog facts to a relationship; ok is false when a table
-// or column does not exist.
+// or column does not exist, or when PostgreSQL would refuse a FOREIGN KEY
+// between the key columns' types (after an ALTER ... TYPE made directly
+// on the server): its checks could not compare the keys.
 func resolve(i int, r config.Relationship, cat *Catalog) (*Rel, bool) {
 	rel := &Rel{Relationship: r, Index: i, Child: cat.Tables[r.Table], Parent: cat.Tables[r.RefTable]}
 	if rel.Child == nil || rel.Parent == nil {
 		return rel, false
 	}
+	var childCols, parentCols []Column
 	for j := range r.Columns {
 		cc, ok1 := rel.Child.Columns[r.Columns[j]]
 		pc, ok2 := rel.Parent.Columns[r.RefColumns[j]]
-		if !ok1 || !ok2 {
+		if !ok1 || !ok2 || !pc.keyType.accepts(cc.keyType) {
 			return rel, false
 		}
-		rel.ChildCols = append(rel.ChildCols, cc)
-		rel.ParentCols = append(rel.ParentCols, pc)
+		childCols, parentCols = append(childCols, cc), append(parentCols, pc)
 	}
+	rel.ChildCols, rel.ParentCols = childCols, parentCols
 	return rel, true
 }
 

@@ -25,6 +25,8 @@ const (
 	kindReferenced = "referenced" // parent key still referenced by a child
 	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
 	kindRemoved    = "removed"    // key of a partition detached from the parent still referenced
+	// key types a FOREIGN KEY cannot compare, after an ALTER ... TYPE
+	kindIncompatible = "incompatible"
 )
 
 // replicaOff is the condition that the session is not a replica: RI

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/softfk/softfk/config"
@@ -18,15 +19,19 @@ type Violation struct {
 	// Conflict, when set, is not a violation but a serialization failure:
 	// under REPEATABLE READ, a concurrent transaction may have referenced
 	// the key unseen.
-	Conflict   bool
+	Conflict bool
+	// Code is the error's SQLSTATE: 23503 but for a conflict (40001) and
+	// key types a FOREIGN KEY could not compare (42804).
+	Code       string
 	Action     string // "" for a rejected write; the ON DELETE/UPDATE action a shadow relationship would apply
 	Message    string
 	Detail     string
 	Schema     string
 	Table      string
 	Constraint string
-	Routine    string // the Postgres function that raises it
-	Line       int32  // its line in ri_triggers.c (PostgreSQL 15)
+	File       string // the Postgres source file that raises it
+	Routine    string // the function there
+	Line       int32  // its line (PostgreSQL 15)
 	Key        string // the key as in DETAIL, e.g. "(user_id)=(42)"
 }
 
@@ -38,6 +43,10 @@ const (
 	lineMatchFull  = 305
 	lineRemoved    = 2586
 )
+
+// lineIncompatible is the line of tablecmds.c (PostgreSQL 15) that refuses
+// a FOREIGN KEY between incompatible key types.
+const lineIncompatible = 9489
 
 // signalPayload finds the JSON of a violation signal in an error message.
 // It does not depend on the wording around it, which the server may
@@ -102,10 +111,19 @@ func (c *Check) decode(payload string) (*Violation, error) {
 		}
 		values = append(values, v)
 	}
-	v := &Violation{Rel: rel, Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name, Routine: "ri_ReportViolation", Line: lineNotPresent}
+	v := &Violation{Rel: rel, Code: "23503", Schema: r.Table.Schema, Table: r.Table.Name, Constraint: r.Name,
+		File: "ri_triggers.c", Routine: "ri_ReportViolation", Line: lineNotPresent}
 	switch kind {
+	case kindIncompatible:
+		if len(values) != 4 || slices.Contains(values, nil) {
+			return nil, fmt.Errorf("malformed incompatible key types signal %q", payload)
+		}
+		*v = Violation{Rel: rel, Code: "42804", File: "tablecmds.c", Routine: "ATAddForeignKeyConstraint", Line: lineIncompatible,
+			Message: fmt.Sprintf("foreign key constraint \"%s\" cannot be implemented", r.Name),
+			Detail: fmt.Sprintf("Key columns \"%s\" and \"%s\" are of incompatible types: %s and %s.",
+				*values[0], *values[1], *values[2], *values[3])}
 	case kindConflict:
-		v.Conflict = true
+		v.Conflict, v.Code = true, "40001"
 		v.Message = "could not serialize access due to concurrent update"
 		v.Key = "(" + strings.Join(r.RefColumns, ", ") + ")"
 	case kindMissing, kindMixedNulls:

@@ -81,7 +81,7 @@ func (s *session) useCatalog(db *policy.DB, rows [][]string) error {
 		return err
 	}
 	if len(missing) > 0 {
-		s.log.Warn("relationships whose tables or columns do not exist are not enforced", zap.Strings("relationships", missing))
+		s.log.Warn("relationships whose tables or columns do not exist, or whose key types cannot be compared, are not enforced", zap.Strings("relationships", missing))
 	}
 	return nil
 }

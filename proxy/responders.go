@@ -251,13 +251,13 @@ func violationError(v *policy.Violation, signal *pgproto3.ErrorResponse) *pgprot
 	return &pgproto3.ErrorResponse{
 		Severity:            signal.Severity,
 		SeverityUnlocalized: "ERROR",
-		Code:                "23503",
+		Code:                v.Code,
 		Message:             v.Message,
 		Detail:              v.Detail,
 		SchemaName:          v.Schema,
 		TableName:           v.Table,
 		ConstraintName:      v.Constraint,
-		File:                "ri_triggers.c",
+		File:                v.File,
 		Line:                v.Line,
 		Routine:             v.Routine,
 	}
