@@ -93,6 +93,18 @@ func (c Column) eq() string {
 	return "OPERATOR(" + c.eqSchema + ".=)"
 }
 
+// typed renders expr, a value of the column's type (the column itself,
+// say), cast to that type when eq names an operator of another schema
+// than pg_catalog: a no-op while the column has the type, and what keeps
+// the comparison valid when DDL earlier in the same pipeline changed it
+// (softfk plans with the catalog facts from before it until the Sync).
+func (c Column) typed(expr string) string {
+	if c.eqSchema == "" {
+		return expr
+	}
+	return castTo(expr, c.Type)
+}
+
 // typeForgotten returns c without what says how its values compare:
 // compared with a plain =, as the session resolves it.
 func (c Column) typeForgotten() Column {

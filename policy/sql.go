@@ -244,11 +244,6 @@ func keyViolation(r *Rel, keys []string, parents, locking string) (violates, sig
 	return violates, signal
 }
 
-// refEq returns the operator that compares values of relationship r's
-// key column j, as the referenced column's unique index compares them
-// (see Column.eq).
-func (r *Rel) refEq(j int) string { return r.ParentCols[j].eq() }
-
 // parentMatch renders the condition that the referenced key expressions
 // parent and the referencing ones child (one per column of r's key) are
 // equal, as PostgreSQL compares them to find the referenced row of a
@@ -284,7 +279,7 @@ func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) strin
 	eq := make([]string, len(parent))
 	for j := range parent {
 		p, c := r.ParentCols[j], r.ChildCols[j]
-		value := child[j]
+		value := c.typed(child[j])
 		if cast := p.keyType.castFrom(c.keyType); cast != "" {
 			value = "(" + value + ")" + cast
 		}
@@ -294,7 +289,7 @@ func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) strin
 		case p.keyType.base == 0 && c.collation != "" && c.keyType.baseName != "":
 			value = "CAST(CAST(" + value + " AS cstring) AS " + c.keyType.baseName + ")"
 		}
-		eq[j] = parent[j] + " " + p.eq() + " " + value
+		eq[j] = p.typed(parent[j]) + " " + p.eq() + " " + value
 	}
 	return strings.Join(eq, " AND ")
 }
@@ -304,7 +299,8 @@ func keysEqual(r *Rel, parent, child []string, collation func(p, c Column) strin
 func refKeysEqual(r *Rel, a, b []string) string {
 	eq := make([]string, len(a))
 	for j := range a {
-		eq[j] = a[j] + " " + r.refEq(j) + " " + b[j]
+		p := r.ParentCols[j]
+		eq[j] = p.typed(a[j]) + " " + p.eq() + " " + p.typed(b[j])
 	}
 	return strings.Join(eq, " AND ")
 }
@@ -347,7 +343,8 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 		o + ".xmin <> xid(pg_current_xact_id())",
 	}
 	for _, c := range unique {
-		conds = append(conds, fmt.Sprintf("%s.%s %s %s", o, config.QuoteIdent(c), t.Columns[c].eq(), castTo(rowText(ref, t, c), t.Columns[c].Type)))
+		col := t.Columns[c]
+		conds = append(conds, fmt.Sprintf("%s %s %s", col.typed(o+"."+config.QuoteIdent(c)), col.eq(), castTo(rowText(ref, t, c), col.Type)))
 	}
 	for j, c := range r.Columns {
 		conds = append(conds, sameKey(r, j, o+"."+config.QuoteIdent(c), castTo(rowText(ref, t, c), t.Columns[c].Type)))
@@ -367,7 +364,7 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 // collation.
 func sameKey(r *Rel, j int, old, new string) string {
 	p, c := r.ParentCols[j], r.ChildCols[j]
-	eq := c.eq()
+	old, eq := c.typed(old), c.eq()
 	if cast := p.keyType.castFrom(c.keyType); cast != "" {
 		old, new, eq = "("+old+")"+cast, "("+new+")"+cast, p.eq()
 	}
