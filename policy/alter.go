@@ -119,7 +119,7 @@ func keyTypesProbe(r *Rel, a *parser.Alter) string {
 	for j := range r.Columns {
 		rows = append(rows, fmt.Sprintf("(%d, %s)", 2*j, typeOf(r.Table, r.Columns[j])), fmt.Sprintf("(%d, %s)", 2*j+1, typeOf(r.RefTable, r.RefColumns[j])))
 	}
-	return "WITH RECURSIVE " + baseTypeCTEs + strings.TrimSuffix(keyTypeCTE, ",\n") + "\nSELECT x.n, " + keyTypeSpec +
+	return "WITH RECURSIVE " + baseTypeCTEs + strings.TrimSuffix(keyTypeCTEs, ",\n") + "\nSELECT x.n, " + keyTypeSpec +
 		", format_type(x.t, NULL) FROM (VALUES " + strings.Join(rows, ", ") + ") x(n, t)\n" + keyTypeJoins("x.t")
 }
 

@@ -272,12 +272,14 @@ basetypes(typ, base) AS MATERIALIZED (
   SELECT dc.typ, dc.base FROM domainchain dc JOIN pg_catalog.pg_type b ON b.oid = dc.base AND b.typtype <> 'd'),
 `
 
-// keyTypeCTE is the WITH query (after baseTypeCTEs) keytypes(typ, spec):
-// for each type with a default btree operator class of its own, or one
-// it reaches by a binary-coercible cast, the class's input type (its name
-// unless polymorphic), the right-hand types of its equality operators and
-// the input type's OID, chr(31)-separated (see keyType).
-const keyTypeCTE = `keytypes(typ, spec) AS MATERIALIZED (
+// keyTypeCTEs are the WITH queries (after baseTypeCTEs) keytypes(typ,
+// spec): for each type with a default btree operator class of its own, or
+// one it reaches by a binary-coercible cast, the class's input type (its
+// name unless polymorphic), the right-hand types of its equality
+// operators and the input type's OID, chr(31)-separated (see keyType);
+// and implicits(typ, targets), the types each type converts to
+// implicitly.
+const keyTypeCTEs = `keytypes(typ, spec) AS MATERIALIZED (
   SELECT DISTINCT ON (c.typ) c.typ, coalesce(CASE WHEN it.typtype <> 'p' THEN quote_ident(itn.nspname) || '.' || quote_ident(it.typname) END, '') || chr(31) ||
     coalesce((SELECT string_agg(ao.amoprighttype::text, ' ') FROM pg_catalog.pg_amop ao
               WHERE ao.amopfamily = c.family AND ao.amoplefttype = c.intype AND ao.amopstrategy = 3), '') || chr(31) || c.intype::text
@@ -293,18 +295,21 @@ const keyTypeCTE = `keytypes(typ, spec) AS MATERIALIZED (
   JOIN pg_catalog.pg_type it ON it.oid = c.intype
   JOIN pg_catalog.pg_namespace itn ON itn.oid = it.typnamespace
   ORDER BY c.typ, c.rank),
+implicits(typ, targets) AS MATERIALIZED (
+  SELECT k.castsource, string_agg(k.casttarget::text, ' ') FROM pg_catalog.pg_cast k WHERE k.castcontext = 'i' GROUP BY k.castsource),
 `
 
-// keyTypeJoins renders the joins, after baseTypeCTEs and keyTypeCTE, that
+// keyTypeJoins renders the joins, after baseTypeCTEs and keyTypeCTEs, that
 // keyTypeSpec reads for the type typ (an SQL expression of its OID): its
-// base type kb.base, bt and bn (that type and its schema), and its
-// operator class kt, or kp, the polymorphic one of an enum, array, range,
-// multirange or composite type.
+// base type kb.base, bt and bn (that type and its schema), its implicit
+// conversions ic, and its operator class kt, or kp, the polymorphic one
+// of an enum, array, range, multirange or composite type.
 func keyTypeJoins(typ string) string {
 	return `LEFT JOIN basetypes db ON db.typ = ` + typ + `
 CROSS JOIN LATERAL (VALUES (coalesce(db.base, ` + typ + `))) kb(base)
 JOIN pg_catalog.pg_type bt ON bt.oid = kb.base
 JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
+LEFT JOIN implicits ic ON ic.typ = kb.base
 LEFT JOIN keytypes kt ON kt.typ = kb.base
 LEFT JOIN keytypes kp ON kt.typ IS NULL AND kp.typ = CASE
   WHEN bt.typtype = 'e' THEN 'pg_catalog.anyenum'::pg_catalog.regtype WHEN bt.typcategory = 'A' THEN 'pg_catalog.anyarray'::pg_catalog.regtype
@@ -315,8 +320,7 @@ LEFT JOIN keytypes kp ON kt.typ IS NULL AND kp.typ = CASE
 // keyTypeSpec is the key type of a column as parseKeyType reads it, over
 // keyTypeJoins.
 const keyTypeSpec = `kb.base::text || chr(31) || quote_ident(bn.nspname) || '.' || quote_ident(bt.typname) || chr(31) || coalesce(kt.spec, kp.spec, chr(31) || chr(31) || '0') ||
-    chr(31) || bt.typtype::text || bt.typcategory::text || chr(31) ||
-    coalesce((SELECT string_agg(k.casttarget::text, ' ') FROM pg_catalog.pg_cast k WHERE k.castsource = kb.base AND k.castcontext = 'i'), '')`
+    chr(31) || bt.typtype::text || bt.typcategory::text || chr(31) || coalesce(ic.targets, '')`
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
@@ -368,7 +372,7 @@ tables(oid) AS (
     SELECT FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod AND am.amname = 'btree'
     WHERE ao.amopopr = eq.oid AND ao.amopstrategy = 3)
   GROUP BY ty.oid),
-` + keyTypeCTE + `facts(oid, first, indexes, triggers, ancestors, viewdef, viewreads, trigsrc, constraints) AS MATERIALIZED (
+` + keyTypeCTEs + `facts(oid, first, indexes, triggers, ancestors, viewdef, viewreads, trigsrc, constraints) AS MATERIALIZED (
   SELECT c.oid, (SELECT min(f.attnum) FROM pg_catalog.pg_attribute f
     WHERE f.attrelid = c.oid AND f.attnum > 0 AND NOT f.attisdropped),
   coalesce((
