@@ -46,7 +46,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				as.Table = partition
 				named := *r
 				named.reported = &as
-				b.plan.After = append(b.plan.After, b.validation(&named, relationSQL(*a.Attach), cond, true))
+				b.plan.After = append(b.plan.After, validation(&named, relationSQL(*a.Attach), cond, true))
 			case retypes(a, r.Columns):
 				b.retypedValidation(r, a, cond, true)
 				retyped = true
@@ -59,7 +59,7 @@ func (b *planBuilder) alter(a *parser.Alter) {
 				b.plan.Unverifiable = &Unverifiable{Reason: "DETACH PARTITION CONCURRENTLY of a referenced table", Rel: r}
 				return
 			case a.Detach != nil:
-				b.plan.After = append(b.plan.After, b.removal(r, *a.Detach, cond))
+				b.plan.After = append(b.plan.After, removal(r, *a.Detach, cond))
 			case retypes(a, r.RefColumns) && !retyped:
 				// The ALTER locks the referenced table: no parent can go.
 				b.retypedValidation(r, a, cond, false)
@@ -91,10 +91,10 @@ func (b *planBuilder) retypedValidation(r *Rel, a *parser.Alter, cond string, lo
 			}
 			signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s, %s, %s, %s)::text", SignalPrefix, r.Index, kindIncompatible,
 				parser.QuoteLiteral(r.Columns[j]), parser.QuoteLiteral(r.RefColumns[j]), parser.QuoteLiteral(child[1]), parser.QuoteLiteral(parent[1]))
-			b.work.add(b.validationStep(r, "", "", "SELECT "+joinNonEmpty(" WHERE ", signal, cond)), nil)
+			b.work.add(validationStep(r, "", "", "SELECT "+joinNonEmpty(" WHERE ", signal, cond)), nil)
 			return
 		}
-		b.work.add(b.validation(r.retyped(a), TableRef(r.Child), cond, lock), nil)
+		b.work.add(validation(r.retyped(a), TableRef(r.Child), cond, lock), nil)
 	})
 }
 
@@ -182,7 +182,7 @@ func relationSQL(rel parser.Relation) string {
 // foreign key (whatever session_replication_role says). With lock, the
 // parents are locked FOR KEY SHARE in the same statement, before they are
 // looked for, so that none can be deleted before the transaction ends.
-func (b *planBuilder) validation(r *Rel, rows, cond string, lock bool) *Step {
+func validation(r *Rel, rows, cond string, lock bool) *Step {
 	keys := qualified("c", r.Columns)
 	parents, with := TableRef(r.Parent), ""
 	if lock {
@@ -192,25 +192,25 @@ func (b *planBuilder) validation(r *Rel, rows, cond string, lock bool) *Step {
 		parents = "softfk_locked"
 	}
 	violates, signal := keyViolation(r, keys, parents, "")
-	return b.validationStep(r, "", with, fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, rows, joinNonEmpty(" AND ", cond, violates)))
+	return validationStep(r, "", with, fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, rows, joinNonEmpty(" AND ", cond, violates)))
 }
 
 // removal renders a check that no row of r's referencing table references
 // a key of partition, just detached from r's referenced table, as
 // PostgreSQL checks before it detaches one. (The DETACH locks the
 // partition: no referencing row can take one of its keys meanwhile.)
-func (b *planBuilder) removal(r *Rel, partition parser.Relation, cond string) *Step {
+func removal(r *Rel, partition parser.Relation, cond string) *Step {
 	keys, refs := qualified("c", r.Columns), qualified("d", r.RefColumns)
 	referenced := fmt.Sprintf("EXISTS (SELECT FROM %s d WHERE %s)", relationSQL(partition), parentMatch(r, refs, keys))
 	signal := fmt.Sprintf("'%s' || json_build_array(%d, true, '%s', %s)::text", SignalPrefix, r.Index, kindRemoved, keyText(keys))
-	return b.validationStep(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
+	return validationStep(r, partition.Name, "", fmt.Sprintf("SELECT %s FROM %s c WHERE %s LIMIT 1", signal, TableRef(r.Child),
 		joinNonEmpty(" AND ", cond, nullCount(keys)+" = 0", referenced)))
 }
 
 // validationStep renders the check whose query (after with) returns the
 // signal of the first violation of r, if any: an enforced check raises
 // it, a shadow check returns it.
-func (b *planBuilder) validationStep(r *Rel, removed, with, query string) *Step {
+func validationStep(r *Rel, removed, with, query string) *Step {
 	check := &Check{rels: map[int]*Rel{r.Index: r}, Shadow: r.Mode == config.Shadow, Side: ChildSide, removed: removed}
 	if removed != "" {
 		check.Side = ParentSide
