@@ -174,9 +174,9 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		sc.modes = []string{"simple", "wire"}
 	case g.copies:
 		sc.modes = []string{"simple", "extended"} // COPY runs only in these
-	case g.dropsKeys:
-		// In one pipeline the writes after the DROP are checked with the
-		// catalog facts from before it (a known limit).
+	case g.dropsKeys || g.retypesKeys:
+		// In one pipeline the writes after the DROP or ALTER are checked
+		// with the catalog facts from before it (a known limit).
 		sc.modes = []string{"simple", "extended", "exec", "describe", "wire"}
 	}
 	return sc
@@ -234,6 +234,9 @@ type stepGen struct {
 	// DDL on a guarded table in the same query string (another).
 	namesMoved bool
 	dropsKeys  bool // some step drops a key column, index or constraint
+	// retypesKeys says some step changes a key column's type to another
+	// type than its own.
+	retypesKeys bool
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -624,12 +627,20 @@ func (g *stepGen) throughViews() {
 
 // validatingDDL draws an ALTER TABLE after which Postgres validates a
 // foreign key (each a step of its own: softfk refuses checked writes after
-// DDL in one query string): a key's new values, a partition detached and
-// attached again, a new partition with rows of its own. A changed key
+// DDL in one query string): a key's new values or new type, a partition
+// detached and attached again, a new partition with rows of its own. A changed key
 // takes one value only, so that the violation an error names is the same
 // on both sides.
 func (g *stepGen) validatingDDL() {
-	switch g.rng.IntN(5) {
+	switch g.rng.IntN(6) {
+	case 5:
+		// Key types a FOREIGN KEY may or may not compare: text under
+		// citext or under an integer is refused (42804), an integer under
+		// a numeric is not.
+		g.control(g.pick("ALTER TABLE tc ALTER COLUMN code TYPE text", "ALTER TABLE bc ALTER COLUMN pid TYPE text",
+			"ALTER TABLE nc ALTER COLUMN k TYPE int USING round(k)", "ALTER TABLE bc ALTER COLUMN pid TYPE numeric",
+			"ALTER TABLE np ALTER COLUMN k TYPE text"))
+		g.retypesKeys = true
 	case 0:
 		g.control("ALTER TABLE c ALTER COLUMN pid TYPE int USING CASE WHEN pid = " + g.key(0, 5, 0) + " THEN 9 ELSE pid END")
 	case 1:
