@@ -616,6 +616,34 @@ func TestOracleTruncate(t *testing.T) { runScenarios(t, truncateScenarios) }
 // Postgres refuses to drop a table a foreign key references from a table
 // that stays, and DROP ... CASCADE drops the constraint instead.
 var dropScenarios = []scenario{
+	// Postgres refuses a DROP, ALTER or TRUNCATE for reasons of its own
+	// before it looks at a foreign key: in a read-only transaction, and
+	// for a user who does not own the table (or may not truncate it).
+	{name: "refusals Postgres makes first", schema: usersOrders + `
+DO $$BEGIN CREATE ROLE softfk_visitor; EXCEPTION WHEN duplicate_object THEN NULL; END$$;
+DO $$BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO softfk_visitor', current_schema()); END$$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, orders TO softfk_visitor;`, fks: []fk{ordersFK}, steps: []step{
+		s("BEGIN READ ONLY"),
+		s("DROP TABLE users"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("TRUNCATE users"),
+		s("ROLLBACK"),
+		s("BEGIN READ ONLY"),
+		s("ALTER TABLE users DROP COLUMN id"),
+		s("ROLLBACK"),
+		s("SET default_transaction_read_only = on"),
+		s("DROP TABLE IF EXISTS nonesuch, users"),
+		s("RESET default_transaction_read_only"),
+		s("SET ROLE softfk_visitor"),
+		s("DROP TABLE users"),
+		s("TRUNCATE users"),
+		s("ALTER TABLE users DROP CONSTRAINT users_pkey"),
+		s("INSERT INTO orders VALUES (20, 9)"),
+		s("RESET ROLE"),
+		s("DROP TABLE users"),
+		s("TRUNCATE users"),
+	}},
 	{name: "drop referenced table", schema: threeLevels, fks: []fk{
 		{table: "orders", cols: "user_id", refTable: "users", refCols: "id"},
 		{name: `"Items Order"`, table: "items", cols: "order_id", refTable: "orders", refCols: "id"},

@@ -69,7 +69,7 @@ func (b *planBuilder) dropDependents(d *parser.Drop, found int, skipped []Notice
 	if found == 1 {
 		message = fmt.Sprintf("cannot drop %s because other objects depend on it", on[0])
 	}
-	b.refuseDrop(rels[0], skipped, message, dependents, on)
+	b.refuseDrop(rels[0], skipped, message, dependents, on, d.Tables)
 }
 
 // constraintsOn names the relationships as Postgres's messages name the
@@ -104,15 +104,17 @@ func (b *planBuilder) dependents(depends func(*Rel) bool) []*Rel {
 
 // refuseDrop refuses a drop as Postgres does when objects depend on what it
 // drops, after the notices it sent first: its DETAIL has a line for each
-// dependent, saying which object it depends on.
-func (b *planBuilder) refuseDrop(first *Rel, notices []Notice, message string, dependents, on []string) {
+// dependent, saying which object it depends on. named are the relations
+// the statement names, which the user must own.
+func (b *planBuilder) refuseDrop(first *Rel, notices []Notice, message string, dependents, on []string, named []parser.Relation) {
 	b.plan.Notices = notices
 	detail := make([]string, len(dependents))
 	for i, dep := range dependents {
 		detail[i] = dep + " depends on " + on[i]
 	}
 	b.plan.Refuse = &Refusal{Rel: first, Code: "2BP01", Message: message,
-		Detail: strings.Join(detail, "\n"), Hint: "Use DROP ... CASCADE to drop the dependent objects too."}
+		Detail: strings.Join(detail, "\n"), Hint: "Use DROP ... CASCADE to drop the dependent objects too.",
+		Unless: refusedFirst(owns, named)}
 }
 
 // dropIndexes plans a DROP INDEX as Postgres treats one with foreign
@@ -266,7 +268,7 @@ func (b *planBuilder) alterDrops(a *parser.Alter) map[*Rel]bool {
 			dropped[r] = true
 		}
 		if !d.Cascade {
-			b.refuseDrop(rels[0], notices, fmt.Sprintf("cannot drop %s because other objects depend on it", object), dependents, dependOn)
+			b.refuseDrop(rels[0], notices, fmt.Sprintf("cannot drop %s because other objects depend on it", object), dependents, dependOn, []parser.Relation{a.Table})
 			return dropped
 		}
 		cascade := cascadeNotice(dependents)

@@ -121,6 +121,31 @@ func (u *Unverifiable) Enforced() string {
 type Refusal struct {
 	Code, Message, Detail, Hint string
 	Rel                         *Rel
+	// Unless is an SQL condition under which Postgres refuses the
+	// statement for a reason of its own before it looks at any foreign
+	// key (see refusedFirst): softfk then lets the statement run into
+	// that error.
+	Unless string
+}
+
+// refusedFirst renders the condition under which Postgres refuses a DROP,
+// ALTER or TRUNCATE before any foreign key counts: the transaction is
+// read-only (25006), or the user lacks, on one of the relations the
+// statement names, the privilege that privilege renders for a regclass
+// expression (42501).
+func refusedFirst(privilege func(rel string) string, names []parser.Relation) string {
+	conds := []string{"current_setting('transaction_read_only') = 'on'"}
+	for _, n := range names {
+		rel := "to_regclass(" + parser.QuoteLiteral(regclassText(n.Schema, n.Name)) + ")"
+		conds = append(conds, "NOT coalesce("+privilege(rel)+", true)")
+	}
+	return strings.Join(conds, " OR ")
+}
+
+// owns renders whether the user owns relation rel (a member of its
+// owner's role), which DROP and ALTER TABLE require.
+func owns(rel string) string {
+	return "pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = " + rel + "), 'USAGE')"
 }
 
 // Plan is what softfk runs around one client statement.

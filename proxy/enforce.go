@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -382,7 +383,7 @@ func (f *frontend) refusal(p *policy.Plan, stmt string) (*policy.Step, *rejecter
 	if err == nil {
 		return nil, nil
 	}
-	return rejectStep, &rejecter{err: err, notices: noticesFor(p)}
+	return refuseStep(p.Refuse), &rejecter{err: err, notices: noticesFor(p)}
 }
 
 // unverifiableRefusal returns the step and rejecter that refuse a write
@@ -585,9 +586,15 @@ func (f *frontend) refuses(u *policy.Unverifiable) bool {
 	return f.s.rules().UnverifiablePolicy() == config.UnverifiableReject && (u.Rel == nil || u.Rel.Mode == config.Enforce)
 }
 
-// rejectStep is the statement that stands in for a write Postgres would
-// refuse: it always fails, and the rejecter shows the client why.
-var rejectStep = &policy.Step{SQL: "SELECT CAST('" + rejectMarker + "' AS int4)"}
+// refuseStep is the statement that stands in for a statement Postgres
+// would refuse because of a foreign key, r: it fails, unless Postgres
+// refuses the statement first for a reason of its own (r.Unless: a
+// read-only transaction, a missing privilege), when it succeeds and lets
+// the statement run into that error. (The cast of the CASE is evaluated
+// when the statement runs.)
+func refuseStep(r *policy.Refusal) *policy.Step {
+	return &policy.Step{SQL: "SELECT CAST(CASE WHEN NOT (" + cmp.Or(r.Unless, "false") + ") THEN '" + rejectMarker + "' END AS int4)"}
+}
 
 // unverifiableStep stands in for a write softfk cannot verify, u: it
 // fails while a real FOREIGN KEY would check the write (see
