@@ -237,6 +237,7 @@ type stepGen struct {
 	// retypesKeys says some step changes a key column's type to another
 	// type than its own.
 	retypesKeys bool
+	triggersOff bool // some step disables a table's triggers
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -348,7 +349,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(59) {
+	switch r.IntN(61) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -456,11 +457,15 @@ func (g *stepGen) next() {
 		g.statementShapes()
 	case 56, 57, 58:
 		g.rowShapes()
+	case 59, 60:
+		g.sessionShapes()
 	case 50:
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
 		// meanwhile stay.
-		g.control(fmt.Sprintf("ALTER TABLE %s%s %s TRIGGER ALL", g.pick("", "", "ONLY "), g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")))
+		only, table, switched := g.pick("", "", "ONLY "), g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")
+		g.control(fmt.Sprintf("ALTER TABLE %s%s %s TRIGGER ALL", only, table, switched))
+		g.triggersOff = g.triggersOff || switched == "DISABLE"
 	default:
 		g.transaction()
 	}
@@ -576,6 +581,39 @@ func (g *stepGen) rowShapes() {
 		g.add("UPDATE g SET cid = cid + 1 WHERE cid IS NOT NULL AND id <= " + g.key(100, 104, 0) + " RETURNING *")
 	default:
 		g.add("INSERT INTO c VALUES (" + g.key(17, 22, 0) + ", " + pid() + ", 0), (" + g.key(17, 22, 0) + ", " + pid() + ", 1) RETURNING *")
+	}
+}
+
+// sessionShapes draws statements around the writes that change what
+// they meet: table and row locks, a cursor, a session reset, a
+// search_path that hides the tables.
+func (g *stepGen) sessionShapes() {
+	switch g.rng.IntN(6) {
+	case 0:
+		if g.inTx {
+			g.control("LOCK TABLE " + g.pick("p", "c", "t") + " IN " + g.pick("SHARE", "ROW EXCLUSIVE", "ACCESS EXCLUSIVE") + " MODE")
+			return
+		}
+		g.add("SELECT id FROM p WHERE id <= " + g.key(1, 4, 0) + " ORDER BY id FOR " + g.pick("UPDATE", "KEY SHARE", "NO KEY UPDATE"))
+	case 1:
+		if !g.inTx {
+			g.transaction()
+			return
+		}
+		g.control("DECLARE cur" + strconv.Itoa(len(g.steps)) + " CURSOR FOR SELECT id FROM " + g.pick("p", "c") + " ORDER BY id")
+		g.control("FETCH 2 FROM cur" + strconv.Itoa(len(g.steps)-1))
+	case 2:
+		if g.triggersOff {
+			// RESET ALL and DISCARD ALL end softfk's switch, not the
+			// real triggers' (a known limit).
+			g.control(g.pick("DISCARD PLANS", "DEALLOCATE ALL"))
+			return
+		}
+		g.control(g.pick("DISCARD ALL", "RESET ALL", "DISCARD PLANS", "DEALLOCATE ALL"))
+	case 3:
+		g.control(g.pick("SET search_path = pg_catalog", "RESET search_path", "SET LOCAL search_path = public"))
+	default:
+		g.add(g.pick("SELECT count(*) FROM c WHERE pid IS NULL", "SELECT * FROM t ORDER BY id", "TABLE p ORDER BY id"))
 	}
 }
 
@@ -786,13 +824,17 @@ func (g *stepGen) pick(options ...string) string { return options[g.rng.IntN(len
 func (g *stepGen) transaction() {
 	switch {
 	case !g.inTx:
-		g.control(g.pick("BEGIN", "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE"))
+		g.control(g.pick("BEGIN", "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN READ ONLY"))
 		g.inTx, g.savepoint = true, false
 	case !g.savepoint || g.rng.IntN(3) == 0:
 		g.control("SAVEPOINT s")
 		g.savepoint = true
 	case g.rng.IntN(2) == 0:
-		g.control("ROLLBACK TO SAVEPOINT s")
+		g.control(g.pick("ROLLBACK TO SAVEPOINT s", "ROLLBACK TO SAVEPOINT s", "RELEASE SAVEPOINT s"))
+	case g.rng.IntN(4) == 0:
+		// The chained transaction keeps the block open.
+		g.control(g.pick("COMMIT AND CHAIN", "ROLLBACK AND CHAIN"))
+		g.savepoint = false
 	default:
 		g.control([]string{"COMMIT", "ROLLBACK"}[g.rng.IntN(2)])
 		g.inTx = false
