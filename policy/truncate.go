@@ -54,7 +54,7 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 					Message: "cannot truncate a table referenced in a foreign key constraint",
 					Detail:  fmt.Sprintf("Table \"%s\" references \"%s\".", r.Table.Name, r.RefTable.Name),
 					Hint:    fmt.Sprintf("Truncate table \"%s\" at the same time, or use TRUNCATE ... CASCADE.", r.Table.Name),
-					Unless: refusedFirst(func(rel string) string { return "has_table_privilege(" + rel + ", 'TRUNCATE')" }, names)}
+					Unless:  refusedFirst(func(rel string) string { return "has_table_privilege(" + rel + ", 'TRUNCATE')" }, names)}
 				return
 			}
 			if _, ok := named[r.Child]; ok {
