@@ -179,9 +179,9 @@ type keyType struct {
 	opcInOID uint32
 	// rights are the types its equality operators take on the right.
 	rights []uint32
-	// kind is the base type's pg_type.typtype and typcategory ("cC" for
-	// a composite type).
-	kind string
+	// typtype is the base type's pg_type.typtype ("c" for a composite
+	// type).
+	typtype string
 	// implicit are the types the base type converts to implicitly.
 	implicit []uint32
 }
@@ -196,7 +196,7 @@ const (
 )
 
 // parseKeyType reads the key type column of a catalog row: the base
-// type's OID and name, opcIn, the rights' OIDs, opcInOID, kind and the
+// type's OID and name, opcIn, the rights' OIDs, opcInOID, typtype and the
 // implicit conversions' OIDs, chr(31)-separated.
 func parseKeyType(spec string) keyType {
 	f := strings.Split(spec, "\x1f")
@@ -214,7 +214,7 @@ func parseKeyType(spec string) keyType {
 	base, _ := strconv.ParseUint(f[0], 10, 32)
 	opcIn, _ := strconv.ParseUint(f[4], 10, 32)
 	return keyType{base: uint32(base), baseName: f[1], opcIn: f[2], rights: oids(f[3]),
-		opcInOID: uint32(opcIn), kind: f[5], implicit: oids(f[6])}
+		opcInOID: uint32(opcIn), typtype: f[5], implicit: oids(f[6])}
 }
 
 // accepts reports whether PostgreSQL lets a referencing column of type
@@ -232,7 +232,7 @@ func (kt keyType) accepts(child keyType) bool {
 	case anyArrayOID, anyEnumOID, anyRangeOID, anyMultirangeOID:
 		return child.base == kt.base
 	case recordOID:
-		return child.base == recordOID || strings.HasPrefix(child.kind, "c")
+		return child.base == recordOID || child.typtype == "c"
 	}
 	return child.base == kt.opcInOID || slices.Contains(kt.rights, child.base) || slices.Contains(child.implicit, kt.opcInOID)
 }
@@ -320,7 +320,7 @@ LEFT JOIN keytypes kp ON kt.typ IS NULL AND kp.typ = CASE
 // keyTypeSpec is the key type of a column as parseKeyType reads it, over
 // keyTypeJoins.
 const keyTypeSpec = `kb.base::text || chr(31) || quote_ident(bn.nspname) || '.' || quote_ident(bt.typname) || chr(31) || coalesce(kt.spec, kp.spec, chr(31) || chr(31) || '0') ||
-    chr(31) || bt.typtype::text || bt.typcategory::text || chr(31) || coalesce(ic.targets, '')`
+    chr(31) || bt.typtype::text || chr(31) || coalesce(ic.targets, '')`
 
 // CatalogQuery returns the SQL that reads everything softfk needs about
 // tables, their partitions and the views that write them (those without
