@@ -134,7 +134,7 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel, what string) {
 	if !touches || !b.conflictCheck(w, rels) {
 		return
 	}
-	step := &Step{SQL: sql, Source: w}
+	step := &Step{SQL: sql, Source: w, Command: b.command()}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}
