@@ -120,12 +120,7 @@ CREATE TABLE shops (id int PRIMARY KEY, r int, n int);`,
 	// compare the keys as citext, the column read as its old type, in
 	// enforce and in shadow mode.
 	citextRetyped,
-	func() scenario {
-		sc := citextRetyped
-		sc.name += " in shadow mode"
-		sc.shadow, sc.shadowEvents = true, -1
-		return sc
-	}(),
+	inShadowMode(citextRetyped),
 	// Composite keys, MATCH FULL's mixed nulls, two relationships of one
 	// table, and a self-reference whose parent is in the partition itself.
 	// (A validation of a partitioned referencing table names it where

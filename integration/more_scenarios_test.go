@@ -527,12 +527,7 @@ CREATE TABLE notes (id int);`, fks: []fk{ordersFK}, steps: []step{
 	// refused first (in shadow mode too, where no enforced check comes
 	// before the capture).
 	readOnlyScenario,
-	func() scenario {
-		sc := readOnlyScenario
-		sc.name += " in shadow mode"
-		sc.shadow, sc.shadowEvents = true, -1
-		return sc
-	}(),
+	inShadowMode(readOnlyScenario),
 }
 
 // readOnlyScenario writes in read-only transactions.

@@ -148,6 +148,15 @@ func runCopy(ctx context.Context, conn *pgx.Conn, st step) string {
 // s builds a step.
 func s(sql string, args ...any) step { return step{sql: sql, args: args} }
 
+// inShadowMode returns sc run with its relationships in shadow mode,
+// where softfk must change nothing: the oracle is then the schema without
+// constraints, and the shadow events are not counted.
+func inShadowMode(sc scenario) scenario {
+	sc.name += " in shadow mode"
+	sc.shadow, sc.shadowEvents = true, -1
+	return sc
+}
+
 // limited builds a step executed with a row limit (see step.maxRows).
 func limited(maxRows uint32, sql string, args ...any) step {
 	return step{sql: sql, args: args, maxRows: maxRows}
