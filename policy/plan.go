@@ -882,7 +882,8 @@ const (
 // fewRows referenced rows at most (its WHERE gives a unique key a value,
 // or one of a short list: WHERE id = $1, WHERE id IN (1, 2)), reading the
 // keys from deletedKeys, when none reads rows back for another round (a
-// CASCADE into a table that is itself referenced, SET DEFAULT); nil
+// CASCADE into a table that is itself referenced, a SET NULL of a key
+// others reference, SET DEFAULT); nil
 // otherwise. Such a DELETE needs nothing from its results: the steps
 // follow it in the same batch, as new statements, and no round trip waits
 // for its keys. A DELETE of more rows keeps its keys the usual way (see

@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -252,64 +253,96 @@ func (w *parentWork) changed(e event) {
 // action applies CASCADE, SET NULL or SET DEFAULT to the children of the
 // changed parent keys, collecting what the next round must look at.
 func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string, action config.Action, isUpdate bool) {
-	src := keys.src
 	where := joinNonEmpty(" AND ", EnforcedOn(r.Parent), cond, childMatch(r, kColumns(idx), qualified("c", r.Columns)))
-	child := TableRef(r.Child)
-	switch {
-	case action == config.Cascade && !isUpdate:
+	if action == config.Cascade && !isUpdate {
 		// The children go too; if they are parents themselves, their keys
 		// start the next round.
 		grand := w.parentRelsOf(r.Child)
-		ret := ""
+		sql := fmt.Sprintf("DELETE FROM %s c USING %s WHERE %s", TableRef(r.Child), keys.src.from(), where)
+		if len(grand) == 0 {
+			w.add(keys.step(sql, nil), nil)
+			return
+		}
 		cols := refColumnsOf(grand)
-		if len(grand) > 0 {
-			ret = " RETURNING " + textColumns("c", cols)
-		}
-		sql := fmt.Sprintf("DELETE FROM %s c USING %s WHERE %s%s", child, src.from(), where, ret)
-		var collect func([][]*string)
-		if len(grand) > 0 {
-			// The cascaded children are parents too: under REPEATABLE READ,
-			// look for lockers the snapshot cannot see first.
-			check := &Check{rels: map[int]*Rel{grand[0].Index: grand[0]}, Side: ParentSide, LockWaitConflicts: true}
-			w.add(keys.step(conflictCheckSQL(grand[0], "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", child, src.from(), where, repeatableRead)), check), nil)
-			collect = func(rows [][]*string) {
-				w.changed(event{table: r.Child, cols: cols, old: rows})
-			}
-		}
-		w.add(keys.step(sql, nil), collect)
-	case action == config.Cascade:
-		var set []string
-		for j, c := range r.Columns {
-			set = append(set, fmt.Sprintf("%s = k.c%d", config.QuoteIdent(c), newIdx[j]))
-		}
-		w.add(keys.step(fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where), nil), nil)
-	default:
+		w.lockerCheck(r.Child, grand[0], keys, where)
+		w.add(keys.step(sql+" RETURNING "+textColumns("c", cols), nil), func(rows [][]*string) {
+			w.changed(event{table: r.Child, cols: cols, old: rows})
+		})
+		return
+	}
+	set := make([]string, len(r.Columns))
+	for j, c := range r.Columns {
 		value := "NULL"
-		if action == config.SetDefault {
+		switch action {
+		case config.Cascade:
+			value = "k.c" + strconv.Itoa(newIdx[j])
+		case config.SetDefault:
 			value = "DEFAULT"
 		}
-		var set []string
-		for _, c := range r.Columns {
-			set = append(set, config.QuoteIdent(c)+" = "+value)
-		}
-		sql := fmt.Sprintf("UPDATE %s c SET %s FROM %s WHERE %s", child, strings.Join(set, ", "), src.from(), where)
-		var collect func([][]*string)
-		if action == config.SetDefault {
-			// The defaults must themselves satisfy the relationship; they are
-			// checked next round, as Postgres checks them after its update.
-			sql += " RETURNING " + textColumns("c", r.Columns)
-			collect = func(rows [][]*string) {
-				w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), rows, false)
-			}
-		}
-		w.add(keys.step(sql, nil), collect)
-		if action == config.SetDefault {
-			// A child whose default is the key that just went away still
-			// references it: Postgres runs its NO ACTION check right away.
-			check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
-			w.add(keys.step(checkSQL(src, []violationQuery{parentCheck(r, idx, cond, true)}, false), check), nil)
+		set[j] = config.QuoteIdent(c) + " = " + value
+	}
+	// A default, or a BEFORE UPDATE trigger's value, must itself satisfy
+	// the relationship: Postgres checks it after its update.
+	w.updateChildren(r, keys, where, set, action == config.SetDefault || r.Child.updateTriggersMayChange(r.Columns))
+	if action == config.SetDefault {
+		// A child whose default is the key that just went away still
+		// references it: Postgres runs its NO ACTION check right away.
+		check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
+		w.add(keys.step(checkSQL(keys.src, []violationQuery{parentCheck(r, idx, cond, true)}, false), check), nil)
+	}
+}
+
+// lockerCheck queues, before an action deletes or re-keys rows of child
+// (those matching where) that grand references, the REPEATABLE READ look
+// for lockers of them the snapshot cannot see (see conflictCheckSQL).
+func (w *parentWork) lockerCheck(child *Table, grand *Rel, keys keyFeed, where string) {
+	check := &Check{rels: map[int]*Rel{grand.Index: grand}, Side: ParentSide, LockWaitConflicts: true}
+	w.add(keys.step(conflictCheckSQL(grand, "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", TableRef(child), keys.src.from(), where, repeatableRead)), check), nil)
+}
+
+// updateChildren runs an action that updates r's children, those matching
+// where (ON UPDATE CASCADE, SET NULL, SET DEFAULT), with the assignments
+// set. With checkNew, the keys the children end up with are checked
+// against r next round. Children that are parents too, referenced through
+// a column the action sets, have their keys changed in turn: Postgres
+// applies those relationships' ON UPDATE actions and checks to them, and
+// so does the next round. Their old keys come from the update's own view
+// of the rows (o, joined by row address), which is the version the update
+// replaces because the rows are locked just before (under REPEATABLE
+// READ, after a look for lockers the snapshot cannot see).
+func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []string, checkNew bool) {
+	child, from := TableRef(r.Child), keys.src.from()
+	var grand []*Rel
+	for _, g := range w.parentRelsOf(r.Child) {
+		if slices.ContainsFunc(g.RefColumns, func(c string) bool { return contains(r.Columns, c) }) {
+			grand = append(grand, g)
 		}
 	}
+	sql := fmt.Sprintf("UPDATE %s c SET %s FROM %s", child, strings.Join(set, ", "), from)
+	keyCols := refColumnsOf(grand)
+	var returned []string
+	if len(grand) > 0 {
+		w.lockerCheck(r.Child, grand[0], keys, where)
+		w.add(keys.step(fmt.Sprintf("SELECT count(*) FROM (SELECT FROM %s c, %s WHERE %s FOR UPDATE OF c) l", child, from, where), nil), nil)
+		sql += ", " + child + " o"
+		where += " AND o.tableoid = c.tableoid AND o.ctid = c.ctid"
+		returned = append(columnTexts("o", keyCols), columnTexts("c", keyCols)...)
+	}
+	if checkNew {
+		returned = append(returned, columnTexts("c", r.Columns)...)
+	}
+	sql += " WHERE " + where
+	if len(returned) == 0 {
+		w.add(keys.step(sql, nil), nil)
+		return
+	}
+	w.add(keys.step(sql+" RETURNING "+strings.Join(returned, ", "), nil), func(rows [][]*string) {
+		n := len(keyCols)
+		w.changed(event{table: r.Child, cols: keyCols, old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+		if checkNew {
+			w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), columnsOf(rows, 2*n, len(r.Columns)), false)
+		}
+	})
 }
 
 // actionReportSQL renders, for shadow mode, a query returning one signal
