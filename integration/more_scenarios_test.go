@@ -523,8 +523,8 @@ CREATE TABLE notes (id int);`, fks: []fk{ordersFK}, steps: []step{
 		s("INSERT INTO orders VALUES (66, 1, 'after rollback')"),
 	}},
 	// Postgres names the client's command in its read-only error, though
-	// softfk's capture of the rows a MERGE or an upsert changes is
-	// refused first (in shadow mode too, where no enforced check comes
+	// softfk's capture of the rows a MERGE or an upsert changes (or of the
+	// keys a MERGE writes) is refused first (in shadow mode too, where no enforced check comes
 	// before the capture).
 	readOnlyScenario,
 	inShadowMode(readOnlyScenario),
@@ -537,6 +537,9 @@ var readOnlyScenario = scenario{name: "read only transaction", schema: usersOrde
 	s("ROLLBACK"),
 	s("BEGIN READ ONLY"),
 	s("MERGE INTO users u USING (VALUES (1)) v(id) ON u.id = v.id WHEN MATCHED THEN UPDATE SET id = 9"),
+	s("ROLLBACK"),
+	s("BEGIN READ ONLY"),
+	s("MERGE INTO orders o USING (VALUES (10, 2)) v(id, uid) ON o.id = v.id WHEN MATCHED THEN UPDATE SET user_id = v.uid"),
 	s("ROLLBACK"),
 	s("BEGIN READ ONLY"),
 	s("INSERT INTO users VALUES (1, 'z') ON CONFLICT (id) DO UPDATE SET id = 8"),

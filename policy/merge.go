@@ -80,7 +80,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 		if !inserts && !updates {
 			continue
 		}
-		step := &Step{SQL: sql, Source: w}
+		step := &Step{SQL: sql, Source: w, Command: b.command()}
 		if b.env.Extended {
 			b.bindClientParams(step)
 		}
