@@ -428,7 +428,7 @@ func (b *planBuilder) target(t *parser.Target) {
 		}
 	case parser.Update:
 		b.updateChild(w, asChild, !parentFirst)
-		b.updateParent(w, asParent)
+		b.updateParent(w, asParent, true)
 	case parser.Delete:
 		b.deleteParent(w, asParent)
 	case parser.Merge:
@@ -486,7 +486,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 			colIdx := indexOf(cols)
 			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows, false) })
 		}
-		b.updateParent(w, asParent)
+		b.updateParent(w, asParent, false)
 	case parser.Delete:
 		if len(asParent) == 0 || !b.conflictCheck(w, asParent) {
 			return
@@ -964,8 +964,10 @@ func (b *planBuilder) conflictCheckAnd(w *parser.Write, rels []*Rel, also string
 // query captures each row's old key and the key it is about to get, the
 // statement runs, then each relationship's ON UPDATE action runs. Where
 // the table's BEFORE UPDATE triggers may change a key, the key it is
-// about to get cannot be known: see updateParentByTriggers.
-func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
+// about to get cannot be known: see updateParentByTriggers. counted says
+// the statement's RETURNING list may be extended (it is not a WITH
+// query's): see capturedAll.
+func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel, counted bool) {
 	var touched, triggered []*Rel
 	for _, r := range rels {
 		switch {
@@ -998,10 +1000,42 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel) {
 		return
 	}
 	n, parent := len(cols), touched[0].Parent
+	capturedAll := b.capturedAll(touched, counted)
 	b.capture(step, func(rows [][]*string) {
+		capturedAll(rows)
 		b.work.changed(event{table: parent, guard: guard(w.Table, parent), cols: cols,
 			old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
 	})
+}
+
+// capturedAll guards an UPDATE's capture of the referenced keys it
+// changes against READ COMMITTED, where the statement, with a snapshot of
+// its own, may write rows the capture did not see: in `WHERE id = (SELECT
+// min(id) ...)`, the row the capture found, changed meanwhile by another
+// transaction it waited for, drops out of the capture, and the statement
+// then re-keys the next one. With counted, the statement returns one
+// hidden row per row it writes, and when it wrote more rows than the
+// capture saw, the returned function (given the capture's rows) fails the
+// statement as a serialization failure, which clients retry, instead of
+// leaving the children of the rows it did not see behind. Without
+// counted, or in shadow mode, it does nothing (see README's known
+// limits).
+func (b *planBuilder) capturedAll(rels []*Rel, counted bool) func(captured [][]*string) {
+	i := slices.IndexFunc(rels, func(r *Rel) bool { return r.Mode == config.Enforce })
+	if !counted || i < 0 {
+		return func([][]*string) {}
+	}
+	r := rels[i]
+	if len(b.plan.Hidden) == 0 {
+		b.plan.Hidden = append(b.plan.Hidden, "NULL::text")
+	}
+	written := 0
+	b.hiddenUse = append(b.hiddenUse, hiddenUse{apply: func(rows [][]*string) { written = len(rows) }})
+	return func(captured [][]*string) {
+		if written > len(captured) {
+			b.work.add(&Step{SQL: "SELECT CAST(" + conflictSignal(r) + " AS int4)", Check: &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}}, nil)
+		}
+	}
 }
 
 // updateParentByTriggers plans an UPDATE of referenced rows whose BEFORE
