@@ -25,7 +25,8 @@ import (
 
 // randomSchema holds a parent/child/grandchild chain, a self-referencing
 // tree and a composite key, each relationship with actions drawn per
-// scenario, and text keys of the types and collations of a textKeys
+// scenario, referencing keys that are a generated column, of a domain
+// type, or shifted by a BEFORE trigger, and text keys of the types and collations of a textKeys
 // (PARENT_TEXT, CHILD_TEXT and PARENT_ROWS stand for them).
 const randomSchema = `
 CREATE TABLE p (id int PRIMARY KEY, v int);
@@ -62,7 +63,16 @@ INSERT INTO pc VALUES (1, 1), (11, 6), (12, 2);
 CREATE VIEW cv AS SELECT v, pid AS parent, id AS cid FROM c WHERE v < 5;
 CREATE VIEW pv AS SELECT id AS pid, v FROM p WHERE id < 4;
 CREATE VIEW tv AS SELECT id, up AS boss FROM t;
-CREATE VIEW ccv AS SELECT b, a, id FROM cc;`
+CREATE VIEW ccv AS SELECT b, a, id FROM cc;
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TABLE gc (id int PRIMARY KEY, v int, pid int GENERATED ALWAYS AS (v % 5) STORED);
+CREATE TABLE dc (id int PRIMARY KEY, pid posint);
+CREATE TABLE sk (id int PRIMARY KEY, pid int);
+CREATE FUNCTION sk_shift() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.pid := NEW.pid + 1; RETURN NEW; END$$;
+CREATE TRIGGER sk_shift BEFORE INSERT OR UPDATE OF pid ON sk FOR EACH ROW EXECUTE FUNCTION sk_shift();
+INSERT INTO gc (id, v) VALUES (1, 1), (2, 7), (3, NULL);
+INSERT INTO dc VALUES (1, 1), (2, 3);
+INSERT INTO sk VALUES (1, 0), (2, 2);`
 
 // textKeys are the types of the text keys tc.code -> tp.code of a random
 // scenario, with the parent rows they start with (char and
@@ -137,6 +147,14 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		{name: "pc_ppid_fkey", table: "pc", cols: "ppid", refTable: "pp", refCols: "id",
 			onDelete: pick("", "CASCADE", "SET NULL", "RESTRICT"),
 			onUpdate: pick("", "CASCADE", "SET NULL")},
+		// Postgres refuses SET NULL, SET DEFAULT and ON UPDATE CASCADE
+		// for a generated referencing column.
+		{name: "gc_pid_fkey", table: "gc", cols: "pid", refTable: "p", refCols: "id",
+			onDelete: pick("", "CASCADE", "RESTRICT"), onUpdate: pick("", "RESTRICT")},
+		{name: "dc_pid_fkey", table: "dc", cols: "pid", refTable: "p", refCols: "id",
+			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE")},
+		{name: "sk_pid_fkey", table: "sk", cols: "pid", refTable: "p", refCols: "id",
+			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE", "SET NULL")},
 	}
 	// Every third scenario joins statements into multi-statement query
 	// strings, which only the simple protocol (and the wire mode's Query)
@@ -349,7 +367,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(61) {
+	switch r.IntN(66) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -424,9 +442,7 @@ func (g *stepGen) next() {
 	case 34:
 		g.add(g.pick("DELETE FROM c", "UPDATE p SET id = id + 1", "DELETE FROM t WHERE up IS NULL", "UPDATE cp SET a = a + 1 WHERE b = 1"))
 	case 35:
-		g.steps = append(g.steps, copyText("COPY c (id, pid) FROM STDIN",
-			g.key(17, 25, 0)+"\t"+g.key(0, 5, 0)+"\n"+g.key(17, 25, 0)+"\t"+g.key(1, 3, 0)+"\n"))
-		g.joinable, g.copies = false, true
+		g.copyLines("COPY c (id, pid) FROM STDIN", 2, g.key(17, 25, 0), g.key(0, 5, 0), g.key(17, 25, 0), g.key(1, 3, 0))
 	case 36:
 		g.add("INSERT INTO g SELECT 109 + " + g.key(0, 3, 0) + ", id, 0 FROM c WHERE pid = " + pid() + " ORDER BY id LIMIT 1")
 	case 37, 38:
@@ -459,6 +475,10 @@ func (g *stepGen) next() {
 		g.rowShapes()
 	case 59, 60:
 		g.sessionShapes()
+	case 61, 62, 63:
+		g.conflictAndCopyShapes()
+	case 64, 65:
+		g.derivedKeys()
 	case 50:
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
@@ -615,6 +635,81 @@ func (g *stepGen) sessionShapes() {
 	default:
 		g.add(g.pick("SELECT count(*) FROM c WHERE pid IS NULL", "SELECT * FROM t ORDER BY id", "TABLE p ORDER BY id"))
 	}
+}
+
+// conflictAndCopyShapes draws upserts the other draws do not (through a
+// view, leaving the referenced key alone, as softfk refuses an upsert of
+// a referenced key through a view; of a partitioned table, with a WHERE on the conflict's update, a
+// MERGE of a view, which Postgres 15 refuses), an UPDATE to the column
+// default, and COPYs of the self-referencing, composite and partitioned
+// tables, whose rows may point at each other.
+func (g *stepGen) conflictAndCopyShapes() {
+	switch g.rng.IntN(9) {
+	case 0:
+		g.add("INSERT INTO cv (cid, parent, v) VALUES (" + g.key(10, 18, 0) + ", " + g.key(0, 5, 10) + ", " + g.key(0, 6, 0) +
+			") ON CONFLICT (cid) DO UPDATE SET " + g.pick("parent = excluded.parent", "v = excluded.v, parent = cv.parent + 1", "parent = excluded.parent WHERE cv.v > 0"))
+	case 1:
+		g.add("INSERT INTO pv VALUES (" + g.key(0, 5, 0) + ", 0) ON CONFLICT (pid) DO UPDATE SET " + g.pick("v = pv.v + 1", "v = excluded.v + 1 WHERE pv.v = 0"))
+	case 2:
+		g.add("INSERT INTO pc VALUES (" + g.key(0, 20, 0) + ", " + g.key(0, 8, 10) + ") ON CONFLICT (id) DO UPDATE SET " + g.pick("ppid = excluded.ppid", "id = pc.id + 10", "ppid = pc.ppid + 1"))
+	case 3:
+		g.add("INSERT INTO c VALUES (" + g.key(10, 18, 0) + ", " + g.key(0, 5, 10) + ", " + g.key(0, 2, 0) + ") ON CONFLICT (id) DO UPDATE SET pid = excluded.pid WHERE " +
+			g.pick("c.v > 0", "excluded.v > 0", "c.pid IS DISTINCT FROM excluded.pid"))
+	case 4:
+		g.add(g.pick("MERGE INTO cv USING (VALUES (10)) AS v(id) ON cv.cid = v.id WHEN MATCHED THEN DELETE",
+			"MERGE INTO pc USING (VALUES ("+g.key(0, 20, 0)+", "+g.key(0, 8, 0)+")) AS v(id, ppid) ON pc.id = v.id WHEN MATCHED THEN UPDATE SET ppid = v.ppid WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.ppid)",
+			"MERGE INTO pp USING (VALUES ("+g.key(0, 8, 0)+")) AS v(id) ON pp.id = v.id WHEN MATCHED THEN "+g.pick("DELETE", "UPDATE SET id = v.id + 20")))
+	case 5:
+		g.add("UPDATE c SET pid = DEFAULT WHERE id " + g.pick("=", "<=") + " " + g.key(10, 16, 0))
+	case 6:
+		g.copyLines("COPY t FROM STDIN", 2, g.key(5, 9, 0), g.key(5, 9, 20), g.key(5, 9, 0), g.key(1, 9, 20))
+	case 7:
+		g.copyLines("COPY cc (id, a, b) FROM STDIN", 3, g.key(4, 9, 0), g.key(1, 3, 20), g.key(1, 2, 20))
+	default:
+		g.copyLines("COPY pc FROM STDIN", 2, g.key(0, 20, 0), g.pick("1", "2", "6", "7", "NULL"))
+	}
+}
+
+// derivedKeys draws writes of keys that are not what the statement
+// says: a generated column's, a domain's (whose check fails first), a
+// key a BEFORE trigger shifts.
+func (g *stepGen) derivedKeys() {
+	id := func() string { return g.key(1, 6, 0) }
+	switch g.rng.IntN(7) {
+	case 0:
+		g.add("INSERT INTO gc (id, v) VALUES " + g.rows(1+g.rng.IntN(2), func() string { return id() + ", " + g.key(0, 9, 10) }))
+	case 1:
+		g.add("UPDATE gc SET v = " + g.pick("v + 1", "v * 2", g.key(0, 9, 10)) + " WHERE id " + g.pick("=", "<=") + " " + id())
+	case 2:
+		g.add("INSERT INTO dc VALUES " + g.rows(1+g.rng.IntN(2), func() string { return id() + ", " + g.key(-1, 5, 10) }))
+	case 3:
+		g.add("UPDATE dc SET pid = " + g.key(-1, 5, 10) + " WHERE id = " + id())
+	case 4:
+		g.add("INSERT INTO sk VALUES " + g.rows(1+g.rng.IntN(2), func() string { return id() + ", " + g.key(-1, 4, 10) }))
+	case 5:
+		g.add("UPDATE sk SET pid = " + g.pick("pid + 1", g.key(-1, 4, 10)) + " WHERE id = " + id())
+	default:
+		g.add("INSERT INTO sk VALUES ("+id()+", $1) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid", g.rng.IntN(5))
+	}
+}
+
+// copyLines appends a COPY FROM STDIN in text format of values (NULL for
+// a null), width of them to a line.
+func (g *stepGen) copyLines(sql string, width int, values ...string) {
+	var data strings.Builder
+	for i, v := range values {
+		if v == "NULL" {
+			v = `\N`
+		}
+		data.WriteString(v)
+		if (i+1)%width == 0 {
+			data.WriteString("\n")
+		} else {
+			data.WriteString("\t")
+		}
+	}
+	g.steps = append(g.steps, copyText(sql, data.String()))
+	g.joinable, g.copies = false, true
 }
 
 // keptKeys draws an update that assigns referencing keys their own value,
@@ -775,9 +870,7 @@ func (g *stepGen) typedKeys() {
 		g.add("MERGE INTO tp USING (VALUES (" + text() + ")) AS v(code) ON tp.code = v.code WHEN MATCHED THEN " +
 			g.pick("UPDATE SET code = 'q'", "DELETE") + " WHEN NOT MATCHED THEN INSERT VALUES ('n')")
 	case 12:
-		g.steps = append(g.steps, copyText("COPY tc (id, code) FROM STDIN",
-			g.key(8, 12, 0)+"\t"+g.pick("a", "A", "b", "a ", "\\N", "x")+"\n"))
-		g.joinable, g.copies = false, true
+		g.copyLines("COPY tc (id, code) FROM STDIN", 2, g.key(8, 12, 0), g.pick("a", "A", "b", "a ", "NULL", "x"))
 	case 13:
 		g.add("UPDATE tc SET code = " + g.pick("upper(code)", "lower(code)", "code || ' '", "rtrim(code)") + " WHERE id = " + id())
 	case 14:
