@@ -26,7 +26,8 @@ import (
 // randomSchema holds a parent/child/grandchild chain, a self-referencing
 // tree and a composite key, each relationship with actions drawn per
 // scenario, referencing keys that are a generated column, of a domain
-// type, or shifted by a BEFORE trigger, and text keys of the types and collations of a textKeys
+// type, or shifted by a BEFORE trigger, an identifying relationship (ck's
+// key starts with p's id) that ckc references in turn, and text keys of the types and collations of a textKeys
 // (PARENT_TEXT, CHILD_TEXT and PARENT_ROWS stand for them).
 const randomSchema = `
 CREATE TABLE p (id int PRIMARY KEY, v int);
@@ -72,7 +73,11 @@ CREATE FUNCTION sk_shift() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.pid :
 CREATE TRIGGER sk_shift BEFORE INSERT OR UPDATE OF pid ON sk FOR EACH ROW EXECUTE FUNCTION sk_shift();
 INSERT INTO gc (id, v) VALUES (1, 1), (2, 7), (3, NULL);
 INSERT INTO dc VALUES (1, 1), (2, 3);
-INSERT INTO sk VALUES (1, 0), (2, 2);`
+INSERT INTO sk VALUES (1, 0), (2, 2);
+CREATE TABLE ck (pid int, n int, PRIMARY KEY (pid, n));
+CREATE TABLE ckc (id int PRIMARY KEY, pid int, n int);
+INSERT INTO ck VALUES (1, 1), (1, 2), (2, 1);
+INSERT INTO ckc VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, NULL, 1);`
 
 // textKeys are the types of the text keys tc.code -> tp.code of a random
 // scenario, with the parent rows they start with (char and
@@ -155,6 +160,10 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE")},
 		{name: "sk_pid_fkey", table: "sk", cols: "pid", refTable: "p", refCols: "id",
 			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE", "SET NULL")},
+		{name: "ck_pid_fkey", table: "ck", cols: "pid", refTable: "p", refCols: "id",
+			onDelete: pick("", "CASCADE", "RESTRICT"), onUpdate: pick("CASCADE", "CASCADE", "")},
+		{name: "ckc_ck_fkey", table: "ckc", cols: "pid, n", refTable: "ck", refCols: "pid, n",
+			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE", "SET NULL", "RESTRICT", "SET DEFAULT")},
 	}
 	// Every third scenario joins statements into multi-statement query
 	// strings, which only the simple protocol (and the wire mode's Query)
@@ -672,10 +681,18 @@ func (g *stepGen) conflictAndCopyShapes() {
 
 // derivedKeys draws writes of keys that are not what the statement
 // says: a generated column's, a domain's (whose check fails first), a
-// key a BEFORE trigger shifts.
+// key a BEFORE trigger shifts; and writes of the identifying
+// relationship's tables.
 func (g *stepGen) derivedKeys() {
 	id := func() string { return g.key(1, 6, 0) }
-	switch g.rng.IntN(7) {
+	switch g.rng.IntN(10) {
+	case 7:
+		g.add("INSERT INTO ck VALUES (" + g.key(0, 5, 0) + ", " + g.key(1, 3, 0) + ")")
+	case 8:
+		g.add("INSERT INTO ckc VALUES " + g.rows(1+g.rng.IntN(2), func() string { return g.key(5, 9, 0) + ", " + g.key(0, 5, 10) + ", " + g.key(1, 3, 0) }))
+	case 9:
+		g.add(g.pick("UPDATE ck SET n = n + 1 WHERE pid = "+g.key(1, 3, 0), "DELETE FROM ck WHERE pid = "+g.key(1, 3, 0)+" AND n = 1",
+			"UPDATE ckc SET n = "+g.key(1, 3, 0)+" WHERE id = "+g.key(1, 5, 0)))
 	case 0:
 		g.add("INSERT INTO gc (id, v) VALUES " + g.rows(1+g.rng.IntN(2), func() string { return id() + ", " + g.key(0, 9, 10) }))
 	case 1:

@@ -68,6 +68,24 @@ var rekeyChainScenarios = []scenario{
 		fks: rekeyChainFKs("SET DEFAULT", "SET DEFAULT", "CASCADE", "SET NULL"), steps: rekeySteps},
 	inShadowMode(scenario{name: "update cascade through an identifying relationship", schema: rekeyChain,
 		fks: rekeyChainFKs("CASCADE", "SET NULL", "CASCADE", ""), steps: rekeySteps}),
+	{name: "update cascade moves rows between partitions", schema: `
+CREATE TABLE a (id int PRIMARY KEY);
+CREATE TABLE b (aid int, n int, PRIMARY KEY (aid, n)) PARTITION BY RANGE (aid);
+CREATE TABLE b1 PARTITION OF b FOR VALUES FROM (0) TO (10);
+CREATE TABLE b2 PARTITION OF b FOR VALUES FROM (10) TO (100);
+CREATE TABLE c (id int PRIMARY KEY, aid int, n int);
+INSERT INTO a VALUES (1), (2), (3);
+INSERT INTO b VALUES (1, 1), (1, 2), (2, 1);
+INSERT INTO c VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1);`, fks: []fk{
+		{name: "b_aid_fkey", table: "b", cols: "aid", refTable: "a", refCols: "id", onUpdate: "CASCADE", onDelete: "CASCADE"},
+		{name: "c_ab_fkey", table: "c", cols: "aid, n", refTable: "b", refCols: "aid, n", onUpdate: "CASCADE", onDelete: "SET NULL"},
+	}, steps: []step{
+		s("UPDATE a SET id = 15 WHERE id = 1"),
+		s("TABLE b1"), s("TABLE b2"), s("TABLE c"),
+		s("UPDATE a SET id = 4 WHERE id = 15"),
+		s("DELETE FROM a WHERE id = 4"),
+		s("TABLE b"), s("TABLE c"),
+	}},
 	{name: "cascaded key shifted by a trigger", schema: rekeyChain, fks: []fk{
 		{name: "sk_pid_fkey", table: "sk", cols: "pid", refTable: "a", refCols: "id", onUpdate: "CASCADE", onDelete: "SET NULL"},
 	}, steps: []step{
