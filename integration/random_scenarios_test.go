@@ -376,7 +376,7 @@ func (g *stepGen) next() {
 		g.transaction()
 		return
 	}
-	switch r.IntN(66) {
+	switch r.IntN(68) {
 	case 0:
 		g.add("INSERT INTO p VALUES " + g.rows(1+r.IntN(2), func() string { return g.key(0, 6, 0) + ", 0" }))
 	case 1:
@@ -488,6 +488,8 @@ func (g *stepGen) next() {
 		g.conflictAndCopyShapes()
 	case 64, 65:
 		g.derivedKeys()
+	case 66, 67:
+		g.spellings()
 	case 50:
 		// A superuser switches a table's triggers (the RI triggers of its
 		// foreign keys among them) off and on again; orphans written
@@ -707,6 +709,39 @@ func (g *stepGen) derivedKeys() {
 		g.add("UPDATE sk SET pid = " + g.pick("pid + 1", g.key(-1, 4, 10)) + " WHERE id = " + id())
 	default:
 		g.add("INSERT INTO sk VALUES ("+id()+", $1) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid", g.rng.IntN(5))
+	}
+}
+
+// spellings draws writes spelled as people and ORMs spell them: the
+// target under an alias, ONLY, quoted and schema-qualified names, dollar
+// quotes, comments, typed parameters.
+func (g *stepGen) spellings() {
+	pid := func() string { return g.key(0, 5, 10) }
+	switch g.rng.IntN(12) {
+	case 0:
+		g.add("UPDATE c AS x SET pid = " + pid() + " WHERE x.id = " + g.key(10, 16, 0))
+	case 1:
+		g.add("DELETE FROM p AS q WHERE q.id = " + g.key(0, 5, 0) + g.pick("", " RETURNING q.id"))
+	case 2:
+		g.add("INSERT INTO c AS x VALUES (" + g.key(10, 18, 0) + ", " + pid() + ", 1) ON CONFLICT (id) DO UPDATE SET pid = " + g.pick("x.pid + 1", "excluded.pid", "x.v"))
+	case 3:
+		g.add("MERGE INTO p AS q USING (VALUES (" + g.key(0, 6, 0) + ")) AS v(id) ON q.id = v.id WHEN MATCHED THEN " + g.pick("DELETE", "UPDATE SET id = q.id + 10"))
+	case 4:
+		g.add(g.pick("UPDATE ONLY p SET id = id + 1 WHERE id = ", "DELETE FROM ONLY p WHERE id = ", "DELETE FROM ONLY c WHERE pid = ") + g.key(1, 4, 0))
+	case 5:
+		g.add(`INSERT INTO "c" ("id", "pid") VALUES (` + g.key(17, 22, 0) + ", " + pid() + ")")
+	case 6:
+		g.add("UPDATE " + g.pick(`"p"`, "p", `"t"`) + ` SET "id" = "id" + ` + g.key(1, 3, 0) + ` WHERE "id" = ` + g.key(1, 4, 0))
+	case 7:
+		g.add("INSERT INTO tc VALUES (" + g.key(1, 7, 0) + ", " + g.pick("$$a$$", "$q$B$q$", "$$x'y$$", "U&'\0061'") + ")")
+	case 8:
+		g.add("/* app */ DELETE /* x */ FROM p -- note\nWHERE id = " + g.key(0, 5, 0))
+	case 9:
+		g.add("INSERT INTO c (id, pid) VALUES ($1::int, $2::int)", 17+g.rng.IntN(6), g.rng.IntN(6))
+	case 10:
+		g.add("SET CONSTRAINTS ALL " + g.pick("DEFERRED", "IMMEDIATE"))
+	default:
+		g.add("UPDATE t SET up = t2.id FROM t AS t2 WHERE t2.id = " + g.key(1, 8, 0) + " AND t.id = " + g.key(1, 6, 0))
 	}
 }
 
