@@ -30,6 +30,10 @@ type Table struct {
 	// may change the values a statement writes.
 	BeforeInsertTrigger, BeforeUpdateTrigger bool
 	HasRules                                 bool
+	// rules are the events of its rules (other than a view's own SELECT),
+	// each pg_rewrite.ev_type ('2' UPDATE, '3' INSERT, '4' DELETE)
+	// followed by 'i' for a DO INSTEAD rule, 'a' for a DO ALSO one.
+	rules string
 	// triggers are the functions of the BEFORE ROW INSERT and UPDATE
 	// triggers (see triggersMayChange).
 	triggers []triggerFunc
@@ -423,7 +427,9 @@ SELECT n.nspname, c.relname, c.relkind::text,
     WHERE ad.adrelid = c.oid AND ad.adnum = a.attnum), '') ELSE '' END,
   CASE WHEN a.attnum = f.first THEN f.indexes ELSE '' END,
   f.triggers,
-  c.relhasrules::text,
+  CASE WHEN c.relhasrules THEN 'rules:' || coalesce((
+    SELECT string_agg(DISTINCT r.ev_type::text || CASE WHEN r.is_instead THEN 'i' ELSE 'a' END, '')
+    FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'), '') ELSE '' END,
   (NOT EXISTS (SELECT FROM pg_catalog.pg_class o
                WHERE o.relname = c.relname AND o.oid <> c.oid
                  AND (o.relkind NOT IN ('r', 'p', 'f') OR NOT EXISTS (
@@ -483,7 +489,8 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 		name := config.TableName{Schema: r[0], Name: r[1]}
 		t := cat.Tables[name]
 		if t == nil {
-			t = &Table{Name: name, Columns: map[string]Column{}, HasRules: r[12] == "true"}
+			rules, hasRules := strings.CutPrefix(r[12], "rules:")
+			t = &Table{Name: name, Columns: map[string]Column{}, HasRules: hasRules, rules: rules}
 			if r[2] != "" {
 				t.Kind = r[2][0]
 			}

@@ -104,6 +104,10 @@ type Unverifiable struct {
 	// would check it; nil when there is none (DDL) or softfk does not
 	// know it (a relation created after the catalog facts were read).
 	Table *Table
+	// Denotes is an SQL condition that the statement's name denotes
+	// Table, "" when it can denote nothing else: otherwise a temporary
+	// namesake takes the write, which no real FOREIGN KEY would look at.
+	Denotes string
 }
 
 // Enforced renders the condition that a real FOREIGN KEY would check the
@@ -113,7 +117,7 @@ func (u *Unverifiable) Enforced() string {
 	if u.Table == nil {
 		return replicaOff
 	}
-	return EnforcedOn(u.Table)
+	return joinNonEmpty(" AND ", EnforcedOn(u.Table), u.Denotes)
 }
 
 // Refusal is an error softfk answers in place of a statement that Postgres
@@ -388,7 +392,7 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 	defer func(written *Table) {
 		if u := b.plan.Unverifiable; u != nil && u.Table == nil {
-			u.Table = written
+			u.Table, u.Denotes = written, guard(t.Relation, written)
 		}
 	}(b.plan.Table)
 	if t.Kind == parser.CopyFrom && t.Unsupported == "" {
@@ -409,6 +413,9 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 	if w.CurrentOf && (w.Kind == parser.Delete && len(asParent) > 0 || w.Kind == parser.Update) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "WHERE CURRENT OF", Rel: firstOf(asChild, asParent)}
+		return
+	}
+	if b.plan.Table.rules != "" && b.underRules(w, b.plan.Table, asChild, asParent) {
 		return
 	}
 	// A statement that changes referenced keys of the table it writes
@@ -434,6 +441,93 @@ func (b *planBuilder) target(t *parser.Target) {
 	case parser.Merge:
 		b.merge(w, asChild, asParent)
 	}
+}
+
+// underRules plans a write of a table with rules for its event where
+// Postgres takes no RETURNING list, which softfk's other plans add: a
+// DO INSTEAD rule rewrites the write into other statements (Postgres
+// refuses RETURNING unless the rule is unconditional and returns rows of
+// its own, and then they are the rule's), and an upsert of a table with
+// INSERT or UPDATE rules is refused anyway. It reports whether it
+// planned the write. A DELETE's referenced keys are then read just
+// before it, and those no row of the table has any more afterwards go
+// through their relationships' actions and checks (a rule that turns the
+// DELETE into an UPDATE marking the row deleted leaves every key in
+// place); an UPDATE's are checked as keys that went away (see
+// updateParentByTriggers) where their relationships are NO ACTION. What
+// other rows land in the table only the rule knows: other writes of
+// checked keys are unverifiable.
+func (b *planBuilder) underRules(w *parser.Write, t *Table, asChild, asParent []*Rel) bool {
+	unverifiable := func(r *Rel) bool {
+		b.plan.Unverifiable = &Unverifiable{Reason: w.Kind.String() + " of a table whose DO INSTEAD rules rewrite it", Rel: r}
+		return true
+	}
+	switch {
+	case w.OnConflict != parser.NoConflictClause && (t.hasRules(parser.Insert) || t.hasRules(parser.Update)):
+		return true // Postgres refuses it
+	case !t.rewritesInstead(w.Kind):
+		return false
+	case w.Kind == parser.Delete:
+		b.deleteParentUnderRules(w, asParent)
+	case w.Kind == parser.Update:
+		var noAction []*Rel
+		for _, r := range asChild {
+			if updatesKey(w, r.Child, r.Columns) {
+				return unverifiable(r)
+			}
+		}
+		for _, r := range asParent {
+			switch {
+			case !updatesKey(w, r.Parent, r.RefColumns):
+			case r.OnUpdate != config.NoAction:
+				return unverifiable(r)
+			default:
+				noAction = append(noAction, r)
+			}
+		}
+		if len(noAction) > 0 {
+			b.updateParentByTriggers(w, noAction)
+		}
+	case len(asChild) > 0:
+		return unverifiable(asChild[0])
+	}
+	return true
+}
+
+// ruleEvents are the pg_rewrite.ev_type of the writes rules exist for.
+var ruleEvents = map[parser.Kind]string{parser.Update: "2", parser.Insert: "3", parser.Delete: "4"}
+
+// hasRules reports whether t has rules for writes of kind k.
+func (t *Table) hasRules(k parser.Kind) bool {
+	e := ruleEvents[k]
+	return e != "" && strings.Contains(t.rules, e)
+}
+
+// rewritesInstead reports whether a DO INSTEAD rule of t rewrites its
+// writes of kind k.
+func (t *Table) rewritesInstead(k parser.Kind) bool {
+	e := ruleEvents[k]
+	return e != "" && strings.Contains(t.rules, e+"i")
+}
+
+// deleteParentUnderRules plans a DELETE of referenced rows that a DO
+// INSTEAD rule rewrites (see underRules).
+func (b *planBuilder) deleteParentUnderRules(w *parser.Write, rels []*Rel) {
+	if len(rels) == 0 {
+		return
+	}
+	cols, parent := refColumnsOf(rels), rels[0].Parent
+	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "DELETE softfk cannot analyse: " + err.Error(), Rel: rels[0]}
+		return
+	}
+	if !b.conflictCheck(w, rels) {
+		return
+	}
+	b.capture(step, func(rows [][]*string) {
+		b.work.changed(event{table: parent, guard: guard(w.Table, parent), cols: cols, old: rows, mayRemain: true})
+	})
 }
 
 // withQuery plans a data-modifying WITH query. Its RETURNING list is the

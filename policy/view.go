@@ -140,7 +140,7 @@ func (t *Table) takeFacts(base *Table) {
 	// Its own rule is the SELECT that makes it a view (views with other
 	// rules are not in cat); its table's rules and triggers apply to
 	// writes through it.
-	t.HasRules = base.HasRules
+	t.HasRules, t.rules = base.HasRules, base.rules
 	t.BeforeInsertTrigger, t.BeforeUpdateTrigger = base.BeforeInsertTrigger, base.BeforeUpdateTrigger
 	t.triggers = base.triggers
 }

@@ -53,6 +53,9 @@ type event struct {
 	// inSetting says the keys are not in old: a DELETE left them in the
 	// session setting deletedKeys (see afterFewRowsDelete).
 	inSetting bool
+	// mayRemain says the rows may still be there (a DO INSTEAD rule
+	// rewrote their DELETE): only keys no row has any more went away.
+	mayRemain bool
 }
 
 // Next turns what the last round collected into the next round's steps.
@@ -228,6 +231,9 @@ func (w *parentWork) changed(e event) {
 			continue // the statement left this relationship's key alone
 		}
 		cond := e.guard
+		if e.mayRemain {
+			cond = joinNonEmpty(" AND ", cond, fmt.Sprintf("NOT EXISTS (SELECT FROM %s p WHERE %s)", TableRef(r.Parent), refKeysEqual(r, qualified("p", r.RefColumns), kColumns(idx))))
+		}
 		if isUpdate {
 			// As Postgres does on the referenced side, a key changed when
 			// its value looks different, even if it compares equal: 1 set
