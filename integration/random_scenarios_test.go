@@ -265,6 +265,9 @@ type stepGen struct {
 	// type than its own.
 	retypesKeys bool
 	triggersOff bool // some step disables a table's triggers
+	// checksOff says some step turns foreign keys off (replica role,
+	// disabled triggers): orphans may follow.
+	checksOff bool
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -466,8 +469,10 @@ func (g *stepGen) next() {
 			"DROP TABLE IF EXISTS pg_temp.c", "DROP TABLE IF EXISTS pg_temp.p"))
 	case 42:
 		// Foreign keys off and on again: orphans written meanwhile stay.
-		g.add(g.pick("SET session_replication_role = replica", "SET session_replication_role = replica",
-			"RESET session_replication_role", "SET session_replication_role = origin", "SET LOCAL session_replication_role = replica"))
+		role := g.pick("SET session_replication_role = replica", "SET session_replication_role = replica",
+			"RESET session_replication_role", "SET session_replication_role = origin", "SET LOCAL session_replication_role = replica")
+		g.add(role)
+		g.checksOff = g.checksOff || strings.HasSuffix(role, "replica")
 	case 43, 44:
 		g.keptKeys()
 	case 45, 46:
@@ -497,6 +502,7 @@ func (g *stepGen) next() {
 		only, table, switched := g.pick("", "", "ONLY "), g.pick("c", "p", "t", "g", "cc", "cp", "pc", "pp"), g.pick("DISABLE", "ENABLE")
 		g.control(fmt.Sprintf("ALTER TABLE %s%s %s TRIGGER ALL", only, table, switched))
 		g.triggersOff = g.triggersOff || switched == "DISABLE"
+		g.checksOff = g.checksOff || g.triggersOff
 	default:
 		g.transaction()
 	}
@@ -831,6 +837,12 @@ func (g *stepGen) validatingDDL() {
 	case 1:
 		g.control("ALTER TABLE tp ALTER COLUMN code TYPE text USING CASE WHEN code = 'B' THEN 'b' ELSE code END")
 	case 2:
+		if g.checksOff {
+			// Postgres re-attaches the partition with the copy of the
+			// foreign key it kept and validates nothing; softfk validates
+			// its rows, orphans included (a known limit).
+			return
+		}
 		g.control("ALTER TABLE pc DETACH PARTITION pc2")
 		g.control("ALTER TABLE pc ATTACH PARTITION pc2 FOR VALUES FROM (10) TO (100)")
 	case 3:
