@@ -14,9 +14,13 @@ import (
 
 // Table is what softfk needs to know about one configured table.
 type Table struct {
-	Name    config.TableName
-	Kind    byte // pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, ...
-	Columns map[string]Column
+	Name config.TableName
+	Kind byte // pg_class.relkind: 'r' table, 'p' partitioned, 'v' view, ...
+	// Inherited says a plain table has (or had: relhassubclass) tables
+	// that inherit from it, whose rows a write through its name reaches
+	// without its RI triggers firing for them.
+	Inherited bool
+	Columns   map[string]Column
 	// UniqueKeys are the column sets of valid, non-partial, non-deferrable
 	// unique indexes without expressions: what a FOREIGN KEY may reference.
 	UniqueKeys [][]string
@@ -417,7 +421,7 @@ tables(oid) AS (
   coalesce((
     SELECT string_agg(k.conname, chr(30)) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid), '')
   FROM tables JOIN pg_catalog.pg_class c ON c.oid = tables.oid)
-SELECT n.nspname, c.relname, c.relkind::text,
+SELECT n.nspname, c.relname, c.relkind::text || CASE WHEN c.relkind = 'r' AND c.relhassubclass THEN '+' ELSE '' END,
   a.attnum::text, a.attname, a.atttypid::text, format_type(a.atttypid, a.atttypmod),
   a.attnotnull::text, (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')::text, CASE WHEN a.attgenerated <> '' THEN 'generated:' || coalesce((
     SELECT string_agg(d.refobjsubid::text, ' ')
@@ -492,7 +496,7 @@ func ParseCatalog(rows [][]string) (*Catalog, error) {
 			rules, hasRules := strings.CutPrefix(r[12], "rules:")
 			t = &Table{Name: name, Columns: map[string]Column{}, HasRules: hasRules, rules: rules}
 			if r[2] != "" {
-				t.Kind = r[2][0]
+				t.Kind, t.Inherited = r[2][0], strings.HasSuffix(r[2], "+")
 			}
 			for _, a := range strings.Split(r[14], "\x1e") {
 				if schema, name, ok := strings.Cut(a, "\x1f"); ok {

@@ -1158,7 +1158,8 @@ func (b *planBuilder) updateParentByTriggers(w *parser.Write, rels []*Rel) bool 
 
 // newKeyExprs renders, as text, each of t's columns cols as an UPDATE (of
 // the rows named ref) is about to set it: the value set assigns, or the
-// column as it is. With exact, an expression softfk cannot evaluate again
+// column as it is; NULL for a row of a table that inherits from t (see
+// ownRows). With exact, an expression softfk cannot evaluate again
 // with the same result is refused; reason then says why.
 func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Table, cols []string, exact bool) (exprs []string, reason string) {
 	set = t.assignments(set)
@@ -1168,6 +1169,7 @@ func newKeyExprs(ref string, set func(column string) (parser.Value, bool), t *Ta
 			if expr, reason = assignedText(v, t, c, exact); reason != "" {
 				return nil, reason
 			}
+			expr = ownRows(ref, t, expr)
 		}
 		exprs = append(exprs, expr)
 	}

@@ -437,10 +437,23 @@ func rowTexts(ref string, t *Table, cols []string) []string {
 // statement's name may denote instead, may lack the column (see
 // Column.Everywhere), the value is read from the whole row, where a missing
 // column is NULL: softfk's additions must not make the statement invalid
-// whichever table it reaches.
+// whichever table it reaches. A row of a table that inherits from t gives
+// NULL.
 func rowText(ref string, t *Table, c string) string {
-	if t.Columns[c].Everywhere {
-		return columnText(ref, c)
+	text := columnText(ref, c)
+	if !t.Columns[c].Everywhere {
+		text = "(to_jsonb(" + ref + ") ->> " + parser.QuoteLiteral(c) + ")"
 	}
-	return "(to_jsonb(" + ref + ") ->> " + parser.QuoteLiteral(c) + ")"
+	return ownRows(ref, t, text)
+}
+
+// ownRows renders expr, a value of the row that ref names in a statement
+// on table t, as NULL for a row of a table that inherits from t: t's
+// foreign keys do not hold for such a row (its RI triggers do not fire),
+// and a NULL key is checked by nothing.
+func ownRows(ref string, t *Table, expr string) string {
+	if !t.Inherited || t.View != nil {
+		return expr
+	}
+	return "CASE WHEN " + ref + ".tableoid = " + liveOID(t) + " THEN " + expr + " END"
 }
