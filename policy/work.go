@@ -271,6 +271,15 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 		}
 		cols := refColumnsOf(grand)
 		w.lockerCheck(r.Child, grand[0], keys, where)
+		if r.Child.rewritesInstead(parser.Delete) {
+			// Postgres takes no RETURNING there: the keys are read, and
+			// locked, just before, and those no row has afterwards go on
+			// (see underRules).
+			w.add(keys.step(fmt.Sprintf("SELECT %s FROM %s c, %s WHERE %s FOR UPDATE OF c", textColumns("c", cols), TableRef(r.Child), keys.src.from(), where), nil),
+				func(rows [][]*string) { w.changed(event{table: r.Child, cols: cols, old: rows, mayRemain: true}) })
+			w.add(keys.step(sql, nil), nil)
+			return
+		}
 		w.add(keys.step(sql+" RETURNING "+textColumns("c", cols), nil), func(rows [][]*string) {
 			w.changed(event{table: r.Child, cols: cols, old: rows})
 		})
