@@ -27,7 +27,10 @@ import (
 // tree and a composite key, each relationship with actions drawn per
 // scenario, referencing keys that are a generated column, of a domain
 // type, or shifted by a BEFORE trigger, an identifying relationship (ck's
-// key starts with p's id) that ckc references in turn, and text keys of the types and collations of a textKeys
+// key starts with p's id) that ckc references in turn, a table inheriting
+// from c (whose rows c's relationships do not cover), a DO INSTEAD rule
+// that keeps some of t's rows from deletion and a DO ALSO rule that logs
+// cp's deletions, and text keys of the types and collations of a textKeys
 // (PARENT_TEXT, CHILD_TEXT and PARENT_ROWS stand for them).
 const randomSchema = `
 CREATE TABLE p (id int PRIMARY KEY, v int);
@@ -61,7 +64,7 @@ CREATE TABLE pc1 PARTITION OF pc FOR VALUES FROM (0) TO (10);
 CREATE TABLE pc2 PARTITION OF pc FOR VALUES FROM (10) TO (100);
 INSERT INTO pp VALUES (1), (2), (6);
 INSERT INTO pc VALUES (1, 1), (11, 6), (12, 2);
-CREATE VIEW cv AS SELECT v, pid AS parent, id AS cid FROM c WHERE v < 5;
+CREATE VIEW cv AS SELECT v, pid AS parent, id AS cid FROM ONLY c WHERE v < 5;
 CREATE VIEW pv AS SELECT id AS pid, v FROM p WHERE id < 4;
 CREATE VIEW tv AS SELECT id, up AS boss FROM t;
 CREATE VIEW ccv AS SELECT b, a, id FROM cc;
@@ -77,7 +80,12 @@ INSERT INTO sk VALUES (1, 0), (2, 2);
 CREATE TABLE ck (pid int, n int, PRIMARY KEY (pid, n));
 CREATE TABLE ckc (id int PRIMARY KEY, pid int, n int);
 INSERT INTO ck VALUES (1, 1), (1, 2), (2, 1);
-INSERT INTO ckc VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, NULL, 1);`
+INSERT INTO ckc VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1), (4, NULL, 1);
+CREATE TABLE c_old () INHERITS (c);
+INSERT INTO c_old VALUES (30, 1, 0), (31, 77, 0), (12, 2, 6);
+CREATE TABLE tlog (id int);
+CREATE RULE t_keep AS ON DELETE TO t WHERE old.id > 5 DO INSTEAD NOTHING;
+CREATE RULE cp_log AS ON DELETE TO cp DO ALSO INSERT INTO tlog VALUES (old.a);`
 
 // textKeys are the types of the text keys tc.code -> tp.code of a random
 // scenario, with the parent rows they start with (char and
@@ -156,8 +164,12 @@ func randomScenario(rng *rand.Rand, name string) scenario {
 		// for a generated referencing column.
 		{name: "gc_pid_fkey", table: "gc", cols: "pid", refTable: "p", refCols: "id",
 			onDelete: pick("", "CASCADE", "RESTRICT"), onUpdate: pick("", "RESTRICT")},
+		// A key cascaded into dc may fail its domain's check: which of
+		// that error and another relationship's violation a multi-row
+		// UPDATE reports is Postgres's row order's (a known limit), so
+		// dc's keys do not cascade on update.
 		{name: "dc_pid_fkey", table: "dc", cols: "pid", refTable: "p", refCols: "id",
-			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE")},
+			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "SET NULL")},
 		{name: "sk_pid_fkey", table: "sk", cols: "pid", refTable: "p", refCols: "id",
 			onDelete: pick("", "CASCADE", "SET NULL"), onUpdate: pick("", "CASCADE", "SET NULL")},
 		{name: "ck_pid_fkey", table: "ck", cols: "pid", refTable: "p", refCols: "id",
