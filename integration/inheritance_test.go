@@ -33,6 +33,8 @@ var inheritanceSteps = []step{
 	s("UPDATE users SET id = id + 100"),
 	s("TABLE orders"), s("TABLE users"),
 	s("WITH d AS (DELETE FROM users WHERE id = 102 RETURNING id) SELECT count(*) FROM d"),
+	// CASCADE adds orders, but not orders_old.
+	s("TRUNCATE users CASCADE"),
 }
 
 func inheritanceScenario(action string) scenario {

@@ -105,17 +105,25 @@ type Statement struct {
 // function or procedure, which may be a trigger's.
 func (st *Statement) DefinesFunction() bool { return st.definesFunction }
 
+// TruncatedTable is a table TruncateWith adds to a TRUNCATE: its schema
+// and name, and Only to truncate it without the tables that inherit from
+// it.
+type TruncatedTable struct {
+	Schema, Name string
+	Only         bool
+}
+
 // TruncateWith renders a TRUNCATE statement with more tables added to its
 // list (schema-qualified names), keeping its other options.
-func (st *Statement) TruncateWith(tables [][2]string) (string, error) {
+func (st *Statement) TruncateWith(tables []TruncatedTable) (string, error) {
 	if st.truncate == nil {
 		return "", fmt.Errorf("not a TRUNCATE statement")
 	}
 	t := &pg_query.TruncateStmt{Relations: append([]*pg_query.Node(nil), st.truncate.Relations...),
 		RestartSeqs: st.truncate.RestartSeqs, Behavior: st.truncate.Behavior}
-	for _, name := range tables {
+	for _, table := range tables {
 		t.Relations = append(t.Relations, &pg_query.Node{Node: &pg_query.Node_RangeVar{RangeVar: &pg_query.RangeVar{
-			Schemaname: name[0], Relname: name[1], Inh: true, Relpersistence: "p"}}})
+			Schemaname: table.Schema, Relname: table.Name, Inh: !table.Only, Relpersistence: "p"}}})
 	}
 	tree := &pg_query.ParseResult{Version: treeVersion, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_TruncateStmt{TruncateStmt: t}}}}}
 	return pg_query.Deparse(tree)

@@ -31,7 +31,7 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 	// whose foreign keys reference what the rounds before truncate, in
 	// the order of their OIDs; a partition, whose constraints are its
 	// own, comes in the same round as its partitioned table.
-	var added [][2]string
+	var added []parser.TruncatedTable
 	shadowed := map[*Rel]bool{}
 	for {
 		named := map[*Table]string{}
@@ -61,7 +61,10 @@ func (b *planBuilder) truncate(st *parser.Statement) {
 				continue
 			}
 			named[r.Child] = r.Table.Name
-			added = append(added, [2]string{r.Table.Schema, r.Table.Name})
+			// Postgres adds the referencing table itself, not the tables
+			// inheriting from it (whose rows its foreign keys do not
+			// cover); a partitioned table's partitions are its own.
+			added = append(added, parser.TruncatedTable{Schema: r.Table.Schema, Name: r.Table.Name, Only: r.Child.Kind != 'p'})
 			for _, p := range append([]*Table{r.Child}, b.partitionsOf(r.Child)...) {
 				if !truncated[p] && !slices.Contains(round, p) {
 					round = append(round, p)
