@@ -176,7 +176,8 @@ func TestPrechecks(t *testing.T) {
 		}
 	}
 	if !MentionsAny("insert into ORDERS values (1)", []string{"users", "orders"}) || MentionsAny("insert into x", []string{"orders"}) ||
-		!MentionsAny(`insert into u&"\006Frders" values (1)`, []string{"orders"}) {
+		!MentionsAny(`insert into u&"\006Frders" values (1)`, []string{"orders"}) ||
+		!MentionsAny(`insert into "line ""item""" values (1)`, []string{`line "item"`}) {
 		t.Error("MentionsAny")
 	}
 	if !MayChangePrepared("DISCARD ALL") || !MayChangePrepared("prepare x as delete from t") || !MayExecute("EXECUTE x") || MayChangeSchema("SELECT created") || !MayChangeSchema("alter table t add x int") {

@@ -98,7 +98,8 @@ func nextByte(s string, from int, c byte) int {
 }
 
 // MentionsAny reports whether sql contains any of the names (compared
-// without regard to ASCII case), or a Unicode-escaped identifier
+// without regard to ASCII case; a name with a double quote as SQL spells
+// it, the quote doubled), or a Unicode-escaped identifier
 // (U&"\006Frders"), which may spell any of them. Statements that mention no
 // guarded table cannot write one directly.
 func MentionsAny(sql string, names []string) bool {
@@ -106,6 +107,9 @@ func MentionsAny(sql string, names []string) bool {
 		return true
 	}
 	for _, name := range names {
+		if strings.Contains(name, `"`) {
+			name = strings.ReplaceAll(name, `"`, `""`)
+		}
 		if containsFold(sql, name) {
 			return true
 		}
