@@ -37,6 +37,11 @@ var rulesSteps = []step{
 	s("UPDATE users SET id = 7 WHERE id = 6"),
 	s("COMMIT"),
 	s("TABLE users"), s("TABLE orders"), s("TABLE log"),
+	// Postgres refuses a MERGE of a table with rules before anything
+	// else, a read-only transaction's refusal included.
+	s("BEGIN READ ONLY"),
+	s("MERGE INTO users u USING (VALUES (7)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE"),
+	s("ROLLBACK"),
 }
 
 var rulesScenarios = []scenario{

@@ -281,6 +281,9 @@ type Env struct {
 	// CatalogKeys says the server declares keys on its catalogs
 	// (PostgreSQL 14 and later), which SET CONSTRAINTS planning relies on.
 	CatalogKeys bool
+	// MergesViews says the server runs a MERGE of a view (PostgreSQL 17
+	// and later); earlier ones refuse it before running anything.
+	MergesViews bool
 	// TransactionBlock says the statement runs inside a transaction
 	// block, as far as softfk knows: the session's last ReadyForQuery
 	// said so, or its query string holds several statements (Postgres
@@ -413,6 +416,12 @@ func (b *planBuilder) target(t *parser.Target) {
 	}
 	if w.CurrentOf && (w.Kind == parser.Delete && len(asParent) > 0 || w.Kind == parser.Update) {
 		b.plan.Unverifiable = &Unverifiable{Reason: "WHERE CURRENT OF", Rel: firstOf(asChild, asParent)}
+		return
+	}
+	if w.Kind == parser.Merge && (b.plan.Table.View != nil && !b.env.MergesViews || b.plan.Table.HasRules) {
+		// Postgres refuses a MERGE of a table with rules (and before
+		// version 17 of a view) before it runs anything; softfk's capture
+		// would meet other errors first (a read-only transaction's).
 		return
 	}
 	if b.plan.Table.rules != "" && b.underRules(w, b.plan.Table, asChild, asParent) {

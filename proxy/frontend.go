@@ -463,7 +463,7 @@ func (f *frontend) plan(st *parser.Statement, env policy.Env) (*policy.Plan, err
 	db := f.s.rules()
 	env.StandardStrings = f.s.standardStrings.Load()
 	env.ClientEncoding, _ = f.s.clientEncoding.Load().(string)
-	env.CatalogKeys = f.s.catalogKeys.Load()
+	env.CatalogKeys, env.MergesViews = f.s.catalogKeys.Load(), f.s.mergesViews.Load()
 	if status := f.s.router.status(); status == 'T' || status == 'E' {
 		env.TransactionBlock = true
 	}
@@ -640,7 +640,9 @@ func (s *session) noteParameterStatus(body []byte) {
 	case "client_encoding":
 		s.clientEncoding.Store(string(value))
 	case "server_version":
-		s.catalogKeys.Store(majorVersion(string(value)) >= 14)
+		major := majorVersion(string(value))
+		s.catalogKeys.Store(major >= 14)
+		s.mergesViews.Store(major >= 17)
 	}
 }
 

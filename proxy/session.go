@@ -52,6 +52,7 @@ type session struct {
 	cancelKey       []byte       // BackendKeyData body: process id and secret
 	standardStrings atomic.Bool  // standard_conforming_strings is on
 	catalogKeys     atomic.Bool  // server_version is 14 or later (see policy.Env.CatalogKeys)
+	mergesViews     atomic.Bool  // server_version is 17 or later (see policy.Env.MergesViews)
 	clientEncoding  atomic.Value // client_encoding (a string)
 	started         time.Time
 
