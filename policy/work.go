@@ -353,7 +353,9 @@ func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []st
 	}
 	w.add(keys.step(sql+" RETURNING "+strings.Join(returned, ", "), nil), func(rows [][]*string) {
 		n := len(keyCols)
-		w.changed(event{table: r.Child, cols: keyCols, old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+		if n > 0 {
+			w.changed(event{table: r.Child, cols: keyCols, old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
+		}
 		if checkNew {
 			w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), columnsOf(rows, 2*n, len(r.Columns)), false)
 		}
