@@ -68,14 +68,18 @@ func TestRaceInsertGrandchildRekeyParent(t *testing.T) {
 	for _, iso := range []string{"read committed", "repeatable read", "serializable"} {
 		for _, action := range []string{"cascade", "no action"} {
 			t.Run(iso+"/"+action, func(t *testing.T) {
-				checkRace(t, raceWorkload(t, rekeyRace, raceOptions{isolation: iso, action: action, enforce: true, proxies: 2, duration: 2 * time.Second}))
+				// SERIALIZABLE fails most re-keys (the items a re-keyer
+				// deletes sit beside those others insert): three seconds
+				// leave a few to succeed.
+				checkRace(t, raceWorkload(t, rekeyRace, raceOptions{isolation: iso, action: action, enforce: true, proxies: 2, duration: 3 * time.Second}))
 			})
 		}
 	}
 }
 
 // checkRace fails the test when a workload with softfk enforcing left an
-// orphan or did not run both sides.
+// orphan or did not run both sides (each side's statements went through,
+// or the parents' were refused by a relationship).
 func checkRace(t *testing.T, o *raceOutcome) {
 	t.Helper()
 	t.Logf("%d child writes (%d rejected), %d parent writes (%d rejected), %d serialization failures, %d orphans",
@@ -83,7 +87,7 @@ func checkRace(t *testing.T, o *raceOutcome) {
 	if o.orphans != 0 {
 		t.Fatalf("%d orphans left with softfk enforcing", o.orphans)
 	}
-	if o.childWrites.Load() == 0 || o.parentWrites.Load() == 0 {
+	if o.childWrites.Load() == 0 || o.parentWrites.Load()+o.parentViolations.Load() == 0 {
 		t.Fatal("the workload did not run both sides")
 	}
 }
