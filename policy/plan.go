@@ -868,12 +868,12 @@ func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 // keptKeys returns, for an UPDATE or ON CONFLICT DO UPDATE, what renders
 // whether the row kept a relationship's key (see keptKey), or nil when it
 // cannot be known: that needs a unique key of the table the statement
-// leaves alone, no BEFORE UPDATE trigger or rule that might change it
-// anyway, and the row's xmin, which an INSERT into a partitioned table
+// leaves alone, no BEFORE UPDATE trigger or UPDATE rule that might change
+// it anyway, and the row's xmin, which an INSERT into a partitioned table
 // cannot return (not even for the rows its ON CONFLICT DO UPDATE updates).
 func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string {
 	t := rels[0].Child
-	if t.BeforeUpdateTrigger || t.HasRules || !onlyTables(w, t) || w.Kind == parser.Insert && t.Kind == 'p' {
+	if t.BeforeUpdateTrigger || t.hasRules(parser.Update) || !onlyTables(w, t) || w.Kind == parser.Insert && t.Kind == 'p' {
 		return nil
 	}
 	var unique []string
