@@ -283,6 +283,7 @@ type stepGen struct {
 	// checksOff says some step turns foreign keys off (replica role,
 	// disabled triggers): orphans may follow.
 	checksOff bool
+	namesakes bool // some step creates a temporary namesake of a guarded table
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -479,9 +480,11 @@ func (g *stepGen) next() {
 	case 41:
 		// A temporary namesake hides the guarded table from unqualified
 		// names: writes to it are not checked, by either side.
-		g.add(g.pick("CREATE TEMP TABLE IF NOT EXISTS c (id int PRIMARY KEY, pid int DEFAULT 1, v int)",
+		temp := g.pick("CREATE TEMP TABLE IF NOT EXISTS c (id int PRIMARY KEY, pid int DEFAULT 1, v int)",
 			"CREATE TEMP TABLE IF NOT EXISTS p (id int PRIMARY KEY, v int)",
-			"DROP TABLE IF EXISTS pg_temp.c", "DROP TABLE IF EXISTS pg_temp.p"))
+			"DROP TABLE IF EXISTS pg_temp.c", "DROP TABLE IF EXISTS pg_temp.p")
+		g.add(temp)
+		g.namesakes = g.namesakes || strings.HasPrefix(temp, "CREATE")
 	case 42:
 		// Foreign keys off and on again: orphans written meanwhile stay.
 		role := g.pick("SET session_replication_role = replica", "SET session_replication_role = replica",
@@ -996,7 +999,13 @@ func (g *stepGen) pick(options ...string) string { return options[g.rng.IntN(len
 func (g *stepGen) transaction() {
 	switch {
 	case !g.inTx:
-		g.control(g.pick("BEGIN", "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN READ ONLY"))
+		begin := []string{"BEGIN", "BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN READ ONLY"}
+		if g.namesakes {
+			// A read-only transaction may write a temporary namesake, after
+			// which softfk's row-locking checks are refused (a known limit).
+			begin = begin[:len(begin)-1]
+		}
+		g.control(g.pick(begin...))
 		g.inTx, g.savepoint = true, false
 	case !g.savepoint || g.rng.IntN(3) == 0:
 		g.control("SAVEPOINT s")
