@@ -456,12 +456,15 @@ func keyExpr(v parser.Value, c Column) (string, bool) {
 // with a serialization failure, to be retried like any other.
 
 // xidVisible renders whether the 32-bit xid expression x is visible in the
-// transaction's snapshot. It extends x to 64 bits with the epoch of our own
-// transaction id, the newest there can be (it is about to write, so it has
-// or gets one); a value from "the future" cannot be a transaction id.
+// transaction's snapshot. It widens x to the 64-bit id nearest our own
+// transaction id (which it assigns: the statement is about to write), as
+// Postgres relates xids, within 2^31 before or after it: a child's
+// inserter that began after us holds a newer id than ours, and must count
+// as not visible. A value that would precede the first transaction id
+// cannot name a transaction (it is a MultiXact's, see xmaxConflict).
 func xidVisible(x string) string {
 	cur := "pg_current_xact_id()::text::bigint"
-	full := fmt.Sprintf("(((%[1]s >> 32) << 32) | %[2]s::text::bigint) - CASE WHEN %[2]s::text::bigint > (%[1]s & 4294967295) THEN 4294967296 ELSE 0 END", cur, x)
+	full := fmt.Sprintf("%[1]s + ((%[2]s::text::bigint - (%[1]s & 4294967295) + 6442450944) %% 4294967296) - 2147483648", cur, x)
 	return fmt.Sprintf("(CASE WHEN (%[1]s) < 0 THEN true ELSE pg_visible_in_snapshot((%[1]s)::text::xid8, pg_current_snapshot()) END)", full)
 }
 
