@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// interleaving is a REPEATABLE READ story told by sessions a, b and c, one
+// interleaving is a transaction-snapshot story told by sessions a, b and c, one
 // statement at a time, whose last statement (by a) deletes or re-keys a
 // parent while a child of it, inserted by another session, is or is not
 // visible to a's snapshot.
@@ -35,7 +36,9 @@ type interleaving struct {
 // real FOREIGN KEY's check refuses the delete or key change (its current
 // snapshot sees them), and so must softfk, which cannot see them: it
 // finds their lock in the parent row's xmax. A child committed before a's
-// snapshot is seen, and checked, as usual.
+// snapshot is seen, and checked, as usual. a runs REPEATABLE READ, then
+// SERIALIZABLE, whose predicate locks do not help: b and c run READ
+// COMMITTED.
 func TestRepeatableReadUnseenChildren(t *testing.T) {
 	usersOrders := []string{"CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
 		"CREATE TABLE log (n int)", "INSERT INTO users VALUES (1), (2)", "INSERT INTO orders VALUES (10, 2)"}
@@ -74,18 +77,24 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 				steps: []string{"b: INSERT INTO items VALUES (100, 1, 2)", begin[0], begin[1], "a: UPDATE users SET id = 3 WHERE id = 1"}},
 		)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			want := tc.play(t, true)
-			if tc.unseenNoAction {
-				last := tc.steps[len(tc.steps)-1]
-				want = strings.Replace(want, last+" → 23503", last+" → 40001", 1)
-			}
-			got := tc.play(t, false)
-			if got != want {
-				t.Errorf("softfk:\n%s\nPostgres with the FOREIGN KEYs:\n%s", got, want)
-			}
-		})
+	for _, iso := range []string{"REPEATABLE READ", "SERIALIZABLE"} {
+		for _, tc := range cases {
+			t.Run(iso+"/"+tc.name, func(t *testing.T) {
+				tc.steps = slices.Clone(tc.steps)
+				for i := range tc.steps {
+					tc.steps[i] = strings.Replace(tc.steps[i], "REPEATABLE READ", iso, 1)
+				}
+				want := tc.play(t, true)
+				if tc.unseenNoAction {
+					last := tc.steps[len(tc.steps)-1]
+					want = strings.Replace(want, last+" → 23503", last+" → 40001", 1)
+				}
+				got := tc.play(t, false)
+				if got != want {
+					t.Errorf("softfk:\n%s\nPostgres with the FOREIGN KEYs:\n%s", got, want)
+				}
+			})
+		}
 	}
 }
 

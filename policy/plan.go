@@ -1018,7 +1018,7 @@ func (b *planBuilder) keepDeletedKeys(w *parser.Write, rels []*Rel, after []*Ste
 }
 
 // conflictCheck adds, before a statement that deletes or re-keys parent
-// rows, the REPEATABLE READ check for concurrent lockers the snapshot
+// rows, the transaction-snapshot check for concurrent lockers it
 // cannot see (see conflictCheckSQL). It reports false when the statement
 // cannot be analysed (the plan is then unverifiable).
 func (b *planBuilder) conflictCheck(w *parser.Write, rels []*Rel) bool {

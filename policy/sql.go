@@ -23,7 +23,7 @@ const (
 	kindMissing    = "missing"    // child key not present in the parent
 	kindMixedNulls = "mixed"      // MATCH FULL with some but not all key columns null
 	kindReferenced = "referenced" // parent key still referenced by a child
-	kindConflict   = "conflict"   // REPEATABLE READ cannot see what a concurrent transaction did
+	kindConflict   = "conflict"   // a transaction snapshot cannot see what a concurrent transaction did
 	kindRemoved    = "removed"    // key of a partition detached from the parent still referenced
 	// key types a FOREIGN KEY cannot compare, after an ALTER ... TYPE
 	kindIncompatible = "incompatible"
@@ -445,8 +445,9 @@ func keyExpr(v parser.Value, c Column) (string, bool) {
 	return expr, true
 }
 
-// Under REPEATABLE READ a statement cannot see children inserted by
-// transactions that committed after its snapshot; Postgres's RI check
+// Under REPEATABLE READ and SERIALIZABLE a statement cannot see children
+// inserted by transactions that committed after the transaction's
+// snapshot; Postgres's RI check
 // notices them through a second, current snapshot and raises a
 // serialization failure. softfk has no second snapshot, but every child
 // insert locks its parent row FOR KEY SHARE, which leaves the locker in the
@@ -479,22 +480,24 @@ func xmaxConflict(xmax string) string {
 		xmax, own, xidVisible(xmax), xidVisible("m.xid"))
 }
 
-// repeatableRead is the condition that the transaction runs under
-// REPEATABLE READ, where the conflict check applies (READ COMMITTED sees
-// concurrent children itself, and SERIALIZABLE's own checks catch them).
-const repeatableRead = "current_setting('transaction_isolation') = 'repeatable read'"
+// transactionSnapshot is the condition that the transaction keeps one
+// snapshot (REPEATABLE READ or SERIALIZABLE), where the conflict check
+// applies: READ COMMITTED sees concurrent children itself, and
+// SERIALIZABLE's own predicate locks catch them only when the child's
+// writer runs SERIALIZABLE too.
+const transactionSnapshot = "current_setting('transaction_isolation') IN ('repeatable read', 'serializable')"
 
 // readCommitted is the condition that the transaction runs under READ
 // COMMITTED, where a statement may write rows its snapshot does not show.
 const readCommitted = "current_setting('transaction_isolation') = 'read committed'"
 
 // conflictsMatter renders the condition that the conflict check of a
-// write into t applies: under REPEATABLE READ, while the RI triggers of t
-// would fire.
-func conflictsMatter(t *Table) string { return repeatableRead + " AND " + EnforcedOn(t) }
+// write into t applies: under a transaction snapshot, while the RI
+// triggers of t would fire.
+func conflictsMatter(t *Table) string { return transactionSnapshot + " AND " + EnforcedOn(t) }
 
-// conflictCheckSQL renders a check for relationship r that, under
-// REPEATABLE READ, locks the rows about to be deleted or re-keyed (reached
+// conflictCheckSQL renders a check for relationship r that, under a
+// transaction snapshot, locks the rows about to be deleted or re-keyed (reached
 // through alias by fromWhere, which includes the isolation condition, after
 // the WITH queries with)
 // FOR UPDATE NOWAIT and raises a serialization-failure signal when one's

@@ -17,7 +17,7 @@ import (
 type Violation struct {
 	Rel *Rel
 	// Conflict, when set, is not a violation but a serialization failure:
-	// under REPEATABLE READ, a concurrent transaction may have referenced
+	// under REPEATABLE READ or SERIALIZABLE, a concurrent transaction may have referenced
 	// the key unseen.
 	Conflict bool
 	// Code is the error's SQLSTATE: 23503 but for a conflict (40001) and

@@ -308,11 +308,11 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 }
 
 // lockerCheck queues, before an action deletes or re-keys rows of child
-// (those matching where) that grand references, the REPEATABLE READ look
+// (those matching where) that grand references, the transaction-snapshot look
 // for lockers of them the snapshot cannot see (see conflictCheckSQL).
 func (w *parentWork) lockerCheck(child *Table, grand *Rel, keys keyFeed, where string) {
 	check := &Check{rels: map[int]*Rel{grand.Index: grand}, Side: ParentSide, LockWaitConflicts: true}
-	w.add(keys.step(conflictCheckSQL(grand, "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", TableRef(child), keys.src.from(), where, repeatableRead)), check), nil)
+	w.add(keys.step(conflictCheckSQL(grand, "c", "", fmt.Sprintf("FROM %s c, %s WHERE %s AND %s", TableRef(child), keys.src.from(), where, transactionSnapshot)), check), nil)
 }
 
 // updateChildren runs an action that updates r's children, those matching
