@@ -441,6 +441,12 @@ func (g *stepGen) next() {
 	case 20:
 		g.add("UPDATE cc SET a = " + g.key(1, 3, 20) + " WHERE id = " + g.key(1, 5, 0))
 	case 21:
+		if g.checksOff {
+			// A MERGE that assigns an orphan its own key again is
+			// checked through softfk, where Postgres skips it (a known
+			// limit).
+			return
+		}
 		g.add("MERGE INTO c USING (VALUES (" + g.key(10, 16, 0) + ", CAST(" + pid() + " AS int))) AS v(id, pid) ON c.id = v.id" +
 			" WHEN MATCHED THEN UPDATE SET pid = v.pid WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.pid, 2)")
 	case 22:
@@ -564,6 +570,9 @@ func (g *stepGen) statementShapes() {
 			g.pick(" WHEN MATCHED THEN DELETE", " WHEN MATCHED THEN UPDATE SET id = v.id + 10", " WHEN MATCHED AND p.v > 0 THEN DELETE WHEN MATCHED THEN UPDATE SET v = 1") +
 			" WHEN NOT MATCHED THEN INSERT VALUES (v.id, 0)")
 	default:
+		if g.checksOff {
+			return // as in next's MERGE INTO c
+		}
 		g.add("MERGE INTO c USING (VALUES (" + cid() + ", " + pid() + ")) AS v(id, pid) ON c.id = v.id" +
 			" WHEN MATCHED AND c.v > 2 THEN DELETE WHEN MATCHED THEN UPDATE SET pid = v.pid, v = c.v + 1 WHEN NOT MATCHED THEN DO NOTHING")
 	}

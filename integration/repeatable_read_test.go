@@ -37,8 +37,8 @@ type interleaving struct {
 // finds their lock in the parent row's xmax. Where the relationship is NO
 // ACTION, Postgres's check, which sees the child, raises 23503; softfk,
 // which sees only its lock, raises 40001 (and a retry, which sees the
-// child, 23503). A child committed before a's snapshot is seen, and
-// checked, as usual. a runs REPEATABLE READ, then SERIALIZABLE, whose
+// child, 23503). A child committed before a's snapshot, or by a itself,
+// is seen, and checked, as usual; one rolled back is no conflict. a runs REPEATABLE READ, then SERIALIZABLE, whose
 // predicate locks do not help: b and c run READ COMMITTED.
 func TestRepeatableReadUnseenChildren(t *testing.T) {
 	usersOrders := []string{"CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
@@ -71,6 +71,14 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 					"a: DELETE FROM users WHERE id = 1"}},
 			interleaving{name: "child committed before the snapshot, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
 				steps: []string{"b: INSERT INTO orders VALUES (11, 1)", begin[0], begin[1], "a: DELETE FROM users WHERE id = 1"}},
+			interleaving{name: "child by a newer transaction that rolled back, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				steps: append(begin[:2:2], "b: BEGIN", "b: INSERT INTO orders VALUES (11, 1)", "b: ROLLBACK", "a: DELETE FROM users WHERE id = 1")},
+			interleaving{name: "child by a's own savepoint, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: SAVEPOINT t", "a: DELETE FROM users WHERE id = 1")},
+			interleaving{name: "child by a's own released savepoint, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: RELEASE SAVEPOINT s", "a: DELETE FROM users WHERE id = 1")},
+			interleaving{name: "child by a's own savepoint, rolled back, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: ROLLBACK TO SAVEPOINT s", "a: DELETE FROM users WHERE id = 1")},
 		)
 	}
 	for _, action := range []string{"", "CASCADE"} {

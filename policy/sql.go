@@ -447,37 +447,55 @@ func keyExpr(v parser.Value, c Column) (string, bool) {
 
 // Under REPEATABLE READ and SERIALIZABLE a statement cannot see children
 // inserted by transactions that committed after the transaction's
-// snapshot; Postgres's RI check
-// notices them through a second, current snapshot and raises a
-// serialization failure. softfk has no second snapshot, but every child
-// insert locks its parent row FOR KEY SHARE, which leaves the locker in the
-// row's xmax. So before a parent row is deleted or its key changed, a
-// locker (or updater) the snapshot cannot see (still running, or committed
-// after the snapshot) means a child may exist unseen: the statement fails
-// with a serialization failure, to be retried like any other.
+// snapshot; Postgres's RI check notices them through a second, current
+// snapshot and raises a serialization failure. softfk has no second
+// snapshot, but every child insert locks its parent row FOR KEY SHARE,
+// which leaves the locker in the row's xmax. So before a parent row is
+// deleted or its key changed, a locker the snapshot cannot see that
+// committed (one still running fails the lock) means a child may exist
+// unseen: the statement fails with a serialization failure, to be retried
+// like any other. Lockers still in progress once the row is locked are
+// our own subtransactions; lockers that aborted left no child.
 
-// xidVisible renders whether the 32-bit xid expression x is visible in the
-// transaction's snapshot. It widens x to the 64-bit id nearest our own
-// transaction id (which it assigns: the statement is about to write), as
-// Postgres relates xids, within 2^31 before or after it: a child's
-// inserter that began after us holds a newer id than ours, and must count
-// as not visible. A value that would precede the first transaction id
-// cannot name a transaction (it is a MultiXact's, see xmaxConflict).
-func xidVisible(x string) string {
+// fullXid renders the 64-bit id of the 32-bit xid expression x: the one
+// nearest our own transaction id (which it assigns: the statement is about
+// to write), within 2^31 before or after it, as Postgres relates xids. A
+// child's inserter that began after us holds a newer id than ours.
+func fullXid(x string) string {
 	cur := "pg_current_xact_id()::text::bigint"
-	full := fmt.Sprintf("%[1]s + ((%[2]s::text::bigint - (%[1]s & 4294967295) + 6442450944) %% 4294967296) - 2147483648", cur, x)
-	return fmt.Sprintf("(CASE WHEN (%[1]s) < 0 THEN true ELSE pg_visible_in_snapshot((%[1]s)::text::xid8, pg_current_snapshot()) END)", full)
+	return fmt.Sprintf("(%[1]s + ((%[2]s::text::bigint - (%[1]s & 4294967295) + 6442450944) %% 4294967296) - 2147483648)", cur, x)
 }
 
-// xmaxConflict renders the condition that the row's xmax names a
-// transaction (directly, or as a member of a recent MultiXact) other than
-// ours that the snapshot cannot see.
+// xidVisible renders whether the xid expression x is visible in the
+// transaction's snapshot. A value that would precede the first
+// transaction id cannot name a transaction (it is a MultiXact's, see
+// xmaxConflict).
+func xidVisible(x string) string {
+	return fmt.Sprintf("(CASE WHEN %[1]s < 0 THEN true ELSE pg_visible_in_snapshot(%[1]s::text::xid8, pg_current_snapshot()) END)", fullXid(x))
+}
+
+// committedUnseen renders whether the xid expression x, known to name a
+// transaction (not in the future, where pg_xact_status fails), names one
+// that committed and that the snapshot cannot see.
+func committedUnseen(x string) string {
+	return fmt.Sprintf("(CASE WHEN %s THEN false ELSE pg_xact_status(%s::text::xid8) = 'committed' END)", xidVisible(x), fullXid(x))
+}
+
+// xmaxConflict renders the condition that the row's xmax names a locker
+// other than our transaction, directly or as a member of a recent
+// MultiXact, that committed unseen by the snapshot. Nothing in SQL tells
+// whether xmax holds a transaction id or a MultiXact's number, so it is
+// read both ways. As a transaction id, its status can be asked only when it
+// is surely not in the future: it is no MultiXact's number in use, or not
+// newer than ours. Otherwise (a cluster whose MultiXacts outnumber its
+// transactions) any locker the snapshot cannot see counts.
 func xmaxConflict(xmax string) string {
 	own := "pg_current_xact_id_if_assigned()::text"
-	return fmt.Sprintf(`(%[1]s <> '0'::xid AND %[1]s::text IS DISTINCT FROM %[2]s AND (NOT %[3]s OR
+	return fmt.Sprintf(`(%[1]s <> '0'::xid AND %[1]s::text IS DISTINCT FROM %[2]s AND (
+ (CASE WHEN mxid_age(%[1]s) <= 0 OR %[3]s <= pg_current_xact_id()::text::bigint THEN %[4]s ELSE NOT %[5]s END) OR
  (CASE WHEN mxid_age(%[1]s) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s) m
-  WHERE m.xid::text IS DISTINCT FROM %[2]s AND NOT %[4]s) ELSE false END)))`,
-		xmax, own, xidVisible(xmax), xidVisible("m.xid"))
+  WHERE m.xid::text IS DISTINCT FROM %[2]s AND %[6]s) ELSE false END)))`,
+		xmax, own, fullXid(xmax), committedUnseen(xmax), xidVisible(xmax), committedUnseen("m.xid"))
 }
 
 // transactionSnapshot is the condition that the transaction keeps one
