@@ -284,6 +284,7 @@ type stepGen struct {
 	// disabled triggers): orphans may follow.
 	checksOff bool
 	namesakes bool // some step creates a temporary namesake of a guarded table
+	readOnly  bool // the last transaction opened is READ ONLY
 }
 
 // add appends a statement, as a step of its own or, in multi mode,
@@ -433,7 +434,10 @@ func (g *stepGen) next() {
 	case 18:
 		g.add("UPDATE t SET up = " + g.key(1, 8, 15) + " WHERE id = " + g.key(1, 6, 0))
 	case 19:
-		if r.IntN(2) == 0 {
+		// In a read-only transaction, Postgres refuses a DELETE of cp in
+		// the name of its rule's INSERT, softfk in the DELETE's (a known
+		// limit).
+		if r.IntN(2) == 0 && !(g.inTx && g.readOnly) {
 			g.add("DELETE FROM cp WHERE a = " + g.key(1, 3, 0) + " AND b = " + g.key(1, 3, 0))
 		} else {
 			g.add("UPDATE cp SET b = b + 1 WHERE a = " + g.key(1, 3, 0))
@@ -1016,6 +1020,7 @@ func (g *stepGen) transaction() {
 		}
 		g.control(g.pick(begin...))
 		g.inTx, g.savepoint = true, false
+		g.readOnly = strings.HasSuffix(g.steps[len(g.steps)-1].sql, "READ ONLY")
 	case !g.savepoint || g.rng.IntN(3) == 0:
 		g.control("SAVEPOINT s")
 		g.savepoint = true

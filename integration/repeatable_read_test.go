@@ -31,14 +31,15 @@ type interleaving struct {
 }
 
 // Children committed by transactions a's snapshot cannot see, older or
-// newer than a's own, alone or sharing the parent's lock with others: a
+// newer than a's own, alone or sharing the parent's lock with others, or
+// in a savepoint: a
 // real FOREIGN KEY's check refuses the delete or key change (its current
 // snapshot sees them), and so must softfk, which cannot see them: it
 // finds their lock in the parent row's xmax. Where the relationship is NO
 // ACTION, Postgres's check, which sees the child, raises 23503; softfk,
 // which sees only its lock, raises 40001 (and a retry, which sees the
 // child, 23503). A child committed before a's snapshot, or by a itself,
-// is seen, and checked, as usual; one rolled back is no conflict. a runs REPEATABLE READ, then SERIALIZABLE, whose
+// is seen, and checked, as usual. a runs REPEATABLE READ, then SERIALIZABLE, whose
 // predicate locks do not help: b and c run READ COMMITTED.
 func TestRepeatableReadUnseenChildren(t *testing.T) {
 	usersOrders := []string{"CREATE TABLE users (id int PRIMARY KEY)", "CREATE TABLE orders (id int PRIMARY KEY, user_id int)",
@@ -69,15 +70,25 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 			interleaving{name: "child by an older transaction running at the snapshot, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders, known: unseen,
 				steps: []string{"b: BEGIN", "b: INSERT INTO log VALUES (2)", begin[0], begin[1], "b: INSERT INTO orders VALUES (11, 1)", "b: COMMIT",
 					"a: DELETE FROM users WHERE id = 1"}},
+			// b's subtransaction id is older than the snapshot's upper
+			// bound (c committed after it), which does not list it.
+			interleaving{name: "child by a savepoint of a transaction running at the snapshot, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders, known: unseen,
+				steps: []string{"b: BEGIN", "b: SAVEPOINT s", "b: INSERT INTO log VALUES (2)", "c: INSERT INTO log VALUES (3)", begin[0], begin[1],
+					"b: INSERT INTO orders VALUES (11, 1)", "b: RELEASE SAVEPOINT s", "b: COMMIT", "a: DELETE FROM users WHERE id = 1"}},
 			interleaving{name: "child committed before the snapshot, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
 				steps: []string{"b: INSERT INTO orders VALUES (11, 1)", begin[0], begin[1], "a: DELETE FROM users WHERE id = 1"}},
+			// A rolled-back locker may have replaced a committed one's
+			// lock: it counts, until a retry's snapshot shows it.
 			interleaving{name: "child by a newer transaction that rolled back, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				known: [2]string{"ok", "40001"},
 				steps: append(begin[:2:2], "b: BEGIN", "b: INSERT INTO orders VALUES (11, 1)", "b: ROLLBACK", "a: DELETE FROM users WHERE id = 1")},
 			interleaving{name: "child by a's own savepoint, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
 				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: SAVEPOINT t", "a: DELETE FROM users WHERE id = 1")},
 			interleaving{name: "child by a's own released savepoint, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
 				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: RELEASE SAVEPOINT s", "a: DELETE FROM users WHERE id = 1")},
+			// So does a's own savepoint's, rolled back (a known limit).
 			interleaving{name: "child by a's own savepoint, rolled back, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders,
+				known: [2]string{"ok", "40001"},
 				steps: append(begin[:2:2], "a: SAVEPOINT s", "a: INSERT INTO orders VALUES (11, 1)", "a: ROLLBACK TO SAVEPOINT s", "a: DELETE FROM users WHERE id = 1")},
 		)
 	}

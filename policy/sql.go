@@ -451,11 +451,12 @@ func keyExpr(v parser.Value, c Column) (string, bool) {
 // snapshot and raises a serialization failure. softfk has no second
 // snapshot, but every child insert locks its parent row FOR KEY SHARE,
 // which leaves the locker in the row's xmax. So before a parent row is
-// deleted or its key changed, a locker the snapshot cannot see that
-// committed (one still running fails the lock) means a child may exist
-// unseen: the statement fails with a serialization failure, to be retried
-// like any other. Lockers still in progress once the row is locked are
-// our own subtransactions; lockers that aborted left no child.
+// deleted or its key changed, a locker the snapshot cannot see (one still
+// running fails the lock) means a child may exist unseen: the statement
+// fails with a serialization failure, to be retried like any other. A
+// locker that rolled back counts too: its lock may have replaced that of
+// one that committed. Lockers still in progress once the row is locked
+// are our own savepoints (subtransactions), which do not count.
 
 // fullXid renders the 64-bit id of the 32-bit xid expression x: the one
 // nearest our own transaction id (which it assigns: the statement is about
@@ -474,19 +475,28 @@ func xidVisible(x string) string {
 	return fmt.Sprintf("(CASE WHEN %[1]s < 0 THEN true ELSE pg_visible_in_snapshot(%[1]s::text::xid8, pg_current_snapshot()) END)", fullXid(x))
 }
 
-// committedUnseen renders whether the xid expression x, known to name a
-// transaction (not in the future, where pg_xact_status fails), names one
-// that committed and that the snapshot cannot see.
-func committedUnseen(x string) string {
-	return fmt.Sprintf("(CASE WHEN %s THEN false ELSE pg_xact_status(%s::text::xid8) = 'committed' END)", xidVisible(x), fullXid(x))
+// unseenLocker renders whether the xid expression x, known to name a
+// transaction (not in the future, where pg_xact_status fails), names a
+// locker that counts (see above): one the snapshot cannot see, not in
+// progress. The snapshot lists the transactions running when it was taken,
+// not their subtransactions: an id between its bounds that it does not
+// list may be a subtransaction of one it lists, so it counts as unseen too
+// when one of the listed, older than it, has committed since.
+func unseenLocker(x string) string {
+	full := fullXid(x) + "::text::xid8"
+	snap := "pg_current_snapshot()"
+	return fmt.Sprintf(`(CASE WHEN %[1]s < 0 THEN false
+ WHEN pg_visible_in_snapshot(%[2]s, %[3]s) AND (%[2]s < pg_snapshot_xmin(%[3]s) OR NOT EXISTS (SELECT FROM pg_snapshot_xip(%[3]s) p
+  WHERE p < %[2]s AND pg_xact_status(p) = 'committed')) THEN false
+ ELSE pg_xact_status(%[2]s) IS DISTINCT FROM 'in progress' END)`, fullXid(x), full, snap)
 }
 
 // xmaxConflict renders the condition that the row's xmax names a locker
 // other than our transaction, directly or as a member of a recent
-// MultiXact, that committed unseen by the snapshot. Nothing in SQL tells
-// whether xmax holds a transaction id or a MultiXact's number, so it is
-// read both ways. As a transaction id, its status can be asked only when it
-// is surely not in the future: it is no MultiXact's number in use, or not
+// MultiXact, that counts (see unseenLocker). Nothing in SQL tells whether
+// xmax holds a transaction id or a MultiXact's number, so it is read both
+// ways. As a transaction id, its status can be asked only when it is
+// surely not in the future: it is no MultiXact's number in use, or not
 // newer than ours. Otherwise (a cluster whose MultiXacts outnumber its
 // transactions) any locker the snapshot cannot see counts.
 func xmaxConflict(xmax string) string {
@@ -495,7 +505,7 @@ func xmaxConflict(xmax string) string {
  (CASE WHEN mxid_age(%[1]s) <= 0 OR %[3]s <= pg_current_xact_id()::text::bigint THEN %[4]s ELSE NOT %[5]s END) OR
  (CASE WHEN mxid_age(%[1]s) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s) m
   WHERE m.xid::text IS DISTINCT FROM %[2]s AND %[6]s) ELSE false END)))`,
-		xmax, own, fullXid(xmax), committedUnseen(xmax), xidVisible(xmax), committedUnseen("m.xid"))
+		xmax, own, fullXid(xmax), unseenLocker(xmax), xidVisible(xmax), unseenLocker("m.xid"))
 }
 
 // transactionSnapshot is the condition that the transaction keeps one
