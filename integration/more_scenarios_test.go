@@ -869,6 +869,20 @@ CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users DEFERRABLE)
 func TestOracleSetConstraints(t *testing.T) { runScenarios(t, setConstraintsScenarios) }
 
 var copyScenarios = []scenario{
+	// A COPY's WHERE keeps rows out: their keys are not checked. The
+	// condition is evaluated again over the decoded rows, under the
+	// columns' own names, those the COPY does not list being NULL.
+	{name: "copy with a WHERE", schema: usersOrders, fks: []fk{ordersFK}, steps: []step{
+		copyText("COPY orders FROM STDIN WHERE user_id < 5", "20\t1\ta\n21\t9\tb\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN (FORMAT csv) WHERE user_id IS NULL OR id > 30", "22,9\n31,2\n32,\n"),
+		copyText("COPY orders FROM STDIN WHERE user_id > 5", "23\t9\tc\n"),
+		copyText("COPY orders FROM STDIN WHERE orders.note = 'keep'", "24\t9\tdrop\n25\t3\tkeep\n"),
+		copyText("COPY orders FROM STDIN WHERE lower(note) = 'keep'", "26\t9\tdrop\n27\t3\tKEEP\n28\t8\tKeep\n"),
+		copyText("COPY orders (id, user_id) FROM STDIN WHERE note IS NULL AND id < 30", "29\t9\n"),
+		copyText("COPY orders (user_id, id) FROM STDIN WHERE note IS NOT NULL", "9\t30\n"),
+		copyText("COPY orders FROM STDIN WHERE \"note\" LIKE 'k%' AND id BETWEEN 40 AND 50", "40\t9\tnope\n41\t1\tkk\n"),
+		copyText("COPY orders FROM STDIN WHERE id = 60", "60\t1\ta\n61\t9\tb\n60\t1\tc\n"),
+	}},
 	// In text format Postgres ends the data at \. before a newline, even
 	// after a row's first bytes, and ignores what follows.
 	{name: "copy end marker inside a line", schema: usersOrders, fks: []fk{ordersFK}, modes: []string{"simple", "extended"}, steps: []step{

@@ -488,7 +488,9 @@ func (g *stepGen) next() {
 	case 34:
 		g.add(g.pick("DELETE FROM c", "UPDATE p SET id = id + 1", "DELETE FROM t WHERE up IS NULL", "UPDATE cp SET a = a + 1 WHERE b = 1"))
 	case 35:
-		g.copyLines("COPY c (id, pid) FROM STDIN", 2, g.key(17, 25, 0), g.key(0, 5, 0), g.key(17, 25, 0), g.key(1, 3, 0))
+		// A WHERE keeps rows out (v, not listed, is NULL).
+		where := g.pick("", "", " WHERE pid < "+g.key(1, 4, 0), " WHERE id % 2 = 0 OR pid IS NULL", " WHERE c.v IS NULL AND abs(pid - 2) <= 1")
+		g.copyLines("COPY c (id, pid) FROM STDIN"+where, 2, g.key(17, 25, 0), g.key(0, 5, 0), g.key(17, 25, 0), g.key(1, 3, 0))
 	case 36:
 		g.add("INSERT INTO g SELECT 109 + " + g.key(0, 3, 0) + ", id, 0 FROM c WHERE pid = " + pid() + " ORDER BY id LIMIT 1")
 	case 37, 38:
@@ -722,7 +724,7 @@ func (g *stepGen) conflictAndCopyShapes() {
 	case 5:
 		g.add("UPDATE c SET pid = DEFAULT WHERE id " + g.pick("=", "<=") + " " + g.key(10, 16, 0))
 	case 6:
-		g.copyLines("COPY t FROM STDIN", 2, g.key(5, 9, 0), g.key(5, 9, 20), g.key(5, 9, 0), g.key(1, 9, 20))
+		g.copyLines("COPY t FROM STDIN"+g.pick("", " WHERE up IS DISTINCT FROM id", " WHERE t.up > 2"), 2, g.key(5, 9, 0), g.key(5, 9, 20), g.key(5, 9, 0), g.key(1, 9, 20))
 	case 7:
 		g.copyLines("COPY cc (id, a, b) FROM STDIN", 3, g.key(4, 9, 0), g.key(1, 3, 20), g.key(1, 2, 20))
 	default:

@@ -1,9 +1,13 @@
 package parser
 
 import (
+	"errors"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Copy describes a COPY ... FROM statement: where the data goes and the
@@ -11,8 +15,15 @@ import (
 type Copy struct {
 	Columns []string // the column list; nil means all columns in table order
 	Stdin   bool     // FROM STDIN (not a server file or program)
-	Where   bool     // has a WHERE clause filtering rows
-	Format  string   // text, csv or binary
+	// Where is the condition of a WHERE clause filtering rows, rendered
+	// with every column reference unqualified (see copyWhere), and
+	// WhereColumns are the columns it reads, in order of first reference.
+	// WhereUnsupported, when set, says why a WHERE clause could not be
+	// rendered so (Where is then empty).
+	Where            string
+	WhereColumns     []string
+	WhereUnsupported string
+	Format           string // text, csv or binary
 	// Options holds the other options by name (delimiter, null, header,
 	// quote, escape, encoding, default...) with their values as text;
 	// boolean options given bare are "true".
@@ -24,7 +35,13 @@ type Copy struct {
 
 // copyInfo describes a COPY FROM statement.
 func copyInfo(c *pg_query.CopyStmt) *Copy {
-	info := &Copy{Stdin: !c.IsProgram && c.Filename == "", Where: c.WhereClause != nil, Format: "text", Options: map[string]string{}}
+	info := &Copy{Stdin: !c.IsProgram && c.Filename == "", Format: "text", Options: map[string]string{}}
+	if c.WhereClause != nil {
+		var err error
+		if info.Where, info.WhereColumns, err = copyWhere(c.WhereClause, relation(c.Relation)); err != nil {
+			info.WhereUnsupported = err.Error()
+		}
+	}
 	for _, a := range c.Attlist {
 		if s := a.GetString_(); s != nil {
 			info.Columns = append(info.Columns, s.Sval)
@@ -87,4 +104,37 @@ func defList(n *pg_query.Node) []string {
 		}
 	}
 	return cols
+}
+
+// copyWhere renders the WHERE condition of a COPY FROM into table r so
+// that another statement can evaluate it again over the same rows, under
+// names that are r's columns: each column reference unqualified. It fails
+// for a condition whose value may change between evaluations (a volatile
+// function, see deterministic) and for references to anything but r's
+// columns by name.
+func copyWhere(cond *pg_query.Node, r Relation) (where string, columns []string, err error) {
+	if !deterministic(cond) {
+		return "", nil, errors.New("a WHERE softfk cannot evaluate again (a function it does not know to be immutable)")
+	}
+	cond = proto.Clone(cond).(*pg_query.Node) // the statement's own tree stays as parsed
+	walk(cond.ProtoReflect(), func(m protoreflect.Message) {
+		ref, ok := m.Interface().(*pg_query.ColumnRef)
+		if !ok || err != nil {
+			return
+		}
+		col, ok := columnOf(&pg_query.Node{Node: &pg_query.Node_ColumnRef{ColumnRef: ref}}, r)
+		if !ok {
+			err = errors.New("a WHERE that names its columns otherwise than by the table's name")
+			return
+		}
+		ref.Fields = []*pg_query.Node{pg_query.MakeStrNode(col)}
+		if !slices.Contains(columns, col) {
+			columns = append(columns, col)
+		}
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	where, err = deparseExpr(cond)
+	return where, columns, err
 }

@@ -378,8 +378,8 @@ func analyzeStatement(n *pg_query.Node, text string, base int, a analyzer) State
 			switch {
 			case !st.Copy.Stdin:
 				t.Unsupported = "COPY FROM a server file or program"
-			case st.Copy.Where:
-				t.Unsupported = "COPY FROM with WHERE"
+			case st.Copy.WhereUnsupported != "":
+				t.Unsupported = "COPY FROM with " + st.Copy.WhereUnsupported
 			}
 			st.Targets = []Target{t}
 		} else if c.Query != nil {

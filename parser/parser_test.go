@@ -454,3 +454,25 @@ func TestChangesTables(t *testing.T) {
 		}
 	}
 }
+
+// A COPY's WHERE is rendered for softfk to evaluate again over the rows
+// it decodes, each column by its own name; a condition that may change
+// between evaluations, or that names something else, is refused.
+func TestCopyWhere(t *testing.T) {
+	for _, c := range []struct{ sql, where, columns, unsupported string }{
+		{sql: "COPY orders FROM STDIN WHERE user_id < 5", where: "user_id < 5", columns: "user_id"},
+		{sql: "COPY public.orders FROM STDIN WHERE orders.note = 'k' OR public.orders.id > user_id", where: "note = 'k' OR id > user_id", columns: "note id user_id"},
+		{sql: `COPY orders FROM STDIN WHERE lower("Note") LIKE 'k%'`, where: `lower("Note") LIKE 'k%'`, columns: "Note"},
+		{sql: "COPY orders FROM STDIN WHERE random() < 2", unsupported: "a WHERE softfk cannot evaluate again (a function it does not know to be immutable)"},
+		{sql: "COPY orders FROM STDIN WHERE o.id > 1", unsupported: "a WHERE that names its columns otherwise than by the table's name"},
+	} {
+		res, err := Analyze(c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		cp := res.Statements[0].Copy
+		if cp.Where != c.where || strings.Join(cp.WhereColumns, " ") != c.columns || cp.WhereUnsupported != c.unsupported {
+			t.Errorf("%s: where %q columns %q unsupported %q, want %q %q %q", c.sql, cp.Where, cp.WhereColumns, cp.WhereUnsupported, c.where, c.columns, c.unsupported)
+		}
+	}
+}

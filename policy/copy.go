@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,8 +24,14 @@ type CopyPlan struct {
 
 	rels    []*Rel
 	ref     parser.Relation
-	keyCols []string // the key columns, Fields first, then those the COPY leaves NULL
+	keyCols []string // the key columns, those in Fields first, then those the COPY leaves NULL
 	binary  bool
+	// where is the COPY's WHERE condition (see parser.Copy.Where),
+	// fieldCols the columns of Fields: the listed key columns, then the
+	// other listed columns where reads, and nullCols the columns where
+	// reads that the COPY leaves NULL.
+	where               string
+	fieldCols, nullCols []string
 	// encoding is the text or CSV data's ENCODING option, when given:
 	// its keys are converted from it on the server, as the COPY does.
 	encoding string
@@ -75,7 +82,22 @@ func (b *planBuilder) copyTarget(st *parser.Statement, t *parser.Target, rels []
 			absent = append(absent, col) // NULL in every row
 		}
 	}
+	plan.fieldCols = slices.Clone(plan.keyCols)
 	plan.keyCols = append(plan.keyCols, absent...)
+	plan.where = c.Where
+	for _, col := range c.WhereColumns {
+		pos, listed := position[col]
+		switch {
+		case !listed && (child.Columns[col].Default || child.Columns[col].Generated):
+			fail("with a WHERE on column " + col + ", which it leaves to its default")
+			return
+		case !listed:
+			plan.nullCols = append(plan.nullCols, col)
+		case !slices.Contains(plan.fieldCols, col):
+			plan.Fields = append(plan.Fields, pos)
+			plan.fieldCols = append(plan.fieldCols, col)
+		}
+	}
 	for name, cols := range map[string][]string{"force_null": c.ForceNull, "force_not_null": c.ForceNotNull} {
 		set := map[int]bool{}
 		for _, col := range cols {
@@ -159,25 +181,22 @@ func unsafeEncoding(enc string) bool {
 	return false
 }
 
-// Steps builds the checks of one batch of distinct keys read from the data
-// (one row of Fields values each, nil for NULL, in first-seen order).
-func (c *CopyPlan) Steps(keys [][]copydata.Field) []*Step {
-	if len(keys) == 0 {
+// Steps builds the checks of one batch of distinct rows read from the
+// data (one row of Fields values each, nil for NULL, in first-seen order).
+// Rows the COPY's WHERE leaves out are not checked.
+func (c *CopyPlan) Steps(rows [][]copydata.Field) []*Step {
+	if len(rows) == 0 {
 		return nil
 	}
 	child := c.rels[0].Child
 	var unnest, aliases, exprs []string
 	var args []Arg
-	for i, col := range c.keyCols {
+	for i, col := range c.fieldCols {
 		typ := child.Columns[col].Type
-		if i >= len(c.Fields) {
-			exprs = append(exprs, castTo("NULL", typ))
-			continue
-		}
 		alias := "a" + strconv.Itoa(i)
 		aliases = append(aliases, alias)
-		values := make([][]byte, len(keys))
-		for r, row := range keys {
+		values := make([][]byte, len(rows))
+		for r, row := range rows {
 			values[r] = row[i]
 		}
 		elem := uint32(oidText)
@@ -198,12 +217,33 @@ func (c *CopyPlan) Steps(keys [][]copydata.Field) []*Step {
 		}
 		args = append(args, Arg{Binary: binaryArray(elem, values)})
 	}
-	src := keySource{
-		body: "SELECT u.n, " + strings.Join(exprs, ", ") + " FROM unnest(" + strings.Join(unnest, ", ") +
-			") WITH ORDINALITY AS u(" + strings.Join(aliases, ", ") + ", n)",
-		width: len(c.keyCols),
-		rows:  len(keys),
+	from := " FROM unnest(" + strings.Join(unnest, ", ") + ") WITH ORDINALITY AS u(" + strings.Join(aliases, ", ") + ", n)"
+	keys := make([]string, len(c.keyCols))
+	for i, col := range c.keyCols {
+		switch {
+		case !slices.Contains(c.fieldCols, col):
+			keys[i] = castTo("NULL", child.Columns[col].Type) // the COPY leaves it NULL
+		case c.where != "":
+			keys[i] = "w." + config.QuoteIdent(col)
+		default:
+			keys[i] = exprs[i]
+		}
 	}
+	body := "SELECT u.n, " + strings.Join(keys, ", ") + from
+	if c.where != "" {
+		// The rows as the WHERE reads them: under the columns' own names.
+		var names []string
+		for _, col := range c.fieldCols {
+			names = append(names, config.QuoteIdent(col))
+		}
+		for _, col := range c.nullCols {
+			names = append(names, config.QuoteIdent(col))
+			exprs = append(exprs, castTo("NULL", child.Columns[col].Type))
+		}
+		body = "SELECT w.softfk_n, " + strings.Join(keys, ", ") + " FROM (SELECT u.n, " + strings.Join(exprs, ", ") + from +
+			") AS w(softfk_n, " + strings.Join(names, ", ") + ") WHERE " + c.where
+	}
+	src := keySource{body: body, width: len(c.keyCols), rows: len(rows)}
 	return childCheckSteps(c.rels, c.ref, indexOf(c.keyCols), -1, src, args)
 }
 
