@@ -91,6 +91,18 @@ INSERT INTO orders VALUES (10, 1);`
 			// softfk must know the COPY's Syncs apart to see that these
 			// unsynced messages are answered before the checked Query.
 			&pgproto3.Parse{Query: "INSERT INTO events VALUES (8)"}, &pgproto3.Bind{}, &pgproto3.Execute{}, insertOrder(29, 1)}},
+		// The Sync the COPY ignored ended nothing: an error before the
+		// next Sync rolls the COPY back, and softfk, asking the session
+		// about the TRUNCATE's names, must not end it with a Sync of its
+		// own (random sequence seed 24002/409).
+		{name: "extended COPY with its Sync before the data, then an error", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY orders FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.CopyData{Data: []byte("30\t1\n31\t2\n")}, &pgproto3.CopyDone{},
+			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE users", ParameterOIDs: []uint32{1700, 0}}, &pgproto3.Sync{}}},
+		{name: "unchecked extended COPY with its Sync before the data, then an error", msgs: []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: "COPY events FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+			&pgproto3.CopyData{Data: []byte("9\n")}, &pgproto3.CopyDone{},
+			&pgproto3.Parse{Name: "s1", Query: "TRUNCATE users", ParameterOIDs: []uint32{1700, 0}}, &pgproto3.Sync{}}},
 		{name: "COPY with a Sync inside", msgs: []pgproto3.FrontendMessage{
 			&pgproto3.Query{String: "COPY orders FROM STDIN"}, &pgproto3.Sync{}, &pgproto3.CopyData{Data: []byte("28\t1\n")},
 			&pgproto3.Flush{}, &pgproto3.CopyDone{}}},

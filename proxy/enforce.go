@@ -547,9 +547,9 @@ func (f *frontend) portalBound(bp *boundPortal) (bool, error) {
 // Postgres counts softfk's Execute as pipelining: a VACUUM or DISCARD ALL
 // the client sends as a Query (this one, or a later one before its Sync)
 // would then fail (25001) where directly it runs. When that transaction
-// holds nothing of the client's (no Bind or Execute since its Sync, no
-// transaction block), a Sync of softfk's ends it after a round that
-// succeeded.
+// holds nothing of the client's (no Bind or Execute since its Sync, a Sync
+// the server did not ignore inside a COPY, no transaction block), a Sync
+// of softfk's ends it after a round that succeeded.
 func (f *frontend) await(rd *round) (bool, error) {
 	f.send('H', nil)
 	if err := f.flushBeforeWait(); err != nil {
@@ -561,7 +561,7 @@ func (f *frontend) await(rd *round) (bool, error) {
 		return false, errSessionClosed
 	}
 	ok := rd.wait()
-	if ok && f.planningAhead && !f.clientOpened && f.s.router.status() == 'I' {
+	if ok && f.planningAhead && !f.clientOpened && !f.s.router.lastSyncEaten() && f.s.router.status() == 'I' {
 		if _, err := f.syncRound(); err != nil {
 			return false, err
 		}

@@ -198,10 +198,14 @@ type router struct {
 	// current request; copyEndQueued, that the client's end of that data
 	// is queued (both guarded by mu).
 	copyIn, copyEndQueued bool
-	txStatus              byte              // status of the last ReadyForQuery (guarded by mu)
-	onParam               func(body []byte) // sees every ParameterStatus
-	onReady               func(status byte) // sees every ReadyForQuery's status, when set
-	fatal                 bool              // the server sent a FATAL error: it is closing the connection
+	// syncEaten says the server ignored the last Sync queued, as it does
+	// inside a COPY from the client: what the client sent before it is
+	// not ended (guarded by mu).
+	syncEaten bool
+	txStatus  byte              // status of the last ReadyForQuery (guarded by mu)
+	onParam   func(body []byte) // sees every ParameterStatus
+	onReady   func(status byte) // sees every ReadyForQuery's status, when set
+	fatal     bool              // the server sent a FATAL error: it is closing the connection
 }
 
 func newRouter(onParam func(body []byte)) *router {
@@ -220,7 +224,10 @@ func (r *router) push(reqs ...pending) {
 		case reqs[i].kind == reqSync && r.copyIn && !r.copyEndQueued:
 			// Inside a COPY from the client the server ignores a Sync.
 			r.skipRequest(&reqs[i])
+			r.syncEaten = true
 			continue
+		case reqs[i].kind == reqSync:
+			r.syncEaten = false
 		case reqs[i].kind == reqCopyEnd && r.head == len(r.queue):
 			continue // no COPY runs: the server ignores it
 		case reqs[i].kind == reqCopyEnd:
@@ -324,6 +331,7 @@ func (r *router) startCopyIn() {
 		}
 		if r.queue[i].kind == reqSync {
 			r.skipRequest(&r.queue[i])
+			r.syncEaten = true
 			continue
 		}
 		kept = append(kept, r.queue[i])
@@ -332,6 +340,14 @@ func (r *router) startCopyIn() {
 	clear(r.queue[len(kept):])
 	r.queue = kept
 	r.signalIdle()
+}
+
+// lastSyncEaten reports whether the server ignored the last Sync queued
+// (see syncEaten).
+func (r *router) lastSyncEaten() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.syncEaten
 }
 
 // copyRunning reports whether the server waits for the client's COPY data.
