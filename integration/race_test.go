@@ -51,6 +51,9 @@ func TestRaceInsertChildDeleteParent(t *testing.T) {
 			})
 		}
 	}
+	t.Run("serializable/no action/orders read committed", func(t *testing.T) {
+		checkRace(t, raceWorkload(t, deleteRace, raceOptions{isolation: "serializable", childIsolation: "read committed", action: "no action", enforce: true, proxies: 2, duration: 2 * time.Second}))
+	})
 }
 
 // Children arrive while their grandparents' keys change, which ON UPDATE
@@ -75,6 +78,11 @@ func TestRaceInsertGrandchildRekeyParent(t *testing.T) {
 			})
 		}
 	}
+	for _, iso := range []string{"repeatable read", "serializable"} {
+		t.Run(iso+"/no action/items read committed", func(t *testing.T) {
+			checkRace(t, raceWorkload(t, rekeyRace, raceOptions{isolation: iso, childIsolation: "read committed", action: "no action", enforce: true, proxies: 2, duration: 3 * time.Second}))
+		})
+	}
 }
 
 // checkRace fails the test when a workload with softfk enforcing left an
@@ -95,10 +103,14 @@ func checkRace(t *testing.T, o *raceOutcome) {
 // raceOptions shape one run of the workload.
 type raceOptions struct {
 	isolation string
-	action    string // the action of the relationship the parents' writers test
-	enforce   bool
-	proxies   int // sessions are spread over this many softfk processes (at least 1)
-	duration  time.Duration
+	// childIsolation, when not empty, is the child writers' own: a
+	// transaction-snapshot parent writer must not rely on their being
+	// SERIALIZABLE too.
+	childIsolation string
+	action         string // the action of the relationship the parents' writers test
+	enforce        bool
+	proxies        int // sessions are spread over this many softfk processes (at least 1)
+	duration       time.Duration
 	// writePaths varies how children arrive (INSERT, COPY, MERGE, an
 	// UPDATE moving one) and parents go (DELETE, MERGE, a data-modifying
 	// WITH query).
@@ -273,7 +285,9 @@ func raceWorkload(t *testing.T, shape raceShape, opts raceOptions) *raceOutcome 
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	workers := 0
-	worker := func(mode pgx.QueryExecMode, fn func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error) {
+	// isolation, when not empty, overrides the database's default for
+	// the worker's session.
+	worker := func(mode pgx.QueryExecMode, isolation string, fn func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error) {
 		wg.Add(1)
 		p := proxies[workers%len(proxies)]
 		workers++
@@ -285,6 +299,9 @@ func raceWorkload(t *testing.T, shape raceShape, opts raceOptions) *raceOutcome 
 				return
 			}
 			pc.DefaultQueryExecMode = mode
+			if isolation != "" {
+				pc.RuntimeParams["default_transaction_isolation"] = isolation
+			}
 			conn, err := pgx.ConnectConfig(context.Background(), pc)
 			if err != nil {
 				errs <- err
@@ -320,17 +337,17 @@ func raceWorkload(t *testing.T, shape raceShape, opts raceOptions) *raceOutcome 
 		if i%2 == 1 {
 			mode = pgx.QueryExecModeSimpleProtocol
 		}
-		worker(mode, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+		worker(mode, opts.childIsolation, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
 			return classify(shape.child(ctx, conn, rng, pick(rng), opts), &out.childWrites, &out.childViolations)
 		})
 	}
 	for i := 0; i < 3; i++ {
-		worker(pgx.QueryExecModeCacheStatement, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+		worker(pgx.QueryExecModeCacheStatement, "", func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
 			return classify(shape.parent(ctx, conn, rng, pick(rng), newID, opts), &out.parentWrites, &out.parentViolations)
 		})
 	}
 	if shape.newParent != "" {
-		worker(pgx.QueryExecModeCacheStatement, func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
+		worker(pgx.QueryExecModeCacheStatement, "", func(ctx context.Context, conn *pgx.Conn, rng *rand.Rand) error {
 			_, err := conn.Exec(ctx, shape.newParent, newest.Load()+1)
 			if err == nil {
 				newest.Add(1)
