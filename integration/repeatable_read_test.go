@@ -57,10 +57,7 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 	var cases []interleaving
 	for _, action := range []string{"", "CASCADE", "SET NULL"} {
 		fks := []fk{withActions(ordersFK, action, "")}
-		var unseen [2]string
-		if action == "" {
-			unseen = [2]string{"23503", "40001"}
-		}
+		unseen := unseenChildOutcome(action)
 		cases = append(cases,
 			interleaving{name: "child by a newer transaction, on delete " + action, schema: usersOrders, fks: fks, orphans: orphanOrders, known: unseen,
 				steps: append(begin[:2:2], "b: INSERT INTO orders VALUES (11, 1)", "a: DELETE FROM users WHERE id = 1")},
@@ -94,10 +91,7 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 	}
 	for _, action := range []string{"", "CASCADE"} {
 		fks := []fk{ordersCascade, withActions(itemsFK, "", action)}
-		var unseen [2]string
-		if action == "" {
-			unseen = [2]string{"23503", "40001"}
-		}
+		unseen := unseenChildOutcome(action)
 		cases = append(cases,
 			interleaving{name: "grandchild by a newer transaction, key cascaded into its parent's, on update " + action, schema: identifying, fks: fks, orphans: orphanItems, known: unseen,
 				steps: append(begin[:2:2], "b: INSERT INTO items VALUES (100, 1, 2)", "a: UPDATE users SET id = 3 WHERE id = 1")},
@@ -153,6 +147,17 @@ func TestRepeatableReadUnseenChildren(t *testing.T) {
 			})
 		}
 	}
+}
+
+// unseenChildOutcome is the known difference of a delete or key change
+// that meets a child its snapshot cannot see, under the action: NO
+// ACTION's check sees the child in Postgres (23503), softfk only its lock
+// (40001); the actions fail alike.
+func unseenChildOutcome(action string) [2]string {
+	if action == "" {
+		return [2]string{"23503", "40001"}
+	}
+	return [2]string{}
 }
 
 // play runs the interleaving in a schema of its own in database db, with
