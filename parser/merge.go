@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -88,7 +89,7 @@ func (a *analyzer) merge(s *pg_query.MergeStmt) []Target {
 
 // MergeQuery renders a companion SELECT over the rows the MERGE's WHEN
 // MATCHED clauses (matched) or WHEN NOT MATCHED clauses apply to: target
-// rows joined with the source, locked FOR UPDATE, or source rows no target
+// rows joined with the source, locked, or source rows no target
 // row matches. Its first column is the number (from 1, in the order of
 // w.Merge) of the clause that applies to the row, NULL for none; then come
 // width columns, each the CASE over the clauses of the expression out
@@ -136,7 +137,17 @@ func (w *Write) MergeQuery(matched bool, width int, out func(c *MergeClause) []s
 	}
 	sel := with + "SELECT " + strings.Join(cols, ", ")
 	if matched {
-		return sel + " FROM " + target + " JOIN " + source + " ON " + on + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName()), nil
+		// Locked no harder than the MERGE locks them: FOR UPDATE where a
+		// clause may delete a row, FOR NO KEY UPDATE where they only update
+		// (the update then takes FOR UPDATE of a row whose key it changes).
+		// An upsert locks its conflicting row before it updates it, FOR
+		// UPDATE when it assigns a column of a unique index, which softfk
+		// assumes.
+		lock := " FOR NO KEY UPDATE OF "
+		if w.upsert || slices.ContainsFunc(w.Merge, func(c MergeClause) bool { return c.Matched && c.Kind == Delete }) {
+			lock = " FOR UPDATE OF "
+		}
+		return sel + " FROM " + target + " JOIN " + source + " ON " + on + lock + config.QuoteIdent(w.Table.RefName()), nil
 	}
 	return sel + " FROM " + source + " WHERE NOT EXISTS (SELECT FROM " + target + " WHERE " + on + ")", nil
 }

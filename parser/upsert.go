@@ -128,7 +128,7 @@ func (w *Write) UpsertMerge(tbl UpsertTable) (*Upsert, error) {
 	if err := qualifyColumns(set.ProtoReflect(), w.Table.RefName(), targets); err != nil {
 		return nil, err
 	}
-	m := &Write{Kind: Merge, Table: w.Table, rel: w.rel, scope: w.scope,
+	m := &Write{Kind: Merge, Table: w.Table, rel: w.rel, scope: w.scope, upsert: true,
 		from:  tree.Stmts[0].Stmt.GetSelectStmt().FromClause,
 		where: join,
 		Merge: []MergeClause{{Matched: true, Kind: Update, Set: assignments(set.TargetList), cond: set.WhereClause}}}

@@ -94,6 +94,7 @@ type Write struct {
 	from     []*pg_query.Node // UPDATE ... FROM / DELETE ... USING
 	where    *pg_query.Node
 	conflict *pg_query.OnConflictClause // an INSERT's (see UpsertMerge)
+	upsert   bool                       // the Merge an upsert is read as (see UpsertMerge)
 	rel      *pg_query.RangeVar
 	scope    withScope // the WITH queries the statement can read
 

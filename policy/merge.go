@@ -14,7 +14,7 @@ import (
 // works out before the statement what each clause will write, with the
 // MERGE's own source, join and conditions: the source rows no target row
 // matches and the values their INSERT clause gives them; the target rows
-// that do match (locked FOR UPDATE, as the MERGE would), and the key each
+// that do match (locked as the MERGE will lock them), and the key each
 // DELETE removes or each UPDATE sets. After the statement, the new child
 // keys are checked and each deleted or changed parent key gets its
 // relationship's action, as after an INSERT, UPDATE or DELETE.

@@ -1220,15 +1220,22 @@ func (b *planBuilder) capture(step *Step, apply func(rows [][]*string)) {
 	b.work.captured = append(b.work.captured, capture{step: collected, apply: apply})
 }
 
-// captureStep builds the step that reads, locking them FOR UPDATE, the
-// rows an UPDATE or DELETE is about to write: sel are its output
-// expressions.
+// captureStep builds the step that reads, locking them, the rows an
+// UPDATE or DELETE is about to write: sel are its output expressions. It
+// locks them as the statement will at least: a DELETE FOR UPDATE, an
+// UPDATE FOR NO KEY UPDATE, which children's FOR KEY SHARE locks do not
+// wait for; the UPDATE itself then takes FOR UPDATE of the rows whose
+// key it changes, as it does without softfk.
 func (b *planBuilder) captureStep(w *parser.Write, sel []string) (*Step, error) {
 	with, fromWhere, err := w.FromWhere()
 	if err != nil {
 		return nil, err
 	}
-	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + " FOR UPDATE OF " + config.QuoteIdent(w.Table.RefName()), Source: w, Command: b.command()}
+	lock := " FOR UPDATE OF "
+	if w.Kind == parser.Update {
+		lock = " FOR NO KEY UPDATE OF "
+	}
+	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + lock + config.QuoteIdent(w.Table.RefName()), Source: w, Command: b.command()}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}

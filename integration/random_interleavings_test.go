@@ -1,0 +1,412 @@
+package integration
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Concurrent sessions drawn at random, each statement sent while the
+// others' transactions stay open, compared with Postgres and its real
+// FOREIGN KEYs: which statements wait for another's locks, which finish
+// when that one ends, with which outcome (command tag, or SQLSTATE,
+// message and DETAIL), including deadlocks, and the tables' contents at
+// the end. The interleaving is decided as it goes (a session waiting for
+// a lock takes no statement until it is released), so both runs draw the
+// same statements for as long as their outcomes agree. A longer hunt:
+//
+//	SOFTFK_RANDOM_SEED=7 SOFTFK_RANDOM_INTERLEAVINGS=300 go test -run TestRandomInterleavings ./integration
+
+// interleavingSchema is users, their orders and the orders' items, with
+// rows that reference each other.
+var interleavingSchema = []string{
+	"CREATE TABLE users (id int PRIMARY KEY, name text)",
+	"CREATE TABLE orders (id int PRIMARY KEY, user_id int DEFAULT 1, note text)",
+	"CREATE TABLE items (id int PRIMARY KEY, order_id int)",
+	"INSERT INTO users VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+	"INSERT INTO orders VALUES (1, 1), (2, 2), (3, 1)",
+	"INSERT INTO items VALUES (1, 1), (2, 3)",
+}
+
+func TestRandomInterleavings(t *testing.T) {
+	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
+	count := envInt(t, "SOFTFK_RANDOM_INTERLEAVINGS", 16)
+	first := envInt(t, "SOFTFK_RANDOM_FIRST", 0)
+	for i := first; i < first+count; i++ {
+		t.Run(fmt.Sprintf("seed_%d_interleaving_%d", seed, i), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)))
+			actions := []string{"", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
+			fks := []fk{
+				{table: "orders", cols: "user_id", refTable: "users", refCols: "id",
+					onDelete: actions[rng.IntN(len(actions))], onUpdate: actions[rng.IntN(len(actions))]},
+				{table: "items", cols: "order_id", refTable: "orders", refCols: "id",
+					onDelete: actions[rng.IntN(4)], onUpdate: actions[rng.IntN(4)]},
+			}
+			sessions := 2 + rng.IntN(2)
+			steps := 12 + rng.IntN(20)
+			db := newDatabase(t)
+			want := playRandomInterleaving(t, db, fks, true, seed, i, sessions, steps)
+			got := playRandomInterleaving(t, db, fks, false, seed, i, sessions, steps)
+			if got != want {
+				t.Errorf("relationships %+v\nsoftfk:\n%s\nPostgres with the FOREIGN KEYs:\n%s", fks, got, want)
+			}
+		})
+	}
+}
+
+// An UPDATE locks each row it writes FOR UPDATE only when it changes the
+// row's key, FOR NO KEY UPDATE otherwise, which a child's FOR KEY SHARE
+// lock on it does not hold up; a DELETE locks FOR UPDATE. softfk's own
+// reads of the rows a statement is about to write lock them no harder:
+// a key assigned its own value, or a child's key changed in a WITH query
+// or a MERGE, waits for no child insert, as in Postgres.
+func TestConcurrentLockModes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []string
+	}{
+		{"a key assigned its own value", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 2)",
+			"a: UPDATE users SET id = 2 WHERE id = 2", "a: UPDATE users SET id = id, name = 'x' WHERE id IN (1, 2)", "b: COMMIT"}},
+		{"a key changed", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 2)",
+			"a: UPDATE users SET id = 5 WHERE id = 2", "b: COMMIT"}},
+		{"a key changed, the child's insert rolled back", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 3)",
+			"a: UPDATE users SET id = 5 WHERE id = 3", "b: ROLLBACK"}},
+		{"a child's key changed in a WITH query", []string{"b: BEGIN", "b: INSERT INTO items VALUES (10, 2)",
+			"a: WITH u AS (UPDATE orders SET user_id = 3 WHERE id = 2 RETURNING id) SELECT count(*) FROM u", "b: COMMIT"}},
+		{"a referenced key changed in a WITH query", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 2)",
+			"a: WITH u AS (UPDATE users SET id = 2 WHERE id = 2 RETURNING id) SELECT count(*) FROM u",
+			"a: WITH u AS (UPDATE users SET id = 6 WHERE id = 2 RETURNING id) SELECT count(*) FROM u", "b: COMMIT"}},
+		{"a child's key changed by a MERGE", []string{"b: BEGIN", "b: INSERT INTO items VALUES (10, 2)",
+			"a: MERGE INTO orders o USING (VALUES (2)) v(id) ON o.id = v.id WHEN MATCHED THEN UPDATE SET user_id = 3", "b: COMMIT"}},
+		{"a referenced key assigned its own value by a MERGE", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 2)",
+			"a: MERGE INTO users u USING (VALUES (2)) v(id) ON u.id = v.id WHEN MATCHED THEN UPDATE SET id = v.id",
+			"a: MERGE INTO users u USING (VALUES (2)) v(id) ON u.id = v.id WHEN MATCHED THEN UPDATE SET id = 7", "b: COMMIT"}},
+		{"a parent deleted", []string{"b: BEGIN", "b: INSERT INTO orders VALUES (10, 3)",
+			"a: DELETE FROM users WHERE id = 3", "b: COMMIT"}},
+	} {
+		for _, action := range []string{"", "CASCADE"} {
+			t.Run(tc.name+"/"+cmp.Or(action, "NO ACTION"), func(t *testing.T) {
+				fks := []fk{
+					{table: "orders", cols: "user_id", refTable: "users", refCols: "id", onDelete: action, onUpdate: action},
+					{table: "items", cols: "order_id", refTable: "orders", refCols: "id", onDelete: action, onUpdate: action},
+				}
+				db := newDatabase(t)
+				want := startConcurrentRun(t, db, interleavingSchema, fks, true, 2).play(tc.steps, "users", "orders", "items")
+				got := startConcurrentRun(t, db, interleavingSchema, fks, false, 2).play(tc.steps, "users", "orders", "items")
+				if got != want {
+					t.Errorf("softfk:\n%s\nPostgres with the FOREIGN KEYs:\n%s", got, want)
+				}
+			})
+		}
+	}
+}
+
+// concurrentSession is one connection whose statements run in a goroutine
+// of their own, so that one waiting for a lock holds up no other.
+type concurrentSession struct {
+	name    string
+	conn    *pgx.Conn
+	pid     uint32
+	sql     chan string
+	outcome chan string
+	// pending is the statement in flight ("" when none); waiting says it
+	// was last seen waiting for a lock.
+	pending string
+	waiting bool
+	// last is the last statement sent, and finished its outcome until
+	// it is written.
+	last, finished string
+}
+
+func (s *concurrentSession) run(ctx context.Context) {
+	for sql := range s.sql {
+		tag, err := s.conn.Exec(ctx, sql)
+		if err == nil {
+			s.outcome <- tag.String()
+			continue
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			s.outcome <- "failed: " + err.Error()
+			continue
+		}
+		out := pe.Code + " " + pe.Message
+		// A deadlock's DETAIL names process and transaction ids.
+		if pe.Detail != "" && pe.Code != "40P01" {
+			out += " DETAIL " + pe.Detail
+		}
+		s.outcome <- out
+	}
+}
+
+// playRandomInterleaving plays interleaving i of seed in a schema of its
+// own in database db, with real FOREIGN KEYs or through softfk enforcing
+// fks, and reports what each statement did and the tables' contents.
+func playRandomInterleaving(t *testing.T, db string, fks []fk, constraints bool, seed, i, sessions, steps int) string {
+	t.Helper()
+	r := startConcurrentRun(t, db, interleavingSchema, fks, constraints, sessions)
+	g := &interleavingGen{rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)+1<<32)), nextID: 100}
+	for range steps {
+		var idle []*concurrentSession
+		for _, s := range r.sessions {
+			if s.pending == "" {
+				idle = append(idle, s)
+			}
+		}
+		if len(idle) == 0 {
+			r.awaitAny()
+			continue
+		}
+		s := idle[g.rng.IntN(len(idle))]
+		r.send(s, g.statement(s.conn.PgConn().TxStatus(), len(idle) < len(r.sessions)))
+	}
+	return r.finish("users", "orders", "items")
+}
+
+// concurrentRun is sessions of one database, through softfk or not, each
+// statement sent to one of them while the others' statements may wait,
+// and what they did, as settled after each statement.
+type concurrentRun struct {
+	t        *testing.T
+	ctx      context.Context
+	monitor  *pgx.Conn
+	sessions []*concurrentSession
+	out      strings.Builder
+}
+
+// startConcurrentRun creates the schema in a schema of its own in
+// database db, with real FOREIGN KEYs or through softfk enforcing fks,
+// and opens sessions a, b, ... to it.
+func startConcurrentRun(t *testing.T, db string, schema []string, fks []fk, constraints bool, sessions int) *concurrentRun {
+	t.Helper()
+	name := "through_softfk"
+	if constraints {
+		name = "with_foreign_keys"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	r := &concurrentRun{t: t, ctx: ctx, monitor: connect(t, cluster.DSN(db))}
+	mustExec(t, r.monitor, "CREATE SCHEMA "+name, "SET search_path = "+name)
+	mustExec(t, r.monitor, schema...)
+	dsn := cluster.DSN(db) + "&search_path=" + name
+	if constraints {
+		for _, f := range fks {
+			mustExec(t, r.monitor, f.sql())
+		}
+	} else {
+		var yaml strings.Builder
+		yaml.WriteString("relationships:\n")
+		for _, f := range fks {
+			yaml.WriteString(f.yaml(name))
+		}
+		dsn = startProxy(t, configFor(t, yaml.String())).DSN(db) + "&search_path=" + name
+	}
+	for n := range sessions {
+		conn := connect(t, dsn)
+		// Postgres looks for a deadlock once per wait, when the wait has
+		// lasted deadlock_timeout: long enough that the session that
+		// began waiting first, of those in a cycle, finds it (and fails),
+		// however long each run takes between statements.
+		mustExec(t, conn, "SET deadlock_timeout = '2s'")
+		s := &concurrentSession{name: string(rune('a' + n)), conn: conn, pid: conn.PgConn().PID(),
+			sql: make(chan string), outcome: make(chan string, 1)}
+		go s.run(ctx)
+		t.Cleanup(func() { close(s.sql) })
+		r.sessions = append(r.sessions, s)
+	}
+	return r
+}
+
+// play sends each step ("a: SQL") to its session, which must not be
+// waiting, and reports what the sessions did and the tables' contents.
+func (r *concurrentRun) play(steps []string, tables ...string) string {
+	for _, st := range steps {
+		who, sql, _ := strings.Cut(st, ": ")
+		i := slices.IndexFunc(r.sessions, func(s *concurrentSession) bool { return s.name == who })
+		if i < 0 || r.sessions[i].pending != "" {
+			r.t.Fatalf("step %q: no such session, or it waits:\n%s", st, r.out.String())
+		}
+		r.send(r.sessions[i], sql)
+	}
+	return r.finish(tables...)
+}
+
+// send runs sql in session s and settles.
+func (r *concurrentRun) send(s *concurrentSession, sql string) {
+	s.pending, s.last = sql, sql
+	s.sql <- sql
+	r.settle()
+}
+
+// finish commits every session's transaction, a waiting one's once it
+// can, and reports what the sessions did and the tables' contents.
+func (r *concurrentRun) finish(tables ...string) string {
+	for {
+		open, committable := false, false
+		for _, s := range r.sessions {
+			if s.pending != "" {
+				open = true
+			} else if s.conn.PgConn().TxStatus() != 'I' {
+				open, committable = true, true
+				r.send(s, "COMMIT")
+			}
+		}
+		if !open {
+			break
+		}
+		if !committable {
+			r.awaitAny()
+		}
+	}
+	for _, table := range tables {
+		rows, err := r.monitor.Query(r.ctx, "SELECT t::text FROM "+table+" t ORDER BY 1")
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		contents, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		fmt.Fprintf(&r.out, "%s: %s\n", table, strings.Join(contents, " "))
+	}
+	return r.out.String()
+}
+
+// settle waits until every statement in flight has finished or waits for
+// a lock, and has stayed so for a while, then writes what finished (in
+// the sessions' order) and what waits.
+func (r *concurrentRun) settle() {
+	stable := 0
+	for stable < 4 {
+		time.Sleep(5 * time.Millisecond)
+		finished := r.collectFinished()
+		allWaiting := true
+		for _, s := range r.sessions {
+			if s.pending == "" {
+				continue
+			}
+			var waits bool
+			if err := r.monitor.QueryRow(r.ctx, "SELECT cardinality(pg_blocking_pids($1)) > 0", int(s.pid)).Scan(&waits); err != nil {
+				r.t.Fatalf("monitor: %v", err)
+			}
+			if !waits {
+				allWaiting = false
+			}
+		}
+		if finished || !allWaiting {
+			stable = 0
+		} else {
+			stable++
+		}
+	}
+	// Statements that finished together are written in the sessions'
+	// order: the times their answers arrive do not matter.
+	for _, s := range r.sessions {
+		if s.finished != "" {
+			fmt.Fprintf(&r.out, "%s: %s → %s\n", s.name, s.last, s.finished)
+			s.finished = ""
+		}
+	}
+	for _, s := range r.sessions {
+		if s.pending != "" && !s.waiting {
+			s.waiting = true
+			fmt.Fprintf(&r.out, "%s: %s … waits\n", s.name, s.pending)
+		}
+	}
+}
+
+// collectFinished takes the outcome of each statement that has finished
+// and reports whether any had.
+func (r *concurrentRun) collectFinished() bool {
+	finished := false
+	for _, s := range r.sessions {
+		if s.pending == "" {
+			continue
+		}
+		select {
+		case s.finished = <-s.outcome:
+			s.pending, s.waiting, finished = "", false, true
+		default:
+		}
+	}
+	return finished
+}
+
+// awaitAny waits, when every session with something to do waits for a
+// lock, for one to be released (by Postgres's deadlock detection), then
+// settles.
+func (r *concurrentRun) awaitAny() {
+	for !r.collectFinished() {
+		select {
+		case <-r.ctx.Done():
+			r.t.Fatalf("every session waits and none is released:\n%s", r.out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	r.settle()
+}
+
+// interleavingGen draws the statements of a random interleaving.
+type interleavingGen struct {
+	rng    *rand.Rand
+	nextID int
+}
+
+// statement draws the next statement of a session whose transaction
+// status is tx, more often ending its transaction when another session
+// waits.
+func (g *interleavingGen) statement(tx byte, othersWait bool) string {
+	r := g.rng.IntN(100)
+	switch {
+	case tx == 'I' && r < 35:
+		return "BEGIN"
+	case tx == 'E' && r < 60, tx == 'T' && othersWait && r < 30, tx == 'T' && r < 12:
+		return g.pick("COMMIT", "ROLLBACK", "COMMIT")
+	case tx != 'I' && r < 18:
+		return g.pick("SAVEPOINT s", "ROLLBACK TO s", "RELEASE s")
+	}
+	user := func() string { return fmt.Sprint(1 + g.rng.IntN(4)) }
+	order := func() string { return fmt.Sprint(1 + g.rng.IntN(4)) }
+	id := func() int { g.nextID++; return g.nextID }
+	switch g.rng.IntN(16) {
+	case 0:
+		return "INSERT INTO users VALUES (" + user() + ", 'n')"
+	case 1:
+		return "INSERT INTO users VALUES (" + user() + ", 'n') ON CONFLICT DO NOTHING"
+	case 2, 3:
+		return "DELETE FROM users WHERE id = " + user()
+	case 4:
+		return "UPDATE users SET id = " + user() + " WHERE id = " + user()
+	case 5:
+		return "UPDATE users SET name = 'u' WHERE id = " + user()
+	case 6, 7:
+		return fmt.Sprintf("INSERT INTO orders VALUES (%d, %s)", id(), g.pick(user(), user(), "NULL"))
+	case 8:
+		return fmt.Sprintf("INSERT INTO orders VALUES (%d, %s), (%d, %s)", id(), user(), id(), user())
+	case 9:
+		return "UPDATE orders SET user_id = " + user() + " WHERE id = " + order()
+	case 10:
+		return "UPDATE orders SET note = 'x' WHERE user_id = " + user()
+	case 11:
+		return "DELETE FROM orders WHERE id = " + order()
+	case 12:
+		return fmt.Sprintf("INSERT INTO items VALUES (%d, %s)", id(), order())
+	case 13:
+		return "UPDATE orders SET id = " + fmt.Sprint(1+g.rng.IntN(5)) + " WHERE id = " + order()
+	case 14:
+		return "SELECT FROM users WHERE id = " + user() + " FOR " + g.pick("UPDATE", "NO KEY UPDATE", "SHARE", "KEY SHARE")
+	default:
+		return "DELETE FROM items WHERE order_id = " + order()
+	}
+}
+
+func (g *interleavingGen) pick(options ...string) string { return options[g.rng.IntN(len(options))] }
