@@ -141,8 +141,9 @@ func (w *Write) MergeQuery(matched bool, width int, out func(c *MergeClause) []s
 		// clause may delete a row, FOR NO KEY UPDATE where they only update
 		// (the update then takes FOR UPDATE of a row whose key it changes).
 		// An upsert locks its conflicting row before it updates it, FOR
-		// UPDATE when it assigns a column of a unique index, which softfk
-		// assumes.
+		// UPDATE when it assigns a column of a unique index, as softfk's
+		// upserts do (it reads them only when they assign a referenced
+		// key).
 		lock := " FOR NO KEY UPDATE OF "
 		if w.upsert || slices.ContainsFunc(w.Merge, func(c MergeClause) bool { return c.Matched && c.Kind == Delete }) {
 			lock = " FOR UPDATE OF "
