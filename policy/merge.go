@@ -37,8 +37,10 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 	ref := config.QuoteIdent(w.Table.RefName())
 	inserts, updates := false, false
 	reason := ""
+	// Each row's new keys, then whether it keeps each relationship's key.
+	width := len(cols) + len(rels)
 	keys := func(c *parser.MergeClause) []string {
-		out := make([]string, len(cols))
+		out := make([]string, width)
 		for i := range out {
 			out[i] = "NULL"
 		}
@@ -62,14 +64,15 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 			updates = true
 			var exprs []string
 			if exprs, reason = newKeyExprs(ref, c.SetValue, t, cols, true); reason == "" {
-				out = exprs
+				copy(out, exprs)
+				copy(out[len(cols):], keepsKeys(w, rels, cols, exprs))
 			}
 		}
 		return out
 	}
 	for _, matched := range []bool{false, true} {
 		inserts, updates = false, false
-		sql, err := w.MergeQuery(matched, len(cols), keys)
+		sql, err := w.MergeQuery(matched, width, keys)
 		if err != nil && reason == "" {
 			reason = "a MERGE softfk cannot analyse (" + err.Error() + ")"
 		}
@@ -85,7 +88,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 			b.bindClientParams(step)
 		}
 		b.capture(step, func(rows [][]*string) {
-			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, len(cols)), false)
+			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, width), true)
 		})
 	}
 	return true

@@ -581,13 +581,13 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 				unverifiable("UPDATE of "+reason, touched[0])
 				return
 			}
-			step, err := b.captureStep(w, exprs)
+			step, err := b.captureStep(w, append(exprs, keepsKeys(w, touched, cols, exprs)...))
 			if err != nil {
 				unverifiable("UPDATE softfk cannot analyse ("+err.Error()+")", touched[0])
 				return
 			}
 			colIdx := indexOf(cols)
-			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows, false) })
+			b.capture(step, func(rows [][]*string) { b.work.childRows(touched, w.Table, cols, colIdx, rows, true) })
 		}
 		b.updateParent(w, asParent, false)
 	case parser.Delete:

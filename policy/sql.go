@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -314,10 +315,17 @@ func childViolations(r *Rel, from string, idx []int, cond string, lock bool) str
 
 // rowViolation renders an expression over a row a statement writes (its
 // columns named through ref): the signal of its violation of relationship
-// r, or NULL.
+// r, or NULL. The parent is looked up (and locked) only for a row that
+// meets cond: CASE decides that first, where the planner would order the
+// conditions of one WHERE by their cost (a row that kept its key would
+// lock its parent, which Postgres leaves alone).
 func rowViolation(r *Rel, ref, cond string, lock bool) string {
 	violates, signal := childViolation(r, qualified(ref, r.Columns), lock)
-	return "(SELECT " + signal + " WHERE " + joinNonEmpty(" AND ", cond, violates) + ")"
+	lookup := "(SELECT " + signal + " WHERE " + violates + ")"
+	if cond == "" {
+		return lookup
+	}
+	return "CASE WHEN " + cond + " THEN " + lookup + " END"
 }
 
 // keptKey renders whether the row an UPDATE (or ON CONFLICT DO
@@ -354,6 +362,30 @@ func keptKey(r *Rel, ref, guard string, unique []string) string {
 		kept = "CASE WHEN " + guard + " THEN " + kept + " END"
 	}
 	return kept
+}
+
+// keepsKeys renders, for a capture of the rows an UPDATE or a MERGE's
+// update (w) is about to write, whether each row keeps each of rels' keys,
+// as text: Postgres checks an updated referencing row only when its key
+// changes (see sameKey) or the transaction wrote the row itself (see
+// keptKey). newKeys are the texts of the keys (columns cols) the row is
+// about to get. Where the name w writes through may denote a relation
+// without xmin (see onlyTables), it renders NULL: the row is checked.
+func keepsKeys(w *parser.Write, rels []*Rel, cols, newKeys []string) []string {
+	out := make([]string, len(rels))
+	ref := config.QuoteIdent(w.Table.RefName())
+	for i, r := range rels {
+		if !onlyTables(w, r.Child) {
+			out[i] = "NULL"
+			continue
+		}
+		conds := []string{ref + ".xmin <> xid(pg_current_xact_id())"}
+		for j, c := range r.Columns {
+			conds = append(conds, sameKey(r, j, ref+"."+config.QuoteIdent(c), castTo(newKeys[slices.Index(cols, c)], r.Child.Columns[c].Type)))
+		}
+		out[i] = "(" + strings.Join(conds, " AND ") + ")::text"
+	}
+	return out
 }
 
 // sameKey renders whether the referencing values old and new of r's key

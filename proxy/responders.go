@@ -281,14 +281,19 @@ func ownStatementError(e *pgproto3.ErrorResponse, position func(int) int, comman
 	if command != "" && e.Code == codeReadOnlyTransaction {
 		// The command name is an argument of the message, never
 		// translated.
-		out.Message = strings.Replace(e.Message, lockingCommand, command, 1)
+		for _, locking := range lockingCommands {
+			if strings.Contains(e.Message, locking) {
+				out.Message = strings.Replace(e.Message, locking, command, 1)
+				break
+			}
+		}
 	}
 	return &out
 }
 
-// lockingCommand is how Postgres names a statement that locks rows FOR
-// UPDATE.
-const lockingCommand = "SELECT FOR UPDATE"
+// lockingCommands are how Postgres names the statements softfk's steps
+// lock rows with (FOR UPDATE, FOR NO KEY UPDATE) before the client's.
+var lockingCommands = []string{"SELECT FOR UPDATE", "SELECT FOR NO KEY UPDATE"}
 
 // firstValue decodes the first value of a DataRow body.
 func firstValue(body []byte) *string {
