@@ -526,7 +526,7 @@ func (b *planBuilder) deleteParentUnderRules(w *parser.Write, rels []*Rel) {
 		return
 	}
 	cols, parent := refColumnsOf(rels), rels[0].Parent
-	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
+	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols), "")
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "DELETE softfk cannot analyse: " + err.Error(), Rel: rels[0]}
 		return
@@ -581,7 +581,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 				unverifiable("UPDATE of "+reason, touched[0])
 				return
 			}
-			step, err := b.captureStep(w, append(exprs, keepsKeys(w, touched, cols, exprs)...))
+			step, err := b.captureStep(w, append(exprs, keepsKeys(w, touched, cols, exprs)...), "")
 			if err != nil {
 				unverifiable("UPDATE softfk cannot analyse ("+err.Error()+")", touched[0])
 				return
@@ -596,7 +596,7 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 		}
 		cols := refColumnsOf(asParent)
 		parent := asParent[0].Parent
-		step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
+		step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols), "")
 		if err != nil {
 			unverifiable("DELETE softfk cannot analyse ("+err.Error()+")", asParent[0])
 			return
@@ -639,7 +639,7 @@ func (b *planBuilder) insert(w *parser.Write, rels []*Rel) {
 // after a violation was raised (Postgres would report that other error,
 // from the insert, before its RI triggers fire). A row that ON CONFLICT DO
 // UPDATE updated instead is checked only where its key changed (see
-// keptKey).
+// oldRows.kept).
 func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 	t := rels[0].Child
 	upsert := w.OnConflict == parser.DoUpdate
@@ -647,24 +647,24 @@ func (b *planBuilder) rowChecks(w *parser.Write, rels []*Rel) bool {
 		!(len(w.Rows) == 1 || w.DefaultValues) {
 		return false
 	}
-	var kept func(r *Rel) string
+	var old *oldRows
 	if upsert {
-		kept = b.keptKeys(w, rels)
+		old = b.oldRowsOf(w, rels)
 	}
-	return b.inline(w, rels, kept)
+	return b.inline(w, rels, old)
 }
 
 // updateRowChecks plans the checks of an UPDATE that writes one row at
 // most (its WHERE gives a unique key one value) inside the statement
 // itself, as rowChecks does for an INSERT, and reports whether it did.
 // The row is checked for a relationship only when it changed its key (see
-// keptKey).
+// oldRows.kept).
 func (b *planBuilder) updateRowChecks(w *parser.Write, rels []*Rel) bool {
 	t := rels[0].Child
 	if len(b.st.Targets) != 1 || t.HasRules || t.BeforeUpdateTrigger || !writesAtMost(w, t, 1) {
 		return false
 	}
-	return b.inline(w, rels, b.keptKeys(w, rels))
+	return b.inline(w, rels, b.oldRowsOf(w, rels))
 }
 
 // writesAtMost reports whether a statement's WHERE lets it write n rows
@@ -699,9 +699,11 @@ func writesAtMost(w *parser.Write, t *Table, n int) bool {
 // relationship of a table with itself (the row may reference itself, or a
 // row the statement writes later), nor when an unqualified name may denote
 // another relation without the key columns the check names (see
-// Column.Everywhere). With kept, a relationship's check is skipped for a
-// row that kept its key.
-func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) string) bool {
+// Column.Everywhere). With old, the row an update wrote, a relationship's
+// check is skipped for a row that kept its key, and a missing parent of a
+// row written in a version newer than the statement's snapshot is a
+// serialization failure (see oldRows.stale).
+func (b *planBuilder) inline(w *parser.Write, rels []*Rel, old *oldRows) bool {
 	t := rels[0].Child
 	for _, r := range rels {
 		if r.Parent.sameTree(r.Child) {
@@ -718,16 +720,16 @@ func (b *planBuilder) inline(w *parser.Write, rels []*Rel, kept func(r *Rel) str
 	in := &Inline{}
 	var enforced, shadow []string
 	for _, r := range rels {
-		cond := guard
-		if kept != nil {
-			cond = joinNonEmpty(" AND ", guard, "("+kept(r)+") IS NOT TRUE")
+		cond, stale := guard, ""
+		if old != nil {
+			cond, stale = joinNonEmpty(" AND ", guard, "("+old.kept(r)+") IS NOT TRUE"), old.stale()
 		}
 		c := &in.Enforced
 		if r.Mode == config.Shadow {
 			c = &in.Shadow
-			shadow = append(shadow, rowViolation(r, ref, cond, false))
+			shadow = append(shadow, rowViolation(r, ref, cond, "", false))
 		} else {
-			enforced = append(enforced, rowViolation(r, ref, cond, true))
+			enforced = append(enforced, rowViolation(r, ref, cond, stale, true))
 		}
 		if *c == nil {
 			*c = &Check{rels: map[int]*Rel{}, Shadow: r.Mode == config.Shadow, Side: ChildSide}
@@ -845,33 +847,33 @@ func columnsInOrder(t *Table) []string {
 // childFromReturning plans the general child-side path: the statement
 // returns the new key values of every row it wrote (hidden), and a check
 // runs on them after it. Rows an update left a relationship's key alone in
-// are not checked for it (see keptKeys).
+// are not checked for it (see oldRowsOf).
 func (b *planBuilder) childFromReturning(w *parser.Write, rels []*Rel) {
 	from, cols := b.hide(w, rels[0].Child, unionColumns(rels, func(r *Rel) []string { return r.Columns }))
 	n := len(cols)
-	var kept func(r *Rel) string
+	var old *oldRows
 	if w.Kind == parser.Update || w.OnConflict == parser.DoUpdate {
-		kept = b.keptKeys(w, rels)
+		old = b.oldRowsOf(w, rels)
 	}
-	if kept != nil {
+	if old != nil {
 		for _, r := range rels {
-			b.plan.Hidden = append(b.plan.Hidden, "("+kept(r)+")::text")
+			b.plan.Hidden = append(b.plan.Hidden, "("+old.kept(r)+")::text")
 		}
 		n += len(rels)
 	}
 	colIdx := indexOf(cols)
 	b.hiddenUse = append(b.hiddenUse, hiddenUse{from: from, n: n, apply: func(rows [][]*string) {
-		b.work.childRows(rels, w.Table, cols, colIdx, rows, kept != nil)
+		b.work.childRows(rels, w.Table, cols, colIdx, rows, old != nil)
 	}})
 }
 
-// keptKeys returns, for an UPDATE or ON CONFLICT DO UPDATE, what renders
-// whether the row kept a relationship's key (see keptKey), or nil when it
-// cannot be known: that needs a unique key of the table the statement
+// oldRowsOf returns, for an UPDATE or ON CONFLICT DO UPDATE, what reads
+// the version a row replaced (see oldRows), or nil when it cannot be
+// known: that needs a unique key of the table the statement
 // leaves alone, no BEFORE UPDATE trigger or UPDATE rule that might change
 // it anyway, and the row's xmin, which an INSERT into a partitioned table
 // cannot return (not even for the rows its ON CONFLICT DO UPDATE updates).
-func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string {
+func (b *planBuilder) oldRowsOf(w *parser.Write, rels []*Rel) *oldRows {
 	t := rels[0].Child
 	if t.BeforeUpdateTrigger || t.hasRules(parser.Update) || !onlyTables(w, t) || w.Kind == parser.Insert && t.Kind == 'p' {
 		return nil
@@ -890,8 +892,7 @@ func (b *planBuilder) keptKeys(w *parser.Write, rels []*Rel) func(r *Rel) string
 	if unique == nil {
 		return nil
 	}
-	ref, g := config.QuoteIdent(w.Table.RefName()), guard(w.Table, t)
-	return func(r *Rel) string { return keptKey(r, ref, g, unique) }
+	return &oldRows{t: t, ref: config.QuoteIdent(w.Table.RefName()), guard: guard(w.Table, t), unique: unique, upsert: w.OnConflict == parser.DoUpdate}
 }
 
 // onlyTables reports whether the name a statement writes through denotes a
@@ -1094,7 +1095,13 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel, counted bool) {
 		b.plan.Unverifiable = &Unverifiable{Reason: reason, Rel: touched[0]}
 		return
 	}
-	step, err := b.captureStep(w, append(rowTexts(ref, touched[0].Parent, cols), newKeys...))
+	// Where the keys the rows get can be evaluated again alike, each row is
+	// locked as the UPDATE will lock it (see captureStep).
+	changed := ""
+	if exact, why := newKeyExprs(ref, w.SetValue, touched[0].Parent, cols, true); why == "" {
+		changed = "ROW(" + strings.Join(rowTexts(ref, touched[0].Parent, cols), ", ") + ") IS DISTINCT FROM ROW(" + strings.Join(exact, ", ") + ")"
+	}
+	step, err := b.captureStep(w, append(rowTexts(ref, touched[0].Parent, cols), newKeys...), changed)
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: touched[0]}
 		return
@@ -1151,7 +1158,7 @@ func (b *planBuilder) capturedAll(rels []*Rel, counted bool) func(captured [][]*
 func (b *planBuilder) updateParentByTriggers(w *parser.Write, rels []*Rel) bool {
 	cols := refColumnsOf(rels)
 	parent := rels[0].Parent
-	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols))
+	step, err := b.captureStep(w, rowTexts(config.QuoteIdent(w.Table.RefName()), parent, cols), "")
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "UPDATE softfk cannot analyse: " + err.Error(), Rel: rels[0]}
 		return false
@@ -1222,20 +1229,36 @@ func (b *planBuilder) capture(step *Step, apply func(rows [][]*string)) {
 
 // captureStep builds the step that reads, locking them, the rows an
 // UPDATE or DELETE is about to write: sel are its output expressions. It
-// locks them as the statement will at least: a DELETE FOR UPDATE, an
-// UPDATE FOR NO KEY UPDATE, which children's FOR KEY SHARE locks do not
-// wait for; the UPDATE itself then takes FOR UPDATE of the rows whose
-// key it changes, as it does without softfk.
-func (b *planBuilder) captureStep(w *parser.Write, sel []string) (*Step, error) {
-	with, fromWhere, err := w.FromWhere()
+// locks them as the statement will: a DELETE FOR UPDATE; an UPDATE FOR
+// UPDATE the rows whose key it changes, which wait for children's FOR
+// KEY SHARE locks, and FOR NO KEY UPDATE the others, which do not. Where
+// changed, the condition that a row's key changes, is "", all of an
+// UPDATE's rows are locked FOR NO KEY UPDATE (the UPDATE itself then
+// takes FOR UPDATE of those whose key it changes).
+func (b *planBuilder) captureStep(w *parser.Write, sel []string, changed string) (*Step, error) {
+	ref := config.QuoteIdent(w.Table.RefName())
+	rows := func(cond, lock string) (with, sql string, err error) {
+		with, fromWhere, err := w.FromWhereAnd(cond)
+		return with, "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + lock + ref, err
+	}
+	var with, sql string
+	var err error
+	switch {
+	case w.Kind != parser.Update:
+		with, sql, err = rows("", " FOR UPDATE OF ")
+	case changed == "":
+		with, sql, err = rows("", " FOR NO KEY UPDATE OF ")
+	default:
+		var changing, keeping string
+		if with, changing, err = rows(changed, " FOR UPDATE OF "); err == nil {
+			_, keeping, err = rows("NOT ("+changed+")", " FOR NO KEY UPDATE OF ")
+		}
+		sql = "SELECT softfk_changing.* FROM (" + changing + ") softfk_changing UNION ALL SELECT softfk_keeping.* FROM (" + keeping + ") softfk_keeping"
+	}
 	if err != nil {
 		return nil, err
 	}
-	lock := " FOR UPDATE OF "
-	if w.Kind == parser.Update {
-		lock = " FOR NO KEY UPDATE OF "
-	}
-	step := &Step{SQL: with + "SELECT " + strings.Join(sel, ", ") + " " + fromWhere + lock + config.QuoteIdent(w.Table.RefName()), Source: w, Command: b.command()}
+	step := &Step{SQL: with + sql, Source: w, Command: b.command()}
 	if b.env.Extended {
 		b.bindClientParams(step)
 	}

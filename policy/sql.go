@@ -318,9 +318,15 @@ func childViolations(r *Rel, from string, idx []int, cond string, lock bool) str
 // r, or NULL. The parent is looked up (and locked) only for a row that
 // meets cond: CASE decides that first, where the planner would order the
 // conditions of one WHERE by their cost (a row that kept its key would
-// lock its parent, which Postgres leaves alone).
-func rowViolation(r *Rel, ref, cond string, lock bool) string {
+// lock its parent, which Postgres leaves alone). A missing parent of a
+// row that meets stale (when not "") is a serialization failure instead:
+// the lookup could not see what a transaction the statement waited for
+// committed (see oldRows.stale).
+func rowViolation(r *Rel, ref, cond, stale string, lock bool) string {
 	violates, signal := childViolation(r, qualified(ref, r.Columns), lock)
+	if stale != "" {
+		signal = "CASE WHEN " + stale + " THEN " + conflictSignal(r) + " ELSE " + signal + " END"
+	}
 	lookup := "(SELECT " + signal + " WHERE " + violates + ")"
 	if cond == "" {
 		return lookup
@@ -328,47 +334,69 @@ func rowViolation(r *Rel, ref, cond string, lock bool) string {
 	return "CASE WHEN " + cond + " THEN " + lookup + " END"
 }
 
-// keptKey renders whether the row an UPDATE (or ON CONFLICT DO
-// UPDATE) wrote through ref kept relationship r's key: Postgres checks an
-// updated referencing row only when its key changed (by the key type's =)
-// or when the transaction wrote the row itself. The old row is read by
-// unique, a unique key the statement leaves alone, as the statement's own
-// snapshot still shows it, and counts only if it is the very version the
-// statement replaced: its xmax is the new row's xmin. Anything else counts
-// as changed and is checked: a row the statement inserted, one locked by
-// another transaction meanwhile, one READ COMMITTED updated in a newer
-// version than the snapshot's. Values are read as text and cast back, so
-// the SQL stays valid whichever table of its name the statement reaches
-// (see rowText), and every table it may reach has xmin (see onlyTables);
-// the guard, when the name is unqualified, keeps other tables from being
-// looked at.
-func keptKey(r *Rel, ref, guard string, unique []string) string {
-	t, o := r.Child, oldRowAlias
-	written := ref + ".xmin"
-	conds := []string{
-		o + ".xmax = " + written,
-		o + ".xmin <> " + written,
-		o + ".xmin <> xid(pg_current_xact_id())",
+// oldRows reads, for a row an UPDATE (or ON CONFLICT DO UPDATE) wrote
+// through ref into table t, the version it replaced, as the statement's
+// own snapshot still shows it: by unique, a unique key the statement
+// leaves alone. Values are read as text and cast back, so the SQL stays
+// valid whichever table of its name the statement reaches (see rowText),
+// and every table it may reach has xmin (see onlyTables); the guard, when
+// the name is unqualified, keeps other tables from being looked at.
+type oldRows struct {
+	t          *Table
+	ref, guard string
+	unique     []string
+	upsert     bool // the statement is an INSERT ... ON CONFLICT DO UPDATE
+}
+
+// lookup renders whether the snapshot shows a version of the row meeting
+// conds (over oldRowAlias and ref).
+func (o *oldRows) lookup(conds ...string) string {
+	for _, c := range o.unique {
+		col := o.t.Columns[c]
+		conds = append(conds, fmt.Sprintf("%s %s %s", col.typed(oldRowAlias+"."+config.QuoteIdent(c)), col.eq(), castTo(rowText(o.ref, o.t, c), col.Type)))
 	}
-	for _, c := range unique {
-		col := t.Columns[c]
-		conds = append(conds, fmt.Sprintf("%s %s %s", col.typed(o+"."+config.QuoteIdent(c)), col.eq(), castTo(rowText(ref, t, c), col.Type)))
+	found := fmt.Sprintf("EXISTS (SELECT FROM %s %s WHERE %s)", TableRef(o.t), oldRowAlias, strings.Join(conds, " AND "))
+	if o.guard != "" {
+		found = "CASE WHEN " + o.guard + " THEN " + found + " END"
 	}
+	return found
+}
+
+// kept renders whether the row kept relationship r's key: Postgres checks
+// an updated referencing row only when its key changed (by the key type's
+// =) or when the transaction wrote the row itself. The old row counts
+// only if it is the very version the statement replaced: its xmax is the
+// new row's xmin. Anything else counts as changed and is checked: a row
+// the statement inserted, one locked by another transaction meanwhile,
+// one READ COMMITTED updated in a newer version than the snapshot's.
+func (o *oldRows) kept(r *Rel) string {
+	a, written := oldRowAlias, o.ref+".xmin"
+	conds := []string{a + ".xmax = " + written, a + ".xmin <> " + written, a + ".xmin <> xid(pg_current_xact_id())"}
 	for j, c := range r.Columns {
-		conds = append(conds, sameKey(r, j, o+"."+config.QuoteIdent(c), castTo(rowText(ref, t, c), t.Columns[c].Type)))
+		conds = append(conds, sameKey(r, j, a+"."+config.QuoteIdent(c), castTo(rowText(o.ref, o.t, c), o.t.Columns[c].Type)))
 	}
-	kept := fmt.Sprintf("EXISTS (SELECT FROM %s %s WHERE %s)", TableRef(t), o, strings.Join(conds, " AND "))
-	if guard != "" {
-		kept = "CASE WHEN " + guard + " THEN " + kept + " END"
+	return o.lookup(conds...)
+}
+
+// stale renders whether the statement wrote the row in a version newer
+// than its snapshot: under READ COMMITTED it waited for the transaction
+// that wrote that version, then wrote it, while its snapshot still shows
+// the one before (an upsert's new row has none). Postgres's RI check,
+// which runs after the statement, sees what that transaction committed,
+// a parent it inserted included; the statement's own lookup does not.
+func (o *oldRows) stale() string {
+	a, written := oldRowAlias, o.ref+".xmin"
+	if o.upsert {
+		return o.lookup(a + ".xmax <> " + written)
 	}
-	return kept
+	return "NOT " + o.lookup(a+".xmax = "+written)
 }
 
 // keepsKeys renders, for a capture of the rows an UPDATE or a MERGE's
 // update (w) is about to write, whether each row keeps each of rels' keys,
 // as text: Postgres checks an updated referencing row only when its key
 // changes (see sameKey) or the transaction wrote the row itself (see
-// keptKey). newKeys are the texts of the keys (columns cols) the row is
+// oldRows.kept). newKeys are the texts of the keys (columns cols) the row is
 // about to get. Where the name w writes through may denote a relation
 // without xmin (see onlyTables), it renders NULL: the row is checked.
 func keepsKeys(w *parser.Write, rels []*Rel, cols, newKeys []string) []string {
@@ -428,27 +456,31 @@ type violationQuery func(from string) string
 
 // checkSQL combines violation queries over one key source into a check.
 // Enforced, it raises the first violation (in row order, then
-// relationship order, as Postgres fires its RI triggers); in shadow mode it
-// returns one row per violated relationship instead, and never raises. A
-// single query reads k inline, which plans and runs fastest.
+// relationship order, as Postgres fires its RI triggers) and, like them,
+// looks no further: the rows after it look up, and lock, nothing. In
+// shadow mode it returns one row per violated relationship instead, and
+// never raises. A single query reads k inline, which plans and runs
+// fastest; several read each row of k in turn.
 func checkSQL(src keySource, violations []violationQuery, shadow bool) string {
-	with, from := "WITH "+src.cte()+" ", "k"
-	if len(violations) == 1 {
-		with, from = "", src.from()
+	parts := func(from string) string {
+		out := make([]string, len(violations))
+		for i, v := range violations {
+			out[i] = v(from)
+		}
+		return strings.Join(out, " UNION ALL ")
 	}
-	parts := make([]string, len(violations))
-	for i, v := range violations {
-		parts[i] = v(from)
+	with := "WITH " + src.cte() + " "
+	switch {
+	case shadow && len(violations) == 1:
+		return "SELECT DISTINCT ON (x.r) x.v FROM (" + parts(src.from()) + ") x ORDER BY x.r, x.n"
+	case shadow:
+		return with + "SELECT DISTINCT ON (x.r) x.v FROM (" + parts("k") + ") x ORDER BY x.r, x.n"
+	case len(violations) == 1:
+		// k's rows come in order, and so are they filtered.
+		return "SELECT CAST((SELECT x.v FROM (" + parts(src.from()) + ") x LIMIT 1) AS int4)"
 	}
-	union := strings.Join(parts, " UNION ALL ")
-	if shadow {
-		return with + "SELECT DISTINCT ON (x.r) x.v FROM (" + union + ") x ORDER BY x.r, x.n"
-	}
-	order := " ORDER BY x.n, x.r"
-	if src.rows == 1 && len(violations) == 1 {
-		order = ""
-	}
-	return with + "SELECT CAST((SELECT x.v FROM (" + union + ") x" + order + " LIMIT 1) AS int4)"
+	// Each row of k reaches the queries, which name it k, in turn.
+	return with + "SELECT CAST((SELECT x.v FROM k, LATERAL (" + parts("(SELECT) AS softfk_row") + ") x LIMIT 1) AS int4)"
 }
 
 // keyExpr renders what a statement writes into column c as an SQL

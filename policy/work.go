@@ -105,7 +105,7 @@ func (w *parentWork) add(s *Step, collect func([][]*string)) {
 
 // childRows checks new child keys (columns cols of rows) against rels.
 // With kept, each row carries after its keys one flag per relationship of
-// rels, "true" when the row kept that relationship's key (see keptKey):
+// rels, "true" when the row kept that relationship's key (see oldRows.kept):
 // Postgres does not check such a row for it, and neither does softfk.
 func (w *parentWork) childRows(rels []*Rel, ref parser.Relation, cols []string, colIdx map[string]int, rows [][]*string, kept bool) {
 	types := make([]string, len(cols))
