@@ -526,13 +526,14 @@ func (g *interleavingGen) write() string {
 		return "INSERT INTO orders VALUES (" + order() + ", " + user() + ") ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id"
 	case 20:
 		return "INSERT INTO users VALUES (" + user() + ", 'n') ON CONFLICT (id) DO UPDATE SET id = " + user()
-	case 21:
-		return "MERGE INTO orders o USING (VALUES (" + order() + "::int, " + user() + "::int)) v(id, u) ON o.id = v.id " +
-			g.pick("WHEN MATCHED THEN UPDATE SET user_id = v.u", "WHEN MATCHED THEN DELETE", "WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.u)")
-	case 22:
-		// Without a write of its own: softfk locks a WITH query's rows
-		// before the main statement's (see README's known limits).
-		return "WITH d AS (DELETE FROM orders WHERE user_id = " + user() + " RETURNING id) SELECT count(*) FROM d"
+	case 21, 22:
+		// Not MATCHED clauses, nor data-modifying WITH queries: softfk
+		// captures their rows before the statement, which under READ
+		// COMMITTED may then write others, committed while the capture
+		// waited, whose children it leaves unchecked (see README's known
+		// limits; TestConcurrentLockModes has them alone).
+		return "MERGE INTO orders o USING (VALUES (" + id() + "::int, " + user() + "::int)) v(id, u) ON o.id = v.id " +
+			"WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.u)"
 	case 24:
 		return "UPDATE users SET manager = " + user() + " WHERE id = " + user()
 	case 25:
