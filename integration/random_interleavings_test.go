@@ -33,9 +33,11 @@ import (
 //	SOFTFK_INTERLEAVING_LOCKS=1 SOFTFK_RANDOM_SEED=7 SOFTFK_RANDOM_FIRST=12 SOFTFK_RANDOM_INTERLEAVINGS=1 go test -v -run TestRandomInterleavings ./integration
 
 // interleavingSchema is users (with their managers), their orders and the
-// orders' items, with rows that reference each other.
+// orders' items, with rows that reference each other. A user's uid is a
+// unique key no statement assigns, through which softfk finds the version
+// an update replaced (see README's known limits).
 var interleavingSchema = []string{
-	"CREATE TABLE users (id int PRIMARY KEY, name text, manager int)",
+	"CREATE TABLE users (id int PRIMARY KEY, name text, manager int, uid serial UNIQUE)",
 	"CREATE TABLE orders (id int PRIMARY KEY, user_id int DEFAULT 1, note text)",
 	"CREATE TABLE items (id int PRIMARY KEY, order_id int)",
 	"INSERT INTO users VALUES (1, 'a', NULL), (2, 'b', 1), (3, 'c', 1)",

@@ -371,25 +371,37 @@ func (o *oldRows) lookup(conds ...string) string {
 // one READ COMMITTED updated in a newer version than the snapshot's.
 func (o *oldRows) kept(r *Rel) string {
 	a, written := oldRowAlias, o.ref+".xmin"
-	conds := []string{a + ".xmax = " + written, a + ".xmin <> " + written, a + ".xmin <> xid(pg_current_xact_id())"}
+	conds := []string{replacedBy(a, written), a + ".xmin <> " + written, a + ".xmin <> xid(pg_current_xact_id())"}
 	for j, c := range r.Columns {
 		conds = append(conds, sameKey(r, j, a+"."+config.QuoteIdent(c), castTo(rowText(o.ref, o.t, c), o.t.Columns[c].Type)))
 	}
 	return o.lookup(conds...)
 }
 
-// stale renders whether the statement wrote the row in a version newer
+// stale renders whether the statement updated the row in a version newer
 // than its snapshot: under READ COMMITTED it waited for the transaction
-// that wrote that version, then wrote it, while its snapshot still shows
-// the one before (an upsert's new row has none). Postgres's RI check,
-// which runs after the statement, sees what that transaction committed,
-// a parent it inserted included; the statement's own lookup does not.
+// that wrote that version, then updated it, while its snapshot shows no
+// version it replaced (the one before, or none at all). Postgres's RI
+// check, which runs after the statement, sees what that transaction
+// committed, a parent it inserted included; the statement's own lookup
+// does not. An upsert's row is an update where it carries the lock the
+// upsert took on the row in conflict (its xmax is set; a new row's is 0).
 func (o *oldRows) stale() string {
-	a, written := oldRowAlias, o.ref+".xmin"
+	stale := "NOT " + o.lookup(replacedBy(oldRowAlias, o.ref+".xmin"))
 	if o.upsert {
-		return o.lookup(a + ".xmax <> " + written)
+		return "NOT (" + o.ref + ".xmax = '0'::xid) AND " + stale
 	}
-	return "NOT " + o.lookup(a+".xmax = "+written)
+	return stale
+}
+
+// replacedBy renders whether the row version a was replaced by the
+// transaction written (the new version's xmin): its xmax is that id, or,
+// where a transaction still held a lock on the row, a MultiXact of which
+// it is a member (read as in xmaxConflict; a number that is no recent
+// MultiXact's is taken for another transaction's id).
+func replacedBy(a, written string) string {
+	return fmt.Sprintf(`(%[1]s.xmax = %[2]s OR CASE WHEN mxid_age(%[1]s.xmax) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s.xmax) m
+ WHERE m.xid = %[2]s) ELSE false END)`, a, written)
 }
 
 // keepsKeys renders, for a capture of the rows an UPDATE or a MERGE's
