@@ -71,16 +71,22 @@ func (w *parentWork) Next(c Collected) []*Step {
 				cp.apply(c.Steps[cp.step])
 			}
 		}
-	} else {
-		cascades := w.cascade
-		w.cascade = nil
-		for i, apply := range cascades {
-			if i < len(c.Steps) {
-				apply(c.Steps[i])
-			}
+		return append(w.steps, w.checks...)
+	}
+	// What each step of the last round set off comes in that step's order,
+	// as Postgres fires the events each RI action's statement queued after
+	// those queued before it; among one step's, the referenced side's first.
+	cascades := w.cascade
+	w.cascade = nil
+	var round []*Step
+	for i, apply := range cascades {
+		if i < len(c.Steps) {
+			w.steps, w.checks = nil, nil
+			apply(c.Steps[i])
+			round = append(append(round, w.steps...), w.checks...)
 		}
 	}
-	return append(w.steps, w.checks...)
+	return round
 }
 
 // columnsOf slices columns [from, from+n) out of each row.
@@ -301,7 +307,9 @@ func (w *parentWork) action(r *Rel, keys keyFeed, idx, newIdx []int, cond string
 	w.updateChildren(r, keys, where, set, action == config.SetDefault || r.Child.updateTriggersMayChange(r.Columns))
 	if action == config.SetDefault {
 		// A child whose default is the key that just went away still
-		// references it: Postgres runs its NO ACTION check right away.
+		// references it: Postgres runs its NO ACTION check right away,
+		// before the checks of the children's new keys, which its update
+		// queued.
 		check := &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}
 		w.add(keys.step(checkSQL(keys.src, []violationQuery{parentCheck(r, idx, cond, true)}, false), check), nil)
 	}
@@ -318,13 +326,14 @@ func (w *parentWork) lockerCheck(child *Table, grand *Rel, keys keyFeed, where s
 // updateChildren runs an action that updates r's children, those matching
 // where (ON UPDATE CASCADE, SET NULL, SET DEFAULT), with the assignments
 // set. With checkNew, the keys the children end up with are checked
-// against r next round. Children that are parents too, referenced through
-// a column the action sets, have their keys changed in turn: Postgres
-// applies those relationships' ON UPDATE actions and checks to them, and
-// so does the next round. Their old keys come from the update's own view
-// of the rows (o, joined by row address), which is the version the update
-// replaces because the rows are locked just before (under REPEATABLE
-// READ, after a look for lockers the snapshot cannot see).
+// against r next round (those that changed, see oldRows.kept). Children
+// that are parents too, referenced
+// through a column the action sets, have their keys changed in turn:
+// Postgres applies those relationships' ON UPDATE actions and checks to
+// them, and so does the next round. Their old keys come from the update's
+// own view of the rows (o, joined by row address), which is the version
+// the update replaces because the rows are locked just before (under
+// REPEATABLE READ, after a look for lockers the snapshot cannot see).
 func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []string, checkNew bool) {
 	child, from := TableRef(r.Child), keys.src.from()
 	var grand []*Rel
@@ -336,15 +345,26 @@ func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []st
 	sql := fmt.Sprintf("UPDATE %s c SET %s FROM %s", child, strings.Join(set, ", "), from)
 	keyCols := refColumnsOf(grand)
 	var returned []string
-	if len(grand) > 0 {
-		w.lockerCheck(r.Child, grand[0], keys, where)
-		w.add(keys.step(fmt.Sprintf("SELECT count(*) FROM (SELECT FROM %s c, %s WHERE %s FOR UPDATE OF c) l", child, from, where), nil), nil)
+	if len(grand) > 0 || checkNew {
+		lock := "FOR NO KEY UPDATE"
+		if len(grand) > 0 {
+			w.lockerCheck(r.Child, grand[0], keys, where)
+			lock = "FOR UPDATE" // the action changes keys others reference
+		}
+		w.add(keys.step(fmt.Sprintf("SELECT count(*) FROM (SELECT FROM %s c, %s WHERE %s %s OF c) l", child, from, where, lock), nil), nil)
 		sql += ", " + child + " o"
 		where += " AND o.tableoid = c.tableoid AND o.ctid = c.ctid"
 		returned = append(columnTexts("o", keyCols), columnTexts("c", keyCols)...)
 	}
 	if checkNew {
+		// As after any update, Postgres checks a row only where its key
+		// changed or the transaction wrote the version it replaced.
+		kept := []string{"o.xmin <> xid(pg_current_xact_id())"}
+		for j, c := range r.Columns {
+			kept = append(kept, sameKey(r, j, "o."+config.QuoteIdent(c), "c."+config.QuoteIdent(c)))
+		}
 		returned = append(returned, columnTexts("c", r.Columns)...)
+		returned = append(returned, "("+strings.Join(kept, " AND ")+")::text")
 	}
 	sql += " WHERE " + where
 	if len(returned) == 0 {
@@ -357,7 +377,7 @@ func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []st
 			w.changed(event{table: r.Child, cols: keyCols, old: columnsOf(rows, 0, n), new: columnsOf(rows, n, n)})
 		}
 		if checkNew {
-			w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), columnsOf(rows, 2*n, len(r.Columns)), false)
+			w.childRows([]*Rel{r}, parser.Relation{Schema: r.Table.Schema, Name: r.Table.Name}, r.Columns, indexOf(r.Columns), columnsOf(rows, 2*n, len(r.Columns)+1), true)
 		}
 	})
 }
