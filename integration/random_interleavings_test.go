@@ -47,7 +47,7 @@ var interleavingSchema = []string{
 
 func TestRandomInterleavings(t *testing.T) {
 	seed := envInt(t, "SOFTFK_RANDOM_SEED", 1)
-	count := envInt(t, "SOFTFK_RANDOM_INTERLEAVINGS", 16)
+	count := envInt(t, "SOFTFK_RANDOM_INTERLEAVINGS", 10)
 	first := envInt(t, "SOFTFK_RANDOM_FIRST", 0)
 	for i := first; i < first+count; i++ {
 		t.Run(fmt.Sprintf("seed_%d_interleaving_%d", seed, i), func(t *testing.T) {
