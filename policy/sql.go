@@ -371,11 +371,8 @@ func (o *oldRows) lookup(conds ...string) string {
 // one READ COMMITTED updated in a newer version than the snapshot's.
 func (o *oldRows) kept(r *Rel) string {
 	a, written := oldRowAlias, o.ref+".xmin"
-	conds := []string{replacedBy(a, written), a + ".xmin <> " + written, a + ".xmin <> xid(pg_current_xact_id())"}
-	for j, c := range r.Columns {
-		conds = append(conds, sameKey(r, j, a+"."+config.QuoteIdent(c), castTo(rowText(o.ref, o.t, c), o.t.Columns[c].Type)))
-	}
-	return o.lookup(conds...)
+	return o.lookup(replacedBy(a, written), a+".xmin <> "+written,
+		keyKept(r, a, func(c string) string { return castTo(rowText(o.ref, o.t, c), o.t.Columns[c].Type) }))
 }
 
 // stale renders whether the statement updated the row in a version newer
@@ -397,11 +394,31 @@ func (o *oldRows) stale() string {
 // replacedBy renders whether the row version a was replaced by the
 // transaction written (the new version's xmin): its xmax is that id, or,
 // where a transaction still held a lock on the row, a MultiXact of which
-// it is a member (read as in xmaxConflict; a number that is no recent
-// MultiXact's is taken for another transaction's id).
+// it is a member.
 func replacedBy(a, written string) string {
-	return fmt.Sprintf(`(%[1]s.xmax = %[2]s OR CASE WHEN mxid_age(%[1]s.xmax) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s.xmax) m
- WHERE m.xid = %[2]s) ELSE false END)`, a, written)
+	return "(" + a + ".xmax = " + written + " OR " + recentMember(a+".xmax", "m.xid = "+written) + ")"
+}
+
+// recentMember renders whether xmax, read as the number of a recent
+// MultiXact, has a member m meeting cond. Nothing in SQL tells whether
+// xmax holds a transaction id or a MultiXact's number: a number no recent
+// MultiXact has (the last 2^24) is taken for a transaction id.
+func recentMember(xmax, cond string) string {
+	return fmt.Sprintf("CASE WHEN mxid_age(%[1]s) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s) m WHERE %[2]s) ELSE false END", xmax, cond)
+}
+
+// keyKept renders whether an update kept a row's key of relationship r
+// as Postgres's check decides it: the transaction did not write the
+// version old (an alias) that the update replaced, and the new version's
+// key (each column c as newKey renders it) equals old's. Postgres checks
+// an updated referencing row only when its key changed or the transaction
+// wrote the version it replaced.
+func keyKept(r *Rel, old string, newKey func(c string) string) string {
+	conds := []string{old + ".xmin <> xid(pg_current_xact_id())"}
+	for j, c := range r.Columns {
+		conds = append(conds, sameKey(r, j, old+"."+config.QuoteIdent(c), newKey(c)))
+	}
+	return strings.Join(conds, " AND ")
 }
 
 // keepsKeys renders, for a capture of the rows an UPDATE or a MERGE's
@@ -419,11 +436,7 @@ func keepsKeys(w *parser.Write, rels []*Rel, cols, newKeys []string) []string {
 			out[i] = "NULL"
 			continue
 		}
-		conds := []string{ref + ".xmin <> xid(pg_current_xact_id())"}
-		for j, c := range r.Columns {
-			conds = append(conds, sameKey(r, j, ref+"."+config.QuoteIdent(c), castTo(newKeys[slices.Index(cols, c)], r.Child.Columns[c].Type)))
-		}
-		out[i] = "(" + strings.Join(conds, " AND ") + ")::text"
+		out[i] = "(" + keyKept(r, ref, func(c string) string { return castTo(newKeys[slices.Index(cols, c)], r.Child.Columns[c].Type) }) + ")::text"
 	}
 	return out
 }
@@ -579,9 +592,9 @@ func xmaxConflict(xmax string) string {
 	own := "pg_current_xact_id_if_assigned()::text"
 	return fmt.Sprintf(`(%[1]s <> '0'::xid AND %[1]s::text IS DISTINCT FROM %[2]s AND (
  (CASE WHEN mxid_age(%[1]s) <= 0 OR %[3]s <= pg_current_xact_id()::text::bigint THEN %[4]s ELSE NOT %[5]s END) OR
- (CASE WHEN mxid_age(%[1]s) BETWEEN 1 AND 16777216 THEN EXISTS (SELECT FROM pg_get_multixact_members(%[1]s) m
-  WHERE m.xid::text IS DISTINCT FROM %[2]s AND %[6]s) ELSE false END)))`,
-		xmax, own, fullXid(xmax), unseenLocker(xmax), xidVisible(xmax), unseenLocker("m.xid"))
+ (%[6]s)))`,
+		xmax, own, fullXid(xmax), unseenLocker(xmax), xidVisible(xmax),
+		recentMember(xmax, "m.xid::text IS DISTINCT FROM "+own+" AND "+unseenLocker("m.xid")))
 }
 
 // transactionSnapshot is the condition that the transaction keeps one

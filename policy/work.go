@@ -359,12 +359,8 @@ func (w *parentWork) updateChildren(r *Rel, keys keyFeed, where string, set []st
 	if checkNew {
 		// As after any update, Postgres checks a row only where its key
 		// changed or the transaction wrote the version it replaced.
-		kept := []string{"o.xmin <> xid(pg_current_xact_id())"}
-		for j, c := range r.Columns {
-			kept = append(kept, sameKey(r, j, "o."+config.QuoteIdent(c), "c."+config.QuoteIdent(c)))
-		}
-		returned = append(returned, columnTexts("c", r.Columns)...)
-		returned = append(returned, "("+strings.Join(kept, " AND ")+")::text")
+		kept := keyKept(r, "o", func(c string) string { return "c." + config.QuoteIdent(c) })
+		returned = append(append(returned, columnTexts("c", r.Columns)...), "("+kept+")::text")
 	}
 	sql += " WHERE " + where
 	if len(returned) == 0 {
