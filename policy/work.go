@@ -327,10 +327,9 @@ func (w *parentWork) lockerCheck(child *Table, grand *Rel, keys keyFeed, where s
 // where (ON UPDATE CASCADE, SET NULL, SET DEFAULT), with the assignments
 // set. With checkNew, the keys the children end up with are checked
 // against r next round (those that changed, see oldRows.kept). Children
-// that are parents too, referenced
-// through a column the action sets, have their keys changed in turn:
-// Postgres applies those relationships' ON UPDATE actions and checks to
-// them, and so does the next round. Their old keys come from the update's
+// that are parents too, referenced through a column the action sets, have
+// their keys changed in turn: Postgres applies those relationships' ON
+// UPDATE actions and checks to them, and so does the next round. Their old keys come from the update's
 // own view of the rows (o, joined by row address), which is the version
 // the update replaces because the rows are locked just before (under
 // REPEATABLE READ, after a look for lockers the snapshot cannot see).
