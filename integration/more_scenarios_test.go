@@ -467,6 +467,11 @@ var clauseErrorScenarios = []scenario{
 		s("DELETE FROM users u USING nothere n WHERE u.id = n.id"),
 		s("MERGE INTO orders o USING (VALUES (1, 2)) v(id, u) ON o.nosuch = v.id WHEN MATCHED THEN UPDATE SET user_id = v.u"),
 		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED THEN UPDATE SET id = v.nosuch"),
+		// softfk inserts the counting of the rows each clause acts on
+		// into the MERGE (see policy's countMerge): positions after it
+		// still point where the client wrote them.
+		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED AND t.id > 0 THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (v.nosuch)"),
+		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED AND v.id > 0 THEN INSERT (id, email) VALUES (v.id, é.x)"),
 		s("BEGIN ISOLATION LEVEL REPEATABLE READ"),
 		s("DELETE FROM users WHERE nosuch = 2"),
 		s("ROLLBACK"),
@@ -474,6 +479,7 @@ var clauseErrorScenarios = []scenario{
 	{name: "errors in clauses within query strings", schema: usersOrders, fks: []fk{withActions(ordersFK, "CASCADE", "")}, modes: []string{"simple", "wire"}, steps: []step{
 		s("SELECT 'ü'; DELETE FROM users WHERE email = 'é' AND nosuch = 1"),
 		s("INSERT INTO users VALUES (7, 'ö'); UPDATE users SET id = 8 WHERE id = 7 AND nosuch"),
+		s("SELECT 'ü'; MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED AND t.id > 0 THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (v.id, 'é', v.nosuch)"),
 	}},
 	// A vertical tab is blank to softfk's parser (the Postgres 17 grammar)
 	// but not to Postgres 15: the server refuses the whole query string,

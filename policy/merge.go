@@ -19,13 +19,81 @@ import (
 // keys are checked and each deleted or changed parent key gets its
 // relationship's action, as after an INSERT, UPDATE or DELETE.
 func (b *planBuilder) merge(w *parser.Write, asChild, asParent []*Rel) {
+	b.mergeSides = map[bool]int{}
 	if len(asChild) > 0 && !b.mergeChild(w, asChild) {
 		return
 	}
 	if len(asParent) > 0 {
 		b.mergeParent(w, asParent, "MERGE")
 	}
+	if b.plan.Unverifiable == nil {
+		b.countMerge(w, append(asChild[:len(asChild):len(asChild)], asParent...))
+	}
 }
+
+// countMerge guards a MERGE's captures against READ COMMITTED, where the
+// MERGE, with a snapshot of its own, may act on rows its captures did not
+// see: a target row another transaction committed meanwhile (or while a
+// capture waited for a lock), or a source row that now matches, or no
+// longer does. Each WHEN clause of a captured side (see
+// planBuilder.mergeSides) counts, in a setting local to the transaction,
+// the rows it acts on; after the MERGE, when a clause acted on more or
+// fewer rows than the capture found for it, the statement fails as a
+// serialization failure, which clients retry, instead of leaving such a
+// row's children unchecked. Shadow relationships count nothing (nothing
+// fails for them).
+func (b *planBuilder) countMerge(w *parser.Write, rels []*Rel) {
+	i := slices.IndexFunc(rels, func(r *Rel) bool { return r.Mode == config.Enforce })
+	if i < 0 || len(b.mergeSides) == 0 {
+		return
+	}
+	r := rels[i]
+	counted := func(c int) bool {
+		_, captured := b.mergeSides[w.Merge[c].Matched]
+		return captured && w.Merge[c].Kind != parser.Other
+	}
+	var resets []string
+	ins, err := b.st.MergeGuards(func(c int) string {
+		if !counted(c) {
+			return ""
+		}
+		name := mergeCounter(c)
+		resets = append(resets, "set_config('"+name+"', '0', true)")
+		return "set_config('" + name + "', CAST(CAST(current_setting('" + name + "') AS int8) + 1 AS text), true) IS NOT NULL"
+	})
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "a MERGE softfk cannot analyse (" + err.Error() + ")", Rel: r}
+		return
+	}
+	b.plan.Insert = ins
+	b.plan.Before = append([]*Step{{SQL: "SELECT " + strings.Join(resets, ", ")}}, b.plan.Before...)
+	var compares []capture
+	for matched, at := range b.mergeSides {
+		compares = append(compares, capture{step: b.work.captured[at].step, apply: func(rows [][]*string) {
+			found := map[int]int{}
+			for _, row := range rows {
+				if row[0] != nil {
+					if c, err := strconv.Atoi(*row[0]); err == nil {
+						found[c-1]++
+					}
+				}
+			}
+			var same []string
+			for c := range w.Merge {
+				if w.Merge[c].Matched == matched && counted(c) {
+					same = append(same, fmt.Sprintf("current_setting('%s') = '%d'", mergeCounter(c), found[c]))
+				}
+			}
+			b.work.add(&Step{SQL: "SELECT CAST(CASE WHEN " + strings.Join(same, " AND ") + " THEN NULL ELSE " + conflictSignal(r) + " END AS int4)",
+				Check: &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}}, nil)
+		}})
+	}
+	b.work.captured = append(compares, b.work.captured...)
+}
+
+// mergeCounter names the setting in which a MERGE's WHEN clause c (from
+// 0) counts the rows it acts on (see countMerge).
+func mergeCounter(c int) string { return "softfk.merged_" + strconv.Itoa(c+1) }
 
 // mergeChild plans the checks of the child keys a MERGE writes; it reports
 // false when the MERGE is unverifiable.
@@ -90,6 +158,7 @@ func (b *planBuilder) mergeChild(w *parser.Write, rels []*Rel) bool {
 		b.capture(step, func(rows [][]*string) {
 			b.work.childRows(rels, w.Table, cols, colIdx, columnsOf(rows, 1, width), true)
 		})
+		b.mergeSides[matched] = len(b.work.captured) - 1
 	}
 	return true
 }
@@ -167,6 +236,9 @@ func (b *planBuilder) mergeParent(w *parser.Write, rels []*Rel, what string) {
 		b.work.changed(event{table: t, guard: guard(w.Table, t), cols: cols,
 			old: columnsOf(updated, 0, n), new: columnsOf(updated, n, n)})
 	})
+	if b.mergeSides != nil { // a MERGE's capture, not an upsert's (see upsertRace)
+		b.mergeSides[true] = len(b.work.captured) - 1
+	}
 }
 
 // upsertParent plans the actions for the parent keys an INSERT ... ON

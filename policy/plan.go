@@ -191,6 +191,9 @@ type Plan struct {
 	// Table is the configured table the statement writes (its last
 	// target's).
 	Table *Table
+	// Insert is text inserted into the statement before it is sent (see
+	// countMerge).
+	Insert []parser.Insertion
 }
 
 // Inline describes checks a statement makes of its own rows: an expression
@@ -239,7 +242,8 @@ func (p *Plan) FirstRel() *Rel {
 // Empty reports whether the plan asks for nothing.
 func (p *Plan) Empty() bool {
 	return p == nil || p.Unverifiable == nil && len(p.Before) == 0 && len(p.After) == 0 && len(p.Hidden) == 0 && p.Inline == nil &&
-		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Notices) == 0 && len(p.Shadowed) == 0 && p.Copy == nil
+		p.Continue == nil && p.Refuse == nil && p.Rewrite == "" && len(p.Notices) == 0 && len(p.Shadowed) == 0 && p.Copy == nil &&
+		len(p.Insert) == 0
 }
 
 // Collected holds the rows gathered in one round: the hidden RETURNING
@@ -339,6 +343,10 @@ type planBuilder struct {
 	childChecks []childCheck // known-key checks, combined into After
 	work        *parentWork  // parent-side work from collected rows
 	hiddenUse   []hiddenUse  // who reads which hidden columns
+	// mergeSides are a MERGE's captures (indexes in work.captured) of the
+	// rows its WHEN MATCHED (true) and WHEN NOT MATCHED (false) clauses
+	// act on (see countMerge).
+	mergeSides map[bool]int
 }
 
 // childCheck is one relationship to check over VALUES rows.

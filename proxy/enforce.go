@@ -315,7 +315,8 @@ func (f *frontend) execute(body []byte) error {
 	f.s.srv.metrics.StatementChecked()
 	if plan.Continue != nil {
 		// A continuation keeps state: each execution gets a fresh one.
-		if fresh, _ := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden {
+		if fresh, _ := f.plan(&bp.stmt.stmt, policy.Env{Extended: true, ParamTypes: bp.stmt.paramTypes}); fresh != nil && len(fresh.Hidden) == bp.stmt.hidden &&
+			slices.Equal(fresh.Insert, bp.stmt.plan.Insert) {
 			plan = fresh
 		}
 	}
@@ -629,6 +630,37 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "..."
+}
+
+// sentText is the text softfk sends for the client's statement st
+// planned as p, given its text (which starts at offset from of st's query
+// string): with the plan's insertions and hidden RETURNING columns.
+// positions maps error positions in it back to text; nil when nothing
+// moved (hidden columns come last).
+func sentText(text string, from int, st *parser.Statement, p *policy.Plan) (sent string, positions func(int) int) {
+	if len(p.Hidden) > 0 {
+		text = withHiddenReturning(text, relativeTo(st, from), p.Hidden)
+	}
+	if len(p.Insert) == 0 {
+		return text, nil
+	}
+	ins := make([]parser.Insertion, len(p.Insert))
+	for i, in := range p.Insert {
+		ins[i] = parser.Insertion{At: in.At + st.Start - from, Text: in.Text}
+	}
+	return parser.Spliced(text, ins), parser.SplicedPositions(text, ins)
+}
+
+// composed maps an error position through first, then through then;
+// either may be nil (no change).
+func composed(first, then func(int) int) func(int) int {
+	switch {
+	case first == nil:
+		return then
+	case then == nil:
+		return first
+	}
+	return func(pos int) int { return then(first(pos)) }
 }
 
 // withHiddenReturning appends softfk's hidden columns to a statement's

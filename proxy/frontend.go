@@ -334,28 +334,29 @@ func (f *frontend) parse(body []byte) {
 	}
 	f.stmts[msg.Name] = ps
 	query := msg.Query
-	msg.Query = ps.serverText(query)
+	var positions func(int) int
+	msg.Query, positions = ps.serverText(query)
 	if pw != nil {
 		pw.query, pw.paramTypes, pw.parsed, pw.text = query, msg.ParameterOIDs, msg.Query, msg.Query
 		f.writes[msg.Name] = pw
 	}
-	f.pending = append(f.pending, pending{kind: reqParse, part: part{remap: ps.remap}})
+	f.pending = append(f.pending, pending{kind: reqParse, part: part{remap: positions}})
 	f.sendMsg(&msg)
 }
 
 // serverText is the text the server prepares for the client's query
-// planned as ps: with softfk's hidden RETURNING columns, or rewritten.
-func (ps *preparedStmt) serverText(query string) string {
+// planned as ps: with softfk's insertions and hidden RETURNING columns, or
+// rewritten. positions maps error positions in it back to the client's
+// text (nil: they are the client's).
+func (ps *preparedStmt) serverText(query string) (text string, positions func(int) int) {
 	if ps.text != "" {
 		query = ps.text
 	}
-	switch {
-	case ps.hidden > 0:
-		return withHiddenReturning(query, &ps.stmt, ps.plan.Hidden)
-	case ps.plan.Rewrite != "":
-		return ps.plan.Rewrite
+	if ps.hidden == 0 && ps.plan.Rewrite != "" {
+		return ps.plan.Rewrite, ps.remap
 	}
-	return query
+	text, moved := sentText(query, 0, &ps.stmt, ps.plan)
+	return text, composed(moved, ps.remap)
 }
 
 // relevant is the cheap test that keeps statements away from the parser:

@@ -294,6 +294,7 @@ type queryBuilder struct {
 // characters (start, end], moved by shift from where it stood in orig.
 type clientText struct {
 	start, end, shift int
+	moved             func(int) int // see clientMoved
 }
 
 // raw appends text that is not a statement of its own.
@@ -304,13 +305,18 @@ func (q *queryBuilder) raw(text string) {
 
 // client appends a client statement's text, which starts at offset from in
 // the client's query string.
-func (q *queryBuilder) client(text string, from int, p part) {
+func (q *queryBuilder) client(text string, from int, p part) { q.clientMoved(text, from, nil, p) }
+
+// clientMoved appends a client statement's text as client does, with
+// text softfk inserted into it: moved maps positions in text back to the
+// client's statement (nil: nothing moved).
+func (q *queryBuilder) clientMoved(text string, from int, moved func(int) int, p part) {
 	// Positions are mapped through the whole query string: a syntax error
 	// in a later statement is reported against the first.
 	p.remap = q.clientPosition
 	start := q.runes
 	q.raw(text)
-	q.clients = append(q.clients, clientText{start: start, end: q.runes, shift: start - utf8.RuneCountInString(q.orig[:from])})
+	q.clients = append(q.clients, clientText{start: start, end: q.runes, shift: start - utf8.RuneCountInString(q.orig[:from]), moved: moved})
 	q.parts = append(q.parts, p)
 }
 
@@ -320,6 +326,9 @@ func (q *queryBuilder) client(text string, from int, p part) {
 func (q *queryBuilder) clientPosition(pos int) int {
 	for _, c := range q.clients {
 		if pos > c.start && pos <= c.end {
+			if c.moved != nil {
+				pos = c.start + c.moved(pos-c.start)
+			}
 			pos -= c.shift
 			if q.remap != nil {
 				pos = q.remap(pos)
@@ -514,14 +523,11 @@ func (f *frontend) runAsExtended(sql string, st *parser.Statement, p *policy.Pla
 		before[i] = f.responderFor(step, h, rd, stmt, func(pos int) int { return stepClientPosition(step, sql, remap, pos) })
 		f.sendStepOnce(step, before[i])
 	}
-	stmtPart := part{simple: true, hold: h, remap: remap, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()}
+	text, moved := sentText(sql, 0, st, p)
+	stmtPart := part{simple: true, hold: h, remap: composed(moved, remap), hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()}
 	send := func(kind requestKind, pt part, msg pgproto3.FrontendMessage) {
 		f.pending = append(f.pending, pending{kind: kind, part: pt})
 		f.sendMsg(msg)
-	}
-	text := sql
-	if len(p.Hidden) > 0 {
-		text = withHiddenReturning(sql, st, p.Hidden)
 	}
 	send(reqParse, stmtPart, &pgproto3.Parse{Query: text})
 	send(reqBind, stmtPart, &pgproto3.Bind{})
@@ -841,11 +847,9 @@ func (f *frontend) runGroup(sql string, res *parser.Result, plans []*policy.Plan
 				beforeResps = append(beforeResps, r)
 				q.own(step.SQL, part{proxy: r}, true)
 			}
-			if len(p.Hidden) > 0 {
-				text = withHiddenReturning(text, relativeTo(st, st.Start), p.Hidden)
-			}
+			text, moved := sentText(text, st.Start, st, p)
 			w.hidden = len(p.Hidden)
-			q.client(text, st.Start, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()})
+			q.clientMoved(text, st.Start, moved, part{hold: h, watch: w, hidden: len(p.Hidden), noRows: len(p.Hidden) > 0 && !st.Returns()})
 			for _, step := range p.After {
 				f.inlineStep(&q, step, f.afterResponder(step, h, st.Text))
 			}

@@ -80,7 +80,7 @@ func (f *frontend) replanIfStale(name []byte) string {
 	}
 	text := pw.query
 	if ps != nil {
-		text = ps.serverText(pw.query)
+		text, _ = ps.serverText(pw.query)
 	}
 	if text != pw.parsed && !f.own.canKeep(policy.StatementKey(text, pw.paramTypes)) {
 		return f.stand(pw)

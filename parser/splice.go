@@ -1,0 +1,152 @@
+package parser
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Insertion is text softfk inserts into a client statement before sending
+// it: Text goes at byte offset At of the statement's own text
+// (Statement.Text).
+type Insertion struct {
+	At   int
+	Text string
+}
+
+// Spliced returns text with the insertions made; ins is in increasing
+// order of At, each within text.
+func Spliced(text string, ins []Insertion) string {
+	var b strings.Builder
+	prev := 0
+	for _, in := range ins {
+		b.WriteString(text[prev:in.At])
+		b.WriteString(in.Text)
+		prev = in.At
+	}
+	b.WriteString(text[prev:])
+	return b.String()
+}
+
+// SplicedPositions maps an error position (in characters, from 1) in
+// Spliced(text, ins) back to text: a position inside inserted text maps
+// to the character it was inserted before.
+func SplicedPositions(text string, ins []Insertion) func(int) int {
+	type shift struct{ at, n int } // in characters of text
+	shifts := make([]shift, len(ins))
+	for i, in := range ins {
+		shifts[i] = shift{utf8.RuneCountInString(text[:in.At]), utf8.RuneCountInString(in.Text)}
+	}
+	return func(pos int) int {
+		moved := 0
+		for _, s := range shifts {
+			switch {
+			case pos-moved <= s.at:
+				return pos - moved
+			case pos-moved <= s.at+s.n:
+				return s.at + 1
+			}
+			moved += s.n
+		}
+		return pos - moved
+	}
+}
+
+// MergeGuards returns the insertions that make each WHEN clause of the
+// MERGE st for which guard returns an expression evaluate it for every
+// row the clause acts on, and for no other row: the clause's condition
+// c becomes (CASE WHEN (c) THEN guard ELSE false END), a clause without
+// one gets AND guard. guard's argument is the clause's index in
+// Write.Merge; its expression must be true. It fails when the clauses it
+// finds in the text are not the statement's.
+func (st *Statement) MergeGuards(guard func(clause int) string) ([]Insertion, error) {
+	w := st.Main()
+	if w == nil || w.Kind != Merge {
+		return nil, fmt.Errorf("not a MERGE")
+	}
+	spans, err := mergeConditions(st.Text)
+	if err != nil {
+		return nil, err
+	}
+	if len(spans) != len(w.Merge) {
+		return nil, fmt.Errorf("found %d WHEN clauses of %d", len(spans), len(w.Merge))
+	}
+	var ins []Insertion
+	for i, sp := range spans {
+		g := guard(i)
+		switch {
+		case g == "":
+		case sp.cond:
+			ins = append(ins, Insertion{sp.start, "(CASE WHEN ("}, Insertion{sp.end, ") THEN " + g + " ELSE false END)"})
+		default:
+			ins = append(ins, Insertion{sp.start, "AND " + g + " "})
+		}
+	}
+	return ins, nil
+}
+
+// conditionSpan is where a MERGE's WHEN clause has its condition in the
+// statement's text, [start, end), when cond; otherwise start is where its
+// THEN stands.
+type conditionSpan struct {
+	start, end int
+	cond       bool
+}
+
+// mergeConditions finds the WHEN clauses of a MERGE in its text: each
+// WHEN outside parentheses and CASE expressions starts one, and its
+// condition, if any, runs from the token after the AND that follows
+// MATCHED to the last token before its THEN.
+func mergeConditions(text string) ([]conditionSpan, error) {
+	scan, err := pg_query.Scan(text)
+	if err != nil {
+		return nil, err
+	}
+	var spans []conditionSpan
+	depth, cases := 0, 0
+	inHead, inCond := false, false // between a clause's WHEN and its THEN; after its AND
+	lastEnd := 0
+	for _, t := range scan.Tokens {
+		if t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {
+			continue
+		}
+		top := depth == 0 && cases == 0
+		switch t.Token {
+		case pg_query.Token_ASCII_40: // (
+			depth++
+		case pg_query.Token_ASCII_41: // )
+			depth--
+		case pg_query.Token_CASE:
+			cases++
+		case pg_query.Token_END_P:
+			if cases > 0 {
+				cases--
+			}
+		case pg_query.Token_WHEN:
+			if top {
+				inHead, inCond = true, false
+			}
+		case pg_query.Token_AND:
+			if top && inHead && !inCond {
+				inCond = true
+				spans = append(spans, conditionSpan{start: -1, cond: true})
+			}
+		case pg_query.Token_THEN:
+			if top && inHead {
+				if inCond {
+					spans[len(spans)-1].end = lastEnd
+				} else {
+					spans = append(spans, conditionSpan{start: int(t.Start)})
+				}
+				inHead, inCond = false, false
+			}
+		}
+		if inCond && spans[len(spans)-1].start < 0 && t.Token != pg_query.Token_AND {
+			spans[len(spans)-1].start = int(t.Start)
+		}
+		lastEnd = int(t.End)
+	}
+	return spans, nil
+}

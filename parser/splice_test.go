@@ -1,0 +1,63 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMergeGuards(t *testing.T) {
+	for _, tc := range []struct{ sql, want string }{
+		{"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (s.id)",
+			"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND g0 THEN DELETE WHEN NOT MATCHED AND g1 THEN INSERT VALUES (s.id)"},
+		{"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND t.a = 1 OR t.b THEN UPDATE SET a = 2 WHEN MATCHED THEN DO NOTHING",
+			"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND (CASE WHEN (t.a = 1 OR t.b) THEN g0 ELSE false END) THEN UPDATE SET a = 2 WHEN MATCHED AND g1 THEN DO NOTHING"},
+		// WHEN, AND and THEN inside CASE expressions, subqueries and the
+		// WITH clause, and comments, belong to no clause's head.
+		{"WITH w AS (SELECT CASE WHEN true THEN 1 END AS id) MERGE INTO t USING (SELECT id FROM w WHERE true AND true) s ON CASE WHEN t.id = s.id THEN true END " +
+			"WHEN NOT MATCHED BY TARGET AND (s.id > 0) AND CASE WHEN s.id < 9 THEN true ELSE false END -- last\n THEN INSERT VALUES (CASE WHEN s.id > 1 THEN 1 END) " +
+			"/* x */ WHEN MATCHED AND t.id IN (SELECT 1 WHERE true AND false) THEN UPDATE SET a = CASE WHEN t.a > 0 THEN 0 END",
+			"WITH w AS (SELECT CASE WHEN true THEN 1 END AS id) MERGE INTO t USING (SELECT id FROM w WHERE true AND true) s ON CASE WHEN t.id = s.id THEN true END " +
+				"WHEN NOT MATCHED BY TARGET AND (CASE WHEN ((s.id > 0) AND CASE WHEN s.id < 9 THEN true ELSE false END) THEN g0 ELSE false END) -- last\n THEN INSERT VALUES (CASE WHEN s.id > 1 THEN 1 END) " +
+				"/* x */ WHEN MATCHED AND (CASE WHEN (t.id IN (SELECT 1 WHERE true AND false)) THEN g1 ELSE false END) THEN UPDATE SET a = CASE WHEN t.a > 0 THEN 0 END"},
+	} {
+		res, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &res.Statements[0]
+		ins, err := st.MergeGuards(func(c int) string { return "g" + string(rune('0'+c)) })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sql, err)
+		}
+		if got := Spliced(st.Text, ins); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
+	}
+	res, _ := Analyze("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND t.a THEN DELETE WHEN NOT MATCHED THEN DO NOTHING")
+	st := &res.Statements[0]
+	ins, _ := st.MergeGuards(func(c int) string { return map[int]string{0: "g0"}[c] })
+	if got, want := Spliced(st.Text, ins), "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND (CASE WHEN (t.a) THEN g0 ELSE false END) THEN DELETE WHEN NOT MATCHED THEN DO NOTHING"; got != want {
+		t.Errorf("a clause without a guard: got %s", got)
+	}
+	if _, err := (&Statement{Kind: Merge}).MergeGuards(func(int) string { return "" }); err == nil {
+		t.Error("a statement that is no MERGE: no error")
+	}
+}
+
+func TestSplicedPositions(t *testing.T) {
+	text := "SELECT 'é', x FROM y"
+	ins := []Insertion{{At: strings.Index(text, "x"), Text: "(("}, {At: strings.Index(text, " FROM"), Text: "))"}}
+	spliced := Spliced(text, ins)
+	if spliced != "SELECT 'é', ((x)) FROM y" {
+		t.Fatalf("spliced: %s", spliced)
+	}
+	back := SplicedPositions(text, ins)
+	// Characters from 1: x is the 13th of text, the 15th of spliced; y
+	// the 20th and the 24th; inserted characters map to the one they
+	// stand before.
+	for pos, want := range map[int]int{1: 1, 12: 12, 13: 13, 14: 13, 15: 13, 16: 14, 17: 14, 18: 14, 24: 20} {
+		if got := back(pos); got != want {
+			t.Errorf("position %d: got %d, want %d", pos, got, want)
+		}
+	}
+}
