@@ -472,6 +472,10 @@ var clauseErrorScenarios = []scenario{
 		// still point where the client wrote them.
 		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED AND t.id > 0 THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (v.nosuch)"),
 		s("MERGE INTO users t USING (VALUES (1)) v(id) ON t.id = v.id WHEN MATCHED THEN DELETE WHEN NOT MATCHED AND v.id > 0 THEN INSERT (id, email) VALUES (v.id, é.x)"),
+		// ... and of the rows a data-modifying WITH query lets through
+		// (see policy's countWritten).
+		s("WITH d AS (DELETE FROM users WHERE id = 1 OR email = 'é' RETURNING nosuch) SELECT 1"),
+		s("WITH d AS (UPDATE users SET id = 5 WHERE id = 1 RETURNING id) SELECT 'é', nosuch FROM d"),
 		s("BEGIN ISOLATION LEVEL REPEATABLE READ"),
 		s("DELETE FROM users WHERE nosuch = 2"),
 		s("ROLLBACK"),

@@ -181,27 +181,40 @@ func TestConcurrentParentOfWaitingUpdate(t *testing.T) {
 	}
 }
 
-// A MERGE whose capture waits for another transaction's lock on a row
-// it will write, while that transaction adds a row the MERGE also
-// matches: the MERGE, with a snapshot of its own taken after the wait,
-// acts on that row too, which its capture did not see. Postgres's MERGE,
-// whose snapshot is older, leaves it alone; softfk counts the rows each
-// clause acts on and fails with 40001 (a retry passes) where it would
-// otherwise leave the new row's child (a delete of users) or the new
-// row's key (an update of orders) unchecked, an orphan each.
-func TestConcurrentMergeBeyondCapture(t *testing.T) {
+// A MERGE, or a data-modifying WITH query, whose capture waits for
+// another transaction's lock on a row it will write, while that
+// transaction adds a row the statement also matches: the statement, with
+// a snapshot of its own taken after the wait, acts on that row too,
+// which its capture did not see. Postgres's statement, whose snapshot is
+// older, leaves it alone; softfk counts the rows the statement acts on
+// and fails with 40001 (a retry passes) where it would otherwise leave
+// the new row's child (a delete of users) or the new row's key (an
+// update of orders) unchecked, an orphan each.
+func TestConcurrentWriteBeyondCapture(t *testing.T) {
 	fks := []fk{{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}}
 	for _, tc := range []struct {
-		name, merge string
-		// first are b's statements before the MERGE, each with its outcome.
+		name, write string
+		// first are b's statements before the write, each with its outcome.
 		first  []string
 		orders string
 	}{
-		{"delete of parents", "MERGE INTO users u USING (SELECT 3 AS id UNION ALL SELECT 10) s ON u.id = s.id WHEN MATCHED AND u.id > 0 THEN DELETE",
+		{"MERGE delete of parents", "MERGE INTO users u USING (SELECT 3 AS id UNION ALL SELECT 10) s ON u.id = s.id WHEN MATCHED AND u.id > 0 THEN DELETE",
 			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
 				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
 			"(1,1,) (100,10,) (2,2,) (3,1,)"},
-		{"update of children", "MERGE INTO orders o USING (VALUES (3, 2), (100, 7)) s(id, u) ON o.id = s.id WHEN MATCHED THEN UPDATE SET user_id = s.u",
+		{"MERGE update of children", "MERGE INTO orders o USING (VALUES (3, 2), (100, 7)) s(id, u) ON o.id = s.id WHEN MATCHED THEN UPDATE SET user_id = s.u",
+			[]string{"b: INSERT INTO orders VALUES (100, 1) → INSERT 0 1", "b: UPDATE orders SET note = 'b' WHERE id = 3 → UPDATE 1"},
+			"(1,1,) (100,1,) (2,2,) (3,1,b)"},
+		{"WITH delete of parents", "WITH d AS (DELETE FROM users WHERE id IN (3, 10) RETURNING id) SELECT count(*) FROM d",
+			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
+				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
+			"(1,1,) (100,10,) (2,2,) (3,1,)"},
+		// The main statement may be a write of its own.
+		{"WITH delete of parents beside an update", "WITH d AS (DELETE FROM users WHERE id IN (3, 10) RETURNING id) UPDATE orders SET note = 'd' WHERE id = 1",
+			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
+				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
+			"(1,1,) (100,10,) (2,2,) (3,1,)"},
+		{"WITH update of children", "WITH u AS (UPDATE orders SET user_id = CASE WHEN id = 3 THEN 2 ELSE 7 END WHERE id IN (3, 100) RETURNING id) SELECT count(*) FROM u",
 			[]string{"b: INSERT INTO orders VALUES (100, 1) → INSERT 0 1", "b: UPDATE orders SET note = 'b' WHERE id = 3 → UPDATE 1"},
 			"(1,1,) (100,1,) (2,2,) (3,1,b)"},
 	} {
@@ -210,9 +223,9 @@ func TestConcurrentMergeBeyondCapture(t *testing.T) {
 			for _, st := range tc.first {
 				steps = append(steps, st[:strings.Index(st, " → ")])
 			}
-			steps = append(steps, "a: "+tc.merge, "b: COMMIT")
+			steps = append(steps, "a: "+tc.write, "b: COMMIT")
 			got := startConcurrentRun(t, newDatabase(t), interleavingSchema, fks, false, 2).play(steps, "orders")
-			want := "b: BEGIN → BEGIN\n" + strings.Join(tc.first, "\n") + "\na: " + tc.merge + " … waits\na: " + tc.merge +
+			want := "b: BEGIN → BEGIN\n" + strings.Join(tc.first, "\n") + "\na: " + tc.write + " … waits\na: " + tc.write +
 				" → 40001 could not serialize access due to concurrent update\nb: COMMIT → COMMIT\norders: " + tc.orders + "\n"
 			if got != want {
 				t.Errorf("softfk:\n%s\nwant:\n%s", got, want)

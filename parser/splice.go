@@ -150,3 +150,52 @@ func mergeConditions(text string) ([]conditionSpan, error) {
 	}
 	return spans, nil
 }
+
+// WhereGuard returns the insertions that make w, an UPDATE or DELETE
+// written as a WITH query of st, evaluate guard for every row its WHERE
+// lets through, and for no other: WHERE c becomes WHERE (c) AND (CASE
+// WHEN (c) THEN guard ELSE false END), which keeps c's own conditions for
+// the planner (c is evaluated twice), and a query without a WHERE gets
+// WHERE guard. guard must be true.
+func (st *Statement) WhereGuard(w *Write, guard string) ([]Insertion, error) {
+	if w.rel == nil || (w.Kind != Update && w.Kind != Delete) || w.CurrentOf {
+		return nil, fmt.Errorf("not an UPDATE or DELETE")
+	}
+	from := int(w.rel.Location) - st.Start
+	scan, err := pg_query.Scan(st.Text)
+	if err != nil {
+		return nil, err
+	}
+	depth, lastEnd := 0, -1
+	where, cond := false, -1 // a WHERE was met; where its condition starts
+	for _, t := range scan.Tokens {
+		if int(t.Start) < from || t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {
+			continue
+		}
+		if t.Token == pg_query.Token_ASCII_41 && depth == 0 || t.Token == pg_query.Token_RETURNING && depth == 0 {
+			break // the end of the WITH query
+		}
+		switch {
+		case t.Token == pg_query.Token_ASCII_40: // (
+			depth++
+		case t.Token == pg_query.Token_ASCII_41: // )
+			depth--
+		case t.Token == pg_query.Token_WHERE && depth == 0:
+			where = true
+			lastEnd = int(t.End)
+			continue
+		}
+		if where && cond < 0 {
+			cond = int(t.Start)
+		}
+		lastEnd = int(t.End)
+	}
+	switch {
+	case lastEnd < 0 || where && cond < 0:
+		return nil, fmt.Errorf("no end of the WITH query found")
+	case !where:
+		return []Insertion{{lastEnd, " WHERE " + guard}}, nil
+	}
+	text := st.Text[cond:lastEnd]
+	return []Insertion{{cond, "("}, {lastEnd, ") AND (CASE WHEN (" + text + ") THEN " + guard + " ELSE false END)"}}, nil
+}

@@ -61,3 +61,28 @@ func TestSplicedPositions(t *testing.T) {
 		}
 	}
 }
+
+func TestWhereGuard(t *testing.T) {
+	for _, tc := range []struct{ sql, want string }{
+		{"WITH d AS (DELETE FROM users WHERE id = 1 OR id = $1 RETURNING id) SELECT * FROM d",
+			"WITH d AS (DELETE FROM users WHERE (id = 1 OR id = $1) AND (CASE WHEN (id = 1 OR id = $1) THEN g ELSE false END) RETURNING id) SELECT * FROM d"},
+		{"WITH d AS (DELETE FROM users) SELECT 1", "WITH d AS (DELETE FROM users WHERE g) SELECT 1"},
+		// A WHERE in a subquery is not the query's own; a comment ends
+		// the condition on its line.
+		{"WITH x AS (SELECT 1 AS id), d AS (UPDATE users u SET name = (SELECT 'x' WHERE true) FROM x WHERE u.id = x.id -- c\n) SELECT 1",
+			"WITH x AS (SELECT 1 AS id), d AS (UPDATE users u SET name = (SELECT 'x' WHERE true) FROM x WHERE (u.id = x.id) AND (CASE WHEN (u.id = x.id) THEN g ELSE false END) -- c\n) SELECT 1"},
+	} {
+		res, err := Analyze(tc.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := &res.Statements[0]
+		ins, err := st.WhereGuard(st.Targets[0].Write, "g")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sql, err)
+		}
+		if got := Spliced(st.Text, ins); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
+	}
+}

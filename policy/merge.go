@@ -43,30 +43,27 @@ func (b *planBuilder) merge(w *parser.Write, asChild, asParent []*Rel) {
 // row's children unchecked. Shadow relationships count nothing (nothing
 // fails for them).
 func (b *planBuilder) countMerge(w *parser.Write, rels []*Rel) {
-	i := slices.IndexFunc(rels, func(r *Rel) bool { return r.Mode == config.Enforce })
-	if i < 0 || len(b.mergeSides) == 0 {
+	r := firstEnforced(rels)
+	if r == nil || len(b.mergeSides) == 0 {
 		return
 	}
-	r := rels[i]
 	counted := func(c int) bool {
 		_, captured := b.mergeSides[w.Merge[c].Matched]
 		return captured && w.Merge[c].Kind != parser.Other
 	}
-	var resets []string
+	var names []string
 	ins, err := b.st.MergeGuards(func(c int) string {
 		if !counted(c) {
 			return ""
 		}
-		name := mergeCounter(c)
-		resets = append(resets, "set_config('"+name+"', '0', true)")
-		return "set_config('" + name + "', CAST(CAST(current_setting('" + name + "') AS int8) + 1 AS text), true) IS NOT NULL"
+		names = append(names, mergeCounter(c))
+		return countedSQL(mergeCounter(c))
 	})
 	if err != nil {
 		b.plan.Unverifiable = &Unverifiable{Reason: "a MERGE softfk cannot analyse (" + err.Error() + ")", Rel: r}
 		return
 	}
-	b.plan.Insert = ins
-	b.plan.Before = append([]*Step{{SQL: "SELECT " + strings.Join(resets, ", ")}}, b.plan.Before...)
+	b.countIn(ins, names)
 	var compares []capture
 	for matched, at := range b.mergeSides {
 		compares = append(compares, capture{step: b.work.captured[at].step, apply: func(rows [][]*string) {

@@ -347,6 +347,7 @@ type planBuilder struct {
 	// rows its WHEN MATCHED (true) and WHEN NOT MATCHED (false) clauses
 	// act on (see countMerge).
 	mergeSides map[bool]int
+	counters   int // settings that count rows of WITH queries (see countWritten)
 }
 
 // childCheck is one relationship to check over VALUES rows.
@@ -561,6 +562,13 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 		unverifiable("WHERE CURRENT OF", firstOf(asChild, asParent))
 		return
 	}
+	b.ensureWork()
+	captures := len(b.work.captured)
+	defer func() {
+		if b.plan.Unverifiable == nil && len(b.work.captured) > captures && w.Kind != parser.Insert {
+			b.countWritten(w, append(asChild[:len(asChild):len(asChild)], asParent...), captures)
+		}
+	}()
 	switch w.Kind {
 	case parser.Insert:
 		if len(asChild) > 0 && !b.knownChildRows(w, asChild) {
@@ -613,6 +621,62 @@ func (b *planBuilder) withQuery(w *parser.Write, asChild, asParent []*Rel) {
 	default:
 		unverifiable(w.Kind.String(), firstOf(asChild, asParent))
 	}
+}
+
+// countWritten guards the captures of an UPDATE or DELETE written as a
+// WITH query (the capture at index first of work.captured, and any
+// after it) against READ COMMITTED, where the statement, with a snapshot
+// of its own, may write rows the capture did not see (see capturedAll):
+// softfk inserts into its WHERE a set_config that counts, in a setting
+// local to the transaction, the rows the WHERE lets through, and when
+// they are more than the capture found, the statement fails as a
+// serialization failure. (More, not other: a join may let a row through
+// once where its capture finds it once per row it joins.) Shadow
+// relationships count nothing.
+func (b *planBuilder) countWritten(w *parser.Write, rels []*Rel, first int) {
+	r := firstEnforced(rels)
+	if r == nil {
+		return
+	}
+	b.counters++
+	name := "softfk.written_" + strconv.Itoa(b.counters)
+	ins, err := b.st.WhereGuard(w, countedSQL(name))
+	if err != nil {
+		b.plan.Unverifiable = &Unverifiable{Reason: "a WITH query softfk cannot analyse (" + err.Error() + ")", Rel: r}
+		return
+	}
+	b.countIn(ins, []string{name})
+	b.work.captured = slices.Insert(b.work.captured, first, capture{step: b.work.captured[first].step, apply: func(rows [][]*string) {
+		b.work.add(&Step{SQL: fmt.Sprintf("SELECT CAST(CASE WHEN CAST(current_setting('%s') AS int8) > %d THEN %s END AS int4)", name, len(rows), conflictSignal(r)),
+			Check: &Check{rels: map[int]*Rel{r.Index: r}, Side: ParentSide}}, nil)
+	}})
+}
+
+// countIn inserts ins into the statement, text that counts rows in the
+// settings names (see countedSQL), which a step just before the
+// statement sets to 0.
+func (b *planBuilder) countIn(ins []parser.Insertion, names []string) {
+	b.plan.Insert = append(b.plan.Insert, ins...)
+	slices.SortStableFunc(b.plan.Insert, func(x, y parser.Insertion) int { return x.At - y.At })
+	resets := make([]string, len(names))
+	for i, name := range names {
+		resets[i] = "set_config('" + name + "', '0', true)"
+	}
+	b.plan.Before = append([]*Step{{SQL: "SELECT " + strings.Join(resets, ", ")}}, b.plan.Before...)
+}
+
+// countedSQL renders a true condition that adds one to the count in the
+// setting name, local to the transaction, each time it is evaluated.
+func countedSQL(name string) string {
+	return "set_config('" + name + "', CAST(CAST(current_setting('" + name + "') AS int8) + 1 AS text), true) IS NOT NULL"
+}
+
+// firstEnforced returns the first of rels in enforce mode, or nil.
+func firstEnforced(rels []*Rel) *Rel {
+	if i := slices.IndexFunc(rels, func(r *Rel) bool { return r.Mode == config.Enforce }); i >= 0 {
+		return rels[i]
+	}
+	return nil
 }
 
 func firstOf(a, b []*Rel) *Rel {
@@ -1139,11 +1203,10 @@ func (b *planBuilder) updateParent(w *parser.Write, rels []*Rel, counted bool) {
 // counted, or in shadow mode, it does nothing (see README's known
 // limits).
 func (b *planBuilder) capturedAll(rels []*Rel, counted bool) func(captured [][]*string) {
-	i := slices.IndexFunc(rels, func(r *Rel) bool { return r.Mode == config.Enforce })
-	if !counted || i < 0 {
+	r := firstEnforced(rels)
+	if !counted || r == nil {
 		return func([][]*string) {}
 	}
-	r := rels[i]
 	if len(b.plan.Hidden) == 0 {
 		b.plan.Hidden = append(b.plan.Hidden, "NULL::text")
 	}

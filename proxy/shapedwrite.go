@@ -178,7 +178,7 @@ const maxWriteShapes = 2 * maxOwnWrites
 // writeShape returns how the write pz runs as softfk's statement, planned
 // once per shape, configuration and catalog, or nil when it does not (see
 // shapedWrite): when its plan is one softfk cannot run so (an unverifiable
-// write, a refusal, a rewrite).
+// write, a refusal, a rewrite, text inserted into the statement).
 func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 	types := make([]uint32, len(pz.Constants))
 	for i, c := range pz.Constants {
@@ -211,7 +211,7 @@ func (f *frontend) writeShape(pz *parser.Parameterized) *writeShape {
 	}
 	st := &res.Statements[0]
 	p := db.Plan(st, env)
-	if p == nil || p.Table == nil || p.Unverifiable != nil || len(p.Shadowed) > 0 || p.Rewrite != "" || p.Copy != nil || p.Refuse != nil {
+	if p == nil || p.Table == nil || p.Unverifiable != nil || len(p.Shadowed) > 0 || p.Rewrite != "" || len(p.Insert) > 0 || p.Copy != nil || p.Refuse != nil {
 		return nil
 	}
 	for _, c := range pz.Constants {
