@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +69,17 @@ func TestRandomInterleavings(t *testing.T) {
 			db := newDatabase(t)
 			want := playRandomInterleaving(t, db, fks, true, seed, i, sessions, steps)
 			got := playRandomInterleaving(t, db, fks, false, seed, i, sessions, steps)
-			if !sameInterleaving(got, want) {
+			switch {
+			case sameInterleaving(got, want):
+			case countedWriteFailed(got, want):
+				// From there on the runs differ; what softfk left must
+				// still have no orphan.
+				if orphans := orphansIn(got, fks); len(orphans) > 0 {
+					t.Errorf("relationships %+v\norphans %v\nsoftfk:\n%s", fks, orphans, got)
+				} else {
+					t.Log("a counted write failed with 40001 where Postgres's succeeded; no orphans")
+				}
+			default:
 				t.Errorf("relationships %+v\nsoftfk:\n%s\nPostgres with the FOREIGN KEYs:\n%s", fks, got, want)
 			}
 		})
@@ -94,6 +105,59 @@ func sameInterleaving(got, want string) bool {
 		}
 	}
 	return true
+}
+
+// countedWriteFailed reports whether softfk's run (got) first differs
+// from Postgres's (want) where a MERGE or a data-modifying WITH query
+// failed with 40001 and succeeded against Postgres: softfk counted rows
+// its capture did not see, committed while it waited (see
+// TestConcurrentWriteBeyondCapture).
+func countedWriteFailed(got, want string) bool {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) && i < len(w); i++ {
+		if g[i] == w[i] || sameInterleaving(g[i], w[i]) {
+			continue
+		}
+		gs, gOut, _ := strings.Cut(g[i], " → ")
+		ws, wOut, _ := strings.Cut(w[i], " → ")
+		counted := strings.Contains(gs, ": MERGE ") || strings.Contains(gs, ": WITH ")
+		return gs == ws && counted && gOut == "40001 could not serialize access due to concurrent update" && !sqlstate.MatchString(wOut)
+	}
+	return false
+}
+
+// sqlstate matches an outcome that is an error: a SQLSTATE (five digits
+// or capitals, a digit among them, unlike a command tag such as MERGE).
+var sqlstate = regexp.MustCompile(`^[0-9A-Z]{0,4}[0-9][0-9A-Z]{0,4} `)
+
+// orphansIn lists the rows of the tables at the end of an interleaving
+// (lines "users: (1,a,,1) (2,b,1,2)", "orders: ...", "items: ...") whose
+// key for one of fks has no parent.
+func orphansIn(run string, fks []fk) []string {
+	rows := map[string][][]string{}
+	for _, line := range strings.Split(run, "\n") {
+		table, tuples, ok := strings.Cut(line, ": (")
+		if !ok || strings.Contains(table, " ") {
+			continue
+		}
+		for _, t := range strings.Split(strings.TrimSuffix(tuples, ")"), ") (") {
+			rows[table] = append(rows[table], strings.Split(t, ","))
+		}
+	}
+	column := map[string]int{"id": 0, "user_id": 1, "order_id": 1, "manager": 2}
+	var orphans []string
+	for _, f := range fks {
+		keys := map[string]bool{}
+		for _, r := range rows[f.refTable] {
+			keys[r[column[f.refCols]]] = true
+		}
+		for _, r := range rows[f.table] {
+			if k := r[column[f.cols]]; k != "" && !keys[k] {
+				orphans = append(orphans, f.table+" ("+strings.Join(r, ",")+")")
+			}
+		}
+	}
+	return orphans
 }
 
 // An UPDATE locks each row it writes FOR UPDATE only when it changes the
@@ -555,7 +619,7 @@ func (g *interleavingGen) write() string {
 	user := func() string { return g.value(1 + g.rng.IntN(4)) }
 	order := func() string { return g.value(1 + g.rng.IntN(4)) }
 	id := func() string { g.nextID++; return g.value(g.nextID) }
-	switch g.rng.IntN(28) {
+	switch g.rng.IntN(32) {
 	case 0:
 		return "INSERT INTO users VALUES (" + user() + ", 'n')"
 	case 1:
@@ -603,13 +667,21 @@ func (g *interleavingGen) write() string {
 	case 20:
 		return "INSERT INTO users VALUES (" + user() + ", 'n') ON CONFLICT (id) DO UPDATE SET id = " + user()
 	case 21, 22:
-		// Not MATCHED clauses, nor data-modifying WITH queries: softfk
-		// captures their rows before the statement, which under READ
-		// COMMITTED may then write others, committed while the capture
-		// waited, whose children it leaves unchecked (see README's known
-		// limits; TestConcurrentLockModes has them alone).
 		return "MERGE INTO orders o USING (VALUES (" + id() + "::int, " + user() + "::int)) v(id, u) ON o.id = v.id " +
 			"WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.u)"
+	// softfk captures the rows the next ones write before they run; under
+	// READ COMMITTED they may then write others, committed while the
+	// capture waited: softfk counts them and fails with 40001 (see
+	// countedWriteFailed).
+	case 28:
+		return "MERGE INTO users u USING (VALUES (" + user() + "::int), (" + user() + "::int)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE"
+	case 29:
+		return "MERGE INTO orders o USING (VALUES (" + order() + "::int, " + user() + "::int)) v(id, u) ON o.id = v.id " +
+			"WHEN MATCHED THEN UPDATE SET user_id = v.u WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.u)"
+	case 30:
+		return "WITH d AS (DELETE FROM users WHERE id IN (" + user() + ", " + user() + ") RETURNING id) SELECT count(*) FROM d"
+	case 31:
+		return "WITH u AS (UPDATE orders SET user_id = " + user() + " WHERE id IN (" + order() + ", " + order() + ") RETURNING id) SELECT count(*) FROM u"
 	case 24:
 		return "UPDATE users SET manager = " + user() + " WHERE id = " + user()
 	case 25:
