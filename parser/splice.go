@@ -158,8 +158,8 @@ func mergeConditions(text string) ([]conditionSpan, error) {
 // the planner (c is evaluated twice), and a query without a WHERE gets
 // WHERE guard. guard must be true.
 func (st *Statement) WhereGuard(w *Write, guard string) ([]Insertion, error) {
-	if w.rel == nil || (w.Kind != Update && w.Kind != Delete) || w.CurrentOf {
-		return nil, fmt.Errorf("not an UPDATE or DELETE")
+	if w.rel == nil || (w.Kind != Update && w.Kind != Delete) || w.CurrentOf || w.rel.Location < int32(st.Start) {
+		return nil, fmt.Errorf("not an UPDATE or DELETE found in the statement")
 	}
 	from := int(w.rel.Location) - st.Start
 	scan, err := pg_query.Scan(st.Text)
