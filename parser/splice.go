@@ -108,12 +108,12 @@ func mergeConditions(text string) ([]conditionSpan, error) {
 	depth, cases := 0, 0
 	inHead, inCond := false, false // between a clause's WHEN and its THEN; after its AND
 	lastEnd := 0
-	for _, t := range scan.Tokens {
+	for i, t := range scan.Tokens {
 		if t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {
 			continue
 		}
 		top := depth == 0 && cases == 0
-		switch t.Token {
+		switch keyword(scan.Tokens, i) {
 		case pg_query.Token_ASCII_40: // (
 			depth++
 		case pg_query.Token_ASCII_41: // )
@@ -168,19 +168,20 @@ func (st *Statement) WhereGuard(w *Write, guard string) ([]Insertion, error) {
 	}
 	depth, lastEnd := 0, -1
 	where, cond := false, -1 // a WHERE was met; where its condition starts
-	for _, t := range scan.Tokens {
+	for i, t := range scan.Tokens {
 		if int(t.Start) < from || t.Token == pg_query.Token_SQL_COMMENT || t.Token == pg_query.Token_C_COMMENT {
 			continue
 		}
-		if t.Token == pg_query.Token_ASCII_41 && depth == 0 || t.Token == pg_query.Token_RETURNING && depth == 0 {
+		k := keyword(scan.Tokens, i)
+		if k == pg_query.Token_ASCII_41 && depth == 0 || k == pg_query.Token_RETURNING && depth == 0 {
 			break // the end of the WITH query
 		}
 		switch {
-		case t.Token == pg_query.Token_ASCII_40: // (
+		case k == pg_query.Token_ASCII_40: // (
 			depth++
-		case t.Token == pg_query.Token_ASCII_41: // )
+		case k == pg_query.Token_ASCII_41: // )
 			depth--
-		case t.Token == pg_query.Token_WHERE && depth == 0:
+		case k == pg_query.Token_WHERE && depth == 0:
 			where = true
 			lastEnd = int(t.End)
 			continue
@@ -198,4 +199,22 @@ func (st *Statement) WhereGuard(w *Write, guard string) ([]Insertion, error) {
 	}
 	text := st.Text[cond:lastEnd]
 	return []Insertion{{cond, "("}, {lastEnd, ") AND (CASE WHEN (" + text + ") THEN " + guard + " ELSE false END)"}}, nil
+}
+
+// keyword is the token i of tokens, read as IDENT when it is a keyword
+// after a dot, where it names a column (t.returning, s.end).
+func keyword(tokens []*pg_query.ScanToken, i int) pg_query.Token {
+	t := tokens[i]
+	if t.KeywordKind == pg_query.KeywordKind_NO_KEYWORD {
+		return t.Token
+	}
+	for j := i - 1; j >= 0; j-- {
+		if p := tokens[j].Token; p != pg_query.Token_SQL_COMMENT && p != pg_query.Token_C_COMMENT {
+			if p == pg_query.Token_ASCII_46 { // .
+				return pg_query.Token_IDENT
+			}
+			break
+		}
+	}
+	return t.Token
 }

@@ -1,8 +1,10 @@
 package parser
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMergeGuards(t *testing.T) {
@@ -85,4 +87,64 @@ func TestWhereGuard(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", tc.sql, got, tc.want)
 		}
 	}
+}
+
+// Whatever MERGE or data-modifying WITH query softfk guards, the guarded
+// text parses as the same statement: a MERGE with as many WHEN clauses,
+// a WITH query writing the same tables; and every position in it maps
+// back into the client's text.
+func FuzzGuards(f *testing.F) {
+	for _, seed := range []string{
+		"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND t.a BETWEEN 1 AND 2 THEN DELETE WHEN NOT MATCHED THEN INSERT VALUES (s.id)",
+		"WITH w AS (SELECT CASE WHEN true THEN 1 END AS id) MERGE INTO t USING w ON CASE WHEN t.id = w.id THEN true END WHEN MATCHED THEN UPDATE SET a = CASE WHEN t.a > 0 THEN 0 END",
+		"WITH d AS (DELETE FROM users u USING x WHERE u.id = x.id OR u.id = $1 RETURNING u.id), e AS (UPDATE orders SET n = 'é' -- c\n) SELECT * FROM d",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		res, err := Analyze(sql)
+		if err != nil || len(res.Statements) != 1 {
+			return
+		}
+		st := &res.Statements[0]
+		var ins []Insertion
+		for i := range st.Targets {
+			w := st.Targets[i].Write
+			switch {
+			case w == nil:
+			case w.Kind == Merge:
+				more, err := st.MergeGuards(func(int) string { return "true" })
+				if err != nil {
+					t.Fatalf("%q: %v", sql, err)
+				}
+				ins = append(ins, more...)
+			case st.Targets[i].InWith && (w.Kind == Update || w.Kind == Delete) && !w.CurrentOf:
+				more, err := st.WhereGuard(w, "true")
+				if err != nil {
+					t.Fatalf("%q: %v", sql, err)
+				}
+				ins = append(ins, more...)
+			}
+		}
+		if len(ins) == 0 {
+			return
+		}
+		slices.SortStableFunc(ins, func(x, y Insertion) int { return x.At - y.At })
+		guarded := Spliced(st.Text, ins)
+		again, err := Analyze(guarded)
+		if err != nil || len(again.Statements) != 1 || len(again.Statements[0].Targets) != len(st.Targets) {
+			t.Fatalf("%q guarded as %q: %v", sql, guarded, err)
+		}
+		for i, target := range again.Statements[0].Targets {
+			if target.Relation != st.Targets[i].Relation || target.Write != nil && target.Write.Kind == Merge && len(target.Write.Merge) != len(st.Targets[i].Write.Merge) {
+				t.Fatalf("%q guarded as %q writes otherwise", sql, guarded)
+			}
+		}
+		back, n := SplicedPositions(st.Text, ins), utf8.RuneCountInString(st.Text)
+		for pos := 1; pos <= utf8.RuneCountInString(guarded); pos++ {
+			if p := back(pos); p < 1 || p > n+1 {
+				t.Fatalf("%q: position %d maps to %d", guarded, pos, p)
+			}
+		}
+	})
 }
