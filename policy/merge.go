@@ -65,7 +65,11 @@ func (b *planBuilder) countMerge(w *parser.Write, rels []*Rel) {
 	}
 	b.countIn(ins, names)
 	var compares []capture
-	for matched, at := range b.mergeSides {
+	for _, matched := range []bool{false, true} {
+		at, captured := b.mergeSides[matched]
+		if !captured {
+			continue
+		}
 		compares = append(compares, capture{step: b.work.captured[at].step, apply: func(rows [][]*string) {
 			found := map[int]int{}
 			for _, row := range rows {

@@ -191,8 +191,9 @@ type Plan struct {
 	// Table is the configured table the statement writes (its last
 	// target's).
 	Table *Table
-	// Insert is text inserted into the statement before it is sent (see
-	// countMerge).
+	// Insert is text inserted into the statement before it is sent: the
+	// counting of the rows a MERGE's clauses or a data-modifying WITH
+	// query's WHERE let through (see countIn).
 	Insert []parser.Insertion
 }
 
