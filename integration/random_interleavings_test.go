@@ -265,6 +265,13 @@ func TestConcurrentParentOfWaitingUpdate(t *testing.T) {
 // update of orders) unchecked, an orphan each.
 func TestConcurrentWriteBeyondCapture(t *testing.T) {
 	fks := []fk{{table: "orders", cols: "user_id", refTable: "users", refCols: "id"}}
+	// b adds user 10 with an order, or order 100, and locks a row the
+	// statement reaches; the orders end as they were after b.
+	addsUser := []string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
+		"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"}
+	ordersOfUser := "(1,1,) (100,10,) (2,2,) (3,1,)"
+	addsOrder := []string{"b: INSERT INTO orders VALUES (100, 1) → INSERT 0 1", "b: UPDATE orders SET note = 'b' WHERE id = 3 → UPDATE 1"}
+	ordersAdded := "(1,1,) (100,1,) (2,2,) (3,1,b)"
 	for _, tc := range []struct {
 		name, write string
 		// first are b's statements before the write, each with its outcome.
@@ -272,24 +279,16 @@ func TestConcurrentWriteBeyondCapture(t *testing.T) {
 		orders string
 	}{
 		{"MERGE delete of parents", "MERGE INTO users u USING (SELECT 3 AS id UNION ALL SELECT 10) s ON u.id = s.id WHEN MATCHED AND u.id > 0 THEN DELETE",
-			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
-				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
-			"(1,1,) (100,10,) (2,2,) (3,1,)"},
+			addsUser, ordersOfUser},
 		{"MERGE update of children", "MERGE INTO orders o USING (VALUES (3, 2), (100, 7)) s(id, u) ON o.id = s.id WHEN MATCHED THEN UPDATE SET user_id = s.u",
-			[]string{"b: INSERT INTO orders VALUES (100, 1) → INSERT 0 1", "b: UPDATE orders SET note = 'b' WHERE id = 3 → UPDATE 1"},
-			"(1,1,) (100,1,) (2,2,) (3,1,b)"},
+			addsOrder, ordersAdded},
 		{"WITH delete of parents", "WITH d AS (DELETE FROM users WHERE id IN (3, 10) RETURNING id) SELECT count(*) FROM d",
-			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
-				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
-			"(1,1,) (100,10,) (2,2,) (3,1,)"},
+			addsUser, ordersOfUser},
 		// The main statement may be a write of its own.
 		{"WITH delete of parents beside an update", "WITH d AS (DELETE FROM users WHERE id IN (3, 10) RETURNING id) UPDATE orders SET note = 'd' WHERE id = 1",
-			[]string{"b: INSERT INTO users VALUES (10, 'x') → INSERT 0 1", "b: INSERT INTO orders VALUES (100, 10) → INSERT 0 1",
-				"b: UPDATE users SET name = 'y' WHERE id = 3 → UPDATE 1"},
-			"(1,1,) (100,10,) (2,2,) (3,1,)"},
+			addsUser, ordersOfUser},
 		{"WITH update of children", "WITH u AS (UPDATE orders SET user_id = CASE WHEN id = 3 THEN 2 ELSE 7 END WHERE id IN (3, 100) RETURNING id) SELECT count(*) FROM u",
-			[]string{"b: INSERT INTO orders VALUES (100, 1) → INSERT 0 1", "b: UPDATE orders SET note = 'b' WHERE id = 3 → UPDATE 1"},
-			"(1,1,) (100,1,) (2,2,) (3,1,b)"},
+			addsOrder, ordersAdded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := []string{"b: BEGIN"}
